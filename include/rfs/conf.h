@@ -1,0 +1,131 @@
+/* conf: ssh_config(5) semantics, pure (reads files, runs Match exec only).
+ *
+ * Model: OpenSSH readconf.c. Every field starts unset; the first value
+ * obtained wins (command-line -o options are applied first, then the user
+ * file, then the system file); list keywords (IdentityFile,
+ * UserKnownHostsFile, ...) accumulate. conf_finish() fills in defaults and
+ * expands tokens and "~".
+ *
+ * Thread: any, but one struct conf is used by one thread at a time.
+ */
+#ifndef RFS_CONF_H
+#define RFS_CONF_H
+
+#include <glib.h>
+
+#define CONF_UNSET (-1)
+
+enum conf_shkc {		/* StrictHostKeyChecking */
+	CONF_SHKC_ASK = 0,
+	CONF_SHKC_YES,
+	CONF_SHKC_ACCEPT_NEW,
+	CONF_SHKC_NO,		/* "no" and "off" */
+};
+
+enum conf_af { CONF_AF_ANY = 0, CONF_AF_INET, CONF_AF_INET6 };
+
+struct conf {
+	/* As typed on the command line (the "original host"). */
+	char *host_arg;
+
+	/* Scalars: NULL or CONF_UNSET until set; conf_finish() gives defaults. */
+	char *hostname;		/* HostName, %h expanded */
+	char *user;		/* User; default: local user name */
+	int port;		/* Port; default 22 */
+	int identities_only;	/* IdentitiesOnly yes/no -> 1/0 */
+	char *identity_agent;	/* IdentityAgent; "none" disables; default
+				 * NULL = $SSH_AUTH_SOCK */
+	char *preferred_auth;	/* PreferredAuthentications, normalised list
+				 * "publickey,keyboard-interactive,password" */
+	int pubkey_auth;	/* PubkeyAuthentication */
+	int password_auth;	/* PasswordAuthentication */
+	int kbdint_auth;	/* KbdInteractiveAuthentication */
+	char *proxy_jump;	/* ProxyJump; "none" -> NULL after finish */
+	char *proxy_command;	/* ProxyCommand (accepted) */
+	int server_alive_interval;	/* seconds; default 0 */
+	int server_alive_count_max;	/* default 3 */
+	int connect_timeout;	/* seconds; default CONF_UNSET = none */
+	int compression;	/* default 0 */
+	int strict_host_key_checking;	/* enum conf_shkc; default ASK */
+	int hash_known_hosts;	/* HashKnownHosts; default 0 */
+	char *host_key_alias;	/* HostKeyAlias */
+	int address_family;	/* enum conf_af; default ANY */
+	char *bind_address;	/* BindAddress */
+	char *ciphers;		/* Ciphers, MACs, KexAlgorithms,
+				 * HostKeyAlgorithms: raw value, as given */
+	char *macs;
+	char *kex_algorithms;
+	char *host_key_algorithms;
+
+	/* Lists, in the order obtained; GPtrArray of char *, NULL-free. */
+	GPtrArray *identity_files;	/* default (if empty and nothing set):
+					 * ~/.ssh/id_rsa, id_ecdsa, id_ecdsa_sk,
+					 * id_ed25519, id_ed25519_sk, id_xmss,
+					 * id_dsa (OpenSSH's order) */
+	GPtrArray *user_known_hosts;	/* default ~/.ssh/known_hosts,
+					 * ~/.ssh/known_hosts2 */
+	GPtrArray *global_known_hosts;	/* default /etc/ssh/ssh_known_hosts,
+					 * /etc/ssh/ssh_known_hosts2 */
+	GPtrArray *ignore_unknown;	/* IgnoreUnknown patterns */
+
+	/* Keywords seen but not implemented (lowercase), for the debug log. */
+	GPtrArray *ignored;
+
+	/* Non-fatal problems, "FILE:LINE: message", for the log: Match
+	 * criteria rfs does not know (the block is skipped), Match exec
+	 * refused because of an unsafe host or user name. */
+	GPtrArray *warnings;
+
+	/* IdentityFile values as written, before "~", ${VAR} and %-token
+	 * expansion; filled by conf_finish(), printed by conf_dump() the
+	 * way `ssh -G` prints them. */
+	GPtrArray *identity_files_raw;
+
+	gboolean finished;	/* conf_finish() has run */
+};
+
+/* GError domain "rfs-conf"; every error has code CONF_ERROR_FAILED. */
+#define CONF_ERROR (conf_error_quark())
+enum { CONF_ERROR_FAILED = 1 };
+GQuark conf_error_quark(void);
+
+struct conf *conf_new(const char *host_arg);
+void conf_free(struct conf *c);	/* conf_free(NULL) does nothing */
+
+/* Apply one "Keyword=value" or "Keyword value" as if from -o.
+ * Returns 0, or -1 with *err set ("unknown option 'foo'", "bad Port 'x'").
+ * Keywords are case-insensitive. */
+int conf_set_option(struct conf *c, const char *kw_and_value, GError **err);
+
+/* Is this word (case-insensitive) an ssh_config keyword rfs knows? */
+gboolean conf_is_keyword(const char *kw);
+
+/* Read ssh_config files for c->host_arg: user_file (NULL = ~/.ssh/config,
+ * missing is fine; "none" = none) then /etc/ssh/ssh_config (system_file
+ * argument, NULL = that default, "none" = none). Errors name FILE:LINE. */
+int conf_read_files(struct conf *c, const char *user_file,
+		    const char *system_file, GError **err);
+
+/* Fill in defaults, expand ~ and %-tokens. Returns 0 or -1 with *err. */
+int conf_finish(struct conf *c, GError **err);
+
+/* Print the resolved configuration as `ssh -G` does (lowercase keyword,
+ * space, value; one per line). Returns a newly allocated string. */
+char *conf_dump(const struct conf *c);
+
+/* Home directory of the current user from the password database
+ * (getpwuid(getuid())->pw_dir, not $HOME, as OpenSSH does), or the
+ * directory given to conf_set_home_for_tests(). Never NULL. */
+const char *conf_home(void);
+
+/* Tests only: make conf_home() return home (copied); NULL restores the
+ * password database. Not thread-safe. */
+void conf_set_home_for_tests(const char *home);
+
+/* The agent socket to use after conf_finish(): NULL when IdentityAgent is
+ * "none" (or unset and $SSH_AUTH_SOCK is unset); the value of
+ * $SSH_AUTH_SOCK for unset or "SSH_AUTH_SOCK"; the named variable's value
+ * for "$NAME"; else the expanded path. Points into the environment or c. */
+const char *conf_agent_socket(const struct conf *c);
+
+#endif

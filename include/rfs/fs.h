@@ -1,0 +1,34 @@
+/* fs: FUSE low-level operations over the SFTP client.
+ *
+ * Every fuse_req_t gets exactly one reply, either in the op or in the SFTP
+ * completion (I/O thread). No op waits for the network.
+ */
+#ifndef RFS_FS_H
+#define RFS_FS_H
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <sys/types.h>
+
+#include "rfs/sftp.h"
+
+enum fs_idmap { FS_IDMAP_NONE = 0, FS_IDMAP_USER };
+
+struct fs_opts {
+	int idmap;		/* enum fs_idmap */
+	uint32_t remote_uid, remote_gid;	/* login user's, for idmap */
+	int uid, gid;		/* -1: not forced */
+	int umask;		/* -1: none */
+	double attr_timeout;	/* s: kernel attribute/entry cache */
+	int max_write;		/* bytes per FUSE write */
+};
+
+struct rfs;
+
+/* base: absolute remote directory. Returns a new rfs; fs_free() it. */
+struct rfs *fs_new(struct sftp_conn *c, const char *base,
+		   const struct fs_opts *o);
+void fs_free(struct rfs *fs);
+const struct fuse_lowlevel_ops *fs_ops(void);
+
+#endif

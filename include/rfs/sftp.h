@@ -1,0 +1,162 @@
+/* sftp: our SFTP v3 client over one libssh2 channel, many requests in
+ * flight.
+ *
+ * One I/O thread owns the non-blocking libssh2 session. Other threads
+ * build a request and submit it: it is queued under a lock and the I/O
+ * thread is woken (eventfd). The I/O thread gives it an id, writes it and
+ * records it as pending; the reply is decoded and matched by id, and the
+ * request's callback runs on the I/O thread. Callbacks must not block.
+ *
+ * Before the I/O thread exists (at mount time, before daemonizing),
+ * sftp_conn_wait() runs the same loop on the calling thread until every
+ * pending request has completed.
+ */
+#ifndef RFS_SFTP_H
+#define RFS_SFTP_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <glib.h>
+#include <libssh2.h>
+
+#include "rfs/buf.h"
+
+/* Packet types (draft-ietf-secsh-filexfer-02). */
+enum {
+	SSH_FXP_INIT = 1, SSH_FXP_VERSION = 2, SSH_FXP_OPEN = 3,
+	SSH_FXP_CLOSE = 4, SSH_FXP_READ = 5, SSH_FXP_WRITE = 6,
+	SSH_FXP_LSTAT = 7, SSH_FXP_FSTAT = 8, SSH_FXP_SETSTAT = 9,
+	SSH_FXP_FSETSTAT = 10, SSH_FXP_OPENDIR = 11, SSH_FXP_READDIR = 12,
+	SSH_FXP_REMOVE = 13, SSH_FXP_MKDIR = 14, SSH_FXP_RMDIR = 15,
+	SSH_FXP_REALPATH = 16, SSH_FXP_STAT = 17, SSH_FXP_RENAME = 18,
+	SSH_FXP_READLINK = 19, SSH_FXP_SYMLINK = 20,
+	SSH_FXP_STATUS = 101, SSH_FXP_HANDLE = 102, SSH_FXP_DATA = 103,
+	SSH_FXP_NAME = 104, SSH_FXP_ATTRS = 105,
+	SSH_FXP_EXTENDED = 200, SSH_FXP_EXTENDED_REPLY = 201,
+};
+
+enum {
+	SSH_FX_OK = 0, SSH_FX_EOF = 1, SSH_FX_NO_SUCH_FILE = 2,
+	SSH_FX_PERMISSION_DENIED = 3, SSH_FX_FAILURE = 4,
+	SSH_FX_BAD_MESSAGE = 5, SSH_FX_NO_CONNECTION = 6,
+	SSH_FX_CONNECTION_LOST = 7, SSH_FX_OP_UNSUPPORTED = 8,
+};
+
+/* Open flags. */
+#define SSH_FXF_READ	0x01u
+#define SSH_FXF_WRITE	0x02u
+#define SSH_FXF_APPEND	0x04u
+#define SSH_FXF_CREAT	0x08u
+#define SSH_FXF_TRUNC	0x10u
+#define SSH_FXF_EXCL	0x20u
+
+/* Extensions the server announced in VERSION. */
+#define SFTP_EXT_POSIX_RENAME	0x01u
+#define SFTP_EXT_STATVFS	0x02u
+#define SFTP_EXT_FSYNC		0x04u
+#define SFTP_EXT_HARDLINK	0x08u
+#define SFTP_EXT_LIMITS		0x10u
+#define SFTP_EXT_LSETSTAT	0x20u
+#define SFTP_EXT_COPY_DATA	0x40u
+#define SFTP_EXT_EXPAND_PATH	0x80u
+
+#define SFTP_MAX_HANDLE 256	/* v3 says handles are at most 256 bytes */
+
+struct sftp_name {
+	char *name;
+	char *longname;
+	struct sftp_attrs attrs;
+};
+
+struct sftp_statvfs {
+	uint64_t bsize, frsize, blocks, bfree, bavail, files, ffree, favail;
+	uint64_t fsid, flag, namemax;
+};
+
+/* What a callback receives. Pointers are valid during the callback only. */
+struct sftp_reply {
+	int err;		/* 0, or -errno (status mapped, -EIO when the
+				 * connection failed, -EPROTO) */
+	uint8_t type;		/* reply packet type, 0 if none */
+	uint32_t status;	/* SSH_FX_* of a STATUS reply */
+	const char *msg;	/* STATUS message, may be NULL */
+	struct sftp_attrs attrs;		/* ATTRS */
+	const unsigned char *handle;		/* HANDLE */
+	size_t handle_len;
+	const unsigned char *data;		/* DATA */
+	size_t data_len;
+	struct sftp_name *names;		/* NAME */
+	uint32_t count;
+	struct bufr ext;			/* EXTENDED_REPLY body */
+};
+
+typedef void (*sftp_done_cb)(struct sftp_reply *r, void *data);
+
+struct sftp_conn;
+
+/* Open the "sftp" subsystem on session (connected and authenticated,
+ * in blocking mode; sock is its socket), send INIT and read VERSION and
+ * the limits. Returns the connection or NULL with *err (code 7 = protocol
+ * error). The session becomes non-blocking and is owned by the conn. */
+struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
+				int timeout_ms, GError **err);
+/* Stop the I/O thread if running, fail pending requests, close the channel
+ * and session, free. sftp_conn_free(NULL) does nothing. */
+void sftp_conn_free(struct sftp_conn *c);
+
+/* Run the loop on this thread until nothing is pending or timeout_ms passes
+ * (-ETIMEDOUT). Only before sftp_conn_start(). */
+int sftp_conn_wait(struct sftp_conn *c, int timeout_ms);
+/* Start the I/O thread (after daemonizing). */
+int sftp_conn_start(struct sftp_conn *c);
+
+uint32_t sftp_conn_exts(const struct sftp_conn *c);	/* SFTP_EXT_* */
+const char *sftp_conn_ext_names(const struct sftp_conn *c);
+size_t sftp_conn_max_read(const struct sftp_conn *c);	/* bytes */
+size_t sftp_conn_max_write(const struct sftp_conn *c);
+int sftp_conn_alive(const struct sftp_conn *c);
+/* SSH keepalive every interval seconds (0: off). */
+void sftp_conn_set_keepalive(struct sftp_conn *c, int interval);
+
+/* Map an SSH_FX_* status to -errno. */
+int sftp_status_errno(uint32_t status);
+
+/* Requests. Each copies what it needs; cb (NULL: ignore the reply) runs
+ * exactly once, on the I/O
+ * thread (or on the waiting thread in sftp_conn_wait). Any thread. */
+void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
+	       sftp_done_cb cb, void *data);	/* STAT LSTAT OPENDIR REMOVE
+						 * RMDIR REALPATH READLINK */
+void sftp_handle(struct sftp_conn *c, uint8_t type, const void *h,
+		 size_t hlen, sftp_done_cb cb, void *data);
+						/* FSTAT READDIR CLOSE */
+void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
+	       const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+void sftp_read(struct sftp_conn *c, const void *h, size_t hlen,
+	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data);
+void sftp_write(struct sftp_conn *c, const void *h, size_t hlen,
+		uint64_t off, const void *buf, size_t len,
+		sftp_done_cb cb, void *data);
+void sftp_mkdir(struct sftp_conn *c, const char *path,
+		const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+void sftp_setstat(struct sftp_conn *c, const char *path,
+		  const struct sftp_attrs *a, int nofollow,
+		  sftp_done_cb cb, void *data);	/* nofollow: lsetstat@ */
+void sftp_fsetstat(struct sftp_conn *c, const void *h, size_t hlen,
+		   const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+/* posix: posix-rename@openssh.com (replaces newpath); else SSH_FXP_RENAME */
+void sftp_rename(struct sftp_conn *c, const char *oldpath,
+		 const char *newpath, int posix, sftp_done_cb cb, void *data);
+void sftp_symlink(struct sftp_conn *c, const char *target,
+		  const char *linkpath, sftp_done_cb cb, void *data);
+void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
+		   const char *newpath, sftp_done_cb cb, void *data);
+void sftp_statvfs(struct sftp_conn *c, const char *path,
+		  sftp_done_cb cb, void *data);
+void sftp_fsync(struct sftp_conn *c, const void *h, size_t hlen,
+		sftp_done_cb cb, void *data);
+
+/* Decode a statvfs@openssh.com reply body. 0 or -EPROTO. */
+int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st);
+
+#endif

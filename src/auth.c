@@ -1,0 +1,447 @@
+/* auth: publickey (agent, key files), keyboard-interactive, password. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "rfs/xport.h"
+#include "rfs/log.h"
+#include "rfs/util.h"
+
+#define SECRET_MAX 1024
+#define PROMPT_TRIES 3
+
+/* ---- secrets and prompts ---- */
+
+static char *secret_new(void)
+{
+	char *s = g_malloc0(SECRET_MAX);
+
+	/* Keep it out of swap and core dumps; best effort. */
+	mlock(s, SECRET_MAX);
+	madvise(s, SECRET_MAX, MADV_DONTDUMP);
+	return s;
+}
+
+void auth_secret_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, SECRET_MAX);
+	munlock(s, SECRET_MAX);
+	g_free(s);
+}
+
+static void chomp(char *s)
+{
+	s[strcspn(s, "\r\n")] = '\0';
+}
+
+char *auth_prompt(const char *prompt, int echo)
+{
+	struct termios old, raw;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int restore = 0;
+	char *s;
+	ssize_t n;
+	size_t len = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (!echo && tcgetattr(fd, &old) == 0) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		restore = tcsetattr(fd, TCSAFLUSH, &raw) == 0;
+	}
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		(void)0;
+	s = secret_new();
+	while (len < SECRET_MAX - 1) {
+		char ch;
+
+		n = read(fd, &ch, 1);
+		if (n <= 0 || ch == '\n' || ch == '\r')
+			break;
+		s[len++] = ch;
+	}
+	if (restore) {
+		tcsetattr(fd, TCSAFLUSH, &old);
+		if (write(fd, "\n", 1) < 0)
+			(void)0;
+	}
+	close(fd);
+	if (n <= 0 && len == 0) {
+		auth_secret_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static char *read_stdin_secret(void)
+{
+	char *s = secret_new();
+
+	if (!fgets(s, SECRET_MAX, stdin)) {
+		auth_secret_free(s);
+		return NULL;
+	}
+	chomp(s);
+	return s;
+}
+
+/* ---- state shared by the methods ---- */
+
+struct auth {
+	LIBSSH2_SESSION *s;
+	const struct conf *c;
+	const struct xport_opts *o;
+	char *stdin_pw;		/* -o password_stdin, read once */
+	int stdin_read;
+	GString *tried;
+};
+
+static const char *ssh_err(LIBSSH2_SESSION *s)
+{
+	char *m = NULL;
+
+	libssh2_session_last_error(s, &m, NULL, 0);
+	return m ? m : "unknown error";
+}
+
+static const char *stdin_password(struct auth *a)
+{
+	if (!a->stdin_read) {
+		a->stdin_read = 1;
+		a->stdin_pw = read_stdin_secret();
+	}
+	return a->stdin_pw;
+}
+
+/* ---- publickey ---- */
+
+static gboolean blob_in_files(const struct conf *c, const unsigned char *b,
+			      size_t blen)
+{
+	gboolean found = FALSE;
+
+	for (guint i = 0; i < c->identity_files->len && !found; i++) {
+		char *pub = g_strconcat(c->identity_files->pdata[i], ".pub",
+					NULL);
+		char *txt = NULL, **f;
+
+		if (g_file_get_contents(pub, &txt, NULL, NULL)) {
+			f = g_strsplit_set(g_strstrip(txt), " \t", 3);
+			if (f[0] && f[1]) {
+				gsize n;
+				guchar *d = g_base64_decode(f[1], &n);
+
+				found = n == blen && !memcmp(d, b, n);
+				g_free(d);
+			}
+			g_strfreev(f);
+		}
+		g_free(txt);
+		g_free(pub);
+	}
+	return found;
+}
+
+static int try_agent(struct auth *a)
+{
+	LIBSSH2_AGENT *ag;
+	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+	const char *sock = a->c->identity_agent;
+	int ok = 0;
+
+	if (sock && !strcmp(sock, "none"))
+		return 0;
+	if (!sock || !strcmp(sock, "SSH_AUTH_SOCK"))
+		sock = g_getenv("SSH_AUTH_SOCK");
+	if (!sock || !*sock)
+		return 0;
+	ag = libssh2_agent_init(a->s);
+	if (!ag)
+		return 0;
+	libssh2_agent_set_identity_path(ag, sock);
+	if (libssh2_agent_connect(ag)) {
+		log_debug("cannot connect to the agent at %s", sock);
+		goto out;
+	}
+	if (libssh2_agent_list_identities(ag))
+		goto out;
+	while (!ok && libssh2_agent_get_identity(ag, &id, prev) == 0) {
+		prev = id;
+		if (a->c->identities_only > 0 &&
+		    !blob_in_files(a->c, id->blob, id->blob_len))
+			continue;
+		log_debug("trying agent key %s", id->comment);
+		ok = libssh2_agent_userauth(ag, a->c->user, id) == 0;
+	}
+	libssh2_agent_disconnect(ag);
+out:
+	libssh2_agent_free(ag);
+	return ok;
+}
+
+/* Is the private key file encrypted? Reads the header only. */
+static int key_encrypted(const char *txt)
+{
+	const char *b, *e;
+	gsize n = 0;
+	guchar *raw;
+	char *body;
+	int enc = 0;
+
+	if (strstr(txt, "ENCRYPTED"))
+		return 1;	/* PEM: Proc-Type 4,ENCRYPTED or PKCS#8 */
+	b = strstr(txt, "-----BEGIN OPENSSH PRIVATE KEY-----");
+	if (!b)
+		return 0;
+	b = strchr(b, '\n');
+	e = b ? strstr(b, "-----END") : NULL;
+	if (!e)
+		return 0;
+	body = g_strndup(b, (size_t)(e - b));
+	raw = g_base64_decode(body, &n);
+	/* "openssh-key-v1\0", then string ciphername */
+	if (n > 19 && !memcmp(raw, "openssh-key-v1", 15)) {
+		uint32_t l = (uint32_t)raw[15] << 24 | raw[16] << 16 |
+			     raw[17] << 8 | raw[18];
+
+		enc = !(l == 4 && n >= 23 && !memcmp(raw + 19, "none", 4));
+	}
+	g_free(raw);
+	g_free(body);
+	return enc;
+}
+
+static int try_key_file(struct auth *a, const char *file, gboolean given)
+{
+	struct stat st;
+	char *txt = NULL, *pub, *pass = NULL;
+	int rc, ok = 0, tries;
+
+	if (stat(file, &st) < 0) {
+		if (given)
+			log_debug("identity file %s: %s", file,
+				  g_strerror(errno));
+		return 0;
+	}
+	if (st.st_uid == getuid() && (st.st_mode & 077)) {
+		log_err("WARNING: UNPROTECTED PRIVATE KEY FILE %s (mode %04o): "
+			"ignored, as ssh does; chmod 600 it", file,
+			(unsigned)(st.st_mode & 07777));
+		return 0;
+	}
+	if (!g_file_get_contents(file, &txt, NULL, NULL)) {
+		log_warn("cannot read identity file %s", file);
+		return 0;
+	}
+	pub = g_strconcat(file, ".pub", NULL);
+	if (access(pub, R_OK) < 0 || g_str_has_suffix(file, "-cert")) {
+		g_free(pub);
+		pub = NULL;
+	}
+	if (pub) {
+		char *p = NULL;
+
+		if (g_file_get_contents(pub, &p, NULL, NULL) &&
+		    (g_str_has_prefix(p, "sk-") || strstr(p, "-cert-v01@"))) {
+			log_warn("identity %s: security-key and certificate "
+				 "keys are not supported; skipped", file);
+			g_free(p);
+			goto out;
+		}
+		g_free(p);
+	}
+	if (!key_encrypted(txt)) {
+		log_debug("trying key %s", file);
+		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
+			(unsigned)strlen(a->c->user), pub, file, NULL);
+		ok = rc == 0;
+		if (rc && rc != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
+		    rc != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
+			log_debug("key %s: %s", file, ssh_err(a->s));
+		goto out;
+	}
+	for (tries = 0; tries < PROMPT_TRIES && !ok; tries++) {
+		char *q;
+
+		if (!a->o->interactive)
+			break;
+		q = g_strdup_printf("Enter passphrase for key '%s': ", file);
+		pass = auth_prompt(q, 0);
+		g_free(q);
+		if (!pass || !*pass)
+			break;
+		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
+			(unsigned)strlen(a->c->user), pub, file, pass);
+		auth_secret_free(pass);
+		pass = NULL;
+		ok = rc == 0;
+		if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
+			log_warn("bad passphrase for key '%s'", file);
+		else if (rc)
+			break;	/* decrypted, but the server said no */
+	}
+out:
+	auth_secret_free(pass);
+	g_free(pub);
+	g_free(txt);
+	return ok;
+}
+
+static int try_publickey(struct auth *a)
+{
+	gboolean given = a->c->identity_files->len > 0;
+
+	if (try_agent(a))
+		return 1;
+	for (guint i = 0; i < a->c->identity_files->len; i++)
+		if (try_key_file(a, a->c->identity_files->pdata[i], given))
+			return 1;
+	return 0;
+}
+
+/* ---- password and keyboard-interactive ---- */
+
+static char *ask_password(struct auth *a, const char *prompt)
+{
+	const char *p;
+	char *s;
+
+	if (a->o->password_stdin) {
+		p = stdin_password(a);
+		if (!p)
+			return NULL;
+		s = secret_new();
+		g_strlcpy(s, p, SECRET_MAX);
+		return s;
+	}
+	if (!a->o->interactive)
+		return NULL;
+	return auth_prompt(prompt, 0);
+}
+
+static int try_password(struct auth *a)
+{
+	int tries = a->o->password_stdin ? 1 : PROMPT_TRIES;
+
+	for (int i = 0; i < tries; i++) {
+		char *q = g_strdup_printf("%s@%s's password: ", a->c->user,
+					  a->c->hostname);
+		char *pw = ask_password(a, q);
+		int rc;
+
+		g_free(q);
+		if (!pw)
+			return 0;
+		rc = libssh2_userauth_password_ex(a->s, a->c->user,
+			(unsigned)strlen(a->c->user), pw,
+			(unsigned)strlen(pw), NULL);
+		auth_secret_free(pw);
+		if (rc == 0)
+			return 1;
+		if (rc == LIBSSH2_ERROR_PASSWORD_EXPIRED) {
+			log_err("the password of %s has expired", a->c->user);
+			return 0;
+		}
+		if (rc != LIBSSH2_ERROR_AUTHENTICATION_FAILED)
+			return 0;
+	}
+	return 0;
+}
+
+static struct auth *kbd_auth;	/* libssh2's callback has no user data
+				 * of ours; set only during the call */
+
+static void kbd_cb(const char *name, int name_len, const char *instr,
+		   int instr_len, int n, const LIBSSH2_USERAUTH_KBDINT_PROMPT *p,
+		   LIBSSH2_USERAUTH_KBDINT_RESPONSE *r, void **abstract)
+{
+	(void)name; (void)name_len; (void)instr; (void)instr_len;
+	(void)abstract;
+	for (int i = 0; i < n; i++) {
+		char *q = g_strndup((const char *)p[i].text, p[i].length);
+		char *ans = kbd_auth ? ask_password(kbd_auth, q) : NULL;
+
+		g_free(q);
+		/* libssh2 frees the responses with its own free(). */
+		r[i].text = strdup(ans ? ans : "");
+		r[i].length = (unsigned)strlen(r[i].text);
+		auth_secret_free(ans);
+	}
+}
+
+static int try_kbdint(struct auth *a)
+{
+	int rc;
+
+	if (!a->o->interactive && !a->o->password_stdin)
+		return 0;
+	kbd_auth = a;
+	rc = libssh2_userauth_keyboard_interactive_ex(a->s, a->c->user,
+		(unsigned)strlen(a->c->user), kbd_cb);
+	kbd_auth = NULL;
+	return rc == 0;
+}
+
+/* ---- driver ---- */
+
+int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
+	     const struct xport_opts *o, GError **err)
+{
+	struct auth a = { .s = s, .c = c, .o = o, .tried = g_string_new(NULL) };
+	char *offered, **order;
+	int ok = 0;
+
+	offered = libssh2_userauth_list(s, c->user, (unsigned)strlen(c->user));
+	if (!offered) {
+		if (libssh2_userauth_authenticated(s)) {
+			g_string_free(a.tried, TRUE);
+			return 0;	/* "none" was enough */
+		}
+		rfs_set_error(err, RFS_EXIT_CONNECT, "the server closed the "
+			      "connection before authentication: %s",
+			      ssh_err(s));
+		g_string_free(a.tried, TRUE);
+		return -1;
+	}
+	offered = g_strdup(offered);
+	log_debug("server offers authentication: %s", offered);
+	order = g_strsplit(c->preferred_auth, ",", -1);
+	for (char **m = order; *m && !ok; m++) {
+		gboolean on = FALSE;
+		char **srv = g_strsplit(offered, ",", -1);
+
+		on = g_strv_contains((const char *const *)srv, *m);
+		g_strfreev(srv);
+		if (!on)
+			continue;
+		if (!strcmp(*m, "publickey") && c->pubkey_auth != 0)
+			ok = try_publickey(&a);
+		else if (!strcmp(*m, "keyboard-interactive") &&
+			 c->kbdint_auth != 0)
+			ok = try_kbdint(&a);
+		else if (!strcmp(*m, "password") && c->password_auth != 0)
+			ok = try_password(&a);
+		else
+			continue;
+		g_string_append_printf(a.tried, "%s%s", a.tried->len ? "," : "",
+				       *m);
+	}
+	if (!ok)
+		rfs_set_error(err, RFS_EXIT_AUTH, "permission denied for %s@%s "
+			      "(server offers %s; tried %s)", c->user,
+			      c->hostname, offered,
+			      a.tried->len ? a.tried->str : "nothing");
+	g_strfreev(order);
+	g_free(offered);
+	g_string_free(a.tried, TRUE);
+	auth_secret_free(a.stdin_pw);
+	return ok ? 0 : -1;
+}

@@ -1,0 +1,567 @@
+/* cli: main(), argv and -o parsing, mount-time checks, daemonizing.
+ *
+ * Option classes, decided once here:
+ *   rfs's own        idmap= uid= gid= umask= cache_timeout= password_stdin
+ *   ssh_config       any keyword conf_is_keyword() knows (case-insensitive)
+ *   FUSE / kernel    allow_other default_permissions ro fsname= ...
+ *   mount(8) generic auto noauto _netdev nofail user users defaults
+ *                    comment= x-*: accepted and ignored (fstab lines)
+ * Anything else is an error that names it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "rfs/conf.h"
+#include "rfs/fs.h"
+#include "rfs/log.h"
+#include "rfs/sftp.h"
+#include "rfs/util.h"
+#include "rfs/xport.h"
+
+#define STARTUP_TIMEOUT_MS 30000
+
+struct cli {
+	char *source, *mountpoint;
+	char *user, *host, *dir;
+	char *config_file;		/* -F */
+	int foreground, debug;
+	int password_stdin;
+	struct fs_opts fso;
+	GPtrArray *ssh_opts;		/* "Keyword=value", in order */
+	GString *fuse_opts;		/* for fuse_session_new */
+};
+
+static const char *const fuse_flags[] = {
+	"allow_other", "allow_root", "default_permissions", "ro", "rw",
+	"dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime",
+	"noatime", "relatime", "norelatime", "strictatime", "nodiratime",
+	"diratime", "sync", "async", "dirsync", "auto_unmount", NULL,
+};
+static const char *const fuse_valued[] = {
+	"fsname", "subtype", "max_read", "blksize", NULL,
+};
+static const char *const mount_ignored[] = {
+	"auto", "noauto", "_netdev", "nofail", "user", "nouser", "users",
+	"owner", "group", "defaults", "nofail", "bg", "fg", NULL,
+};
+static const char *const rfs_flags[] = { "password_stdin", NULL };
+
+static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
+	G_GNUC_NORETURN;
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see rfs --help)\n", stderr);
+	exit(RFS_EXIT_USAGE);
+}
+
+static void die(GError *e) G_GNUC_NORETURN;
+static void die(GError *e)
+{
+	fprintf(stderr, "rfs: %s\n", e->message);
+	exit(e->domain == RFS_ERROR && e->code ? e->code : RFS_EXIT_USAGE);
+}
+
+static void help(void)
+{
+	printf(
+"usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
+"Mount a remote directory over SSH (SFTP). dir defaults to the remote home;\n"
+"a relative dir is relative to it. host may be an alias from ~/.ssh/config.\n"
+"\n"
+"options:\n"
+"  -o opt[,opt...]        mount options (below); may be repeated\n"
+"  -p PORT                remote port (= -o Port=PORT)\n"
+"  -F FILE                ssh_config file instead of ~/.ssh/config\n"
+"  -f                     stay in the foreground\n"
+"  -d                     foreground, debug log of every request on stderr\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"\n"
+"rfs options (-o):\n"
+"  idmap=none|user        user: the remote login's uid/gid show as yours\n"
+"  uid=N, gid=N           show every file as owned by uid/gid N\n"
+"  umask=M                clear the bits M (octal) from every file's mode\n"
+"  cache_timeout=S        seconds the kernel caches attributes (default 1)\n"
+"  password_stdin         read the password from the first line of stdin\n"
+"\n"
+"ssh_config keywords (-o, case-insensitive, as in ssh -o):\n"
+"  Port= User= IdentityFile= IdentitiesOnly= StrictHostKeyChecking=\n"
+"  UserKnownHostsFile= GlobalKnownHostsFile= ConnectTimeout= Compression=\n"
+"  PreferredAuthentications= ServerAliveInterval= HostKeyAlias= ...\n"
+"\n"
+"FUSE options (-o):\n"
+"  allow_other, allow_root, default_permissions, ro, rw, fsname=, subtype=,\n"
+"  dev, nodev, suid, nosuid, exec, noexec, atime, noatime, sync, dirsync\n"
+"\n"
+"mount(8) options accepted and ignored: auto, noauto, _netdev, nofail,\n"
+"  user, users, defaults, comment=..., x-...\n"
+"\n"
+"exit codes: 0 ok, 1 usage, 2 connection failed, 3 host key rejected,\n"
+"  4 authentication failed, 5 remote directory missing, 6 mount failed,\n"
+"  7 SFTP protocol error\n"
+"\n"
+"unmount with: fusermount3 -u MOUNTPOINT\n");
+}
+
+static gboolean in_list(const char *const *list, const char *s)
+{
+	return g_strv_contains(list, s);
+}
+
+static int parse_int(const char *name, const char *v, int base, int max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, base);
+	if (!*v || *end || errno || n < 0 || n > max)
+		usage_error("bad value for option '%s': '%s'", name, v);
+	return (int)n;
+}
+
+/* A bare word that is no option of ours continues a comma list value
+ * ("PreferredAuthentications=publickey,password"). */
+static gboolean is_flag_word(const char *w)
+{
+	return in_list(fuse_flags, w) || in_list(mount_ignored, w) ||
+	       in_list(rfs_flags, w);
+}
+
+static void add_fuse_opt(struct cli *c, const char *o)
+{
+	g_string_append_printf(c->fuse_opts, ",%s", o);
+}
+
+static void one_option(struct cli *c, const char *opt)
+{
+	const char *eq = strchr(opt, '=');
+	char *name = eq ? g_strndup(opt, (size_t)(eq - opt)) : g_strdup(opt);
+	const char *val = eq ? eq + 1 : NULL;
+
+	if (!strcmp(name, "idmap") && val) {
+		if (!strcmp(val, "none"))
+			c->fso.idmap = FS_IDMAP_NONE;
+		else if (!strcmp(val, "user"))
+			c->fso.idmap = FS_IDMAP_USER;
+		else
+			usage_error("bad value for option 'idmap': '%s' "
+				    "(none or user)", val);
+	} else if (!strcmp(name, "uid") && val) {
+		c->fso.uid = parse_int(name, val, 10, INT_MAX);
+	} else if (!strcmp(name, "gid") && val) {
+		c->fso.gid = parse_int(name, val, 10, INT_MAX);
+	} else if (!strcmp(name, "umask") && val) {
+		c->fso.umask = parse_int(name, val, 8, 0777);
+	} else if (!strcmp(name, "cache_timeout") && val) {
+		c->fso.attr_timeout = parse_int(name, val, 10, 86400 * 365);
+	} else if (!strcmp(name, "password_stdin") && !val) {
+		c->password_stdin = 1;
+	} else if (in_list(mount_ignored, name) && !val) {
+		;	/* fstab's business, not ours */
+	} else if (!strcmp(name, "comment") || g_str_has_prefix(name, "x-")) {
+		;
+	} else if (in_list(fuse_flags, name) && !val) {
+		add_fuse_opt(c, name);
+	} else if (in_list(fuse_valued, name) && val) {
+		add_fuse_opt(c, opt);
+	} else if (conf_is_keyword(name) && val) {
+		g_ptr_array_add(c->ssh_opts, g_strdup(opt));
+	} else {
+		usage_error("unknown option '%s'", name);
+	}
+	g_free(name);
+}
+
+/* Split "a,b\,c,d" on unescaped commas, then rejoin list values. */
+static void parse_o(struct cli *c, const char *arg)
+{
+	GPtrArray *items = g_ptr_array_new_with_free_func(g_free);
+	GString *cur = g_string_new(NULL);
+
+	for (const char *p = arg;; p++) {
+		if (*p == '\\' && p[1]) {
+			g_string_append_c(cur, *++p);
+			continue;
+		}
+		if (*p == ',' || !*p) {
+			if (cur->len) {
+				const char *prev = items->len ?
+					items->pdata[items->len - 1] : NULL;
+
+				if (prev && strchr(prev, '=') &&
+				    !strchr(cur->str, '=') &&
+				    !is_flag_word(cur->str)) {
+					char *j = g_strconcat(prev, ",",
+							      cur->str, NULL);
+					g_free(items->pdata[items->len - 1]);
+					items->pdata[items->len - 1] = j;
+				} else {
+					g_ptr_array_add(items,
+							g_strdup(cur->str));
+				}
+			}
+			g_string_truncate(cur, 0);
+			if (!*p)
+				break;
+			continue;
+		}
+		g_string_append_c(cur, *p);
+	}
+	for (guint i = 0; i < items->len; i++)
+		one_option(c, items->pdata[i]);
+	g_string_free(cur, TRUE);
+	g_ptr_array_free(items, TRUE);
+}
+
+static void parse_args(struct cli *c, int argc, char **argv)
+{
+	GPtrArray *pos = g_ptr_array_new();
+	GError *e = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			help();
+			exit(0);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("rfs %s (libssh2 %s, FUSE %d)\n", RFS_VERSION,
+			       libssh2_version(0), fuse_version());
+			exit(0);
+		} else if (!strcmp(a, "-f")) {
+			c->foreground = 1;
+		} else if (!strcmp(a, "-d")) {
+			c->foreground = c->debug = 1;
+		} else if (!strncmp(a, "-o", 2) || !strncmp(a, "-p", 2) ||
+			   !strncmp(a, "-F", 2)) {
+			const char *v = a[2] ? a + 2 : argv[++i];
+			char *port;
+
+			if (!v)
+				usage_error("option '%s' needs a value", a);
+			if (a[1] == 'o') {
+				parse_o(c, v);
+			} else if (a[1] == 'p') {
+				parse_int("-p", v, 10, 65535);
+				port = g_strconcat("Port=", v, NULL);
+				g_ptr_array_add(c->ssh_opts, port);
+			} else {
+				g_free(c->config_file);
+				c->config_file = g_strdup(v);
+			}
+		} else if (a[0] == '-' && a[1]) {
+			usage_error("unknown option '%s'", a);
+		} else {
+			g_ptr_array_add(pos, (char *)a);
+		}
+	}
+	if (pos->len != 2)
+		usage_error("%s", pos->len < 2 ?
+			    "missing [user@]host:[dir] and MOUNTPOINT" :
+			    "too many arguments");
+	c->source = pos->pdata[0];
+	c->mountpoint = pos->pdata[1];
+	g_ptr_array_free(pos, TRUE);
+	if (util_parse_source(c->source, &c->user, &c->host, &c->dir, &e))
+		die(e);
+}
+
+/* /proc/self/mountinfo escapes blanks as \040. */
+static char *unescape_mount(const char *s)
+{
+	GString *o = g_string_new(NULL);
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && g_ascii_isdigit(s[1]) &&
+		    g_ascii_isdigit(s[2]) && g_ascii_isdigit(s[3])) {
+			g_string_append_c(o, (char)((s[1] - '0') * 64 +
+				(s[2] - '0') * 8 + (s[3] - '0')));
+			s += 3;
+		} else {
+			g_string_append_c(o, *s);
+		}
+	}
+	return g_string_free(o, FALSE);
+}
+
+static gboolean fuse_mounted_on(const char *path)
+{
+	char *txt = NULL, **lines;
+	gboolean found = FALSE;
+
+	if (!g_file_get_contents("/proc/self/mountinfo", &txt, NULL, NULL))
+		return FALSE;
+	lines = g_strsplit(txt, "\n", -1);
+	for (char **l = lines; *l && !found; l++) {
+		char **f = g_strsplit(*l, " ", -1);
+		const char *sep = strstr(*l, " - ");
+
+		if (g_strv_length(f) > 5 && sep) {
+			char *mp = unescape_mount(f[4]);
+			found = !strcmp(mp, path) &&
+				g_str_has_prefix(sep + 3, "fuse");
+			g_free(mp);
+		}
+		g_strfreev(f);
+	}
+	g_strfreev(lines);
+	g_free(txt);
+	return found;
+}
+
+static void check_mountpoint(struct cli *c)
+{
+	struct stat st;
+	char *real;
+
+	if (stat(c->mountpoint, &st) < 0) {
+		if (errno == ENOTCONN)
+			fprintf(stderr, "rfs: mountpoint '%s' is a dead FUSE "
+				"mount: run fusermount3 -u %s\n", c->mountpoint,
+				c->mountpoint);
+		else
+			fprintf(stderr, "rfs: mountpoint '%s': %s\n",
+				c->mountpoint, g_strerror(errno));
+		exit(RFS_EXIT_MOUNT);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "rfs: mountpoint '%s': Not a directory\n",
+			c->mountpoint);
+		exit(RFS_EXIT_MOUNT);
+	}
+	real = realpath(c->mountpoint, NULL);
+	if (real && fuse_mounted_on(real)) {
+		fprintf(stderr, "rfs: mountpoint '%s' is already mounted\n",
+			c->mountpoint);
+		exit(RFS_EXIT_MOUNT);
+	}
+	free(real);
+}
+
+static struct conf *load_conf(struct cli *c)
+{
+	struct conf *cf = conf_new(c->host);
+	GError *e = NULL;
+
+	if (c->user) {
+		char *u = g_strconcat("User=", c->user, NULL);
+		if (conf_set_option(cf, u, &e))
+			die(e);
+		g_free(u);
+	}
+	for (guint i = 0; i < c->ssh_opts->len; i++)
+		if (conf_set_option(cf, c->ssh_opts->pdata[i], &e)) {
+			fprintf(stderr, "rfs: %s\n", e->message);
+			exit(RFS_EXIT_USAGE);
+		}
+	if (conf_read_files(cf, c->config_file,
+			    c->config_file ? "none" : NULL, &e) ||
+	    conf_finish(cf, &e)) {
+		fprintf(stderr, "rfs: %s\n", e->message);
+		exit(RFS_EXIT_USAGE);
+	}
+	if (cf->ignored)
+		for (guint i = 0; i < cf->ignored->len; i++)
+			log_debug("ssh_config keyword '%s' is not used by rfs",
+				  (char *)cf->ignored->pdata[i]);
+	return cf;
+}
+
+struct sync_reply {
+	int done, err;
+	char *name;
+	struct sftp_attrs attrs;
+};
+
+static void sync_cb(struct sftp_reply *r, void *data)
+{
+	struct sync_reply *s = data;
+
+	s->done = 1;
+	s->err = r->err;
+	if (!r->err && r->type == SSH_FXP_NAME && r->count)
+		s->name = g_strdup(r->names[0].name);
+	if (!r->err && r->type == SSH_FXP_ATTRS)
+		s->attrs = r->attrs;
+}
+
+/* One request, waited for, at mount time only (no I/O thread yet). */
+static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
+		     struct sync_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	sftp_path(sc, type, path, sync_cb, out);
+	if (sftp_conn_wait(sc, STARTUP_TIMEOUT_MS) || !out->done) {
+		fprintf(stderr, "rfs: protocol error: the server did not "
+			"answer\n");
+		exit(RFS_EXIT_PROTO);
+	}
+	if (!sftp_conn_alive(sc)) {
+		fprintf(stderr, "rfs: protocol error from server\n");
+		exit(RFS_EXIT_PROTO);
+	}
+	return out->err;
+}
+
+/* Resolve the remote directory; exit 5 if it is missing or no directory. */
+static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
+{
+	struct sync_reply r;
+	const char *dir = *c->dir ? c->dir : ".";
+	char *base;
+	int rc;
+
+	rc = sync_path(sc, SSH_FXP_REALPATH, dir, &r);
+	if (rc) {
+		fprintf(stderr, "rfs: remote directory '%s': %s\n", dir,
+			g_strerror(-rc));
+		exit(RFS_EXIT_REMOTE);
+	}
+	base = r.name;
+	rc = sync_path(sc, SSH_FXP_STAT, base, &r);
+	if (rc || !S_ISDIR(r.attrs.perm)) {
+		fprintf(stderr, "rfs: remote directory '%s': %s\n", dir,
+			rc ? g_strerror(-rc) : "Not a directory");
+		exit(RFS_EXIT_REMOTE);
+	}
+	if (c->fso.idmap == FS_IDMAP_USER) {
+		/* The login's uid/gid: those of its home directory. */
+		struct sync_reply h;
+
+		if (sync_path(sc, SSH_FXP_REALPATH, ".", &h) == 0 &&
+		    sync_path(sc, SSH_FXP_STAT, h.name, &r) == 0) {
+			c->fso.remote_uid = r.attrs.uid;
+			c->fso.remote_gid = r.attrs.gid;
+		}
+		g_free(h.name);
+	}
+	/* No trailing slash, except for "/" itself. */
+	while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	return base;
+}
+
+static struct fuse_session *make_session(struct cli *c, struct rfs *fs,
+					 const char *fsname)
+{
+	char *opts = g_strdup_printf("-osubtype=rfs,fsname=%s,auto_unmount%s",
+				     fsname, c->fuse_opts->str);
+	char *argv[] = { "rfs", opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(2, argv);
+	struct fuse_session *se;
+
+	log_debug("FUSE options: %s", opts + 2);
+	se = fuse_session_new(&args, fs_ops(), sizeof(struct fuse_lowlevel_ops),
+			      fs);
+	fuse_opt_free_args(&args);
+	g_free(opts);
+	return se;
+}
+
+/* fsname is shown by mount(8) and df: commas would split options. */
+static char *fsname_of(const char *source)
+{
+	GString *s = g_string_new(NULL);
+
+	for (const char *p = source; *p; p++) {
+		if (*p == ',' || *p == '\\')
+			g_string_append_c(s, '\\');
+		g_string_append_c(s, *p);
+	}
+	return g_string_free(s, FALSE);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	struct conf *cf;
+	struct xport x;
+	struct xport_opts xo = { 0 };
+	struct sftp_conn *sc;
+	struct rfs *fs;
+	struct fuse_session *se;
+	char *base, *fsname;
+	GError *e = NULL;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	c.fso.uid = c.fso.gid = c.fso.umask = -1;
+	c.fso.attr_timeout = 1.0;
+	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
+	c.fuse_opts = g_string_new(NULL);
+	parse_args(&c, argc, argv);
+	if (c.debug)
+		log_set_level(LOG_LVL_DEBUG);
+	cf = load_conf(&c);
+	check_mountpoint(&c);
+
+	if (libssh2_init(0)) {
+		fprintf(stderr, "rfs: cannot initialise libssh2\n");
+		return RFS_EXIT_CONNECT;
+	}
+	xo.password_stdin = c.password_stdin;
+	xo.interactive = isatty(STDIN_FILENO) || access("/dev/tty", R_OK) == 0;
+	if (xport_connect(cf, &xo, &x, &e))
+		die(e);
+	sc = sftp_conn_new(x.session, x.sock, STARTUP_TIMEOUT_MS, &e);
+	if (!sc) {
+		xport_close(&x);
+		die(e);
+	}
+	if (cf->server_alive_interval > 0)
+		sftp_conn_set_keepalive(sc, cf->server_alive_interval);
+	base = resolve_remote(&c, sc);
+	c.fso.max_write = 1024 * 1024;
+	fs = fs_new(sc, base, &c.fso);
+	fsname = fsname_of(c.source);
+	se = make_session(&c, fs, fsname);
+	if (!se) {
+		fprintf(stderr, "rfs: bad FUSE options: %s\n",
+			c.fuse_opts->str + 1);
+		return RFS_EXIT_USAGE;
+	}
+	if (fuse_session_mount(se, c.mountpoint)) {
+		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
+		return RFS_EXIT_MOUNT;
+	}
+	if (fuse_daemonize(c.foreground)) {
+		fuse_session_unmount(se);
+		return RFS_EXIT_MOUNT;
+	}
+	if (!c.foreground)
+		log_to_syslog("rfs");
+	log_info("mounted %s:%s on %s", cf->hostname, base, c.mountpoint);
+	if (sftp_conn_start(sc)) {
+		log_err("cannot start the I/O thread");
+		fuse_session_unmount(se);
+		return RFS_EXIT_MOUNT;
+	}
+	fuse_set_signal_handlers(se);
+	rc = fuse_session_loop(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_unmount(se);
+	sftp_conn_free(sc);
+	fuse_session_destroy(se);
+	fs_free(fs);
+	conf_free(cf);
+	libssh2_exit();
+	g_free(base);
+	g_free(fsname);
+	log_info("unmounted %s", c.mountpoint);
+	return rc < 0 ? RFS_EXIT_MOUNT : 0;
+}

@@ -1,0 +1,1717 @@
+/* fs: FUSE low-level operations mapped onto SFTP requests.
+ *
+ * Reads top to bottom: the node table and helpers, then the ops in kernel
+ * order, then the ops table. Replies are sent from SFTP completions on the
+ * I/O thread; an op that needs several requests chains them through a
+ * struct op and one short callback per step.
+ *
+ * Inode numbers: a 64-bit hash of the remote path, probed past collisions
+ * with live nodes, so a name keeps its number across forget/lookup (git's
+ * index compares st_ino) without remembering every name ever seen.
+ *
+ * An open file that is unlinked is renamed to ".rfs-unlinked-<ino>" in its
+ * directory (hidden from listings) and removed on last close, as NFS does;
+ * the rename survives a reconnect because the name is on the server.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "rfs/fs.h"
+#include "rfs/log.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)	/* linux/fs.h; stdio.h has it with glibc >= 2.28 */
+#endif
+
+#define HIDDEN_PREFIX ".rfs-unlinked-"
+#define NAME_MAX_SFTP 255
+
+struct node {
+	fuse_ino_t ino;
+	struct node *parent;	/* NULL for the root */
+	char *name;		/* NULL for the root */
+	char *key;		/* key in fs->names, NULL once detached */
+	uint64_t nlookup;	/* kernel references */
+	int refs;		/* ops in flight + children */
+	int opens;		/* open file handles */
+	int hidden;		/* renamed away by unlink while open */
+	uint32_t nlink;		/* from readdir's longname or link(); 0 =
+				 * unknown */
+	uint32_t mode;		/* last known st_mode */
+};
+
+struct rfs {
+	struct sftp_conn *conn;
+	char *base;		/* absolute remote directory, no trailing / */
+	struct fs_opts o;
+	uint32_t exts;
+	pthread_mutex_t lock;	/* guards the tables and every node field */
+	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
+	GHashTable *names;	/* "parent-ino/name" -> struct node * */
+	struct node *root;
+};
+
+struct file {			/* fi->fh of an open file */
+	struct node *node;
+	size_t hlen;
+	unsigned char handle[SFTP_MAX_HANDLE];
+};
+
+struct dent {
+	char *name;
+	struct sftp_attrs a;
+	uint32_t nlink;
+};
+
+struct dir {			/* fi->fh of an open directory */
+	GArray *ents;		/* struct dent, "." and ".." first */
+	size_t hlen;
+	unsigned char handle[SFTP_MAX_HANDLE];
+};
+
+/* One multi-step operation in flight. */
+struct op {
+	struct rfs *fs;
+	fuse_req_t req;
+	struct node *node, *parent, *newparent;	/* each holds a ref */
+	char *path, *path2, *name, *name2;
+	struct file *f;
+	struct dir *d;
+	struct sftp_attrs a;	/* attributes to set / last received */
+	struct fuse_file_info fi;
+	int flags, to_set, err;
+	mode_t mode;
+	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
+};
+
+static struct rfs *fs_ctx(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- node table (callers hold fs->lock) ---- */
+
+static char *path_of(struct rfs *fs, struct node *n)
+{
+	GPtrArray *parts = g_ptr_array_new();
+	GString *s = g_string_new(fs->base);
+
+	for (; n && n->parent; n = n->parent)
+		g_ptr_array_add(parts, n->name);
+	for (guint i = parts->len; i-- > 0;) {
+		if (s->len == 0 || s->str[s->len - 1] != '/')
+			g_string_append_c(s, '/');
+		g_string_append(s, parts->pdata[i]);
+	}
+	g_ptr_array_free(parts, TRUE);
+	return g_string_free(s, FALSE);
+}
+
+static char *child_path(struct rfs *fs, struct node *parent, const char *name)
+{
+	char *p = path_of(fs, parent);
+	char *r = g_strconcat(p, (p[0] && p[strlen(p) - 1] == '/') ? "" : "/",
+			      name, NULL);
+	g_free(p);
+	return r;
+}
+
+static char *name_key(struct node *parent, const char *name)
+{
+	return g_strdup_printf("%lx/%s", (unsigned long)parent->ino, name);
+}
+
+static fuse_ino_t ino_for(struct rfs *fs, const char *path)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (const unsigned char *p = (const void *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	if (h < 2)
+		h += 2;
+	while (h < 2 || g_hash_table_contains(fs->inodes, &h))
+		h++;
+	return (fuse_ino_t)h;
+}
+
+static struct node *node_get(struct rfs *fs, fuse_ino_t ino)
+{
+	uint64_t k = ino;
+
+	return g_hash_table_lookup(fs->inodes, &k);
+}
+
+static void node_detach(struct rfs *fs, struct node *n)
+{
+	if (n->key) {
+		g_hash_table_remove(fs->names, n->key);
+		g_clear_pointer(&n->key, g_free);
+	}
+}
+
+static void node_maybe_free(struct rfs *fs, struct node *n)
+{
+	while (n && n != fs->root && n->nlookup == 0 && n->refs == 0 &&
+	       n->opens == 0) {
+		struct node *p = n->parent;
+
+		node_detach(fs, n);
+		g_hash_table_remove(fs->inodes, &(uint64_t){ n->ino });
+		g_free(n->name);
+		g_free(n);
+		if (!p)
+			break;
+		p->refs--;
+		n = p;
+	}
+}
+
+static struct node *node_find_or_add(struct rfs *fs, struct node *parent,
+				     const char *name)
+{
+	char *key = name_key(parent, name);
+	struct node *n = g_hash_table_lookup(fs->names, key);
+	uint64_t *ik;
+	char *path;
+
+	if (n) {
+		g_free(key);
+		return n;
+	}
+	n = g_new0(struct node, 1);
+	path = child_path(fs, parent, name);
+	n->ino = ino_for(fs, path);
+	g_free(path);
+	n->parent = parent;
+	parent->refs++;
+	n->name = g_strdup(name);
+	n->key = key;
+	ik = g_new(uint64_t, 1);
+	*ik = n->ino;
+	g_hash_table_insert(fs->inodes, ik, n);
+	g_hash_table_insert(fs->names, n->key, n);
+	return n;
+}
+
+static void node_unref(struct rfs *fs, struct node *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	n->refs--;
+	node_maybe_free(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* ---- ops: allocation, attributes, replies ---- */
+
+static struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
+			 const char *name)
+{
+	struct rfs *fs = fs_ctx(req);
+	struct op *op = g_new0(struct op, 1);
+
+	op->fs = fs;
+	op->req = req;
+	pthread_mutex_lock(&fs->lock);
+	if (ino) {
+		op->node = node_get(fs, ino);
+		if (op->node) {
+			op->node->refs++;
+			op->path = path_of(fs, op->node);
+		}
+	}
+	if (parent) {
+		op->parent = node_get(fs, parent);
+		if (op->parent) {
+			op->parent->refs++;
+			op->path2 = child_path(fs, op->parent, name);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	op->name = g_strdup(name);
+	if ((ino && !op->node) || (parent && !op->parent)) {
+		fuse_reply_err(req, ESTALE);
+		op->req = NULL;
+	}
+	return op;
+}
+
+static void op_free(struct op *op)
+{
+	node_unref(op->fs, op->node);
+	node_unref(op->fs, op->parent);
+	node_unref(op->fs, op->newparent);
+	g_free(op->path);
+	g_free(op->path2);
+	g_free(op->name);
+	g_free(op->name2);
+	g_free(op);
+}
+
+static void op_reply_err(struct op *op, int err)
+{
+	fuse_reply_err(op->req, err < 0 ? -err : err);
+	op_free(op);
+}
+
+static void to_stat(struct rfs *fs, const struct sftp_attrs *a,
+		    uint32_t nlink, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = (a->flags & SFTP_ATTR_PERMISSIONS) ? a->perm
+							  : S_IFREG | 0644;
+	if (fs->o.umask >= 0)
+		st->st_mode &= ~(mode_t)fs->o.umask;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_blksize = 64 * 1024;
+	if (a->flags & SFTP_ATTR_UIDGID) {
+		st->st_uid = a->uid;
+		st->st_gid = a->gid;
+		if (fs->o.idmap == FS_IDMAP_USER) {
+			if (a->uid == fs->o.remote_uid)
+				st->st_uid = getuid();
+			if (a->gid == fs->o.remote_gid)
+				st->st_gid = getgid();
+		}
+	}
+	if (fs->o.uid >= 0)
+		st->st_uid = (uid_t)fs->o.uid;
+	if (fs->o.gid >= 0)
+		st->st_gid = (gid_t)fs->o.gid;
+	st->st_atime = a->atime;
+	st->st_mtime = a->mtime;
+	st->st_ctime = a->mtime;	/* SFTP v3 has no ctime */
+	st->st_nlink = nlink ? nlink : 1;
+}
+
+/* Local uid/gid -> remote, the inverse of idmap. */
+static uint32_t remote_uid(struct rfs *fs, uid_t u)
+{
+	return (fs->o.idmap == FS_IDMAP_USER && u == getuid()) ?
+	       fs->o.remote_uid : u;
+}
+
+static uint32_t remote_gid(struct rfs *fs, gid_t g)
+{
+	return (fs->o.idmap == FS_IDMAP_USER && g == getgid()) ?
+	       fs->o.remote_gid : g;
+}
+
+/* Record attrs on n (under lock) and fill a stat for it. */
+static void node_stat(struct rfs *fs, struct node *n,
+		      const struct sftp_attrs *a, struct stat *st)
+{
+	uint32_t nlink;
+
+	pthread_mutex_lock(&fs->lock);
+	if (a->flags & SFTP_ATTR_PERMISSIONS)
+		n->mode = a->perm;
+	nlink = n->nlink;
+	pthread_mutex_unlock(&fs->lock);
+	to_stat(fs, a, nlink, st);
+	st->st_ino = n->ino;
+}
+
+/* Reply an entry for parent/name with attrs a: adds a kernel reference. */
+static void reply_entry(struct op *op, struct node *parent, const char *name,
+			const struct sftp_attrs *a)
+{
+	struct rfs *fs = op->fs;
+	struct fuse_entry_param e = { 0 };
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_find_or_add(fs, parent, name);
+	n->nlookup++;
+	if (a->flags & SFTP_ATTR_PERMISSIONS)
+		n->mode = a->perm;
+	pthread_mutex_unlock(&fs->lock);
+	to_stat(fs, a, n->nlink, &e.attr);
+	e.attr.st_ino = n->ino;
+	e.ino = n->ino;
+	e.attr_timeout = fs->o.attr_timeout;
+	e.entry_timeout = fs->o.attr_timeout;
+	if (fuse_reply_entry(op->req, &e) == -ENOENT) {
+		/* The caller was interrupted: the kernel took no reference. */
+		pthread_mutex_lock(&fs->lock);
+		n->nlookup--;
+		node_maybe_free(fs, n);
+		pthread_mutex_unlock(&fs->lock);
+	}
+}
+
+static void reply_attr(struct op *op, struct node *n,
+		       const struct sftp_attrs *a)
+{
+	struct stat st;
+
+	node_stat(op->fs, n, a, &st);
+	fuse_reply_attr(op->req, &st, op->fs->o.attr_timeout);
+}
+
+/* ---- probing SSH_FX_FAILURE for the real errno ---- */
+
+/* OpenSSH's server answers SSH_FX_FAILURE for EEXIST, ENOTEMPTY, EISDIR,
+ * ENOTDIR, ENOSPC...: stat the path and let the op decide. */
+static void probe_cb(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	op->probe_done(op, r->err, &r->attrs);
+}
+
+static void probe(struct op *op, const char *path,
+		  void (*done)(struct op *, int, struct sftp_attrs *))
+{
+	op->probe_done = done;
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, path, probe_cb, op);
+}
+
+static int is_failure(struct sftp_reply *r)
+{
+	return r->type == SSH_FXP_STATUS && r->status == SSH_FX_FAILURE;
+}
+
+/* ---- lookup, forget, getattr, setattr ---- */
+
+static void lookup_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	reply_entry(op, op->parent, op->name, &r->attrs);
+	op_free(op);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct op *op;
+
+	if (strlen(name) > NAME_MAX_SFTP) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	if (g_str_has_prefix(name, HIDDEN_PREFIX)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	op = op_new(req, 0, parent, name);
+	if (!op->req)
+		return op_free(op);
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
+}
+
+static void forget_one(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = node_get(fs, ino);
+
+	if (!n || n == fs->root)
+		return;
+	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+	node_maybe_free(fs, n);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct rfs *fs = fs_ctx(req);
+
+	pthread_mutex_lock(&fs->lock);
+	forget_one(fs, ino, nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *f)
+{
+	struct rfs *fs = fs_ctx(req);
+
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs, f[i].ino, f[i].nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void attr_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	reply_attr(op, op->node, &r->attrs);
+	op_free(op);
+}
+
+/* FSTAT through an open handle (works on unlinked files), else LSTAT. */
+static void stat_node(struct op *op, struct file *f, sftp_done_cb cb)
+{
+	if (f)
+		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, f->handle, f->hlen,
+			    cb, op);
+	else
+		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, cb, op);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+
+	if (!op->req)
+		return op_free(op);
+	stat_node(op, fi ? (struct file *)fi->fh : NULL, attr_done);
+}
+
+static void setattr_send(struct op *op);
+
+static void setattr_have_current(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	/* Fill in the half of a pair SFTP v3 cannot set alone. */
+	if ((op->a.flags & SFTP_ATTR_UIDGID) && !(op->to_set & FUSE_SET_ATTR_UID))
+		op->a.uid = r->attrs.uid;
+	if ((op->a.flags & SFTP_ATTR_UIDGID) && !(op->to_set & FUSE_SET_ATTR_GID))
+		op->a.gid = r->attrs.gid;
+	if ((op->a.flags & SFTP_ATTR_ACMODTIME) &&
+	    !(op->to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)))
+		op->a.atime = r->attrs.atime;
+	if ((op->a.flags & SFTP_ATTR_ACMODTIME) &&
+	    !(op->to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
+		op->a.mtime = r->attrs.mtime;
+	setattr_send(op);
+}
+
+static void setattr_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	stat_node(op, op->f, attr_done);
+}
+
+static void setattr_send(struct op *op)
+{
+	struct rfs *fs = op->fs;
+	int is_link;
+
+	pthread_mutex_lock(&fs->lock);
+	is_link = S_ISLNK(op->node->mode);
+	pthread_mutex_unlock(&fs->lock);
+	if (is_link && (op->a.flags & SFTP_ATTR_PERMISSIONS)) {
+		/* Linux never changes a symlink's mode. */
+		op->a.flags &= ~SFTP_ATTR_PERMISSIONS;
+	}
+	if (op->f)
+		sftp_fsetstat(fs->conn, op->f->handle, op->f->hlen, &op->a,
+			      setattr_done, op);
+	else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT))
+		op_reply_err(op, EOPNOTSUPP);
+	else
+		sftp_setstat(fs->conn, op->path, &op->a, is_link, setattr_done,
+			     op);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+	struct rfs *fs = op->fs;
+	int need_current = 0;
+	uint32_t now = (uint32_t)time(NULL);
+
+	if (!op->req)
+		return op_free(op);
+	op->f = fi ? (struct file *)fi->fh : NULL;
+	op->to_set = to_set;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		op->a.flags |= SFTP_ATTR_PERMISSIONS;
+		op->a.perm = attr->st_mode & 07777;
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		op->a.flags |= SFTP_ATTR_UIDGID;
+		op->a.uid = remote_uid(fs, attr->st_uid);
+		op->a.gid = remote_gid(fs, attr->st_gid);
+		need_current |= (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+				!= (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0)
+			return op_reply_err(op, EINVAL);
+		op->a.flags |= SFTP_ATTR_SIZE;
+		op->a.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		int at = to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW);
+		int mt = to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
+
+		op->a.flags |= SFTP_ATTR_ACMODTIME;
+		op->a.atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now :
+			      (uint32_t)attr->st_atime;
+		op->a.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now :
+			      (uint32_t)attr->st_mtime;
+		need_current |= !at || !mt;	/* UTIME_OMIT on one */
+	}
+	if (need_current)
+		stat_node(op, op->f, setattr_have_current);
+	else
+		setattr_send(op);
+}
+
+/* ---- readlink, mknod, mkdir, unlink, rmdir, symlink ---- */
+
+static void readlink_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	fuse_reply_readlink(op->req, r->names[0].name);
+	op_free(op);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+
+	if (!op->req)
+		return op_free(op);
+	sftp_path(op->fs->conn, SSH_FXP_READLINK, op->path, readlink_done, op);
+}
+
+/* After creating parent/name: stat it, fix a mode the server's umask cut,
+ * reply the entry. */
+static void created_fixed(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	(void)r;	/* best effort: the entry shows what we asked for */
+	reply_entry(op, op->parent, op->name, &op->a);
+	op_free(op);
+}
+
+static void created_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	op->a = r->attrs;
+	if (op->mode && (r->attrs.flags & SFTP_ATTR_PERMISSIONS) &&
+	    (r->attrs.perm & 07777) != (op->mode & 07777) &&
+	    !S_ISLNK(r->attrs.perm)) {
+		fix.perm = op->mode & 07777;
+		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
+		sftp_setstat(op->fs->conn, op->path2, &fix, 0, created_fixed, op);
+		return;
+	}
+	reply_entry(op, op->parent, op->name, &op->a);
+	op_free(op);
+}
+
+static void exists_probe(struct op *op, int rc, struct sftp_attrs *a)
+{
+	(void)a;
+	op_reply_err(op, rc == 0 ? EEXIST : op->err);
+}
+
+static void create_node_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (is_failure(r)) {
+		op->err = EIO;
+		return probe(op, op->path2, exists_probe);
+	}
+	if (r->err)
+		return op_reply_err(op, r->err);
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, created_stat, op);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct op *op = op_new(req, 0, parent, name);
+	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
+
+	if (!op->req)
+		return op_free(op);
+	if (strlen(name) > NAME_MAX_SFTP)
+		return op_reply_err(op, ENAMETOOLONG);
+	op->mode = mode;
+	a.perm = mode & 07777;
+	sftp_mkdir(op->fs->conn, op->path2, &a, create_node_done, op);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct op *op = op_new(req, 0, parent, name);
+
+	if (!op->req)
+		return op_free(op);
+	if (strlen(name) > NAME_MAX_SFTP)
+		return op_reply_err(op, ENAMETOOLONG);
+	sftp_symlink(op->fs->conn, link, op->path2, create_node_done, op);
+}
+
+static void mknod_close(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	(void)r;
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, created_stat, op);
+}
+
+static void mknod_open(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (is_failure(r)) {
+		op->err = EIO;
+		return probe(op, op->path2, exists_probe);
+	}
+	if (r->err)
+		return op_reply_err(op, r->err);
+	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, r->handle, r->handle_len,
+		    mknod_close, op);
+}
+
+/* SFTP can create regular files only: no fifos, sockets or devices. */
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct op *op;
+	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
+
+	(void)rdev;
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	op = op_new(req, 0, parent, name);
+	if (!op->req)
+		return op_free(op);
+	op->mode = mode;
+	a.perm = mode & 07777;
+	sftp_open(op->fs->conn, op->path2, SSH_FXF_WRITE | SSH_FXF_CREAT |
+		  SSH_FXF_EXCL, &a, mknod_open, op);
+}
+
+/* Detach parent/name from the table after it was removed on the server. */
+static void forget_name(struct rfs *fs, struct node *parent, const char *name)
+{
+	char *key = name_key(parent, name);
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = g_hash_table_lookup(fs->names, key);
+	if (n) {
+		node_detach(fs, n);
+		if (n->nlink > 1)
+			n->nlink--;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	g_free(key);
+}
+
+static void remove_probe(struct op *op, int rc, struct sftp_attrs *a)
+{
+	int err = op->err;
+
+	if (rc)
+		err = -rc;
+	else if (op->flags == SSH_FXP_REMOVE && S_ISDIR(a->perm))
+		err = EISDIR;
+	else if (op->flags == SSH_FXP_RMDIR && !S_ISDIR(a->perm))
+		err = ENOTDIR;
+	else if (op->flags == SSH_FXP_RMDIR)
+		err = ENOTEMPTY;
+	op_reply_err(op, err);
+}
+
+static void remove_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (is_failure(r)) {
+		op->err = EIO;
+		return probe(op, op->path2, remove_probe);
+	}
+	if (r->err)
+		return op_reply_err(op, r->err);
+	forget_name(op->fs, op->parent, op->name);
+	op_reply_err(op, 0);
+}
+
+static void hide_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct rfs *fs = op->fs;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	pthread_mutex_lock(&fs->lock);
+	node_detach(fs, op->node);
+	g_free(op->node->name);
+	op->node->name = op->name2;
+	op->name2 = NULL;
+	op->node->hidden = 1;
+	pthread_mutex_unlock(&fs->lock);
+	op_reply_err(op, 0);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct op *op = op_new(req, 0, parent, name);
+	struct rfs *fs = op->fs;
+	struct node *n;
+	char *key;
+
+	if (!op->req)
+		return op_free(op);
+	op->flags = SSH_FXP_REMOVE;
+	key = name_key(op->parent, name);
+	pthread_mutex_lock(&fs->lock);
+	n = g_hash_table_lookup(fs->names, key);
+	if (n && n->opens > 0) {
+		op->node = n;
+		n->refs++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	g_free(key);
+	if (op->node) {
+		/* Still open: keep the data reachable until last close. */
+		op->name2 = g_strdup_printf(HIDDEN_PREFIX "%lx",
+					    (unsigned long)op->node->ino);
+		op->path = child_path(fs, op->parent, op->name2);
+		sftp_rename(fs->conn, op->path2, op->path,
+			    (fs->exts & SFTP_EXT_POSIX_RENAME) != 0,
+			    hide_done, op);
+		return;
+	}
+	sftp_path(fs->conn, SSH_FXP_REMOVE, op->path2, remove_done, op);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct op *op = op_new(req, 0, parent, name);
+
+	if (!op->req)
+		return op_free(op);
+	op->flags = SSH_FXP_RMDIR;
+	sftp_path(op->fs->conn, SSH_FXP_RMDIR, op->path2, remove_done, op);
+}
+
+/* ---- rename, link ---- */
+
+static void rename_probe_new(struct op *op, int rc, struct sftp_attrs *a)
+{
+	int src_dir = S_ISDIR(op->a.perm);
+
+	if (rc)		/* target missing: the failure was elsewhere */
+		return op_reply_err(op, op->err);
+	if (op->flags & RENAME_NOREPLACE)
+		return op_reply_err(op, EEXIST);
+	if (src_dir && S_ISDIR(a->perm))
+		return op_reply_err(op, ENOTEMPTY);
+	if (src_dir)
+		return op_reply_err(op, ENOTDIR);
+	if (S_ISDIR(a->perm))
+		return op_reply_err(op, EISDIR);
+	op_reply_err(op, op->err);
+}
+
+static void rename_probe_old(struct op *op, int rc, struct sftp_attrs *a)
+{
+	if (rc)
+		return op_reply_err(op, rc);
+	op->a = *a;
+	probe(op, op->path, rename_probe_new);
+}
+
+static void rename_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct rfs *fs = op->fs;
+	char *okey, *nkey;
+	struct node *n, *victim;
+
+	if (is_failure(r)) {
+		op->err = EIO;
+		return probe(op, op->path2, rename_probe_old);
+	}
+	if (r->err)
+		return op_reply_err(op, r->err);
+	okey = name_key(op->parent, op->name);
+	nkey = name_key(op->newparent, op->name2);
+	pthread_mutex_lock(&fs->lock);
+	victim = g_hash_table_lookup(fs->names, nkey);
+	if (victim)
+		node_detach(fs, victim);
+	n = g_hash_table_lookup(fs->names, okey);
+	if (n) {
+		node_detach(fs, n);
+		op->newparent->refs++;
+		n->parent->refs--;
+		/* the old parent keeps op's ref, so it cannot be freed here */
+		n->parent = op->newparent;
+		g_free(n->name);
+		n->name = g_strdup(op->name2);
+		n->key = nkey;
+		nkey = NULL;
+		g_hash_table_insert(fs->names, n->key, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	g_free(okey);
+	g_free(nkey);
+	op_reply_err(op, 0);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct op *op = op_new(req, 0, parent, name);
+	struct rfs *fs = op->fs;
+	int posix;
+
+	if (!op->req)
+		return op_free(op);
+	if (flags & ~RENAME_NOREPLACE)
+		return op_reply_err(op, EINVAL);	/* RENAME_EXCHANGE... */
+	if (strlen(newname) > NAME_MAX_SFTP)
+		return op_reply_err(op, ENAMETOOLONG);
+	pthread_mutex_lock(&fs->lock);
+	op->newparent = node_get(fs, newparent);
+	if (op->newparent) {
+		op->newparent->refs++;
+		op->path = child_path(fs, op->newparent, newname);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!op->newparent)
+		return op_reply_err(op, ESTALE);
+	op->name2 = g_strdup(newname);
+	op->flags = (int)flags;
+	/* A directory cannot move below itself. */
+	if (g_str_has_prefix(op->path, op->path2) &&
+	    op->path[strlen(op->path2)] == '/')
+		return op_reply_err(op, EINVAL);
+	/* SSH_FXP_RENAME never replaces: it is RENAME_NOREPLACE. */
+	posix = !(flags & RENAME_NOREPLACE) &&
+		(fs->exts & SFTP_EXT_POSIX_RENAME);
+	sftp_rename(fs->conn, op->path2, op->path, posix, rename_done, op);
+}
+
+static void link_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct rfs *fs = op->fs;
+	uint32_t nlink;
+	struct node *n;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	pthread_mutex_lock(&fs->lock);
+	nlink = (op->node->nlink ? op->node->nlink : 1) + 1;
+	op->node->nlink = nlink;
+	n = node_find_or_add(fs, op->parent, op->name);
+	n->nlink = nlink;
+	pthread_mutex_unlock(&fs->lock);
+	reply_entry(op, op->parent, op->name, &r->attrs);
+	op_free(op);
+}
+
+static void link_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (is_failure(r)) {
+		op->err = EIO;
+		return probe(op, op->path2, exists_probe);
+	}
+	if (r->err)
+		return op_reply_err(op, r->err);
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, link_stat, op);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct op *op = op_new(req, ino, newparent, newname);
+
+	if (!op->req)
+		return op_free(op);
+	if (!(op->fs->exts & SFTP_EXT_HARDLINK))
+		return op_reply_err(op, EPERM);
+	sftp_hardlink(op->fs->conn, op->path, op->path2, link_done, op);
+}
+
+/* ---- open, read, write, flush, release, fsync ---- */
+
+static uint32_t pflags_of(int flags)
+{
+	uint32_t p = 0;
+
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY: p = SSH_FXF_READ; break;
+	case O_WRONLY: p = SSH_FXF_WRITE; break;
+	default: p = SSH_FXF_READ | SSH_FXF_WRITE; break;
+	}
+	if (flags & O_APPEND)
+		p |= SSH_FXF_APPEND;
+	if (flags & O_TRUNC)
+		p |= SSH_FXF_TRUNC;
+	if (flags & O_CREAT)
+		p |= SSH_FXF_CREAT;
+	if (flags & O_EXCL)
+		p |= SSH_FXF_EXCL;
+	return p;
+}
+
+static struct file *file_new(struct rfs *fs, struct node *n,
+			     struct sftp_reply *r)
+{
+	struct file *f = g_new0(struct file, 1);
+
+	f->node = n;
+	f->hlen = r->handle_len;
+	memcpy(f->handle, r->handle, r->handle_len);
+	pthread_mutex_lock(&fs->lock);
+	n->opens++;
+	pthread_mutex_unlock(&fs->lock);
+	return f;
+}
+
+static void open_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, r);
+	op->fi.keep_cache = 0;
+	if (fuse_reply_open(op->req, &op->fi) == -ENOENT) {
+		/* interrupted: close it again */
+		struct file *f = (struct file *)(uintptr_t)op->fi.fh;
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, f->handle, f->hlen,
+			    NULL, NULL);
+	}
+	op_free(op);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+
+	if (!op->req)
+		return op_free(op);
+	op->fi = *fi;
+	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags & ~(O_CREAT | O_EXCL)),
+		  NULL, open_done, op);
+}
+
+struct rd {			/* one FUSE read, split into SFTP reads */
+	struct rfs *fs;
+	fuse_req_t req;
+	struct file *f;
+	char *buf;
+	size_t size;
+	uint64_t off;
+	int nchunks;
+	int left;		/* chunks not finished (atomic) */
+	size_t *got;		/* bytes per chunk */
+	int *eof;		/* chunk hit end of file */
+	int err;
+};
+
+struct rd_chunk {
+	struct rd *rd;
+	int idx;
+	size_t start;		/* offset in rd->buf of the chunk */
+	size_t len;		/* chunk length */
+};
+
+static void rd_finish(struct rd *rd)
+{
+	size_t total = 0;
+	int i;
+	size_t chunk = rd->nchunks > 1 ? (size_t)sftp_conn_max_read(rd->fs->conn)
+				       : rd->size;
+
+	for (i = 0; i < rd->nchunks; i++) {
+		total += rd->got[i];
+		if (rd->got[i] < MIN(chunk, rd->size - (size_t)i * chunk))
+			break;	/* end of file inside this chunk */
+	}
+	if (rd->err && total == 0)
+		fuse_reply_err(rd->req, -rd->err);
+	else
+		fuse_reply_buf(rd->req, rd->buf, total);
+	g_free(rd->buf);
+	g_free(rd->got);
+	g_free(rd->eof);
+	g_free(rd);
+}
+
+static void rd_done(struct sftp_reply *r, void *data)
+{
+	struct rd_chunk *c = data;
+	struct rd *rd = c->rd;
+
+	if (r->err) {
+		if (!rd->err)
+			rd->err = r->err;
+	} else if (r->type == SSH_FXP_DATA && r->data_len > 0) {
+		memcpy(rd->buf + c->start + rd->got[c->idx], r->data,
+		       r->data_len);
+		rd->got[c->idx] += r->data_len;
+		if (rd->got[c->idx] < c->len) {
+			/* A short read is not end of file: ask for the rest. */
+			size_t done = rd->got[c->idx];
+
+			sftp_read(rd->fs->conn, rd->f->handle, rd->f->hlen,
+				  rd->off + c->start + done,
+				  (uint32_t)(c->len - done), rd_done, c);
+			return;
+		}
+	} else {
+		rd->eof[c->idx] = 1;
+	}
+	g_free(c);
+	if (g_atomic_int_dec_and_test(&rd->left))
+		rd_finish(rd);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct rfs *fs = fs_ctx(req);
+	struct rd *rd = g_new0(struct rd, 1);
+	size_t chunk = sftp_conn_max_read(fs->conn);
+
+	(void)ino;
+	rd->fs = fs;
+	rd->req = req;
+	rd->f = (struct file *)(uintptr_t)fi->fh;
+	rd->size = size;
+	rd->off = (uint64_t)off;
+	rd->nchunks = size ? (int)((size + chunk - 1) / chunk) : 1;
+	rd->left = rd->nchunks;
+	rd->buf = g_malloc(size ? size : 1);
+	rd->got = g_new0(size_t, rd->nchunks);
+	rd->eof = g_new0(int, rd->nchunks);
+	for (int i = 0; i < rd->nchunks; i++) {
+		struct rd_chunk *c = g_new0(struct rd_chunk, 1);
+
+		c->rd = rd;
+		c->idx = i;
+		c->start = (size_t)i * chunk;
+		c->len = MIN(chunk, size - c->start);
+		sftp_read(fs->conn, rd->f->handle, rd->f->hlen,
+			  rd->off + c->start, (uint32_t)c->len, rd_done, c);
+	}
+}
+
+struct wr {
+	fuse_req_t req;
+	size_t size;
+	int left;		/* atomic */
+	int err;
+};
+
+static void wr_done(struct sftp_reply *r, void *data)
+{
+	struct wr *w = data;
+
+	if (r->err && !w->err)
+		w->err = r->err;
+	if (!g_atomic_int_dec_and_test(&w->left))
+		return;
+	if (w->err)
+		fuse_reply_err(w->req, -w->err);
+	else
+		fuse_reply_write(w->req, w->size);
+	g_free(w);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct rfs *fs = fs_ctx(req);
+	struct file *f = (struct file *)(uintptr_t)fi->fh;
+	size_t chunk = sftp_conn_max_write(fs->conn);
+	struct wr *w = g_new0(struct wr, 1);
+	int n = size ? (int)((size + chunk - 1) / chunk) : 1;
+
+	(void)ino;
+	w->req = req;
+	w->size = size;
+	w->left = n;
+	for (int i = 0; i < n; i++) {
+		size_t start = (size_t)i * chunk;
+
+		sftp_write(fs->conn, f->handle, f->hlen, (uint64_t)off + start,
+			   buf + start, MIN(chunk, size - start), wr_done, w);
+	}
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino; (void)fi;
+	/* Writes are acknowledged before write() returns: nothing is held. */
+	fuse_reply_err(req, 0);
+}
+
+struct closing {
+	struct rfs *fs;
+	struct node *node;
+};
+
+static void unhide_done(struct sftp_reply *r, void *data)
+{
+	struct closing *cl = data;
+
+	if (r->err)
+		log_warn("cannot remove a hidden unlinked file: %s",
+			 g_strerror(-r->err));
+	node_unref(cl->fs, cl->node);
+	g_free(cl);
+}
+
+static void close_done(struct sftp_reply *r, void *data)
+{
+	struct closing *cl = data;
+	struct rfs *fs = cl->fs;
+	char *path = NULL;
+
+	if (r->err)
+		log_debug("close: %s", g_strerror(-r->err));
+	pthread_mutex_lock(&fs->lock);
+	if (--cl->node->opens == 0 && cl->node->hidden)
+		path = path_of(fs, cl->node);
+	pthread_mutex_unlock(&fs->lock);
+	if (path) {
+		sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, cl);
+		g_free(path);
+		return;
+	}
+	node_unref(fs, cl->node);
+	g_free(cl);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct rfs *fs = fs_ctx(req);
+	struct file *f = (struct file *)(uintptr_t)fi->fh;
+	struct closing *cl = g_new0(struct closing, 1);
+
+	(void)ino;
+	cl->fs = fs;
+	cl->node = f->node;
+	pthread_mutex_lock(&fs->lock);
+	f->node->refs++;
+	pthread_mutex_unlock(&fs->lock);
+	sftp_handle(fs->conn, SSH_FXP_CLOSE, f->handle, f->hlen, close_done, cl);
+	g_free(f);
+	fuse_reply_err(req, 0);
+}
+
+static void status_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	op_reply_err(op, r->err);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+	struct file *f = (struct file *)(uintptr_t)fi->fh;
+
+	(void)datasync;
+	if (!op->req)
+		return op_free(op);
+	if (!(op->fs->exts & SFTP_EXT_FSYNC))
+		return op_reply_err(op, 0);
+	sftp_fsync(op->fs->conn, f->handle, f->hlen, status_done, op);
+}
+
+/* ---- directories ---- */
+
+/* "drwxr-xr-x    2 user group ..." -> 2; 0 if unparsable. */
+static uint32_t longname_nlink(const char *ln)
+{
+	const char *p = ln ? strchr(ln, ' ') : NULL;
+	char *end;
+	unsigned long v;
+
+	if (!p)
+		return 0;
+	v = strtoul(p, &end, 10);
+	return (end != p && v < UINT32_MAX) ? (uint32_t)v : 0;
+}
+
+static void dir_free(struct dir *d)
+{
+	for (guint i = 0; i < d->ents->len; i++)
+		g_free(g_array_index(d->ents, struct dent, i).name);
+	g_array_free(d->ents, TRUE);
+	g_free(d);
+}
+
+static void readdir_next(struct sftp_reply *r, void *data);
+
+static void readdir_more(struct op *op)
+{
+	sftp_handle(op->fs->conn, SSH_FXP_READDIR, op->d->handle, op->d->hlen,
+		    readdir_next, op);
+}
+
+static void readdir_next(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct dir *d = op->d;
+
+	if (r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) {
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, d->handle, d->hlen,
+			    NULL, NULL);
+		op->fi.fh = (uint64_t)(uintptr_t)d;
+		op->d = NULL;
+		if (fuse_reply_open(op->req, &op->fi) == -ENOENT)
+			dir_free(d);
+		op_free(op);
+		return;
+	}
+	if (r->err) {
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, d->handle, d->hlen,
+			    NULL, NULL);
+		dir_free(d);
+		return op_reply_err(op, r->err);
+	}
+	for (uint32_t i = 0; i < r->count; i++) {
+		struct sftp_name *n = &r->names[i];
+		struct dent e;
+
+		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
+		    g_str_has_prefix(n->name, HIDDEN_PREFIX) ||
+		    strchr(n->name, '/') || !*n->name)
+			continue;
+		e.name = g_strdup(n->name);
+		e.a = n->attrs;
+		e.nlink = longname_nlink(n->longname);
+		g_array_append_val(d->ents, e);
+	}
+	readdir_more(op);
+}
+
+static void opendir_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct dir *d;
+	struct dent dot = { 0 };
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	d = g_new0(struct dir, 1);
+	d->ents = g_array_new(FALSE, TRUE, sizeof(struct dent));
+	d->hlen = r->handle_len;
+	memcpy(d->handle, r->handle, r->handle_len);
+	dot.name = g_strdup(".");
+	dot.a.flags = SFTP_ATTR_PERMISSIONS;
+	dot.a.perm = S_IFDIR | 0755;
+	g_array_append_val(d->ents, dot);
+	dot.name = g_strdup("..");
+	g_array_append_val(d->ents, dot);
+	op->d = d;
+	readdir_more(op);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+
+	if (!op->req)
+		return op_free(op);
+	op->fi = *fi;
+	sftp_path(op->fs->conn, SSH_FXP_OPENDIR, op->path, opendir_done, op);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, int plus)
+{
+	struct rfs *fs = fs_ctx(req);
+	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
+	char *buf = g_malloc(size);
+	size_t pos = 0;
+	struct node *dn;
+
+	pthread_mutex_lock(&fs->lock);
+	dn = node_get(fs, ino);
+	for (size_t i = (size_t)off; dn && i < d->ents->len; i++) {
+		struct dent *e = &g_array_index(d->ents, struct dent, i);
+		struct fuse_entry_param ep = { 0 };
+		struct node *n = NULL;
+		size_t len;
+
+		to_stat(fs, &e->a, e->nlink, &ep.attr);
+		if (i < 2) {
+			ep.attr.st_ino = i == 0 ? dn->ino :
+				(dn->parent ? dn->parent->ino : dn->ino);
+		} else if (plus) {
+			n = node_find_or_add(fs, dn, e->name);
+			n->nlookup++;
+			if (e->nlink)
+				n->nlink = e->nlink;
+			n->mode = e->a.perm;
+			ep.attr.st_ino = ep.ino = n->ino;
+			ep.attr.st_nlink = n->nlink ? n->nlink : 1;
+			ep.attr_timeout = ep.entry_timeout = fs->o.attr_timeout;
+		} else {
+			char *p = child_path(fs, dn, e->name);
+
+			ep.attr.st_ino = ino_for(fs, p);
+			g_free(p);
+		}
+		if (plus)
+			len = fuse_add_direntry_plus(req, buf + pos, size - pos,
+						     e->name, &ep, (off_t)i + 1);
+		else
+			len = fuse_add_direntry(req, buf + pos, size - pos,
+						e->name, &ep.attr, (off_t)i + 1);
+		if (len > size - pos) {
+			if (n) {
+				n->nlookup--;
+				node_maybe_free(fs, n);
+			}
+			break;
+		}
+		pos += len;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_buf(req, buf, pos);
+	g_free(buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	dir_free((struct dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- statfs, access, create ---- */
+
+static void statfs_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct sftp_statvfs v;
+	struct statvfs st = { 0 };
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	if (sftp_parse_statvfs(&r->ext, &v))
+		return op_reply_err(op, EPROTO);
+	st.f_bsize = v.bsize;
+	st.f_frsize = v.frsize;
+	st.f_blocks = v.blocks;
+	st.f_bfree = v.bfree;
+	st.f_bavail = v.bavail;
+	st.f_files = v.files;
+	st.f_ffree = v.ffree;
+	st.f_favail = v.favail;
+	st.f_fsid = v.fsid;
+	st.f_namemax = v.namemax;
+	fuse_reply_statfs(op->req, &st);
+	op_free(op);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+
+	if (!op->req)
+		return op_free(op);
+	if (!(op->fs->exts & SFTP_EXT_STATVFS)) {
+		/* No statvfs@openssh.com: claim plenty, as sshfs does. */
+		struct statvfs st = { .f_bsize = 4096, .f_frsize = 4096,
+			.f_blocks = 1u << 30, .f_bfree = 1u << 30,
+			.f_bavail = 1u << 30, .f_namemax = NAME_MAX_SFTP };
+		fuse_reply_statfs(req, &st);
+		return op_free(op);
+	}
+	sftp_statvfs(op->fs->conn, op->path, statfs_done, op);
+}
+
+static void access_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	const struct fuse_ctx *ctx = fuse_req_ctx(op->req);
+	struct stat st;
+	int mask = op->flags, ok = 1;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	to_stat(op->fs, &r->attrs, 1, &st);
+	if (ctx->uid == 0) {
+		/* root: read and write always; execute if any x bit */
+		if ((mask & X_OK) && !S_ISDIR(st.st_mode) &&
+		    !(st.st_mode & 0111))
+			ok = 0;
+	} else {
+		mode_t bits = st.st_uid == ctx->uid ? (st.st_mode >> 6) :
+			      st.st_gid == ctx->gid ? (st.st_mode >> 3) :
+			      st.st_mode;
+		if (((mask & R_OK) && !(bits & 4)) ||
+		    ((mask & W_OK) && !(bits & 2)) ||
+		    ((mask & X_OK) && !(bits & 1)))
+			ok = 0;
+	}
+	op_reply_err(op, ok ? 0 : EACCES);
+}
+
+static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct op *op = op_new(req, ino, 0, NULL);
+
+	if (!op->req)
+		return op_free(op);
+	op->flags = mask;
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, access_done, op);
+}
+
+static void create_fixed(struct sftp_reply *r, void *data);
+
+static void create_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
+
+	if (r->err) {
+		/* Opened but cannot stat: report what we asked for. */
+		op->a.flags = SFTP_ATTR_PERMISSIONS;
+		op->a.perm = S_IFREG | (op->mode & 07777);
+	} else {
+		op->a = r->attrs;
+	}
+	if (!r->err && (op->a.perm & 07777) != (op->mode & 07777)) {
+		/* The server's umask cut the mode: set the exact one. */
+		fix.perm = op->mode & 07777;
+		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
+		sftp_fsetstat(op->fs->conn, op->f->handle, op->f->hlen, &fix,
+			      create_fixed, op);
+		return;
+	}
+	create_fixed(NULL, op);
+}
+
+static void create_fixed(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct rfs *fs = op->fs;
+	struct fuse_entry_param e = { 0 };
+	struct node *n;
+
+	(void)r;
+	pthread_mutex_lock(&fs->lock);
+	n = node_find_or_add(fs, op->parent, op->name);
+	n->nlookup++;
+	n->opens++;
+	n->mode = op->a.perm;
+	op->f->node = n;
+	pthread_mutex_unlock(&fs->lock);
+	to_stat(fs, &op->a, 1, &e.attr);
+	e.attr.st_ino = e.ino = n->ino;
+	e.attr_timeout = e.entry_timeout = fs->o.attr_timeout;
+	op->fi.fh = (uint64_t)(uintptr_t)op->f;
+	if (fuse_reply_create(op->req, &e, &op->fi) == -ENOENT) {
+		sftp_handle(fs->conn, SSH_FXP_CLOSE, op->f->handle,
+			    op->f->hlen, NULL, NULL);
+		pthread_mutex_lock(&fs->lock);
+		n->nlookup--;
+		n->opens--;
+		node_maybe_free(fs, n);
+		pthread_mutex_unlock(&fs->lock);
+		g_free(op->f);
+	}
+	op->f = NULL;
+	op_free(op);
+}
+
+static void create_probe(struct op *op, int rc, struct sftp_attrs *a)
+{
+	if (rc == 0 && (op->fi.flags & O_EXCL))
+		return op_reply_err(op, EEXIST);
+	if (rc == 0 && S_ISDIR(a->perm))
+		return op_reply_err(op, EISDIR);
+	op_reply_err(op, op->err);
+}
+
+static void create_open(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (is_failure(r)) {
+		op->err = EIO;
+		return probe(op, op->path2, create_probe);
+	}
+	if (r->err)
+		return op_reply_err(op, r->err);
+	op->f = g_new0(struct file, 1);
+	op->f->hlen = r->handle_len;
+	memcpy(op->f->handle, r->handle, r->handle_len);
+	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, op->f->handle, op->f->hlen,
+		    create_stat, op);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct op *op = op_new(req, 0, parent, name);
+	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
+
+	if (!op->req)
+		return op_free(op);
+	if (strlen(name) > NAME_MAX_SFTP)
+		return op_reply_err(op, ENAMETOOLONG);
+	op->fi = *fi;
+	op->mode = mode;
+	a.perm = mode & 07777;
+	sftp_open(op->fs->conn, op->path2, pflags_of(fi->flags | O_CREAT), &a,
+		  create_open, op);
+}
+
+/* ---- init and the ops table ---- */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct rfs *fs = userdata;
+
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->o.max_write > 0)
+		conn->max_write = (unsigned)fs->o.max_write;
+	conn->max_readahead = conn->max_write;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.statfs = fs_statfs,
+	.access = fs_access,
+	.create = fs_create,
+	.forget_multi = fs_forget_multi,
+	.readdirplus = fs_readdirplus,
+};
+
+const struct fuse_lowlevel_ops *fs_ops(void)
+{
+	return &ops;
+}
+
+struct rfs *fs_new(struct sftp_conn *c, const char *base,
+		   const struct fs_opts *o)
+{
+	struct rfs *fs = g_new0(struct rfs, 1);
+	uint64_t *k;
+
+	fs->conn = c;
+	fs->base = g_strdup(base);
+	fs->o = *o;
+	fs->exts = sftp_conn_exts(c);
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+					   g_free, NULL);
+	fs->names = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->root = g_new0(struct node, 1);
+	fs->root->ino = FUSE_ROOT_ID;
+	fs->root->nlookup = 1;
+	fs->root->mode = S_IFDIR | 0755;
+	k = g_new(uint64_t, 1);
+	*k = FUSE_ROOT_ID;
+	g_hash_table_insert(fs->inodes, k, fs->root);
+	return fs;
+}
+
+void fs_free(struct rfs *fs)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (!fs)
+		return;
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct node *n = v;
+		g_free(n->name);
+		g_free(n->key);
+		g_free(n);
+	}
+	g_hash_table_destroy(fs->names);
+	g_hash_table_destroy(fs->inodes);
+	pthread_mutex_destroy(&fs->lock);
+	g_free(fs->base);
+	g_free(fs);
+}

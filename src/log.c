@@ -1,0 +1,46 @@
+/* log: stderr or syslog, one line per call. */
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+#include <pthread.h>
+
+#include "rfs/log.h"
+
+static int level = LOG_LVL_WARN;
+static int use_syslog;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_set_level(int l) { level = l; }
+int log_get_level(void) { return level; }
+
+void log_to_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID, LOG_DAEMON);
+	use_syslog = 1;
+}
+
+void log_msg(int l, const char *fmt, ...)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	va_list ap;
+
+	if (l > level)
+		return;
+	va_start(ap, fmt);
+	if (use_syslog) {
+		vsyslog(prio[l], fmt, ap);
+	} else {
+		pthread_mutex_lock(&lock);
+		if (level >= LOG_LVL_DEBUG) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			fprintf(stderr, "[%ld.%03ld] ", (long)ts.tv_sec,
+				ts.tv_nsec / 1000000);
+		}
+		fputs("rfs: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		pthread_mutex_unlock(&lock);
+	}
+	va_end(ap);
+}

@@ -1,0 +1,907 @@
+/* sftp: SFTP v3 client with a request window over a libssh2 channel. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <libssh2.h>
+
+#include "rfs/sftp.h"
+#include "rfs/loop.h"
+#include "rfs/log.h"
+#include "rfs/util.h"
+
+/* OpenSSH's sftp-server accepts messages of at most 256 KiB; replies we
+ * ask for are smaller. Anything longer than this is a hostile server. */
+#define SFTP_MAX_PACKET (256 * 1024 + 1024)
+#define SFTP_DEFAULT_IO (32 * 1024)
+#define CHANNEL_WINDOW (16 * 1024 * 1024)
+#define OUT_HIGH_WATER (1024 * 1024)	/* bytes handed to libssh2 at once */
+
+struct sftp_req {
+	uint32_t id;
+	uint8_t type;		/* request packet type */
+	uint8_t want;		/* reply type expected besides STATUS */
+	uint32_t max_data;	/* READ: bytes asked for */
+	struct buf pkt;		/* whole packet, kept until the reply */
+	sftp_done_cb cb;
+	void *data;
+	int64_t sent_ms;
+};
+
+struct sftp_conn {
+	LIBSSH2_SESSION *session;
+	LIBSSH2_CHANNEL *channel;
+	int sock;
+	struct loop *loop;
+	pthread_t thread;
+	int thread_started;
+
+	pthread_mutex_t lock;	/* guards incoming, dead */
+	GQueue incoming;	/* struct sftp_req *, not yet given an id */
+	int dead;		/* connection failed: new requests fail */
+
+	/* I/O thread only. */
+	GHashTable *pending;	/* id -> struct sftp_req * */
+	GQueue outq;		/* requests with an id, not fully written */
+	struct buf out;		/* bytes for libssh2_channel_write */
+	size_t out_off;
+	struct buf in;		/* bytes read, not yet a whole packet */
+	uint32_t next_id;
+	int version;		/* 0 until VERSION arrived */
+	int keepalive;		/* seconds, 0 off */
+	long long keepalive_timer;
+
+	uint32_t exts;
+	GString *ext_names;
+	size_t max_read, max_write;
+};
+
+int sftp_status_errno(uint32_t status)
+{
+	switch (status) {
+	case SSH_FX_OK: return 0;
+	case SSH_FX_EOF: return -ENODATA;
+	case SSH_FX_NO_SUCH_FILE: return -ENOENT;
+	case SSH_FX_PERMISSION_DENIED: return -EACCES;
+	case SSH_FX_FAILURE: return -EIO;
+	case SSH_FX_BAD_MESSAGE: return -EBADMSG;
+	case SSH_FX_NO_CONNECTION: return -ENOTCONN;
+	case SSH_FX_CONNECTION_LOST: return -ECONNABORTED;
+	case SSH_FX_OP_UNSUPPORTED: return -EOPNOTSUPP;
+	default: return -EIO;
+	}
+}
+
+static void req_free(struct sftp_req *q)
+{
+	buf_free(&q->pkt);
+	g_free(q);
+}
+
+static void req_fail(struct sftp_req *q, int err)
+{
+	struct sftp_reply r = { .err = err };
+
+	q->cb(&r, q->data);
+	req_free(q);
+}
+
+/* Drop the connection: every pending and queued request fails with EIO,
+ * later ones fail at once. The mount stays; reconnect is recon_'s job. */
+static void conn_fail(struct sftp_conn *c, const char *why)
+{
+	GQueue failed = G_QUEUE_INIT;
+	GHashTableIter it;
+	gpointer v;
+	struct sftp_req *q;
+
+	if (!c->dead)
+		log_err("connection lost: %s", why);
+	pthread_mutex_lock(&c->lock);
+	c->dead = 1;
+	while ((q = g_queue_pop_head(&c->incoming)))
+		g_queue_push_tail(&failed, q);
+	pthread_mutex_unlock(&c->lock);
+	g_hash_table_iter_init(&it, c->pending);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_queue_push_tail(&failed, v);
+	g_hash_table_steal_all(c->pending);
+	g_queue_clear(&c->outq);
+	c->out.len = c->out_off = 0;
+	c->in.len = 0;
+	if (c->sock >= 0)
+		loop_del_fd(c->loop, c->sock);
+	while ((q = g_queue_pop_head(&failed)))
+		req_fail(q, -EIO);
+}
+
+/* ---- building requests ---- */
+
+static struct sftp_req *req_new(uint8_t type, uint8_t want, size_t hint)
+{
+	struct sftp_req *q = g_new0(struct sftp_req, 1);
+
+	q->type = type;
+	q->want = want;
+	buf_init(&q->pkt, hint + 32);
+	buf_put_u32(&q->pkt, 0);	/* length, set on submit */
+	buf_put_u8(&q->pkt, type);
+	if (type != SSH_FXP_INIT)
+		buf_put_u32(&q->pkt, 0);	/* id, set by the I/O thread */
+	return q;
+}
+
+static void ignore_reply(struct sftp_reply *r, void *data)
+{
+	(void)r; (void)data;
+}
+
+static void submit(struct sftp_conn *c, struct sftp_req *q,
+		   sftp_done_cb cb, void *data)
+{
+	int dead;
+
+	q->cb = cb ? cb : ignore_reply;
+	q->data = data;
+	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
+	pthread_mutex_lock(&c->lock);
+	dead = c->dead;
+	if (!dead)
+		g_queue_push_tail(&c->incoming, q);
+	pthread_mutex_unlock(&c->lock);
+	if (dead)
+		req_fail(q, -EIO);
+	else
+		loop_wake(c->loop);
+}
+
+static uint8_t want_for(uint8_t type)
+{
+	switch (type) {
+	case SSH_FXP_OPEN: case SSH_FXP_OPENDIR: return SSH_FXP_HANDLE;
+	case SSH_FXP_READ: return SSH_FXP_DATA;
+	case SSH_FXP_READDIR: case SSH_FXP_REALPATH: case SSH_FXP_READLINK:
+		return SSH_FXP_NAME;
+	case SSH_FXP_STAT: case SSH_FXP_LSTAT: case SSH_FXP_FSTAT:
+		return SSH_FXP_ATTRS;
+	default: return 0;
+	}
+}
+
+void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
+	       sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(type, want_for(type), strlen(path));
+
+	buf_put_cstring(&q->pkt, path);
+	submit(c, q, cb, data);
+}
+
+void sftp_handle(struct sftp_conn *c, uint8_t type, const void *h,
+		 size_t hlen, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(type, want_for(type), hlen);
+
+	buf_put_string(&q->pkt, h, hlen);
+	submit(c, q, cb, data);
+}
+
+void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
+	       const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE,
+				     strlen(path) + 40);
+	struct sftp_attrs none = { 0 };
+
+	buf_put_cstring(&q->pkt, path);
+	buf_put_u32(&q->pkt, pflags);
+	buf_put_attrs(&q->pkt, a ? a : &none);
+	submit(c, q, cb, data);
+}
+
+void sftp_read(struct sftp_conn *c, const void *h, size_t hlen,
+	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, hlen + 16);
+
+	buf_put_string(&q->pkt, h, hlen);
+	buf_put_u64(&q->pkt, off);
+	buf_put_u32(&q->pkt, len);
+	q->max_data = len;
+	submit(c, q, cb, data);
+}
+
+void sftp_write(struct sftp_conn *c, const void *h, size_t hlen,
+		uint64_t off, const void *buf, size_t len,
+		sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(SSH_FXP_WRITE, 0, hlen + len + 16);
+
+	buf_put_string(&q->pkt, h, hlen);
+	buf_put_u64(&q->pkt, off);
+	buf_put_string(&q->pkt, buf, len);
+	submit(c, q, cb, data);
+}
+
+void sftp_mkdir(struct sftp_conn *c, const char *path,
+		const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(SSH_FXP_MKDIR, 0, strlen(path) + 40);
+
+	buf_put_cstring(&q->pkt, path);
+	buf_put_attrs(&q->pkt, a);
+	submit(c, q, cb, data);
+}
+
+static struct sftp_req *ext_new(const char *name, uint8_t want, size_t hint)
+{
+	struct sftp_req *q = req_new(SSH_FXP_EXTENDED, want,
+				     strlen(name) + hint);
+
+	buf_put_cstring(&q->pkt, name);
+	return q;
+}
+
+void sftp_setstat(struct sftp_conn *c, const char *path,
+		  const struct sftp_attrs *a, int nofollow,
+		  sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q;
+
+	if (nofollow)
+		q = ext_new("lsetstat@openssh.com", 0, strlen(path) + 40);
+	else
+		q = req_new(SSH_FXP_SETSTAT, 0, strlen(path) + 40);
+	buf_put_cstring(&q->pkt, path);
+	buf_put_attrs(&q->pkt, a);
+	submit(c, q, cb, data);
+}
+
+void sftp_fsetstat(struct sftp_conn *c, const void *h, size_t hlen,
+		   const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, hlen + 40);
+
+	buf_put_string(&q->pkt, h, hlen);
+	buf_put_attrs(&q->pkt, a);
+	submit(c, q, cb, data);
+}
+
+static void two_paths(struct sftp_conn *c, struct sftp_req *q,
+		      const char *a, const char *b, sftp_done_cb cb,
+		      void *data)
+{
+	buf_put_cstring(&q->pkt, a);
+	buf_put_cstring(&q->pkt, b);
+	submit(c, q, cb, data);
+}
+
+void sftp_rename(struct sftp_conn *c, const char *oldpath,
+		 const char *newpath, int posix, sftp_done_cb cb, void *data)
+{
+	size_t n = strlen(oldpath) + strlen(newpath) + 8;
+
+	two_paths(c, posix ? ext_new("posix-rename@openssh.com", 0, n)
+			   : req_new(SSH_FXP_RENAME, 0, n),
+		  oldpath, newpath, cb, data);
+}
+
+/* OpenSSH's server takes SYMLINK's two paths in the opposite order to the
+ * draft (target first); its client and every other follows it. */
+void sftp_symlink(struct sftp_conn *c, const char *target,
+		  const char *linkpath, sftp_done_cb cb, void *data)
+{
+	two_paths(c, req_new(SSH_FXP_SYMLINK, 0,
+			     strlen(target) + strlen(linkpath) + 8),
+		  target, linkpath, cb, data);
+}
+
+void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
+		   const char *newpath, sftp_done_cb cb, void *data)
+{
+	two_paths(c, ext_new("hardlink@openssh.com", 0,
+			     strlen(oldpath) + strlen(newpath) + 8),
+		  oldpath, newpath, cb, data);
+}
+
+void sftp_statvfs(struct sftp_conn *c, const char *path,
+		  sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = ext_new("statvfs@openssh.com",
+				     SSH_FXP_EXTENDED_REPLY, strlen(path) + 4);
+
+	buf_put_cstring(&q->pkt, path);
+	submit(c, q, cb, data);
+}
+
+void sftp_fsync(struct sftp_conn *c, const void *h, size_t hlen,
+		sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = ext_new("fsync@openssh.com", 0, hlen + 4);
+
+	buf_put_string(&q->pkt, h, hlen);
+	submit(c, q, cb, data);
+}
+
+int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st)
+{
+	if (buf_get_u64(r, &st->bsize) || buf_get_u64(r, &st->frsize) ||
+	    buf_get_u64(r, &st->blocks) || buf_get_u64(r, &st->bfree) ||
+	    buf_get_u64(r, &st->bavail) || buf_get_u64(r, &st->files) ||
+	    buf_get_u64(r, &st->ffree) || buf_get_u64(r, &st->favail) ||
+	    buf_get_u64(r, &st->fsid) || buf_get_u64(r, &st->flag) ||
+	    buf_get_u64(r, &st->namemax)) {
+		memset(st, 0, sizeof(*st));
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* ---- decoding replies (I/O thread) ---- */
+
+static void note_extension(struct sftp_conn *c, const char *name)
+{
+	static const struct { const char *name; uint32_t bit; } known[] = {
+		{ "posix-rename@openssh.com", SFTP_EXT_POSIX_RENAME },
+		{ "statvfs@openssh.com", SFTP_EXT_STATVFS },
+		{ "fsync@openssh.com", SFTP_EXT_FSYNC },
+		{ "hardlink@openssh.com", SFTP_EXT_HARDLINK },
+		{ "limits@openssh.com", SFTP_EXT_LIMITS },
+		{ "lsetstat@openssh.com", SFTP_EXT_LSETSTAT },
+		{ "copy-data", SFTP_EXT_COPY_DATA },
+		{ "expand-path@openssh.com", SFTP_EXT_EXPAND_PATH },
+	};
+
+	g_string_append_printf(c->ext_names, "%s%s",
+			       c->ext_names->len ? " " : "", name);
+	for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+		if (!strcmp(name, known[i].name))
+			c->exts |= known[i].bit;
+}
+
+static int parse_version(struct sftp_conn *c, struct bufr *r)
+{
+	uint32_t v;
+
+	if (buf_get_u32(r, &v))
+		return -EPROTO;
+	if (v < 3)
+		return -EPROTONOSUPPORT;
+	c->version = 3;
+	while (r->left) {
+		char *name;
+		const unsigned char *d;
+		size_t dlen;
+
+		if (buf_get_cstring(r, &name) ||
+		    buf_get_string_direct(r, &d, &dlen))
+			return -EPROTO;
+		note_extension(c, name);
+		g_free(name);
+	}
+	return 0;
+}
+
+static void free_names(struct sftp_name *n, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		g_free(n[i].name);
+		g_free(n[i].longname);
+	}
+	g_free(n);
+}
+
+static int parse_names(struct bufr *r, struct sftp_reply *rep)
+{
+	uint32_t count;
+
+	if (buf_get_u32(r, &count))
+		return -EPROTO;
+	/* Each entry takes at least 12 bytes: bound before allocating. */
+	if (count > r->left / 12)
+		return -EPROTO;
+	rep->names = g_new0(struct sftp_name, count ? count : 1);
+	for (uint32_t i = 0; i < count; i++) {
+		struct sftp_name *n = &rep->names[i];
+
+		if (buf_get_cstring(r, &n->name) ||
+		    buf_get_cstring(r, &n->longname) ||
+		    buf_get_attrs(r, &n->attrs)) {
+			free_names(rep->names, i + 1);
+			rep->names = NULL;
+			return -EPROTO;
+		}
+	}
+	rep->count = count;
+	return 0;
+}
+
+/* Decode the body of one reply for q into rep. 0 or -EPROTO. */
+static int decode(struct sftp_req *q, uint8_t type, struct bufr *r,
+		  struct sftp_reply *rep, char **msg)
+{
+	rep->type = type;
+	if (type == SSH_FXP_STATUS) {
+		if (buf_get_u32(r, &rep->status))
+			return -EPROTO;
+		/* Message and language tag are optional in practice. */
+		if (r->left && buf_get_cstring(r, msg))
+			*msg = NULL;
+		rep->msg = *msg;
+		rep->err = sftp_status_errno(rep->status);
+		if (q->type == SSH_FXP_READ && rep->status == SSH_FX_EOF)
+			rep->err = 0;	/* end of file: zero bytes */
+		return 0;
+	}
+	if (type != q->want)
+		return -EPROTO;
+	switch (type) {
+	case SSH_FXP_HANDLE:
+		if (buf_get_string_direct(r, &rep->handle, &rep->handle_len) ||
+		    rep->handle_len == 0 || rep->handle_len > SFTP_MAX_HANDLE)
+			return -EPROTO;
+		return 0;
+	case SSH_FXP_DATA:
+		if (buf_get_string_direct(r, &rep->data, &rep->data_len) ||
+		    rep->data_len > q->max_data)
+			return -EPROTO;
+		return 0;
+	case SSH_FXP_NAME:
+		if (parse_names(r, rep))
+			return -EPROTO;
+		if (q->type != SSH_FXP_READDIR && rep->count != 1)
+			return -EPROTO;
+		return 0;
+	case SSH_FXP_ATTRS:
+		return buf_get_attrs(r, &rep->attrs);
+	case SSH_FXP_EXTENDED_REPLY:
+		rep->ext = *r;
+		return 0;
+	}
+	return -EPROTO;
+}
+
+/* One whole packet (without its length). 0, or -EPROTO to drop the
+ * connection. */
+static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
+{
+	struct bufr r;
+	uint8_t type;
+	uint32_t id;
+	struct sftp_req *q;
+	struct sftp_reply rep = { 0 };
+	char *msg = NULL;
+	int rc;
+
+	bufr_init(&r, p, len);
+	if (buf_get_u8(&r, &type))
+		return -EPROTO;
+	if (!c->version) {
+		if (type != SSH_FXP_VERSION)
+			return -EPROTO;
+		q = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(0));
+		rc = parse_version(c, &r);
+		if (q) {
+			g_hash_table_remove(c->pending, GUINT_TO_POINTER(0));
+			rep.err = rc;
+			rep.type = type;
+			q->cb(&rep, q->data);
+			req_free(q);
+		}
+		return rc == -EPROTONOSUPPORT ? 0 : rc;
+	}
+	if (buf_get_u32(&r, &id))
+		return -EPROTO;
+	q = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(id));
+	if (!q) {
+		log_err("protocol error: reply for unknown request id %u", id);
+		return -EPROTO;
+	}
+	g_hash_table_remove(c->pending, GUINT_TO_POINTER(id));
+	rc = decode(q, type, &r, &rep, &msg);
+	if (rc) {
+		log_err("protocol error: bad reply type %u to request type %u",
+			type, q->type);
+		if (rep.names)
+			free_names(rep.names, rep.count);
+		g_free(msg);
+		/* Put it back so conn_fail() fails it with the rest. */
+		g_hash_table_insert(c->pending, GUINT_TO_POINTER(id), q);
+		return -EPROTO;
+	}
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("sftp: id %u type %u -> reply %u status %u %zu bytes "
+			  "%lld ms", id, q->type, type, rep.status, len,
+			  (long long)(loop_now_ms() - q->sent_ms));
+	q->cb(&rep, q->data);
+	if (rep.names)
+		free_names(rep.names, rep.count);
+	g_free(msg);
+	req_free(q);
+	return 0;
+}
+
+/* ---- the I/O engine (I/O thread) ---- */
+
+/* Move newly submitted requests to the output queue, giving them ids. */
+static void take_incoming(struct sftp_conn *c)
+{
+	struct sftp_req *q;
+	GQueue batch = G_QUEUE_INIT;
+
+	pthread_mutex_lock(&c->lock);
+	batch = c->incoming;
+	g_queue_init(&c->incoming);
+	pthread_mutex_unlock(&c->lock);
+	while ((q = g_queue_pop_head(&batch))) {
+		if (q->type == SSH_FXP_INIT) {
+			q->id = 0;
+		} else {
+			do
+				q->id = ++c->next_id;
+			while (q->id == 0 || g_hash_table_contains(
+					c->pending, GUINT_TO_POINTER(q->id)));
+			buf_set_u32(&q->pkt, 5, q->id);
+		}
+		q->sent_ms = loop_now_ms();
+		g_hash_table_insert(c->pending, GUINT_TO_POINTER(q->id), q);
+		g_queue_push_tail(&c->outq, q);
+	}
+}
+
+static const char *ssh_error(LIBSSH2_SESSION *s)
+{
+	char *m = NULL;
+
+	libssh2_session_last_error(s, &m, NULL, 0);
+	return m ? m : "unknown error";
+}
+
+/* Write as much as libssh2 takes. 0, or -1 after conn_fail(). */
+static int do_write(struct sftp_conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		/* Coalesce queued packets: libssh2 sends one SSH packet per
+		 * call at best, so small SFTP requests go out together. */
+		while (c->out.len - c->out_off < OUT_HIGH_WATER &&
+		       !g_queue_is_empty(&c->outq)) {
+			struct sftp_req *q = g_queue_pop_head(&c->outq);
+
+			if (c->out_off == c->out.len)
+				c->out.len = c->out_off = 0;
+			buf_put_raw(&c->out, q->pkt.data, q->pkt.len);
+		}
+		if (c->out_off == c->out.len)
+			return 0;
+		n = libssh2_channel_write(c->channel,
+					  (const char *)c->out.data + c->out_off,
+					  c->out.len - c->out_off);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		if (n < 0) {
+			conn_fail(c, ssh_error(c->session));
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+}
+
+/* Read until EAGAIN, dispatching whole packets. 0, or -1 after
+ * conn_fail(). */
+static int do_read(struct sftp_conn *c)
+{
+	for (;;) {
+		ssize_t n;
+		size_t off = 0;
+		char junk[4096];
+
+		buf_reserve(&c->in, 64 * 1024);
+		n = libssh2_channel_read(c->channel,
+					 (char *)c->in.data + c->in.len,
+					 c->in.cap - c->in.len);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			break;
+		if (n < 0) {
+			conn_fail(c, ssh_error(c->session));
+			return -1;
+		}
+		if (n == 0) {
+			if (libssh2_channel_eof(c->channel)) {
+				conn_fail(c, "the server closed the SFTP channel");
+				return -1;
+			}
+			break;
+		}
+		c->in.len += (size_t)n;
+		while (c->in.len - off >= 4) {
+			uint32_t plen = buf_peek_u32(c->in.data + off);
+
+			if (plen == 0 || plen > SFTP_MAX_PACKET) {
+				log_err("protocol error: packet length %u", plen);
+				conn_fail(c, "protocol error from server");
+				return -1;
+			}
+			if (c->in.len - off - 4 < plen)
+				break;
+			if (dispatch(c, c->in.data + off + 4, plen)) {
+				conn_fail(c, "protocol error from server");
+				return -1;
+			}
+			off += 4 + (size_t)plen;
+		}
+		if (off) {
+			memmove(c->in.data, c->in.data + off, c->in.len - off);
+			c->in.len -= off;
+		}
+		/* The server's stderr must not fill the channel window. */
+		while (libssh2_channel_read_stderr(c->channel, junk,
+						   sizeof(junk)) > 0)
+			;
+	}
+	return 0;
+}
+
+static void update_poll(struct sftp_conn *c)
+{
+	int dir = libssh2_session_block_directions(c->session);
+	int ev = LOOP_READ;
+
+	if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || c->out_off < c->out.len)
+		ev |= LOOP_WRITE;
+	loop_mod_fd(c->loop, c->sock, ev);
+}
+
+/* Write and read until neither makes progress; decrypted data can sit
+ * inside libssh2 while the socket is quiet, so always drain reads. */
+static void pump(struct sftp_conn *c)
+{
+	if (c->dead) {
+		struct sftp_req *q;
+
+		take_incoming(c);
+		while ((q = g_queue_pop_head(&c->outq))) {
+			g_hash_table_remove(c->pending, GUINT_TO_POINTER(q->id));
+			req_fail(q, -EIO);
+		}
+		return;
+	}
+	take_incoming(c);
+	if (do_write(c) || do_read(c) || do_write(c))
+		return;
+	update_poll(c);
+}
+
+static void on_sock(struct loop *l, int fd, int events, void *data)
+{
+	(void)l; (void)fd; (void)events;
+	pump(data);
+}
+
+static void before_sleep(struct loop *l, void *data)
+{
+	(void)l;
+	pump(data);
+}
+
+static long on_keepalive(struct loop *l, long long id, void *data)
+{
+	struct sftp_conn *c = data;
+	int next = 0;
+
+	(void)l; (void)id;
+	if (c->dead || !c->keepalive)
+		return LOOP_TIMER_STOP;
+	if (libssh2_keepalive_send(c->session, &next) &&
+	    libssh2_session_last_errno(c->session) != LIBSSH2_ERROR_EAGAIN) {
+		conn_fail(c, ssh_error(c->session));
+		return LOOP_TIMER_STOP;
+	}
+	return (next > 0 ? next : c->keepalive) * 1000L;
+}
+
+void sftp_conn_set_keepalive(struct sftp_conn *c, int interval)
+{
+	c->keepalive = interval;
+	if (interval > 0) {
+		/* want_reply=0: libssh2 never reports the replies, they would
+		 * only pile up unread inside it. */
+		libssh2_keepalive_config(c->session, 0, (unsigned)interval);
+		c->keepalive_timer = loop_add_timer(c->loop, interval * 1000L,
+						    on_keepalive, c);
+	}
+}
+
+/* ---- set-up ---- */
+
+static void init_done(struct sftp_reply *r, void *data)
+{
+	*(int *)data = r->err ? r->err : 1;
+}
+
+static void limits_done(struct sftp_reply *r, void *data)
+{
+	struct sftp_conn *c = data;
+	uint64_t max_packet, max_read, max_write;
+
+	if (r->err || r->type != SSH_FXP_EXTENDED_REPLY)
+		return;
+	if (buf_get_u64(&r->ext, &max_packet) ||
+	    buf_get_u64(&r->ext, &max_read) ||
+	    buf_get_u64(&r->ext, &max_write))
+		return;
+	/* 0 means "no limit"; never exceed what our reader accepts. */
+	if (max_read)
+		c->max_read = MIN(max_read, SFTP_MAX_PACKET - 1024);
+	if (max_write)
+		c->max_write = MIN(max_write, SFTP_MAX_PACKET - 1024);
+	log_debug("limits@openssh.com: packet %llu read %llu write %llu",
+		  (unsigned long long)max_packet, (unsigned long long)max_read,
+		  (unsigned long long)max_write);
+}
+
+static void *io_thread(void *data)
+{
+	struct sftp_conn *c = data;
+
+	loop_run(c->loop);
+	return NULL;
+}
+
+struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
+				int timeout_ms, GError **err)
+{
+	struct sftp_conn *c = g_new0(struct sftp_conn, 1);
+	struct sftp_req *q;
+	int init = 0, rc;
+
+	c->session = session;
+	c->sock = sock;
+	c->loop = loop_new();
+	pthread_mutex_init(&c->lock, NULL);
+	g_queue_init(&c->incoming);
+	g_queue_init(&c->outq);
+	c->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
+	buf_init(&c->out, 64 * 1024);
+	buf_init(&c->in, 64 * 1024);
+	c->ext_names = g_string_new(NULL);
+	c->max_read = c->max_write = SFTP_DEFAULT_IO;
+
+	libssh2_session_set_blocking(session, 1);
+	c->channel = libssh2_channel_open_ex(session, "session",
+		sizeof("session") - 1, CHANNEL_WINDOW,
+		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+	if (!c->channel) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "cannot open an SSH channel: %s",
+			ssh_error(session));
+		goto fail;
+	}
+	if (libssh2_channel_subsystem(c->channel, "sftp")) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the sftp subsystem: %s",
+			ssh_error(session));
+		goto fail;
+	}
+	libssh2_session_set_blocking(session, 0);
+	loop_add_fd(c->loop, sock, LOOP_READ | LOOP_WRITE, on_sock, c);
+	loop_set_before_sleep(c->loop, before_sleep, c);
+
+	q = req_new(SSH_FXP_INIT, 0, 8);
+	buf_put_u32(&q->pkt, 3);
+	submit(c, q, init_done, &init);
+	rc = sftp_conn_wait(c, timeout_ms);
+	if (init == -EPROTONOSUPPORT) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server does not speak "
+			"SFTP version 3");
+		goto fail;
+	}
+	if (rc || init != 1) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server during SFTP "
+			"start-up%s", rc == -ETIMEDOUT ? " (timed out)" : "");
+		goto fail;
+	}
+	if (c->exts & SFTP_EXT_LIMITS) {
+		q = ext_new("limits@openssh.com", SSH_FXP_EXTENDED_REPLY, 0);
+		submit(c, q, limits_done, c);
+		if (sftp_conn_wait(c, timeout_ms) || c->dead) {
+			rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server "
+				"(limits@openssh.com)");
+			goto fail;
+		}
+	}
+	log_debug("sftp: version 3, extensions: %s; read %zu write %zu",
+		  c->ext_names->str, c->max_read, c->max_write);
+	return c;
+fail:
+	c->session = NULL;	/* still the caller's on failure */
+	if (c->channel) {
+		libssh2_channel_free(c->channel);
+		c->channel = NULL;
+	}
+	sftp_conn_free(c);
+	return NULL;
+}
+
+static long wait_timeout(struct loop *l, long long id, void *data)
+{
+	(void)id;
+	*(int *)data = 1;
+	loop_stop(l);
+	return LOOP_TIMER_STOP;
+}
+
+static void wait_check(struct loop *l, void *data)
+{
+	struct sftp_conn *c = data;
+
+	pump(c);
+	if (g_hash_table_size(c->pending) == 0 &&
+	    g_queue_is_empty(&c->incoming))
+		loop_stop(l);
+}
+
+int sftp_conn_wait(struct sftp_conn *c, int timeout_ms)
+{
+	int timed_out = 0;
+	long long t = loop_add_timer(c->loop, timeout_ms, wait_timeout,
+				     &timed_out);
+
+	loop_set_before_sleep(c->loop, wait_check, c);
+	loop_run(c->loop);
+	loop_set_before_sleep(c->loop, before_sleep, c);
+	loop_del_timer(c->loop, t);
+	return timed_out ? -ETIMEDOUT : 0;
+}
+
+int sftp_conn_start(struct sftp_conn *c)
+{
+	if (pthread_create(&c->thread, NULL, io_thread, c))
+		return -EAGAIN;
+	c->thread_started = 1;
+	return 0;
+}
+
+uint32_t sftp_conn_exts(const struct sftp_conn *c) { return c->exts; }
+const char *sftp_conn_ext_names(const struct sftp_conn *c)
+{
+	return c->ext_names->str;
+}
+size_t sftp_conn_max_read(const struct sftp_conn *c) { return c->max_read; }
+size_t sftp_conn_max_write(const struct sftp_conn *c) { return c->max_write; }
+int sftp_conn_alive(const struct sftp_conn *c) { return !c->dead; }
+
+static void stop_cb(struct loop *l, void *data)
+{
+	(void)data;
+	loop_stop(l);
+}
+
+void sftp_conn_free(struct sftp_conn *c)
+{
+	if (!c)
+		return;
+	if (c->thread_started) {
+		loop_set_wake_cb(c->loop, stop_cb, NULL);
+		loop_wake(c->loop);
+		pthread_join(c->thread, NULL);
+	}
+	if (!c->dead && c->session)
+		conn_fail(c, "unmounting");
+	if (c->channel)
+		libssh2_channel_free(c->channel);
+	if (c->session) {
+		libssh2_session_set_blocking(c->session, 1);
+		libssh2_session_set_timeout(c->session, 2000);
+		libssh2_session_disconnect(c->session, "rfs unmounting");
+		libssh2_session_free(c->session);
+		close(c->sock);
+	}
+	g_hash_table_destroy(c->pending);
+	buf_free(&c->out);
+	buf_free(&c->in);
+	g_string_free(c->ext_names, TRUE);
+	loop_free(c->loop);
+	pthread_mutex_destroy(&c->lock);
+	g_free(c);
+}

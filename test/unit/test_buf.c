@@ -1,0 +1,127 @@
+/* Unit tests for buf: the bounded reader never reads past the end. */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+
+#include "rfs/buf.h"
+
+static void test_roundtrip(void)
+{
+	struct buf b;
+	struct bufr r;
+	struct sftp_attrs a = { .flags = SFTP_ATTR_SIZE | SFTP_ATTR_UIDGID |
+		SFTP_ATTR_PERMISSIONS | SFTP_ATTR_ACMODTIME,
+		.size = 1ULL << 40, .uid = 1000, .gid = 100, .perm = 0100644,
+		.atime = 12345, .mtime = 67890 }, out;
+	uint8_t u8;
+	uint32_t u32;
+	uint64_t u64;
+	char *s;
+
+	buf_init(&b, 4);
+	buf_put_u8(&b, 7);
+	buf_put_u32(&b, 0xdeadbeef);
+	buf_put_u64(&b, 0x0102030405060708ULL);
+	buf_put_cstring(&b, "hello");
+	buf_put_attrs(&b, &a);
+	bufr_init(&r, b.data, b.len);
+	g_assert_cmpint(buf_get_u8(&r, &u8) || buf_get_u32(&r, &u32) ||
+			buf_get_u64(&r, &u64) || buf_get_cstring(&r, &s) ||
+			buf_get_attrs(&r, &out), ==, 0);
+	g_assert_cmpuint(u8, ==, 7);
+	g_assert_cmphex(u32, ==, 0xdeadbeef);
+	g_assert_cmphex(u64, ==, 0x0102030405060708ULL);
+	g_assert_cmpstr(s, ==, "hello");
+	g_assert_cmpmem(&a, sizeof(a), &out, sizeof(out));
+	g_assert_cmpuint(r.left, ==, 0);
+	g_free(s);
+	buf_free(&b);
+}
+
+static void test_short_reads(void)
+{
+	static const unsigned char three[] = { 1, 2, 3 };
+	struct bufr r;
+	uint32_t v = 99;
+	uint64_t w = 99;
+
+	bufr_init(&r, three, sizeof(three));
+	g_assert_cmpint(buf_get_u32(&r, &v), ==, -EPROTO);
+	g_assert_cmpuint(v, ==, 0);
+	g_assert_cmpuint(r.left, ==, 3);
+	g_assert_cmpint(buf_get_u64(&r, &w), ==, -EPROTO);
+	g_assert_cmpuint(w, ==, 0);
+}
+
+static void test_string_bounds(void)
+{
+	/* length 2^31 with 4 bytes behind it */
+	static const unsigned char huge[] = { 0x80, 0, 0, 0, 'a', 'b', 'c', 'd' };
+	static const unsigned char maxlen[] = { 0xff, 0xff, 0xff, 0xff, 'x' };
+	static const unsigned char nul[] = { 0, 0, 0, 3, 'a', 0, 'b' };
+	const unsigned char *p = (const void *)"x";
+	size_t len = 5;
+	char *s = (char *)"x";
+	struct bufr r;
+
+	bufr_init(&r, huge, sizeof(huge));
+	g_assert_cmpint(buf_get_string_direct(&r, &p, &len), ==, -EPROTO);
+	g_assert_null(p);
+	g_assert_cmpuint(len, ==, 0);
+	bufr_init(&r, maxlen, sizeof(maxlen));
+	g_assert_cmpint(buf_get_string_direct(&r, &p, &len), ==, -EPROTO);
+	bufr_init(&r, nul, sizeof(nul));
+	g_assert_cmpint(buf_get_cstring(&r, &s), ==, -EPROTO);
+	g_assert_null(s);
+}
+
+static void test_attrs_truncated(void)
+{
+	struct buf b;
+	struct bufr r;
+	struct sftp_attrs a = { .flags = SFTP_ATTR_SIZE | SFTP_ATTR_ACMODTIME,
+				.size = 5, .atime = 1, .mtime = 2 }, out;
+
+	buf_init(&b, 0);
+	buf_put_attrs(&b, &a);
+	for (size_t cut = 0; cut < b.len; cut++) {
+		bufr_init(&r, b.data, cut);
+		g_assert_cmpint(buf_get_attrs(&r, &out), ==, -EPROTO);
+		g_assert_cmpuint(out.flags, ==, 0);
+	}
+	buf_free(&b);
+}
+
+static void test_attrs_extended(void)
+{
+	struct buf b;
+	struct bufr r;
+	struct sftp_attrs out;
+
+	buf_init(&b, 0);
+	buf_put_u32(&b, SFTP_ATTR_EXTENDED);
+	buf_put_u32(&b, 1);
+	buf_put_cstring(&b, "name@x");
+	buf_put_cstring(&b, "data");
+	bufr_init(&r, b.data, b.len);
+	g_assert_cmpint(buf_get_attrs(&r, &out), ==, 0);
+	g_assert_cmpuint(r.left, ==, 0);
+	/* an extended count with nothing behind it */
+	b.len = 0;
+	buf_put_u32(&b, SFTP_ATTR_EXTENDED);
+	buf_put_u32(&b, 1000000);
+	bufr_init(&r, b.data, b.len);
+	g_assert_cmpint(buf_get_attrs(&r, &out), ==, -EPROTO);
+	buf_free(&b);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/buf/roundtrip", test_roundtrip);
+	g_test_add_func("/buf/short_reads", test_short_reads);
+	g_test_add_func("/buf/string_bounds", test_string_bounds);
+	g_test_add_func("/buf/attrs_truncated", test_attrs_truncated);
+	g_test_add_func("/buf/attrs_extended", test_attrs_extended);
+	return g_test_run();
+}
