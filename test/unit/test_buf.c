@@ -32,7 +32,13 @@ static void test_roundtrip(void)
 	g_assert_cmphex(u32, ==, 0xdeadbeef);
 	g_assert_cmphex(u64, ==, 0x0102030405060708ULL);
 	g_assert_cmpstr(s, ==, "hello");
-	g_assert_cmpmem(&a, sizeof(a), &out, sizeof(out));
+	g_assert_cmphex(out.flags, ==, a.flags);
+	g_assert_cmpuint(out.size, ==, a.size);
+	g_assert_cmpuint(out.uid, ==, a.uid);
+	g_assert_cmpuint(out.gid, ==, a.gid);
+	g_assert_cmpuint(out.perm, ==, a.perm);
+	g_assert_cmpuint(out.atime, ==, a.atime);
+	g_assert_cmpuint(out.mtime, ==, a.mtime);
 	g_assert_cmpuint(r.left, ==, 0);
 	g_free(s);
 	buf_free(&b);
