@@ -154,13 +154,9 @@ static int try_agent(struct auth *a)
 {
 	LIBSSH2_AGENT *ag;
 	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
-	const char *sock = a->c->identity_agent;
+	const char *sock = conf_agent_socket(a->c);
 	int ok = 0;
 
-	if (sock && !strcmp(sock, "none"))
-		return 0;
-	if (!sock || !strcmp(sock, "SSH_AUTH_SOCK"))
-		sock = g_getenv("SSH_AUTH_SOCK");
 	if (!sock || !*sock)
 		return 0;
 	ag = libssh2_agent_init(a->s);

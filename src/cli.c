@@ -9,6 +9,7 @@
  * Anything else is an error that names it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -375,6 +376,8 @@ static struct conf *load_conf(struct cli *c)
 		fprintf(stderr, "rfs: %s\n", e->message);
 		exit(RFS_EXIT_USAGE);
 	}
+	for (guint i = 0; cf->warnings && i < cf->warnings->len; i++)
+		log_warn("%s", (char *)cf->warnings->pdata[i]);
 	if (cf->ignored)
 		for (guint i = 0; i < cf->ignored->len; i++)
 			log_debug("ssh_config keyword '%s' is not used by rfs",
@@ -486,6 +489,17 @@ static char *fsname_of(const char *source)
 	return g_string_free(s, FALSE);
 }
 
+/* Is there a controlling terminal to prompt on? */
+static int have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -515,7 +529,7 @@ int main(int argc, char **argv)
 		return RFS_EXIT_CONNECT;
 	}
 	xo.password_stdin = c.password_stdin;
-	xo.interactive = isatty(STDIN_FILENO) || access("/dev/tty", R_OK) == 0;
+	xo.interactive = have_tty();
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
 	sc = sftp_conn_new(x.session, x.sock, STARTUP_TIMEOUT_MS, &e);

@@ -116,10 +116,13 @@ static char **known_hosts_files(const struct conf *c)
 {
 	GPtrArray *a = g_ptr_array_new();
 
-	for (guint i = 0; i < c->user_known_hosts->len; i++)
-		g_ptr_array_add(a, g_strdup(c->user_known_hosts->pdata[i]));
-	for (guint i = 0; i < c->global_known_hosts->len; i++)
-		g_ptr_array_add(a, g_strdup(c->global_known_hosts->pdata[i]));
+	GPtrArray *lists[] = { c->user_known_hosts, c->global_known_hosts };
+
+	/* "none" means no file, not a file named none. */
+	for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
+		for (guint i = 0; i < lists[l]->len; i++)
+			if (strcmp(lists[l]->pdata[i], "none"))
+				g_ptr_array_add(a, g_strdup(lists[l]->pdata[i]));
 	g_ptr_array_add(a, NULL);
 	return (char **)g_ptr_array_free(a, FALSE);
 }
@@ -203,7 +206,8 @@ static int add_known(const struct conf *c, const unsigned char *key,
 		     size_t len, const char *label, const char *fp,
 		     const char *type, GError **err)
 {
-	const char *file = c->user_known_hosts->len ?
+	const char *file = c->user_known_hosts->len &&
+			   strcmp(c->user_known_hosts->pdata[0], "none") ?
 			   c->user_known_hosts->pdata[0] : NULL;
 	GError *e = NULL;
 

@@ -2,11 +2,14 @@
  *
  * Model: OpenSSH readconf.c. Every field starts unset; the first value
  * obtained wins (command-line -o options are applied first, then the user
- * file, then the system file); list keywords (IdentityFile,
- * UserKnownHostsFile, ...) accumulate. conf_finish() fills in defaults and
- * expands tokens and "~".
+ * file, then the system file). IdentityFile accumulates over lines;
+ * UserKnownHostsFile and GlobalKnownHostsFile take several files on one
+ * line, and the first line that applies sets the whole list; IgnoreUnknown
+ * is one pattern list, first wins. conf_finish() fills in defaults and
+ * expands tokens and "~". "~" is always conf_home(), never $HOME.
  *
- * Thread: any, but one struct conf is used by one thread at a time.
+ * Thread: any, but one struct conf is used by one thread at a time;
+ * conf_read_files() may fork /bin/sh for Match exec.
  */
 #ifndef RFS_CONF_H
 #define RFS_CONF_H
@@ -29,26 +32,34 @@ struct conf {
 	char *host_arg;
 
 	/* Scalars: NULL or CONF_UNSET until set; conf_finish() gives defaults. */
-	char *hostname;		/* HostName, %h expanded */
+	char *hostname;		/* HostName, %h expanded, lowercased */
 	char *user;		/* User; default: local user name */
 	int port;		/* Port; default 22 */
 	int identities_only;	/* IdentitiesOnly yes/no -> 1/0 */
 	char *identity_agent;	/* IdentityAgent; "none" disables; default
-				 * NULL = $SSH_AUTH_SOCK */
+				 * NULL = $SSH_AUTH_SOCK; "SSH_AUTH_SOCK"
+				 * and "$NAME" kept as written, else
+				 * expanded; see conf_agent_socket() */
 	char *preferred_auth;	/* PreferredAuthentications, normalised list
 				 * "publickey,keyboard-interactive,password" */
 	int pubkey_auth;	/* PubkeyAuthentication */
 	int password_auth;	/* PasswordAuthentication */
 	int kbdint_auth;	/* KbdInteractiveAuthentication */
-	char *proxy_jump;	/* ProxyJump; "none" -> NULL after finish */
-	char *proxy_command;	/* ProxyCommand (accepted) */
-	int server_alive_interval;	/* seconds; default 0 */
+	char *proxy_jump;	/* ProxyJump as written ("[user@]host[:port]"
+				 * or "ssh://..." hops, comma-separated;
+				 * syntax checked); "none" -> NULL after
+				 * finish */
+	char *proxy_command;	/* ProxyCommand (accepted), raw; "none" ->
+				 * NULL. ProxyJump and ProxyCommand exclude
+				 * each other: the first one given wins. */
+	int server_alive_interval;	/* seconds; default 0 (OpenSSH time
+					 * format: "90", "1m30s") */
 	int server_alive_count_max;	/* default 3 */
 	int connect_timeout;	/* seconds; default CONF_UNSET = none */
 	int compression;	/* default 0 */
 	int strict_host_key_checking;	/* enum conf_shkc; default ASK */
 	int hash_known_hosts;	/* HashKnownHosts; default 0 */
-	char *host_key_alias;	/* HostKeyAlias */
+	char *host_key_alias;	/* HostKeyAlias, lowercased */
 	int address_family;	/* enum conf_af; default ANY */
 	char *bind_address;	/* BindAddress */
 	char *ciphers;		/* Ciphers, MACs, KexAlgorithms,
@@ -61,12 +72,19 @@ struct conf {
 	GPtrArray *identity_files;	/* default (if empty and nothing set):
 					 * ~/.ssh/id_rsa, id_ecdsa, id_ecdsa_sk,
 					 * id_ed25519, id_ed25519_sk, id_xmss,
-					 * id_dsa (OpenSSH's order) */
+					 * id_dsa (OpenSSH's order); duplicates
+					 * dropped; after finish: ~, ${VAR} and
+					 * %C %d %h %i %k %L %l %n %p %r %u %%
+					 * expanded */
 	GPtrArray *user_known_hosts;	/* default ~/.ssh/known_hosts,
-					 * ~/.ssh/known_hosts2 */
+					 * ~/.ssh/known_hosts2; expanded like
+					 * identity_files; a lone "none" means
+					 * no file */
 	GPtrArray *global_known_hosts;	/* default /etc/ssh/ssh_known_hosts,
-					 * /etc/ssh/ssh_known_hosts2 */
-	GPtrArray *ignore_unknown;	/* IgnoreUnknown patterns */
+					 * /etc/ssh/ssh_known_hosts2; used as
+					 * written (ssh does not expand them) */
+	GPtrArray *ignore_unknown;	/* IgnoreUnknown patterns (the
+					 * comma-separated list, split) */
 
 	/* Keywords seen but not implemented (lowercase), for the debug log. */
 	GPtrArray *ignored;
@@ -101,16 +119,22 @@ int conf_set_option(struct conf *c, const char *kw_and_value, GError **err);
 gboolean conf_is_keyword(const char *kw);
 
 /* Read ssh_config files for c->host_arg: user_file (NULL = ~/.ssh/config,
- * missing is fine; "none" = none) then /etc/ssh/ssh_config (system_file
- * argument, NULL = that default, "none" = none). Errors name FILE:LINE. */
+ * missing is fine, refused if others may write it; "none" = none; a named
+ * file must exist) then /etc/ssh/ssh_config (system_file argument, NULL =
+ * that default, "none" = none). If a "Match final" was seen, both are read
+ * a second time, as ssh does, with HostName final. Returns 0, or -1 with
+ * *err, "FILE:LINE: message". Warnings go to c->warnings. */
 int conf_read_files(struct conf *c, const char *user_file,
 		    const char *system_file, GError **err);
 
-/* Fill in defaults, expand ~ and %-tokens. Returns 0 or -1 with *err. */
+/* Fill in defaults, expand ~, ${VAR} and %-tokens. Returns 0 or -1 with
+ * *err (an unknown %-token, an unset ${VAR}). A second call does nothing. */
 int conf_finish(struct conf *c, GError **err);
 
 /* Print the resolved configuration as `ssh -G` does (lowercase keyword,
- * space, value; one per line). Returns a newly allocated string. */
+ * space, value; one per line), after conf_finish(). Unlike ssh -G,
+ * preferredauthentications is always printed (normalised) and proxyjump is
+ * printed as written. Returns a string to g_free(). */
 char *conf_dump(const struct conf *c);
 
 /* Home directory of the current user from the password database
