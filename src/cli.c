@@ -34,6 +34,7 @@ struct cli {
 	char *user, *host, *dir;
 	char *config_file;		/* -F */
 	int foreground, debug;
+	int dump_config;		/* -G */
 	int password_stdin;
 	struct fs_opts fso;
 	GPtrArray *ssh_opts;		/* "Keyword=value", in order */
@@ -80,6 +81,7 @@ static void help(void)
 {
 	printf(
 "usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
+"       rfs -G [-F ssh_config] [-o opt] [user@]host\n"
 "Mount a remote directory over SSH (SFTP). dir defaults to the remote home;\n"
 "a relative dir is relative to it. host may be an alias from ~/.ssh/config.\n"
 "\n"
@@ -89,6 +91,7 @@ static void help(void)
 "  -F FILE                ssh_config file instead of ~/.ssh/config\n"
 "  -f                     stay in the foreground\n"
 "  -d                     foreground, debug log of every request on stderr\n"
+"  -G                     print the configuration for host as ssh -G does\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
@@ -246,6 +249,8 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			exit(0);
 		} else if (!strcmp(a, "-f")) {
 			c->foreground = 1;
+		} else if (!strcmp(a, "-G")) {
+			c->dump_config = 1;
 		} else if (!strcmp(a, "-d")) {
 			c->foreground = c->debug = 1;
 		} else if (!strncmp(a, "-o", 2) || !strncmp(a, "-p", 2) ||
@@ -270,6 +275,21 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		} else {
 			g_ptr_array_add(pos, (char *)a);
 		}
+	}
+	if (c->dump_config) {
+		const char *at;
+
+		if (pos->len != 1)
+			usage_error("-G takes one [user@]host");
+		at = strrchr(pos->pdata[0], '@');
+		c->host = g_strdup(at ? at + 1 : pos->pdata[0]);
+		if (at)
+			c->user = g_strndup(pos->pdata[0],
+					    (size_t)(at - (char *)pos->pdata[0]));
+		if (!util_valid_host(c->host))
+			usage_error("bad host name '%s'", c->host);
+		g_ptr_array_free(pos, TRUE);
+		return;
 	}
 	if (pos->len != 2)
 		usage_error("%s", pos->len < 2 ?
@@ -522,6 +542,14 @@ int main(int argc, char **argv)
 	if (c.debug)
 		log_set_level(LOG_LVL_DEBUG);
 	cf = load_conf(&c);
+	if (c.dump_config) {
+		char *d = conf_dump(cf);
+
+		fputs(d, stdout);
+		g_free(d);
+		conf_free(cf);
+		return 0;
+	}
 	check_mountpoint(&c);
 
 	if (libssh2_init(0)) {
