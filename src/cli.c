@@ -23,6 +23,7 @@
 #include "rfs/conf.h"
 #include "rfs/fs.h"
 #include "rfs/log.h"
+#include "rfs/recon.h"
 #include "rfs/sftp.h"
 #include "rfs/util.h"
 #include "rfs/xport.h"
@@ -36,6 +37,7 @@ struct cli {
 	int foreground, debug;
 	int dump_config;		/* -G */
 	int password_stdin;
+	int reconnect_timeout;		/* s */
 	struct fs_opts fso;
 	GPtrArray *ssh_opts;		/* "Keyword=value", in order */
 	GString *fuse_opts;		/* for fuse_session_new */
@@ -101,6 +103,7 @@ static void help(void)
 "  umask=M                clear the bits M (octal) from every file's mode\n"
 "  cache_timeout=S        seconds the kernel caches attributes (default 1)\n"
 "  password_stdin         read the password from the first line of stdin\n"
+"  reconnect_timeout=S    seconds an operation waits for a lost link (default 30)\n"
 "\n"
 "ssh_config keywords (-o, case-insensitive, as in ssh -o):\n"
 "  Port= User= IdentityFile= IdentitiesOnly= StrictHostKeyChecking=\n"
@@ -173,6 +176,8 @@ static void one_option(struct cli *c, const char *opt)
 		c->fso.umask = parse_int(name, val, 8, 0777);
 	} else if (!strcmp(name, "cache_timeout") && val) {
 		c->fso.attr_timeout = parse_int(name, val, 10, 86400 * 365);
+	} else if (!strcmp(name, "reconnect_timeout") && val) {
+		c->reconnect_timeout = parse_int(name, val, 10, 86400);
 	} else if (!strcmp(name, "password_stdin") && !val) {
 		c->password_stdin = 1;
 	} else if (in_list(mount_ignored, name) && !val) {
@@ -528,6 +533,7 @@ int main(int argc, char **argv)
 	struct xport_opts xo = { 0 };
 	struct sftp_conn *sc;
 	struct rfs *fs;
+	struct recon *rc_;
 	struct fuse_session *se;
 	char *base, *fsname;
 	GError *e = NULL;
@@ -536,6 +542,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	c.fso.uid = c.fso.gid = c.fso.umask = -1;
 	c.fso.attr_timeout = 1.0;
+	c.reconnect_timeout = 30;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);
 	parse_args(&c, argc, argv);
@@ -561,10 +568,11 @@ int main(int argc, char **argv)
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
 	sc = sftp_conn_new(x.session, x.sock, STARTUP_TIMEOUT_MS, &e);
-	if (!sc) {
-		xport_close(&x);
-		die(e);
-	}
+	if (!sc)
+		die(e);		/* the conn freed the session */
+	rc_ = recon_new(cf);
+	sftp_conn_set_reconnect(sc, recon_connect, rc_,
+				c.reconnect_timeout * 1000);
 	if (cf->server_alive_interval > 0)
 		sftp_conn_set_keepalive(sc, cf->server_alive_interval);
 	base = resolve_remote(&c, sc);
@@ -600,6 +608,7 @@ int main(int argc, char **argv)
 	sftp_conn_free(sc);
 	fuse_session_destroy(se);
 	fs_free(fs);
+	recon_free(rc_);
 	conf_free(cf);
 	libssh2_exit();
 	g_free(base);

@@ -61,8 +61,7 @@ struct rfs {
 
 struct file {			/* fi->fh of an open file */
 	struct node *node;
-	size_t hlen;
-	unsigned char handle[SFTP_MAX_HANDLE];
+	struct sftp_handle h;
 };
 
 struct dent {
@@ -73,8 +72,7 @@ struct dent {
 
 struct dir {			/* fi->fh of an open directory */
 	GArray *ents;		/* struct dent, "." and ".." first */
-	size_t hlen;
-	unsigned char handle[SFTP_MAX_HANDLE];
+	struct sftp_handle h;
 };
 
 /* One multi-step operation in flight. */
@@ -86,6 +84,7 @@ struct op {
 	struct file *f;
 	struct dir *d;
 	struct sftp_attrs a;	/* attributes to set / last received */
+	struct sftp_handle h;	/* a handle the op opened itself */
 	struct fuse_file_info fi;
 	int flags, to_set, err;
 	mode_t mode;
@@ -458,8 +457,7 @@ static void attr_done(struct sftp_reply *r, void *data)
 static void stat_node(struct op *op, struct file *f, sftp_done_cb cb)
 {
 	if (f)
-		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, f->handle, f->hlen,
-			    cb, op);
+		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &f->h, cb, op);
 	else
 		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, cb, op);
 }
@@ -518,7 +516,7 @@ static void setattr_send(struct op *op)
 		op->a.flags &= ~SFTP_ATTR_PERMISSIONS;
 	}
 	if (op->f)
-		sftp_fsetstat(fs->conn, op->f->handle, op->f->hlen, &op->a,
+		sftp_fsetstat(fs->conn, &op->f->h, &op->a,
 			      setattr_done, op);
 	else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT))
 		op_reply_err(op, EOPNOTSUPP);
@@ -690,8 +688,8 @@ static void mknod_open(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
-	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, r->handle, r->handle_len,
-		    mknod_close, op);
+	sftp_handle_set(&op->h, r);
+	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &op->h, mknod_close, op);
 }
 
 /* SFTP can create regular files only: no fifos, sockets or devices. */
@@ -992,8 +990,7 @@ static struct file *file_new(struct rfs *fs, struct node *n,
 	struct file *f = g_new0(struct file, 1);
 
 	f->node = n;
-	f->hlen = r->handle_len;
-	memcpy(f->handle, r->handle, r->handle_len);
+	sftp_handle_set(&f->h, r);
 	pthread_mutex_lock(&fs->lock);
 	n->opens++;
 	pthread_mutex_unlock(&fs->lock);
@@ -1011,8 +1008,7 @@ static void open_done(struct sftp_reply *r, void *data)
 	if (fuse_reply_open(op->req, &op->fi) == -ENOENT) {
 		/* interrupted: close it again */
 		struct file *f = (struct file *)(uintptr_t)op->fi.fh;
-		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, f->handle, f->hlen,
-			    NULL, NULL);
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &f->h, NULL, NULL);
 	}
 	op_free(op);
 }
@@ -1087,7 +1083,7 @@ static void rd_done(struct sftp_reply *r, void *data)
 			/* A short read is not end of file: ask for the rest. */
 			size_t done = rd->got[c->idx];
 
-			sftp_read(rd->fs->conn, rd->f->handle, rd->f->hlen,
+			sftp_read(rd->fs->conn, &rd->f->h,
 				  rd->off + c->start + done,
 				  (uint32_t)(c->len - done), rd_done, c);
 			return;
@@ -1125,7 +1121,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		c->idx = i;
 		c->start = (size_t)i * chunk;
 		c->len = MIN(chunk, size - c->start);
-		sftp_read(fs->conn, rd->f->handle, rd->f->hlen,
+		sftp_read(fs->conn, &rd->f->h,
 			  rd->off + c->start, (uint32_t)c->len, rd_done, c);
 	}
 }
@@ -1168,7 +1164,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	for (int i = 0; i < n; i++) {
 		size_t start = (size_t)i * chunk;
 
-		sftp_write(fs->conn, f->handle, f->hlen, (uint64_t)off + start,
+		sftp_write(fs->conn, &f->h, (uint64_t)off + start,
 			   buf + start, MIN(chunk, size - start), wr_done, w);
 	}
 }
@@ -1230,7 +1226,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_lock(&fs->lock);
 	f->node->refs++;
 	pthread_mutex_unlock(&fs->lock);
-	sftp_handle(fs->conn, SSH_FXP_CLOSE, f->handle, f->hlen, close_done, cl);
+	sftp_handle(fs->conn, SSH_FXP_CLOSE, &f->h, close_done, cl);
 	g_free(f);
 	fuse_reply_err(req, 0);
 }
@@ -1253,7 +1249,7 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		return op_free(op);
 	if (!(op->fs->exts & SFTP_EXT_FSYNC))
 		return op_reply_err(op, 0);
-	sftp_fsync(op->fs->conn, f->handle, f->hlen, status_done, op);
+	sftp_fsync(op->fs->conn, &f->h, status_done, op);
 }
 
 /* ---- directories ---- */
@@ -1283,8 +1279,8 @@ static void readdir_next(struct sftp_reply *r, void *data);
 
 static void readdir_more(struct op *op)
 {
-	sftp_handle(op->fs->conn, SSH_FXP_READDIR, op->d->handle, op->d->hlen,
-		    readdir_next, op);
+	sftp_handle(op->fs->conn, SSH_FXP_READDIR, &op->d->h, readdir_next,
+		    op);
 }
 
 static void readdir_next(struct sftp_reply *r, void *data)
@@ -1293,8 +1289,7 @@ static void readdir_next(struct sftp_reply *r, void *data)
 	struct dir *d = op->d;
 
 	if (r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) {
-		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, d->handle, d->hlen,
-			    NULL, NULL);
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
 		op->fi.fh = (uint64_t)(uintptr_t)d;
 		op->d = NULL;
 		if (fuse_reply_open(op->req, &op->fi) == -ENOENT)
@@ -1303,8 +1298,7 @@ static void readdir_next(struct sftp_reply *r, void *data)
 		return;
 	}
 	if (r->err) {
-		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, d->handle, d->hlen,
-			    NULL, NULL);
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
 		dir_free(d);
 		return op_reply_err(op, r->err);
 	}
@@ -1334,8 +1328,7 @@ static void opendir_done(struct sftp_reply *r, void *data)
 		return op_reply_err(op, r->err);
 	d = g_new0(struct dir, 1);
 	d->ents = g_array_new(FALSE, TRUE, sizeof(struct dent));
-	d->hlen = r->handle_len;
-	memcpy(d->handle, r->handle, r->handle_len);
+	sftp_handle_set(&d->h, r);
 	dot.name = g_strdup(".");
 	dot.a.flags = SFTP_ATTR_PERMISSIONS;
 	dot.a.perm = S_IFDIR | 0755;
@@ -1531,7 +1524,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 		/* The server's umask cut the mode: set the exact one. */
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
-		sftp_fsetstat(op->fs->conn, op->f->handle, op->f->hlen, &fix,
+		sftp_fsetstat(op->fs->conn, &op->f->h, &fix,
 			      create_fixed, op);
 		return;
 	}
@@ -1558,8 +1551,7 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	e.attr_timeout = e.entry_timeout = fs->o.attr_timeout;
 	op->fi.fh = (uint64_t)(uintptr_t)op->f;
 	if (fuse_reply_create(op->req, &e, &op->fi) == -ENOENT) {
-		sftp_handle(fs->conn, SSH_FXP_CLOSE, op->f->handle,
-			    op->f->hlen, NULL, NULL);
+		sftp_handle(fs->conn, SSH_FXP_CLOSE, &op->f->h, NULL, NULL);
 		pthread_mutex_lock(&fs->lock);
 		n->nlookup--;
 		n->opens--;
@@ -1591,10 +1583,8 @@ static void create_open(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	op->f = g_new0(struct file, 1);
-	op->f->hlen = r->handle_len;
-	memcpy(op->f->handle, r->handle, r->handle_len);
-	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, op->f->handle, op->f->hlen,
-		    create_stat, op);
+	sftp_handle_set(&op->f->h, r);
+	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->f->h, create_stat, op);
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <glib.h>
 #include <libssh2.h>
@@ -24,9 +25,18 @@ struct sftp_req {
 	uint8_t want;		/* reply type expected besides STATUS */
 	uint32_t max_data;	/* READ: bytes asked for */
 	struct buf pkt;		/* whole packet, kept until the reply */
+	uint32_t gen;		/* handle requests: the handle's connection
+				 * generation; 0 for path requests */
 	sftp_done_cb cb;
 	void *data;
-	int64_t sent_ms;
+	int64_t sent_ms;	/* submitted, then sent */
+};
+
+enum conn_state {
+	CONN_INIT,		/* INIT sent, waiting for VERSION */
+	CONN_UP,
+	CONN_DOWN,		/* lost; requests wait for the reconnect */
+	CONN_CLOSED,		/* gone for good: requests fail at once */
 };
 
 struct sftp_conn {
@@ -37,9 +47,19 @@ struct sftp_conn {
 	pthread_t thread;
 	int thread_started;
 
-	pthread_mutex_t lock;	/* guards incoming, dead */
+	pthread_mutex_t lock;	/* guards incoming, state, gen */
 	GQueue incoming;	/* struct sftp_req *, not yet given an id */
-	int dead;		/* connection failed: new requests fail */
+	int state;		/* enum conn_state */
+	uint32_t gen;		/* connection generation, from 1; handles
+				 * of another generation are stale */
+
+	/* Reconnect (I/O thread). */
+	sftp_connect_cb reconnect;
+	void *reconnect_data;
+	int reconnect_timeout_ms;	/* how long a request waits */
+	int attempts;
+	int64_t down_since;
+	long long recon_timer, expire_timer;
 
 	/* I/O thread only. */
 	GHashTable *pending;	/* id -> struct sftp_req * */
@@ -87,33 +107,95 @@ static void req_fail(struct sftp_req *q, int err)
 	req_free(q);
 }
 
-/* Drop the connection: every pending and queued request fails with EIO,
- * later ones fail at once. The mount stays; reconnect is recon_'s job. */
+static void set_state(struct sftp_conn *c, int state)
+{
+	pthread_mutex_lock(&c->lock);
+	c->state = state;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int get_state(struct sftp_conn *c)
+{
+	int st;
+
+	pthread_mutex_lock(&c->lock);
+	st = c->state;
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
+/* Free the session without waiting on a dead or hostile peer: after
+ * shutdown() libssh2's goodbye writes fail at once instead of blocking. */
+static void drop_session(struct sftp_conn *c)
+{
+	if (c->sock >= 0) {
+		loop_del_fd(c->loop, c->sock);
+		shutdown(c->sock, SHUT_RDWR);
+	}
+	if (c->session) {
+		libssh2_session_set_blocking(c->session, 1);
+		libssh2_session_set_timeout(c->session, 1000);
+		libssh2_session_free(c->session);
+	}
+	if (c->sock >= 0)
+		close(c->sock);
+	c->session = NULL;
+	c->channel = NULL;
+	c->sock = -1;
+	c->version = 0;
+	g_queue_clear(&c->outq);
+	c->out.len = c->out_off = 0;
+	c->in.len = 0;
+}
+
+static void fail_queue(GQueue *q, int err)
+{
+	struct sftp_req *r;
+
+	while ((r = g_queue_pop_head(q)))
+		req_fail(r, err);
+}
+
+static long on_reconnect(struct loop *l, long long id, void *data);
+static long on_expire(struct loop *l, long long id, void *data);
+
+/* The connection is lost (or we drop it): requests in flight fail with
+ * EIO, since their outcome is unknown; queued ones wait for the reconnect
+ * up to reconnect_timeout, or fail now when there is no reconnect. */
 static void conn_fail(struct sftp_conn *c, const char *why)
 {
 	GQueue failed = G_QUEUE_INIT;
 	GHashTableIter it;
 	gpointer v;
-	struct sftp_req *q;
+	int st = get_state(c);
 
-	if (!c->dead)
-		log_err("connection lost: %s", why);
+	if (st == CONN_DOWN || st == CONN_CLOSED)
+		return;
+	log_err("connection lost: %s", why);
 	pthread_mutex_lock(&c->lock);
-	c->dead = 1;
-	while ((q = g_queue_pop_head(&c->incoming)))
-		g_queue_push_tail(&failed, q);
+	if (c->reconnect && c->state != CONN_CLOSED) {
+		c->state = CONN_DOWN;
+	} else {
+		c->state = CONN_CLOSED;
+		while ((v = g_queue_pop_head(&c->incoming)))
+			g_queue_push_tail(&failed, v);
+	}
+	st = c->state;
 	pthread_mutex_unlock(&c->lock);
 	g_hash_table_iter_init(&it, c->pending);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		g_queue_push_tail(&failed, v);
 	g_hash_table_steal_all(c->pending);
-	g_queue_clear(&c->outq);
-	c->out.len = c->out_off = 0;
-	c->in.len = 0;
-	if (c->sock >= 0)
-		loop_del_fd(c->loop, c->sock);
-	while ((q = g_queue_pop_head(&failed)))
-		req_fail(q, -EIO);
+	drop_session(c);
+	if (st == CONN_DOWN) {
+		if (!c->down_since)
+			c->down_since = loop_now_ms();
+		c->recon_timer = loop_add_timer(c->loop, 0, on_reconnect, c);
+		if (!c->expire_timer)
+			c->expire_timer = loop_add_timer(c->loop, 250,
+							 on_expire, c);
+	}
+	fail_queue(&failed, -EIO);
 }
 
 /* ---- building requests ---- */
@@ -146,7 +228,9 @@ static void submit(struct sftp_conn *c, struct sftp_req *q,
 	q->data = data;
 	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
 	pthread_mutex_lock(&c->lock);
-	dead = c->dead;
+	q->sent_ms = loop_now_ms();
+	dead = c->state == CONN_CLOSED ||
+	       (c->state == CONN_DOWN && c->reconnect_timeout_ms == 0);
 	if (!dead)
 		g_queue_push_tail(&c->incoming, q);
 	pthread_mutex_unlock(&c->lock);
@@ -178,12 +262,25 @@ void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	submit(c, q, cb, data);
 }
 
-void sftp_handle(struct sftp_conn *c, uint8_t type, const void *h,
-		 size_t hlen, sftp_done_cb cb, void *data)
+void sftp_handle_set(struct sftp_handle *h, const struct sftp_reply *r)
 {
-	struct sftp_req *q = req_new(type, want_for(type), hlen);
+	h->gen = r->gen;
+	h->len = (uint32_t)r->handle_len;
+	memcpy(h->data, r->handle, r->handle_len);
+}
 
-	buf_put_string(&q->pkt, h, hlen);
+static void put_handle(struct sftp_req *q, const struct sftp_handle *h)
+{
+	q->gen = h->gen;
+	buf_put_string(&q->pkt, h->data, h->len);
+}
+
+void sftp_handle(struct sftp_conn *c, uint8_t type,
+		 const struct sftp_handle *h, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = req_new(type, want_for(type), h->len);
+
+	put_handle(q, h);
 	submit(c, q, cb, data);
 }
 
@@ -200,25 +297,25 @@ void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 	submit(c, q, cb, data);
 }
 
-void sftp_read(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_read(struct sftp_conn *c, const struct sftp_handle *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, hlen + 16);
+	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, h->len + 16);
 
-	buf_put_string(&q->pkt, h, hlen);
+	put_handle(q, h);
 	buf_put_u64(&q->pkt, off);
 	buf_put_u32(&q->pkt, len);
 	q->max_data = len;
 	submit(c, q, cb, data);
 }
 
-void sftp_write(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_write(struct sftp_conn *c, const struct sftp_handle *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_WRITE, 0, hlen + len + 16);
+	struct sftp_req *q = req_new(SSH_FXP_WRITE, 0, h->len + len + 16);
 
-	buf_put_string(&q->pkt, h, hlen);
+	put_handle(q, h);
 	buf_put_u64(&q->pkt, off);
 	buf_put_string(&q->pkt, buf, len);
 	submit(c, q, cb, data);
@@ -258,12 +355,12 @@ void sftp_setstat(struct sftp_conn *c, const char *path,
 	submit(c, q, cb, data);
 }
 
-void sftp_fsetstat(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_fsetstat(struct sftp_conn *c, const struct sftp_handle *h,
 		   const struct sftp_attrs *a, sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, hlen + 40);
+	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, h->len + 40);
 
-	buf_put_string(&q->pkt, h, hlen);
+	put_handle(q, h);
 	buf_put_attrs(&q->pkt, a);
 	submit(c, q, cb, data);
 }
@@ -315,12 +412,12 @@ void sftp_statvfs(struct sftp_conn *c, const char *path,
 	submit(c, q, cb, data);
 }
 
-void sftp_fsync(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
 		sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = ext_new("fsync@openssh.com", 0, hlen + 4);
+	struct sftp_req *q = ext_new("fsync@openssh.com", 0, h->len + 4);
 
-	buf_put_string(&q->pkt, h, hlen);
+	put_handle(q, h);
 	submit(c, q, cb, data);
 }
 
@@ -419,9 +516,10 @@ static int parse_names(struct bufr *r, struct sftp_reply *rep)
 
 /* Decode the body of one reply for q into rep. 0 or -EPROTO. */
 static int decode(struct sftp_req *q, uint8_t type, struct bufr *r,
-		  struct sftp_reply *rep, char **msg)
+		  struct sftp_reply *rep, char **msg, const char **why)
 {
 	rep->type = type;
+	*why = "malformed reply";
 	if (type == SSH_FXP_STATUS) {
 		if (buf_get_u32(r, &rep->status))
 			return -EPROTO;
@@ -434,8 +532,10 @@ static int decode(struct sftp_req *q, uint8_t type, struct bufr *r,
 			rep->err = 0;	/* end of file: zero bytes */
 		return 0;
 	}
-	if (type != q->want)
+	if (type != q->want) {
+		*why = "unexpected reply type";
 		return -EPROTO;
+	}
 	switch (type) {
 	case SSH_FXP_HANDLE:
 		if (buf_get_string_direct(r, &rep->handle, &rep->handle_len) ||
@@ -472,6 +572,7 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 	struct sftp_req *q;
 	struct sftp_reply rep = { 0 };
 	char *msg = NULL;
+	const char *why;
 	int rc;
 
 	bufr_init(&r, p, len);
@@ -482,10 +583,13 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 			return -EPROTO;
 		q = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(0));
 		rc = parse_version(c, &r);
+		if (rc == -EPROTO)
+			log_err("protocol error: malformed VERSION");
 		if (q) {
 			g_hash_table_remove(c->pending, GUINT_TO_POINTER(0));
 			rep.err = rc;
 			rep.type = type;
+			rep.gen = c->gen;
 			q->cb(&rep, q->data);
 			req_free(q);
 		}
@@ -499,10 +603,11 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 		return -EPROTO;
 	}
 	g_hash_table_remove(c->pending, GUINT_TO_POINTER(id));
-	rc = decode(q, type, &r, &rep, &msg);
+	rep.gen = c->gen;
+	rc = decode(q, type, &r, &rep, &msg, &why);
 	if (rc) {
-		log_err("protocol error: bad reply type %u to request type %u",
-			type, q->type);
+		log_err("protocol error: %s (type %u) to request %u type %u",
+			why, type, id, q->type);
 		if (rep.names)
 			free_names(rep.names, rep.count);
 		g_free(msg);
@@ -524,30 +629,42 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 
 /* ---- the I/O engine (I/O thread) ---- */
 
-/* Move newly submitted requests to the output queue, giving them ids. */
+static void send_req(struct sftp_conn *c, struct sftp_req *q)
+{
+	if (q->type == SSH_FXP_INIT) {
+		q->id = 0;
+	} else {
+		do
+			q->id = ++c->next_id;
+		while (q->id == 0 || g_hash_table_contains(c->pending,
+						GUINT_TO_POINTER(q->id)));
+		buf_set_u32(&q->pkt, 5, q->id);
+	}
+	q->sent_ms = loop_now_ms();
+	g_hash_table_insert(c->pending, GUINT_TO_POINTER(q->id), q);
+	g_queue_push_tail(&c->outq, q);
+}
+
+/* Move newly submitted requests to the output queue, giving them ids;
+ * while the link is not up they stay queued. */
 static void take_incoming(struct sftp_conn *c)
 {
+	GQueue batch = G_QUEUE_INIT, stale = G_QUEUE_INIT;
 	struct sftp_req *q;
-	GQueue batch = G_QUEUE_INIT;
 
 	pthread_mutex_lock(&c->lock);
-	batch = c->incoming;
-	g_queue_init(&c->incoming);
+	if (c->state == CONN_UP) {
+		batch = c->incoming;
+		g_queue_init(&c->incoming);
+	}
 	pthread_mutex_unlock(&c->lock);
 	while ((q = g_queue_pop_head(&batch))) {
-		if (q->type == SSH_FXP_INIT) {
-			q->id = 0;
-		} else {
-			do
-				q->id = ++c->next_id;
-			while (q->id == 0 || g_hash_table_contains(
-					c->pending, GUINT_TO_POINTER(q->id)));
-			buf_set_u32(&q->pkt, 5, q->id);
-		}
-		q->sent_ms = loop_now_ms();
-		g_hash_table_insert(c->pending, GUINT_TO_POINTER(q->id), q);
-		g_queue_push_tail(&c->outq, q);
+		if (q->gen && q->gen != c->gen)
+			g_queue_push_tail(&stale, q);	/* older connection */
+		else
+			send_req(c, q);
 	}
+	fail_queue(&stale, -EIO);
 }
 
 static const char *ssh_error(LIBSSH2_SESSION *s)
@@ -658,14 +775,16 @@ static void update_poll(struct sftp_conn *c)
  * inside libssh2 while the socket is quiet, so always drain reads. */
 static void pump(struct sftp_conn *c)
 {
-	if (c->dead) {
+	if (!c->session) {		/* down: fail what must fail */
+		GQueue failed = G_QUEUE_INIT;
 		struct sftp_req *q;
 
-		take_incoming(c);
-		while ((q = g_queue_pop_head(&c->outq))) {
-			g_hash_table_remove(c->pending, GUINT_TO_POINTER(q->id));
-			req_fail(q, -EIO);
-		}
+		pthread_mutex_lock(&c->lock);
+		if (c->state == CONN_CLOSED)
+			while ((q = g_queue_pop_head(&c->incoming)))
+				g_queue_push_tail(&failed, q);
+		pthread_mutex_unlock(&c->lock);
+		fail_queue(&failed, -EIO);
 		return;
 	}
 	take_incoming(c);
@@ -692,8 +811,10 @@ static long on_keepalive(struct loop *l, long long id, void *data)
 	int next = 0;
 
 	(void)l; (void)id;
-	if (c->dead || !c->keepalive)
+	if (!c->keepalive)
 		return LOOP_TIMER_STOP;
+	if (!c->session)
+		return c->keepalive * 1000L;	/* down: try again later */
 	if (libssh2_keepalive_send(c->session, &next) &&
 	    libssh2_session_last_errno(c->session) != LIBSSH2_ERROR_EAGAIN) {
 		conn_fail(c, ssh_error(c->session));
@@ -708,7 +829,9 @@ void sftp_conn_set_keepalive(struct sftp_conn *c, int interval)
 	if (interval > 0) {
 		/* want_reply=0: libssh2 never reports the replies, they would
 		 * only pile up unread inside it. */
-		libssh2_keepalive_config(c->session, 0, (unsigned)interval);
+		if (c->session)
+			libssh2_keepalive_config(c->session, 0,
+						 (unsigned)interval);
 		c->keepalive_timer = loop_add_timer(c->loop, interval * 1000L,
 						    on_keepalive, c);
 	}
@@ -750,6 +873,126 @@ static void *io_thread(void *data)
 	return NULL;
 }
 
+/* Open the sftp subsystem on c->session (blocking, bounded by the
+ * session timeout), switch to non-blocking and queue INIT. */
+static int start_channel(struct sftp_conn *c, sftp_done_cb init_cb,
+			 void *data, GError **err)
+{
+	struct sftp_req *q;
+
+	libssh2_session_set_blocking(c->session, 1);
+	c->channel = libssh2_channel_open_ex(c->session, "session",
+		sizeof("session") - 1, CHANNEL_WINDOW,
+		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+	if (!c->channel) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "cannot open an SSH "
+			      "channel: %s", ssh_error(c->session));
+		return -1;
+	}
+	if (libssh2_channel_subsystem(c->channel, "sftp")) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the "
+			      "sftp subsystem: %s", ssh_error(c->session));
+		return -1;
+	}
+	libssh2_session_set_blocking(c->session, 0);
+	if (c->keepalive > 0)
+		libssh2_keepalive_config(c->session, 0, (unsigned)c->keepalive);
+	loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE, on_sock, c);
+	pthread_mutex_lock(&c->lock);
+	c->gen++;
+	c->state = CONN_INIT;
+	pthread_mutex_unlock(&c->lock);
+	q = req_new(SSH_FXP_INIT, 0, 8);
+	buf_put_u32(&q->pkt, 3);
+	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
+	q->cb = init_cb;
+	q->data = data;
+	send_req(c, q);
+	return 0;
+}
+
+/* ---- reconnect (I/O thread) ---- */
+
+static long backoff_ms(int attempt)
+{
+	long ms = 250L << MIN(attempt, 7);	/* 250 ms .. 32 s */
+
+	ms = MIN(ms, 30000L);
+	return ms / 2 + g_random_int_range(0, (gint32)(ms / 2) + 1);
+}
+
+static void reinit_done(struct sftp_reply *r, void *data)
+{
+	struct sftp_conn *c = data;
+
+	if (r->err) {
+		conn_fail(c, "SFTP start-up failed after reconnect");
+		return;
+	}
+	set_state(c, CONN_UP);
+	log_err("reconnected after %lld ms (%d attempt%s)",
+		(long long)(loop_now_ms() - c->down_since), c->attempts + 1,
+		c->attempts ? "s" : "");
+	c->attempts = 0;
+	c->down_since = 0;
+}
+
+static long on_reconnect(struct loop *l, long long id, void *data)
+{
+	struct sftp_conn *c = data;
+	char *why = NULL;
+	GError *e = NULL;
+
+	(void)l; (void)id;
+	if (get_state(c) != CONN_DOWN)
+		return LOOP_TIMER_STOP;
+	if (c->reconnect(c->reconnect_data, &c->session, &c->sock, &why) == 0) {
+		if (start_channel(c, reinit_done, c, &e) == 0)
+			return LOOP_TIMER_STOP;
+		why = g_strdup(e->message);
+		g_clear_error(&e);
+		drop_session(c);
+	}
+	log_warn("reconnect failed: %s", why ? why : "unknown error");
+	g_free(why);
+	c->session = NULL;
+	c->sock = -1;
+	return backoff_ms(++c->attempts);
+}
+
+/* While the link is down, fail queued requests older than the timeout. */
+static long on_expire(struct loop *l, long long id, void *data)
+{
+	struct sftp_conn *c = data;
+	GQueue keep = G_QUEUE_INIT, failed = G_QUEUE_INIT;
+	int64_t limit = loop_now_ms() - c->reconnect_timeout_ms;
+	struct sftp_req *q;
+	int up;
+
+	(void)l; (void)id;
+	pthread_mutex_lock(&c->lock);
+	up = c->state == CONN_UP;
+	while ((q = g_queue_pop_head(&c->incoming)))
+		g_queue_push_tail(!up && q->sent_ms <= limit ? &failed : &keep,
+				  q);
+	c->incoming = keep;
+	pthread_mutex_unlock(&c->lock);
+	fail_queue(&failed, -EIO);
+	if (up) {
+		c->expire_timer = 0;
+		return LOOP_TIMER_STOP;
+	}
+	return 250;
+}
+
+void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
+			     void *data, int timeout_ms)
+{
+	c->reconnect = cb;
+	c->reconnect_data = data;
+	c->reconnect_timeout_ms = timeout_ms;
+}
+
 struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
 				int timeout_ms, GError **err)
 {
@@ -768,45 +1011,29 @@ struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
 	buf_init(&c->in, 64 * 1024);
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
-
-	libssh2_session_set_blocking(session, 1);
-	c->channel = libssh2_channel_open_ex(session, "session",
-		sizeof("session") - 1, CHANNEL_WINDOW,
-		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
-	if (!c->channel) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "cannot open an SSH channel: %s",
-			ssh_error(session));
-		goto fail;
-	}
-	if (libssh2_channel_subsystem(c->channel, "sftp")) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the sftp subsystem: %s",
-			ssh_error(session));
-		goto fail;
-	}
-	libssh2_session_set_blocking(session, 0);
-	loop_add_fd(c->loop, sock, LOOP_READ | LOOP_WRITE, on_sock, c);
 	loop_set_before_sleep(c->loop, before_sleep, c);
 
-	q = req_new(SSH_FXP_INIT, 0, 8);
-	buf_put_u32(&q->pkt, 3);
-	submit(c, q, init_done, &init);
+	if (start_channel(c, init_done, &init, err))
+		goto fail;
 	rc = sftp_conn_wait(c, timeout_ms);
 	if (init == -EPROTONOSUPPORT) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server does not speak "
-			"SFTP version 3");
+		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server "
+			      "does not speak SFTP version 3");
 		goto fail;
 	}
 	if (rc || init != 1) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server during SFTP "
-			"start-up%s", rc == -ETIMEDOUT ? " (timed out)" : "");
+		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server "
+			      "during SFTP start-up%s",
+			      rc == -ETIMEDOUT ? " (timed out)" : "");
 		goto fail;
 	}
+	set_state(c, CONN_UP);
 	if (c->exts & SFTP_EXT_LIMITS) {
 		q = ext_new("limits@openssh.com", SSH_FXP_EXTENDED_REPLY, 0);
 		submit(c, q, limits_done, c);
-		if (sftp_conn_wait(c, timeout_ms) || c->dead) {
-			rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server "
-				"(limits@openssh.com)");
+		if (sftp_conn_wait(c, timeout_ms) || get_state(c) != CONN_UP) {
+			rfs_set_error(err, RFS_EXIT_PROTO, "protocol error "
+				      "from server (limits@openssh.com)");
 			goto fail;
 		}
 	}
@@ -814,11 +1041,6 @@ struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
 		  c->ext_names->str, c->max_read, c->max_write);
 	return c;
 fail:
-	c->session = NULL;	/* still the caller's on failure */
-	if (c->channel) {
-		libssh2_channel_free(c->channel);
-		c->channel = NULL;
-	}
 	sftp_conn_free(c);
 	return NULL;
 }
@@ -869,7 +1091,12 @@ const char *sftp_conn_ext_names(const struct sftp_conn *c)
 }
 size_t sftp_conn_max_read(const struct sftp_conn *c) { return c->max_read; }
 size_t sftp_conn_max_write(const struct sftp_conn *c) { return c->max_write; }
-int sftp_conn_alive(const struct sftp_conn *c) { return !c->dead; }
+int sftp_conn_alive(const struct sftp_conn *c)
+{
+	int st = get_state((struct sftp_conn *)c);
+
+	return st == CONN_UP || st == CONN_INIT;
+}
 
 static void stop_cb(struct loop *l, void *data)
 {
@@ -879,6 +1106,10 @@ static void stop_cb(struct loop *l, void *data)
 
 void sftp_conn_free(struct sftp_conn *c)
 {
+	GQueue failed = G_QUEUE_INIT;
+	GHashTableIter it;
+	gpointer v;
+
 	if (!c)
 		return;
 	if (c->thread_started) {
@@ -886,17 +1117,22 @@ void sftp_conn_free(struct sftp_conn *c)
 		loop_wake(c->loop);
 		pthread_join(c->thread, NULL);
 	}
-	if (!c->dead && c->session)
-		conn_fail(c, "unmounting");
-	if (c->channel)
-		libssh2_channel_free(c->channel);
+	pthread_mutex_lock(&c->lock);
+	c->state = CONN_CLOSED;
+	while ((v = g_queue_pop_head(&c->incoming)))
+		g_queue_push_tail(&failed, v);
+	pthread_mutex_unlock(&c->lock);
+	g_hash_table_iter_init(&it, c->pending);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_queue_push_tail(&failed, v);
+	g_hash_table_steal_all(c->pending);
+	fail_queue(&failed, -EIO);
 	if (c->session) {
 		libssh2_session_set_blocking(c->session, 1);
 		libssh2_session_set_timeout(c->session, 2000);
 		libssh2_session_disconnect(c->session, "rfs unmounting");
-		libssh2_session_free(c->session);
-		close(c->sock);
 	}
+	drop_session(c);
 	g_hash_table_destroy(c->pending);
 	buf_free(&c->out);
 	buf_free(&c->in);

@@ -62,6 +62,15 @@ enum {
 
 #define SFTP_MAX_HANDLE 256	/* v3 says handles are at most 256 bytes */
 
+/* An open file or directory on the server. The handle string belongs to
+ * one connection: after a reconnect (a new generation) requests with it
+ * fail with EIO instead of reaching another file. */
+struct sftp_handle {
+	uint32_t gen;
+	uint32_t len;
+	unsigned char data[SFTP_MAX_HANDLE];
+};
+
 struct sftp_name {
 	char *name;
 	char *longname;
@@ -88,7 +97,11 @@ struct sftp_reply {
 	struct sftp_name *names;		/* NAME */
 	uint32_t count;
 	struct bufr ext;			/* EXTENDED_REPLY body */
+	uint32_t gen;		/* connection generation it came from */
 };
+
+/* Keep the handle of a HANDLE reply. */
+void sftp_handle_set(struct sftp_handle *h, const struct sftp_reply *r);
 
 typedef void (*sftp_done_cb)(struct sftp_reply *r, void *data);
 
@@ -97,7 +110,8 @@ struct sftp_conn;
 /* Open the "sftp" subsystem on session (connected and authenticated,
  * in blocking mode; sock is its socket), send INIT and read VERSION and
  * the limits. Returns the connection or NULL with *err (code 7 = protocol
- * error). The session becomes non-blocking and is owned by the conn. */
+ * error). The session becomes non-blocking and is owned by the conn, which
+ * frees it (and closes sock) on failure too. */
 struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
 				int timeout_ms, GError **err);
 /* Stop the I/O thread if running, fail pending requests, close the channel
@@ -118,6 +132,16 @@ int sftp_conn_alive(const struct sftp_conn *c);
 /* SSH keepalive every interval seconds (0: off). */
 void sftp_conn_set_keepalive(struct sftp_conn *c, int interval);
 
+/* Make a new authenticated session (blocking mode) and its socket, or
+ * return -1 with *why (g_free). Runs on the I/O thread. */
+typedef int (*sftp_connect_cb)(void *data, LIBSSH2_SESSION **session,
+			       int *sock, char **why);
+/* After a lost connection, call cb with backoff until it succeeds;
+ * meanwhile new requests wait up to timeout_ms (0: fail at once).
+ * Requests in flight when the link broke fail with EIO. */
+void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
+			     void *data, int timeout_ms);
+
 /* Map an SSH_FX_* status to -errno. */
 int sftp_status_errno(uint32_t status);
 
@@ -127,14 +151,14 @@ int sftp_status_errno(uint32_t status);
 void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	       sftp_done_cb cb, void *data);	/* STAT LSTAT OPENDIR REMOVE
 						 * RMDIR REALPATH READLINK */
-void sftp_handle(struct sftp_conn *c, uint8_t type, const void *h,
-		 size_t hlen, sftp_done_cb cb, void *data);
+void sftp_handle(struct sftp_conn *c, uint8_t type,
+		 const struct sftp_handle *h, sftp_done_cb cb, void *data);
 						/* FSTAT READDIR CLOSE */
 void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 	       const struct sftp_attrs *a, sftp_done_cb cb, void *data);
-void sftp_read(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_read(struct sftp_conn *c, const struct sftp_handle *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data);
-void sftp_write(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_write(struct sftp_conn *c, const struct sftp_handle *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data);
 void sftp_mkdir(struct sftp_conn *c, const char *path,
@@ -142,7 +166,7 @@ void sftp_mkdir(struct sftp_conn *c, const char *path,
 void sftp_setstat(struct sftp_conn *c, const char *path,
 		  const struct sftp_attrs *a, int nofollow,
 		  sftp_done_cb cb, void *data);	/* nofollow: lsetstat@ */
-void sftp_fsetstat(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_fsetstat(struct sftp_conn *c, const struct sftp_handle *h,
 		   const struct sftp_attrs *a, sftp_done_cb cb, void *data);
 /* posix: posix-rename@openssh.com (replaces newpath); else SSH_FXP_RENAME */
 void sftp_rename(struct sftp_conn *c, const char *oldpath,
@@ -153,7 +177,7 @@ void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
 		   const char *newpath, sftp_done_cb cb, void *data);
 void sftp_statvfs(struct sftp_conn *c, const char *path,
 		  sftp_done_cb cb, void *data);
-void sftp_fsync(struct sftp_conn *c, const void *h, size_t hlen,
+void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
 		sftp_done_cb cb, void *data);
 
 /* Decode a statvfs@openssh.com reply body. 0 or -EPROTO. */

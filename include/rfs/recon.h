@@ -1,0 +1,26 @@
+/* recon: how a lost connection is rebuilt.
+ *
+ * The SFTP layer notices the loss, keeps new requests waiting up to
+ * reconnect_timeout and calls recon_connect() with backoff on the I/O
+ * thread. recon_connect re-runs the whole transport: TCP, host key check
+ * (a changed key is refused, as at mount time) and authentication, without
+ * prompting: agent and key files only.
+ */
+#ifndef RFS_RECON_H
+#define RFS_RECON_H
+
+#include <libssh2.h>
+
+#include "rfs/conf.h"
+
+struct recon;
+
+/* conf must outlive the recon. */
+struct recon *recon_new(const struct conf *conf);
+void recon_free(struct recon *r);	/* recon_free(NULL) does nothing */
+
+/* An sftp_connect_cb: data is a struct recon. */
+int recon_connect(void *data, LIBSSH2_SESSION **session, int *sock,
+		  char **why);
+
+#endif

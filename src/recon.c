@@ -1,0 +1,47 @@
+/* recon: rebuild a lost connection without prompting. */
+#include <glib.h>
+
+#include "rfs/recon.h"
+#include "rfs/log.h"
+#include "rfs/xport.h"
+
+struct recon {
+	const struct conf *conf;
+	int64_t attempts;
+};
+
+struct recon *recon_new(const struct conf *conf)
+{
+	struct recon *r = g_new0(struct recon, 1);
+
+	r->conf = conf;
+	return r;
+}
+
+void recon_free(struct recon *r)
+{
+	g_free(r);
+}
+
+int recon_connect(void *data, LIBSSH2_SESSION **session, int *sock,
+		  char **why)
+{
+	struct recon *r = data;
+	/* No terminal after daemonizing: never prompt, never ask about a
+	 * host key; a key that changed since mount time is refused. */
+	struct xport_opts o = { .password_stdin = 0, .interactive = 0 };
+	struct xport x;
+	GError *e = NULL;
+
+	r->attempts++;
+	log_info("reconnecting to %s port %d", r->conf->hostname,
+		 r->conf->port);
+	if (xport_connect(r->conf, &o, &x, &e)) {
+		*why = g_strdup(e->message);
+		g_error_free(e);
+		return -1;
+	}
+	*session = x.session;
+	*sock = x.sock;
+	return 0;
+}
