@@ -1,0 +1,218 @@
+"""A hostile SFTP server: rfs must report a protocol error at mount time
+and survive one on a live mount (never crash, never hang)."""
+
+import errno
+import os
+import struct
+import subprocess
+
+import pytest
+
+from harness import (assert_fails, is_mounted, run, Sshd, HOSTILE_SFTP, PYTHON,
+                     EXIT_PROTOCOL)
+
+MODES = ['truncated', 'zero', 'huge', 'badid', 'garbage_attrs']
+
+# The op runs in a child so that a hung FUSE request cannot hang the suite:
+# on timeout the child is SIGKILLed, which ends its wait.
+STAT_CHILD = r'''
+import errno, os, sys
+try:
+    os.stat(sys.argv[1])
+    print('OK')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+'''
+
+
+def stat_in_child(path, timeout=20):
+    try:
+        r = subprocess.run([PYTHON, '-c', STAT_CHILD, path], text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 'TIMEOUT'
+    return r.stdout.strip() or r.stderr.strip()
+
+
+@pytest.fixture
+def hostile(keys):
+    started = []
+
+    def start(mode, when):
+        s = Sshd(keys, subsystem='%s %s %s %s' % (PYTHON, HOSTILE_SFTP, mode,
+                                                  when))
+        started.append(s)
+        return s.start()
+    yield start
+    for s in started:
+        s.cleanup()
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_protocol_error_at_mount(rfs, hostile, mode):
+    rfs.use(hostile(mode, 'init'))
+    res = rfs.run(remote='/hostile')
+    assert res.rc >= 0, 'rfs died of signal %d\n%r' % (-res.rc, res)
+    assert_fails(res, EXIT_PROTOCOL, 'protocol error', mnt=rfs.mnt)
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_protocol_error_on_live_mount(rfs, hostile, mode):
+    rfs.use(hostile(mode, 'trigger'))
+    m = rfs.mount(remote_path='/hostile')
+    assert sorted(os.listdir(m.mnt)) == ['a.txt', 'b.txt', 'sub']
+    with open(m.path('a.txt'), 'rb') as f:
+        assert f.read() == b'alpha\n'
+    res = stat_in_child(m.path('trigger-x'))
+    assert res not in ('OK', 'TIMEOUT'), \
+        'stat of trigger-x gave %s\nrfs stderr: %s' % (res, m.stderr())
+    assert res in errno.errorcode.values(), res
+    assert res != 'ENOTCONN', 'rfs died\nstderr: %s' % m.stderr()
+    assert m.proc.poll() is None, 'rfs exited %s\nstderr: %s' % (
+        m.proc.returncode, m.stderr())
+    assert is_mounted(m.mnt), 'mount gone from mountinfo'
+    res = stat_in_child(m.mnt)
+    assert res not in ('ENOTCONN', 'TIMEOUT'), res
+    assert os.path.ismount(m.mnt), \
+        'stat of the mountpoint after the error gives %s\nrfs stderr: %s' % (
+            res, m.stderr())
+    m.unmount()
+
+
+# -- the fake server itself -----------------------------------------------
+
+class Client:
+    """Just enough of an SFTP v3 client to check hostile_sftp.py."""
+
+    def __init__(self, mode, when):
+        self.p = subprocess.Popen([PYTHON, HOSTILE_SFTP, mode, when],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        self.id = 0
+
+    def send(self, ptype, payload):
+        self.p.stdin.write(struct.pack('>IB', len(payload) + 1, ptype) +
+                           payload)
+        self.p.stdin.flush()
+
+    def request(self, ptype, payload):
+        self.id += 1
+        self.send(ptype, struct.pack('>I', self.id) + payload)
+        return self.id
+
+    def read_raw(self, n):
+        return self.p.stdout.read(n)
+
+    def recv(self):
+        hdr = self.read_raw(4)
+        n = struct.unpack('>I', hdr)[0]
+        data = self.read_raw(n)
+        return data[0], data[1:]
+
+    def close(self):
+        self.p.stdin.close()
+        try:
+            self.p.wait(5)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+
+
+def sstr(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack('>I', len(b)) + b
+
+
+def test_fake_server_honest_part():
+    c = Client('none', 'trigger')
+    try:
+        c.send(1, struct.pack('>I', 3))
+        t, body = c.recv()
+        assert t == 2 and struct.unpack('>I', body[:4])[0] == 3
+        assert b'limits@openssh.com' in body
+        c.request(16, sstr('.'))
+        t, body = c.recv()
+        assert t == 104 and b'/hostile' in body
+        c.request(17, sstr('/hostile/a.txt'))
+        t, body = c.recv()
+        assert t == 105
+        c.request(7, sstr('/hostile/trigger-x'))  # mode none: honest
+        t, body = c.recv()
+        assert t == 101 and struct.unpack('>I', body[4:8])[0] == 2
+        c.request(11, sstr('/hostile'))
+        t, body = c.recv()
+        assert t == 102
+        h = body[4:]
+        c.request(12, h)
+        t, body = c.recv()
+        assert t == 104 and struct.unpack('>I', body[4:8])[0] == 5
+        c.request(12, h)
+        t, body = c.recv()
+        assert t == 101 and struct.unpack('>I', body[4:8])[0] == 1  # EOF
+        c.request(200, sstr('limits@openssh.com'))
+        t, body = c.recv()
+        assert t == 201 and len(body) == 4 + 32
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize('when', ['init', 'trigger'])
+@pytest.mark.parametrize('mode', MODES)
+def test_fake_server_misbehaves(mode, when):
+    c = Client(mode, when)
+    try:
+        c.send(1, struct.pack('>I', 3))
+        if when == 'trigger':
+            t, _ = c.recv()
+            assert t == 2
+            c.request(17, sstr('/hostile'))
+            t, _ = c.recv()
+            assert t == 105
+            rid = c.request(7, sstr('/hostile/trigger-x'))
+        else:
+            rid = 0
+        hdr = c.read_raw(4)
+        n = struct.unpack('>I', hdr)[0]
+        if mode == 'truncated':
+            assert n == 100 and len(c.read_raw(200)) == 10
+        elif mode == 'zero':
+            assert n == 0
+        elif mode == 'huge':
+            assert n == 1 << 31
+        elif mode == 'badid':
+            data = c.read_raw(n)
+            assert struct.unpack('>I', data[1:5])[0] != rid
+        elif mode == 'garbage_attrs':
+            data = c.read_raw(n)
+            assert data[0] == 105 and n == 9  # type, id, flags only
+            assert struct.unpack('>I', data[5:9])[0] & 0xf == 0xf
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_fake_server_breaks_openssh_sftp(hostile, mode, tmp_path):
+    s = hostile(mode, 'init')
+    batch = tmp_path / 'batch'
+    batch.write_text('ls /hostile\n')
+    cmd = ['/usr/bin/sftp', '-b', str(batch)] + \
+        s.ssh_cmd(s.keys.user_ed25519)[1:]
+    cmd[cmd.index('-p')] = '-P'
+    r = run(cmd, check=False, timeout=30)
+    assert r.returncode != 0, r.stdout
+
+
+def test_fake_server_serves_openssh_sftp(hostile, tmp_path):
+    s = hostile('badid', 'trigger')
+    batch = tmp_path / 'batch'
+    batch.write_text('ls -l /hostile\nget /hostile/b.txt %s\n' %
+                     (tmp_path / 'b'))
+    cmd = ['/usr/bin/sftp', '-b', str(batch)] + \
+        s.ssh_cmd(s.keys.user_ed25519)[1:]
+    cmd[cmd.index('-p')] = '-P'
+    r = run(cmd, check=False, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert 'a.txt' in r.stdout and 'sub' in r.stdout
+    assert (tmp_path / 'b').read_bytes() == b'bravo bravo\n'

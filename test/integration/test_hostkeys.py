@@ -1,0 +1,100 @@
+"""Host key checking against known_hosts files."""
+
+import os
+
+from harness import (assert_fails, read_file, read_pub, run, write_file,
+                     EXIT_HOSTKEY)
+
+
+def fingerprints(sshd):
+    """SHA256 fingerprints of the server's host keys."""
+    out = []
+    for k in sshd.keys.host_keys():
+        r = run(['/usr/bin/ssh-keygen', '-l', '-E', 'sha256', '-f',
+                 k + '.pub'])
+        out.append(r.stdout.split()[1])
+    return out
+
+
+def test_unknown_host_strict(rfs, tmp_path):
+    kh = write_file(tmp_path / 'kh', b'')
+    res = rfs.run(known_hosts=kh, shkc='yes')
+    assert_fails(res, EXIT_HOSTKEY, 'not known', 'SHA256:', mnt=rfs.mnt)
+    assert any(fp in res.stderr for fp in fingerprints(rfs.sshd)), res
+    assert read_file(kh) == b''
+
+
+def test_unknown_host_ask_without_terminal(rfs, tmp_path):
+    kh = write_file(tmp_path / 'kh', b'')
+    res = rfs.run(known_hosts=kh, shkc=None)  # default: ask
+    assert_fails(res, EXIT_HOSTKEY, mnt=rfs.mnt)
+    assert read_file(kh) == b''
+
+
+def test_accept_new(rfs, remote, tmp_path):
+    write_file(remote / 'f', b'x')
+    kh = write_file(tmp_path / 'kh', b'')
+    m = rfs.mount(known_hosts=kh, shkc='accept-new')
+    assert os.listdir(m.mnt) == ['f']
+    m.unmount()
+    host = '[127.0.0.1]:%d' % rfs.sshd.port
+    text = read_file(kh).decode()
+    assert text.strip(), 'known_hosts still empty'
+    r = run(['/usr/bin/ssh-keygen', '-F', host, '-f', kh], check=False)
+    assert r.returncode == 0 and r.stdout.strip(), text
+    keys = [ln.split()[1:3] for ln in text.splitlines() if ln.strip()]
+    served = [ln.split()[:2] for ln in rfs.sshd.host_pub_lines()]
+    assert all(k in served for k in keys), 'recorded a key not served'
+    m = rfs.mount(known_hosts=kh, shkc='yes')
+    assert os.listdir(m.mnt) == ['f']
+
+
+def changed_known_hosts(rfs, path):
+    """known_hosts whose ed25519 entry for our port is another key, on
+    line 2 (line 1 is an unrelated host)."""
+    other = read_pub(rfs.sshd.keys.other_host_ed25519).split()
+    write_file(path, 'unrelated.example %s %s\n[127.0.0.1]:%d %s %s\n' % (
+        other[0], other[1], rfs.sshd.port, other[0], other[1]))
+    return str(path)
+
+
+def test_changed_host_key(rfs, tmp_path):
+    kh = changed_known_hosts(rfs, tmp_path / 'kh')
+    before = read_file(kh)
+    res = rfs.run(known_hosts=kh, shkc='yes')
+    assert_fails(res, EXIT_HOSTKEY, 'mismatch', kh + ':2', mnt=rfs.mnt)
+    for shkc in ('accept-new', None):  # neither may replace a changed key
+        res = rfs.run(known_hosts=kh, shkc=shkc)
+        assert_fails(res, EXIT_HOSTKEY, 'mismatch', mnt=rfs.mnt)
+    assert read_file(kh) == before
+
+
+def test_changed_host_key_no_checking(rfs, remote, tmp_path):
+    write_file(remote / 'f', b'x')
+    kh = changed_known_hosts(rfs, tmp_path / 'kh')
+    before = read_file(kh)
+    m = rfs.mount(known_hosts=kh, shkc='no')
+    assert os.listdir(m.mnt) == ['f']
+    m.unmount()
+    assert 'mismatch' in m.stderr().lower(), m.stderr()
+    assert read_file(kh) == before
+
+
+def test_revoked_host_key(rfs, tmp_path):
+    good = rfs.sshd.known_hosts_text()
+    revoked = ''.join('@revoked ' + ln + '\n' for ln in good.splitlines())
+    kh = write_file(tmp_path / 'kh', good + revoked)
+    res = rfs.run(known_hosts=kh, shkc='yes')
+    assert_fails(res, EXIT_HOSTKEY, 'revoked', mnt=rfs.mnt)
+    res = rfs.run(known_hosts=kh, shkc='no')  # revoked means never
+    assert_fails(res, EXIT_HOSTKEY, 'revoked', mnt=rfs.mnt)
+
+
+def test_hashed_known_hosts(rfs, remote, tmp_path):
+    write_file(remote / 'f', b'x')
+    kh = rfs.sshd.write_known_hosts(tmp_path / 'kh')
+    run(['/usr/bin/ssh-keygen', '-H', '-f', kh])
+    text = read_file(kh).decode()
+    assert '127.0.0.1' not in text and text.startswith('|1|'), text
+    m = rfs.mount(known_hosts=kh, shkc='yes')
+    assert os.listdir(m.mnt) == ['f']
