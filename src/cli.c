@@ -613,6 +613,12 @@ int main(int argc, char **argv)
 	libssh2_exit();
 	g_free(base);
 	g_free(fsname);
+	g_free(c.user);
+	g_free(c.host);
+	g_free(c.dir);
+	g_free(c.config_file);
+	g_ptr_array_free(c.ssh_opts, TRUE);
+	g_string_free(c.fuse_opts, TRUE);
 	log_info("unmounted %s", c.mountpoint);
 	return rc < 0 ? RFS_EXIT_MOUNT : 0;
 }
