@@ -564,13 +564,14 @@ int main(int argc, char **argv)
 		return RFS_EXIT_CONNECT;
 	}
 	xo.password_stdin = c.password_stdin;
+	xo.config_file = c.config_file;
 	xo.interactive = have_tty();
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
-	sc = sftp_conn_new(x.session, x.sock, STARTUP_TIMEOUT_MS, &e);
+	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
 	if (!sc)
 		die(e);		/* the conn freed the session */
-	rc_ = recon_new(cf);
+	rc_ = recon_new(cf, c.config_file);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
 				c.reconnect_timeout * 1000);
 	if (cf->server_alive_interval > 0)

@@ -7,14 +7,16 @@
 
 struct recon {
 	const struct conf *conf;
+	const char *config_file;
 	int64_t attempts;
 };
 
-struct recon *recon_new(const struct conf *conf)
+struct recon *recon_new(const struct conf *conf, const char *config_file)
 {
 	struct recon *r = g_new0(struct recon, 1);
 
 	r->conf = conf;
+	r->config_file = config_file;
 	return r;
 }
 
@@ -23,25 +25,22 @@ void recon_free(struct recon *r)
 	g_free(r);
 }
 
-int recon_connect(void *data, LIBSSH2_SESSION **session, int *sock,
-		  char **why)
+int recon_connect(void *data, struct xport *x, char **why)
 {
 	struct recon *r = data;
 	/* No terminal after daemonizing: never prompt, never ask about a
 	 * host key; a key that changed since mount time is refused. */
 	struct xport_opts o = { .password_stdin = 0, .interactive = 0 };
-	struct xport x;
 	GError *e = NULL;
 
 	r->attempts++;
 	log_info("reconnecting to %s port %d", r->conf->hostname,
 		 r->conf->port);
-	if (xport_connect(r->conf, &o, &x, &e)) {
+	o.config_file = r->config_file;
+	if (xport_connect(r->conf, &o, x, &e)) {
 		*why = g_strdup(e->message);
 		g_error_free(e);
 		return -1;
 	}
-	*session = x.session;
-	*sock = x.sock;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "rfs/loop.h"
 #include "rfs/log.h"
 #include "rfs/util.h"
+#include "rfs/xport.h"
 
 /* OpenSSH's sftp-server accepts messages of at most 256 KiB; replies we
  * ask for are smaller. Anything longer than this is a hostile server. */
@@ -40,9 +41,10 @@ enum conn_state {
 };
 
 struct sftp_conn {
-	LIBSSH2_SESSION *session;
+	struct xport x;		/* the sessions (with jump hosts) and socket */
+	LIBSSH2_SESSION *session;	/* = x.session, NULL while down */
 	LIBSSH2_CHANNEL *channel;
-	int sock;
+	int sock;		/* = x.sock */
 	struct loop *loop;
 	pthread_t thread;
 	int thread_started;
@@ -124,21 +126,17 @@ static int get_state(struct sftp_conn *c)
 	return st;
 }
 
-/* Free the session without waiting on a dead or hostile peer: after
- * shutdown() libssh2's goodbye writes fail at once instead of blocking. */
-static void drop_session(struct sftp_conn *c)
+/* Free the sessions. Impolitely (the link is dead or the peer hostile),
+ * shutdown() first, so libssh2's goodbye writes fail at once instead of
+ * blocking; politely (unmount), say goodbye with a short timeout. */
+static void drop_session(struct sftp_conn *c, int polite)
 {
 	if (c->sock >= 0) {
 		loop_del_fd(c->loop, c->sock);
-		shutdown(c->sock, SHUT_RDWR);
+		if (!polite)
+			shutdown(c->sock, SHUT_RDWR);
 	}
-	if (c->session) {
-		libssh2_session_set_blocking(c->session, 1);
-		libssh2_session_set_timeout(c->session, 1000);
-		libssh2_session_free(c->session);
-	}
-	if (c->sock >= 0)
-		close(c->sock);
+	xport_close(&c->x);
 	c->session = NULL;
 	c->channel = NULL;
 	c->sock = -1;
@@ -186,7 +184,7 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		g_queue_push_tail(&failed, v);
 	g_hash_table_steal_all(c->pending);
-	drop_session(c);
+	drop_session(c, 0);
 	if (st == CONN_DOWN) {
 		if (!c->down_since)
 			c->down_since = loop_now_ms();
@@ -763,7 +761,7 @@ static int do_read(struct sftp_conn *c)
 
 static void update_poll(struct sftp_conn *c)
 {
-	int dir = libssh2_session_block_directions(c->session);
+	int dir = xport_block_directions(&c->x);
 	int ev = LOOP_READ;
 
 	if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || c->out_off < c->out.len)
@@ -880,7 +878,9 @@ static int start_channel(struct sftp_conn *c, sftp_done_cb init_cb,
 {
 	struct sftp_req *q;
 
-	libssh2_session_set_blocking(c->session, 1);
+	c->session = c->x.session;
+	c->sock = c->x.sock;
+	xport_set_blocking(&c->x, 1);
 	c->channel = libssh2_channel_open_ex(c->session, "session",
 		sizeof("session") - 1, CHANNEL_WINDOW,
 		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
@@ -894,7 +894,7 @@ static int start_channel(struct sftp_conn *c, sftp_done_cb init_cb,
 			      "sftp subsystem: %s", ssh_error(c->session));
 		return -1;
 	}
-	libssh2_session_set_blocking(c->session, 0);
+	xport_set_blocking(&c->x, 0);
 	if (c->keepalive > 0)
 		libssh2_keepalive_config(c->session, 0, (unsigned)c->keepalive);
 	loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE, on_sock, c);
@@ -946,17 +946,15 @@ static long on_reconnect(struct loop *l, long long id, void *data)
 	(void)l; (void)id;
 	if (get_state(c) != CONN_DOWN)
 		return LOOP_TIMER_STOP;
-	if (c->reconnect(c->reconnect_data, &c->session, &c->sock, &why) == 0) {
+	if (c->reconnect(c->reconnect_data, &c->x, &why) == 0) {
 		if (start_channel(c, reinit_done, c, &e) == 0)
 			return LOOP_TIMER_STOP;
 		why = g_strdup(e->message);
 		g_clear_error(&e);
-		drop_session(c);
+		drop_session(c, 0);
 	}
 	log_warn("reconnect failed: %s", why ? why : "unknown error");
 	g_free(why);
-	c->session = NULL;
-	c->sock = -1;
 	return backoff_ms(++c->attempts);
 }
 
@@ -993,15 +991,17 @@ void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
 	c->reconnect_timeout_ms = timeout_ms;
 }
 
-struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
-				int timeout_ms, GError **err)
+struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
+				GError **err)
 {
 	struct sftp_conn *c = g_new0(struct sftp_conn, 1);
 	struct sftp_req *q;
 	int init = 0, rc;
 
-	c->session = session;
-	c->sock = sock;
+	c->x = *x;		/* ours now */
+	memset(x, 0, sizeof(*x));
+	x->sock = -1;
+	c->sock = -1;
 	c->loop = loop_new();
 	pthread_mutex_init(&c->lock, NULL);
 	g_queue_init(&c->incoming);
@@ -1127,12 +1127,7 @@ void sftp_conn_free(struct sftp_conn *c)
 		g_queue_push_tail(&failed, v);
 	g_hash_table_steal_all(c->pending);
 	fail_queue(&failed, -EIO);
-	if (c->session) {
-		libssh2_session_set_blocking(c->session, 1);
-		libssh2_session_set_timeout(c->session, 2000);
-		libssh2_session_disconnect(c->session, "rfs unmounting");
-	}
-	drop_session(c);
+	drop_session(c, 1);
 	g_hash_table_destroy(c->pending);
 	buf_free(&c->out);
 	buf_free(&c->in);

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -319,26 +321,169 @@ out:
 	return rc;
 }
 
-int xport_connect(const struct conf *c, const struct xport_opts *o,
-		  struct xport *x, GError **err)
-{
-	LIBSSH2_SESSION *s;
-	int fd;
+/* ---- sessions tunnelled through a jump host ---- */
 
-	memset(x, 0, sizeof(*x));
-	x->sock = -1;
-	fd = tcp_connect(c, err);
-	if (fd < 0)
-		return -1;
-	s = libssh2_session_init();
-	if (!s) {
-		close(fd);
-		rfs_set_error(err, RFS_EXIT_CONNECT, "cannot start an SSH "
-			      "session");
+/* libssh2 I/O callbacks of a session whose bytes travel in the hop's
+ * direct-tcpip channel instead of a socket.
+ *
+ * Receiving never blocks: libssh2 reads opportunistically inside its
+ * writes and expects EAGAIN, so the hop's session is made non-blocking for
+ * the read. A blocking inner session then waits by polling its "socket",
+ * h->wait_fd: an epoll set of the real TCP socket and h->more, an eventfd
+ * raised while the hop may still hold queued tunnel data. On the I/O
+ * thread every session is non-blocking and EAGAIN means "poll the real
+ * socket". Sending follows the hop session's mode. */
+static ssize_t hop_send(libssh2_socket_t fd, const void *buf, size_t len,
+			int flags, void **abstract)
+{
+	struct xport_hop *h = *abstract;
+	ssize_t n = libssh2_channel_write(h->channel, buf, len);
+
+	(void)fd; (void)flags;
+	if (n == LIBSSH2_ERROR_EAGAIN)
+		return -EAGAIN;
+	return n < 0 ? -ECONNRESET : n;
+}
+
+static ssize_t hop_recv(libssh2_socket_t fd, void *buf, size_t len,
+			int flags, void **abstract)
+{
+	struct xport_hop *h = *abstract;
+	int blocking = libssh2_session_get_blocking(h->session);
+	uint64_t v = 1;
+	ssize_t n;
+
+	(void)fd; (void)flags;
+	if (blocking)
+		libssh2_session_set_blocking(h->session, 0);
+	n = libssh2_channel_read(h->channel, buf, len);
+	if (blocking)
+		libssh2_session_set_blocking(h->session, 1);
+	if (n == LIBSSH2_ERROR_EAGAIN ||
+	    (n == 0 && !libssh2_channel_eof(h->channel))) {
+		if (read(h->more, &v, sizeof(v)) < 0)
+			(void)0;	/* already clear */
+		return -EAGAIN;
+	}
+	if (n > 0 && (size_t)n == len && write(h->more, &v, sizeof(v)) < 0)
+		(void)0;	/* the counter is saturated: still raised */
+	return n < 0 ? -ECONNRESET : n;	/* 0: the tunnel closed */
+}
+
+static void hop_free(struct xport_hop *h)
+{
+	if (h->channel)
+		libssh2_channel_free(h->channel);
+	if (h->session) {
+		libssh2_session_disconnect(h->session, "rfs closing");
+		libssh2_session_free(h->session);
+	}
+	if (h->wait_fd >= 0)
+		close(h->wait_fd);
+	if (h->more >= 0)
+		close(h->more);
+	g_free(h->name);
+	g_free(h);
+}
+
+/* "[ssh://][user@]host[:port]" -> a resolved conf for that jump host. */
+static struct conf *hop_conf(const char *spec, const struct xport_opts *o,
+			     GError **err)
+{
+	const char *p = g_str_has_prefix(spec, "ssh://") ? spec + 6 : spec;
+	const char *at = strrchr(p, '@');
+	const char *h = at ? at + 1 : p;
+	char *host, *port = NULL, *opt;
+	struct conf *c;
+	const char *end;
+
+	if (*h == '[' && (end = strchr(h, ']'))) {
+		host = g_strndup(h + 1, (size_t)(end - h - 1));
+		if (end[1] == ':')
+			port = g_strdup(end + 2);
+	} else if ((end = strchr(h, ':'))) {
+		host = g_strndup(h, (size_t)(end - h));
+		port = g_strdup(end + 1);
+	} else {
+		host = g_strdup(h);
+	}
+	if (!util_valid_host(host)) {
+		rfs_set_error(err, RFS_EXIT_USAGE, "bad jump host '%s'", spec);
+		g_free(host);
+		g_free(port);
+		return NULL;
+	}
+	c = conf_new(host);
+	if (at) {
+		char *u = g_strndup(p, (size_t)(at - p));
+		opt = g_strconcat("User=", u, NULL);
+		conf_set_option(c, opt, NULL);
+		g_free(opt);
+		g_free(u);
+	}
+	if (port && *port) {
+		opt = g_strconcat("Port=", port, NULL);
+		if (conf_set_option(c, opt, err))
+			goto fail;
+		g_free(opt);
+	}
+	if (conf_read_files(c, o->config_file, o->config_file ? "none" : NULL,
+			    err) || conf_finish(c, err))
+		goto fail;
+	g_free(host);
+	g_free(port);
+	return c;
+fail:
+	g_prefix_error(err, "jump host %s: ", spec);
+	conf_free(c);
+	g_free(host);
+	g_free(port);
+	return NULL;
+}
+
+#define MAX_JUMPS 8
+
+/* The hosts to pass through, outermost first, then c itself (not owned:
+ * the last element is c). A first jump host with a ProxyJump of its own
+ * is reached through that, as ssh does. */
+static int build_chain(const struct conf *c, const struct xport_opts *o,
+		       GPtrArray *chain, int depth, GError **err)
+{
+	char **hops;
+	int rc = 0;
+
+	if (!c->proxy_jump) {
+		g_ptr_array_add(chain, (gpointer)c);
+		return 0;
+	}
+	if (depth >= MAX_JUMPS) {
+		rfs_set_error(err, RFS_EXIT_USAGE, "ProxyJump: more than %d "
+			      "jump hosts (a loop?)", MAX_JUMPS);
 		return -1;
 	}
-	x->session = s;
-	x->sock = fd;
+	hops = g_strsplit(c->proxy_jump, ",", -1);
+	for (int i = 0; hops[i] && !rc; i++) {
+		struct conf *hc = hop_conf(g_strstrip(hops[i]), o, err);
+
+		if (!hc) {
+			rc = -1;
+		} else if (i == 0) {
+			rc = build_chain(hc, o, chain, depth + 1, err);
+		} else {
+			g_clear_pointer(&hc->proxy_jump, g_free);
+			g_ptr_array_add(chain, hc);
+		}
+	}
+	g_strfreev(hops);
+	if (!rc)
+		g_ptr_array_add(chain, (gpointer)c);
+	return rc;
+}
+
+/* Handshake, host key check and authentication on s (blocking). */
+static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
+		     const struct xport_opts *o, GError **err)
+{
 	libssh2_session_set_blocking(s, 1);
 	libssh2_session_set_timeout(s, connect_timeout_ms(c));
 	if (c->compression > 0)
@@ -364,25 +509,166 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 		rfs_set_error(err, RFS_EXIT_CONNECT, "SSH handshake with %s "
 			      "port %d failed: %s", c->hostname, c->port,
 			      m ? m : "unknown error");
-		xport_close(x);
 		return -1;
 	}
 	log_debug("connected to %s port %d, cipher %s", c->hostname, c->port,
 		  libssh2_session_methods(s, LIBSSH2_METHOD_CRYPT_CS));
-	if (check_hostkey(s, c, o, err) || auth_run(s, c, o, err)) {
-		xport_close(x);
+	return check_hostkey(s, c, o, err) || auth_run(s, c, o, err) ? -1 : 0;
+}
+
+/* Open the tunnel from the authenticated hop h to next; sock is the real
+ * TCP socket of the chain. */
+static int open_tunnel(struct xport_hop *h, const struct conf *next,
+		       int sock, GError **err)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	char *m = NULL;
+
+	/* The destination name is resolved on the jump host, as ssh -J. */
+	h->channel = libssh2_channel_direct_tcpip_ex(h->session,
+		next->hostname, next->port, "127.0.0.1", 0);
+	if (!h->channel) {
+		libssh2_session_last_error(h->session, &m, NULL, 0);
+		rfs_set_error(err, RFS_EXIT_CONNECT, "jump host %s cannot "
+			      "reach %s port %d: %s", h->name, next->hostname,
+			      next->port, m ? m : "unknown error");
+		return -1;
+	}
+	/* A larger window than libssh2's 2 MiB default: bulk data crosses
+	 * the tunnel at the speed of the inner session. */
+	libssh2_channel_receive_window_adjust2(h->channel, 14 * 1024 * 1024,
+					       1, NULL);
+	h->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	h->more = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ev.data.fd = sock;
+	if (h->wait_fd < 0 || h->more < 0 ||
+	    epoll_ctl(h->wait_fd, EPOLL_CTL_ADD, sock, &ev)) {
+		rfs_set_error(err, RFS_EXIT_CONNECT, "epoll: %s",
+			      g_strerror(errno));
+		return -1;
+	}
+	ev.data.fd = h->more;
+	if (epoll_ctl(h->wait_fd, EPOLL_CTL_ADD, h->more, &ev)) {
+		rfs_set_error(err, RFS_EXIT_CONNECT, "epoll: %s",
+			      g_strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+int xport_connect(const struct conf *c, const struct xport_opts *o,
+		  struct xport *x, GError **err)
+{
+	GPtrArray *chain = g_ptr_array_new();
+	struct xport_hop *hop = NULL;
+	int rc = -1;
+
+	memset(x, 0, sizeof(*x));
+	x->sock = -1;
+	if (build_chain(c, o, chain, 0, err))
+		goto out;
+	for (guint i = 0; i < chain->len; i++) {
+		const struct conf *hc = chain->pdata[i];
+		int last = i + 1 == chain->len, fd;
+		LIBSSH2_SESSION *s;
+
+		if (!hop) {
+			fd = x->sock = tcp_connect(hc, err);
+			if (fd < 0)
+				goto fail_hop;
+			s = libssh2_session_init();
+		} else {
+			fd = hop->wait_fd;
+			s = libssh2_session_init_ex(NULL, NULL, NULL, hop);
+			if (s) {
+				libssh2_session_callback_set2(s,
+					LIBSSH2_CALLBACK_SEND,
+					(libssh2_cb_generic *)hop_send);
+				libssh2_session_callback_set2(s,
+					LIBSSH2_CALLBACK_RECV,
+					(libssh2_cb_generic *)hop_recv);
+			}
+		}
+		if (!s) {
+			rfs_set_error(err, RFS_EXIT_CONNECT, "cannot start an "
+				      "SSH session");
+			goto fail_hop;
+		}
+		if (last) {
+			x->session = s;
+		} else {
+			hop = g_new0(struct xport_hop, 1);
+			hop->session = s;
+			hop->wait_fd = hop->more = -1;
+			hop->name = g_strdup(hc->host_arg);
+			if (!x->hops)
+				x->hops = g_ptr_array_new();
+			g_ptr_array_add(x->hops, hop);
+		}
+		if (ssh_setup(s, fd, hc, o, err))
+			goto fail_hop;
+		if (!last && open_tunnel(hop, chain->pdata[i + 1], x->sock,
+					 err))
+			goto fail;
+		continue;
+fail_hop:
+		if (!last)
+			g_prefix_error(err, "jump host %s: ", hc->host_arg);
+		goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	xport_close(x);
+out:
+	for (guint i = 0; i + 1 < chain->len; i++)
+		conf_free(chain->pdata[i]);
+	g_ptr_array_free(chain, TRUE);
+	return rc;
+}
+
+void xport_set_blocking(struct xport *x, int blocking)
+{
+	if (x->session)
+		libssh2_session_set_blocking(x->session, blocking);
+	for (guint i = 0; x->hops && i < x->hops->len; i++) {
+		struct xport_hop *h = x->hops->pdata[i];
+		libssh2_session_set_blocking(h->session, blocking);
+	}
+}
+
+int xport_block_directions(struct xport *x)
+{
+	int dir = x->session ? libssh2_session_block_directions(x->session)
+			     : 0;
+
+	for (guint i = 0; x->hops && i < x->hops->len; i++) {
+		struct xport_hop *h = x->hops->pdata[i];
+		dir |= libssh2_session_block_directions(h->session);
+	}
+	return dir;
+}
+
 void xport_close(struct xport *x)
 {
+	xport_set_blocking(x, 1);
 	if (x->session) {
+		libssh2_session_set_timeout(x->session, 2000);
 		libssh2_session_disconnect(x->session, "rfs closing");
 		libssh2_session_free(x->session);
 		x->session = NULL;
 	}
+	/* Innermost first: each session's goodbye travels through the
+	 * hops outside it. */
+	for (guint i = x->hops ? x->hops->len : 0; i-- > 0;) {
+		struct xport_hop *h = x->hops->pdata[i];
+		libssh2_session_set_timeout(h->session, 2000);
+		hop_free(h);
+	}
+	if (x->hops)
+		g_ptr_array_free(x->hops, TRUE);
+	x->hops = NULL;
 	if (x->sock >= 0) {
 		close(x->sock);
 		x->sock = -1;

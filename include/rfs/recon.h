@@ -15,12 +15,12 @@
 
 struct recon;
 
-/* conf must outlive the recon. */
-struct recon *recon_new(const struct conf *conf);
+/* conf and config_file (-F, or NULL) must outlive the recon. */
+struct recon *recon_new(const struct conf *conf, const char *config_file);
 void recon_free(struct recon *r);	/* recon_free(NULL) does nothing */
 
 /* An sftp_connect_cb: data is a struct recon. */
-int recon_connect(void *data, LIBSSH2_SESSION **session, int *sock,
-		  char **why);
+struct xport;
+int recon_connect(void *data, struct xport *x, char **why);
 
 #endif

@@ -107,13 +107,14 @@ typedef void (*sftp_done_cb)(struct sftp_reply *r, void *data);
 
 struct sftp_conn;
 
-/* Open the "sftp" subsystem on session (connected and authenticated,
- * in blocking mode; sock is its socket), send INIT and read VERSION and
- * the limits. Returns the connection or NULL with *err (code 7 = protocol
- * error). The session becomes non-blocking and is owned by the conn, which
- * frees it (and closes sock) on failure too. */
-struct sftp_conn *sftp_conn_new(LIBSSH2_SESSION *session, int sock,
-				int timeout_ms, GError **err);
+struct xport;
+
+/* Open the "sftp" subsystem on x's session (connected and authenticated,
+ * blocking), send INIT and read VERSION and the limits. Returns the
+ * connection or NULL with *err (code 7 = protocol error). The conn takes
+ * x's sessions and socket (x is zeroed), and frees them on failure too. */
+struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
+				GError **err);
 /* Stop the I/O thread if running, fail pending requests, close the channel
  * and session, free. sftp_conn_free(NULL) does nothing. */
 void sftp_conn_free(struct sftp_conn *c);
@@ -132,10 +133,9 @@ int sftp_conn_alive(const struct sftp_conn *c);
 /* SSH keepalive every interval seconds (0: off). */
 void sftp_conn_set_keepalive(struct sftp_conn *c, int interval);
 
-/* Make a new authenticated session (blocking mode) and its socket, or
- * return -1 with *why (g_free). Runs on the I/O thread. */
-typedef int (*sftp_connect_cb)(void *data, LIBSSH2_SESSION **session,
-			       int *sock, char **why);
+/* Make a new authenticated connection into *x (blocking mode), or return
+ * -1 with *why (g_free). Runs on the I/O thread. */
+typedef int (*sftp_connect_cb)(void *data, struct xport *x, char **why);
 /* After a lost connection, call cb with backoff until it succeeds;
  * meanwhile new requests wait up to timeout_ms (0: fail at once).
  * Requests in flight when the link broke fail with EIO. */

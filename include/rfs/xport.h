@@ -15,18 +15,39 @@
 struct xport_opts {
 	int password_stdin;	/* read the password from stdin (once) */
 	int interactive;	/* prompts allowed (a terminal exists) */
+	const char *config_file;	/* -F, for the jump hosts' configs */
+};
+
+/* One jump host: its session and the direct-tcpip channel through which
+ * the next hop's SSH session travels. */
+struct xport_hop {
+	LIBSSH2_SESSION *session;
+	LIBSSH2_CHANNEL *channel;
+	int wait_fd;		/* what the next session polls: an epoll set
+				 * of the TCP socket and more (xport.c) */
+	int more;		/* eventfd: tunnel data may be queued */
+	char *name;		/* the hop as written, for messages */
 };
 
 struct xport {
-	LIBSSH2_SESSION *session;	/* authenticated, blocking */
-	int sock;
+	LIBSSH2_SESSION *session;	/* the destination's, authenticated */
+	int sock;		/* the TCP socket (to the first hop, if any) */
+	GPtrArray *hops;	/* struct xport_hop *, outermost first; NULL
+				 * when connected directly */
 };
 
-/* Connect to c->hostname:c->port as c->user. Returns 0 and fills *x, or -1
- * with *err. */
+/* Connect to c->hostname:c->port as c->user, through c->proxy_jump's
+ * hosts if any (each checked and authenticated with its own config
+ * block). Returns 0 and fills *x (blocking mode), or -1 with *err; errors
+ * at a jump host name it. */
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err);
-/* Disconnect and free; safe on a zeroed or closed xport. */
+/* Every session of the chain blocking (1) or not (0). */
+void xport_set_blocking(struct xport *x, int blocking);
+/* LIBSSH2_SESSION_BLOCK_* of the whole chain, for polling x->sock. */
+int xport_block_directions(struct xport *x);
+/* Disconnect and free; safe on a zeroed or closed xport. After
+ * shutdown(x->sock) it never waits on the network. */
 void xport_close(struct xport *x);
 
 /* auth.c: authenticate session as c->user in c->preferred_auth order. */
