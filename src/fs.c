@@ -59,6 +59,41 @@ struct rfs {
 	struct node *root;
 };
 
+/* A FUSE request answered from an SFTP completion. The kernel may
+ * interrupt it (a signal, or SIGKILL of the caller, which otherwise waits
+ * for our answer however long it takes): then it is answered EINTR at
+ * once, and the completion, finding the reply taken, only cleans up. */
+struct fsreq {
+	fuse_req_t req;
+	int claimed;		/* atomic: 1 once someone answers */
+};
+
+static void fsreq_interrupted(fuse_req_t req, void *data)
+{
+	struct fsreq *r = data;
+
+	/* Touch nothing of r after the claim: the completion may free it. */
+	if (g_atomic_int_compare_and_exchange(&r->claimed, 0, 1))
+		fuse_reply_err(req, EINTR);
+}
+
+static void fsreq_init(struct fsreq *r, fuse_req_t req)
+{
+	r->req = req;
+	r->claimed = 0;
+	fuse_req_interrupt_func(req, fsreq_interrupted, r);
+}
+
+/* 1 if the reply is ours to send. Clearing the interrupt function takes
+ * the request's lock, so a handler still running has finished with r. */
+static int fsreq_claim(struct fsreq *r)
+{
+	if (!g_atomic_int_compare_and_exchange(&r->claimed, 0, 1))
+		return 0;
+	fuse_req_interrupt_func(r->req, NULL, NULL);
+	return 1;
+}
+
 struct file {			/* fi->fh of an open file */
 	struct node *node;
 	struct sftp_handle h;
@@ -78,7 +113,7 @@ struct dir {			/* fi->fh of an open directory */
 /* One multi-step operation in flight. */
 struct op {
 	struct rfs *fs;
-	fuse_req_t req;
+	struct fsreq r;
 	struct node *node, *parent, *newparent;	/* each holds a ref */
 	char *path, *path2, *name, *name2;
 	struct file *f;
@@ -88,6 +123,8 @@ struct op {
 	struct fuse_file_info fi;
 	int flags, to_set, err;
 	mode_t mode;
+	uid_t uid;		/* the caller's, for access() */
+	gid_t gid;
 	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
 };
 
@@ -219,7 +256,6 @@ static struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	struct op *op = g_new0(struct op, 1);
 
 	op->fs = fs;
-	op->req = req;
 	pthread_mutex_lock(&fs->lock);
 	if (ino) {
 		op->node = node_get(fs, ino);
@@ -237,10 +273,10 @@ static struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	}
 	pthread_mutex_unlock(&fs->lock);
 	op->name = g_strdup(name);
-	if ((ino && !op->node) || (parent && !op->parent)) {
-		fuse_reply_err(req, ESTALE);
-		op->req = NULL;
-	}
+	if ((ino && !op->node) || (parent && !op->parent))
+		fuse_reply_err(req, ESTALE);	/* op->r.req stays NULL */
+	else
+		fsreq_init(&op->r, req);
 	return op;
 }
 
@@ -258,7 +294,8 @@ static void op_free(struct op *op)
 
 static void op_reply_err(struct op *op, int err)
 {
-	fuse_reply_err(op->req, err < 0 ? -err : err);
+	if (fsreq_claim(&op->r))
+		fuse_reply_err(op->r.req, err < 0 ? -err : err);
 	op_free(op);
 }
 
@@ -340,7 +377,7 @@ static void reply_entry(struct op *op, struct node *parent, const char *name,
 	e.ino = n->ino;
 	e.attr_timeout = fs->o.attr_timeout;
 	e.entry_timeout = fs->o.attr_timeout;
-	if (fuse_reply_entry(op->req, &e) == -ENOENT) {
+	if (!fsreq_claim(&op->r) || fuse_reply_entry(op->r.req, &e) == -ENOENT) {
 		/* The caller was interrupted: the kernel took no reference. */
 		pthread_mutex_lock(&fs->lock);
 		n->nlookup--;
@@ -355,7 +392,8 @@ static void reply_attr(struct op *op, struct node *n,
 	struct stat st;
 
 	node_stat(op->fs, n, a, &st);
-	fuse_reply_attr(op->req, &st, op->fs->o.attr_timeout);
+	if (fsreq_claim(&op->r))
+		fuse_reply_attr(op->r.req, &st, op->fs->o.attr_timeout);
 }
 
 /* ---- probing SSH_FX_FAILURE for the real errno ---- */
@@ -406,7 +444,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	op = op_new(req, 0, parent, name);
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
 }
@@ -467,7 +505,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct op *op = op_new(req, ino, 0, NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	stat_node(op, fi ? (struct file *)fi->fh : NULL, attr_done);
 }
@@ -533,7 +571,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int need_current = 0;
 	uint32_t now = (uint32_t)time(NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->f = fi ? (struct file *)fi->fh : NULL;
 	op->to_set = to_set;
@@ -580,7 +618,8 @@ static void readlink_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
-	fuse_reply_readlink(op->req, r->names[0].name);
+	if (fsreq_claim(&op->r))
+		fuse_reply_readlink(op->r.req, r->names[0].name);
 	op_free(op);
 }
 
@@ -588,7 +627,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	sftp_path(op->fs->conn, SSH_FXP_READLINK, op->path, readlink_done, op);
 }
@@ -649,7 +688,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct op *op = op_new(req, 0, parent, name);
 	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
@@ -663,7 +702,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct op *op = op_new(req, 0, parent, name);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
@@ -705,7 +744,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	op = op_new(req, 0, parent, name);
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->mode = mode;
 	a.perm = mode & 07777;
@@ -783,7 +822,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *n;
 	char *key;
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->flags = SSH_FXP_REMOVE;
 	key = name_key(op->parent, name);
@@ -812,7 +851,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct op *op = op_new(req, 0, parent, name);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->flags = SSH_FXP_RMDIR;
 	sftp_path(op->fs->conn, SSH_FXP_RMDIR, op->path2, remove_done, op);
@@ -891,7 +930,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct rfs *fs = op->fs;
 	int posix;
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (flags & ~RENAME_NOREPLACE)
 		return op_reply_err(op, EINVAL);	/* RENAME_EXCHANGE... */
@@ -955,7 +994,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	struct op *op = op_new(req, ino, newparent, newname);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (!(op->fs->exts & SFTP_EXT_HARDLINK))
 		return op_reply_err(op, EPERM);
@@ -997,6 +1036,17 @@ static struct file *file_new(struct rfs *fs, struct node *n,
 	return f;
 }
 
+/* Undo file_new() for a handle the kernel never got. */
+static void file_close(struct rfs *fs, struct file *f)
+{
+	sftp_handle(fs->conn, SSH_FXP_CLOSE, &f->h, NULL, NULL);
+	pthread_mutex_lock(&fs->lock);
+	f->node->opens--;
+	node_maybe_free(fs, f->node);
+	pthread_mutex_unlock(&fs->lock);
+	g_free(f);
+}
+
 static void open_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -1005,11 +1055,8 @@ static void open_done(struct sftp_reply *r, void *data)
 		return op_reply_err(op, r->err);
 	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, r);
 	op->fi.keep_cache = 0;
-	if (fuse_reply_open(op->req, &op->fi) == -ENOENT) {
-		/* interrupted: close it again */
-		struct file *f = (struct file *)(uintptr_t)op->fi.fh;
-		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &f->h, NULL, NULL);
-	}
+	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
+		file_close(op->fs, (struct file *)(uintptr_t)op->fi.fh);
 	op_free(op);
 }
 
@@ -1017,7 +1064,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->fi = *fi;
 	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags & ~(O_CREAT | O_EXCL)),
@@ -1026,7 +1073,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 struct rd {			/* one FUSE read, split into SFTP reads */
 	struct rfs *fs;
-	fuse_req_t req;
+	struct fsreq r;
 	struct file *f;
 	char *buf;
 	size_t size;
@@ -1057,10 +1104,12 @@ static void rd_finish(struct rd *rd)
 		if (rd->got[i] < MIN(chunk, rd->size - (size_t)i * chunk))
 			break;	/* end of file inside this chunk */
 	}
-	if (rd->err && total == 0)
-		fuse_reply_err(rd->req, -rd->err);
+	if (!fsreq_claim(&rd->r))
+		;	/* interrupted: answered already */
+	else if (rd->err && total == 0)
+		fuse_reply_err(rd->r.req, -rd->err);
 	else
-		fuse_reply_buf(rd->req, rd->buf, total);
+		fuse_reply_buf(rd->r.req, rd->buf, total);
 	g_free(rd->buf);
 	g_free(rd->got);
 	g_free(rd->eof);
@@ -1105,7 +1154,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	rd->fs = fs;
-	rd->req = req;
+
 	rd->f = (struct file *)(uintptr_t)fi->fh;
 	rd->size = size;
 	rd->off = (uint64_t)off;
@@ -1114,6 +1163,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	rd->buf = g_malloc(size ? size : 1);
 	rd->got = g_new0(size_t, rd->nchunks);
 	rd->eof = g_new0(int, rd->nchunks);
+	fsreq_init(&rd->r, req);
 	for (int i = 0; i < rd->nchunks; i++) {
 		struct rd_chunk *c = g_new0(struct rd_chunk, 1);
 
@@ -1127,7 +1177,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 struct wr {
-	fuse_req_t req;
+	struct fsreq r;
 	size_t size;
 	int left;		/* atomic */
 	int err;
@@ -1141,10 +1191,12 @@ static void wr_done(struct sftp_reply *r, void *data)
 		w->err = r->err;
 	if (!g_atomic_int_dec_and_test(&w->left))
 		return;
-	if (w->err)
-		fuse_reply_err(w->req, -w->err);
+	if (!fsreq_claim(&w->r))
+		;	/* interrupted: the caller saw EINTR, not success */
+	else if (w->err)
+		fuse_reply_err(w->r.req, -w->err);
 	else
-		fuse_reply_write(w->req, w->size);
+		fuse_reply_write(w->r.req, w->size);
 	g_free(w);
 }
 
@@ -1158,9 +1210,9 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int n = size ? (int)((size + chunk - 1) / chunk) : 1;
 
 	(void)ino;
-	w->req = req;
 	w->size = size;
 	w->left = n;
+	fsreq_init(&w->r, req);
 	for (int i = 0; i < n; i++) {
 		size_t start = (size_t)i * chunk;
 
@@ -1245,7 +1297,7 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct file *f = (struct file *)(uintptr_t)fi->fh;
 
 	(void)datasync;
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (!(op->fs->exts & SFTP_EXT_FSYNC))
 		return op_reply_err(op, 0);
@@ -1292,7 +1344,8 @@ static void readdir_next(struct sftp_reply *r, void *data)
 		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
 		op->fi.fh = (uint64_t)(uintptr_t)d;
 		op->d = NULL;
-		if (fuse_reply_open(op->req, &op->fi) == -ENOENT)
+		if (!fsreq_claim(&op->r) ||
+		    fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
 			dir_free(d);
 		op_free(op);
 		return;
@@ -1344,7 +1397,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct op *op = op_new(req, ino, 0, NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->fi = *fi;
 	sftp_path(op->fs->conn, SSH_FXP_OPENDIR, op->path, opendir_done, op);
@@ -1448,7 +1501,8 @@ static void statfs_done(struct sftp_reply *r, void *data)
 	st.f_favail = v.favail;
 	st.f_fsid = v.fsid;
 	st.f_namemax = v.namemax;
-	fuse_reply_statfs(op->req, &st);
+	if (fsreq_claim(&op->r))
+		fuse_reply_statfs(op->r.req, &st);
 	op_free(op);
 }
 
@@ -1456,7 +1510,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (!(op->fs->exts & SFTP_EXT_STATVFS)) {
 		/* No statvfs@openssh.com: claim plenty, as sshfs does. */
@@ -1472,21 +1526,20 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void access_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	const struct fuse_ctx *ctx = fuse_req_ctx(op->req);
 	struct stat st;
 	int mask = op->flags, ok = 1;
 
 	if (r->err)
 		return op_reply_err(op, r->err);
 	to_stat(op->fs, &r->attrs, 1, &st);
-	if (ctx->uid == 0) {
+	if (op->uid == 0) {
 		/* root: read and write always; execute if any x bit */
 		if ((mask & X_OK) && !S_ISDIR(st.st_mode) &&
 		    !(st.st_mode & 0111))
 			ok = 0;
 	} else {
-		mode_t bits = st.st_uid == ctx->uid ? (st.st_mode >> 6) :
-			      st.st_gid == ctx->gid ? (st.st_mode >> 3) :
+		mode_t bits = st.st_uid == op->uid ? (st.st_mode >> 6) :
+			      st.st_gid == op->gid ? (st.st_mode >> 3) :
 			      st.st_mode;
 		if (((mask & R_OK) && !(bits & 4)) ||
 		    ((mask & W_OK) && !(bits & 2)) ||
@@ -1500,9 +1553,11 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	op->flags = mask;
+	op->uid = fuse_req_ctx(req)->uid;
+	op->gid = fuse_req_ctx(req)->gid;
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, access_done, op);
 }
 
@@ -1550,7 +1605,8 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	e.attr.st_ino = e.ino = n->ino;
 	e.attr_timeout = e.entry_timeout = fs->o.attr_timeout;
 	op->fi.fh = (uint64_t)(uintptr_t)op->f;
-	if (fuse_reply_create(op->req, &e, &op->fi) == -ENOENT) {
+	if (!fsreq_claim(&op->r) ||
+	    fuse_reply_create(op->r.req, &e, &op->fi) == -ENOENT) {
 		sftp_handle(fs->conn, SSH_FXP_CLOSE, &op->f->h, NULL, NULL);
 		pthread_mutex_lock(&fs->lock);
 		n->nlookup--;
@@ -1593,7 +1649,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct op *op = op_new(req, 0, parent, name);
 	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
 
-	if (!op->req)
+	if (!op->r.req)
 		return op_free(op);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
