@@ -528,6 +528,10 @@ static int decode(struct sftp_req *q, uint8_t type, struct bufr *r,
 		rep->err = sftp_status_errno(rep->status);
 		if (q->type == SSH_FXP_READ && rep->status == SSH_FX_EOF)
 			rep->err = 0;	/* end of file: zero bytes */
+		if (rep->status == SSH_FX_OK && q->want) {
+			*why = "status OK where data was expected";
+			return -EPROTO;
+		}
 		return 0;
 	}
 	if (type != q->want) {
@@ -694,7 +698,7 @@ static int do_write(struct sftp_conn *c)
 		n = libssh2_channel_write(c->channel,
 					  (const char *)c->out.data + c->out_off,
 					  c->out.len - c->out_off);
-		if (n == LIBSSH2_ERROR_EAGAIN)
+		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
 			conn_fail(c, ssh_error(c->session));
@@ -708,6 +712,8 @@ static int do_write(struct sftp_conn *c)
  * conn_fail(). */
 static int do_read(struct sftp_conn *c)
 {
+	LIBSSH2_SESSION *s0 = c->session;
+
 	for (;;) {
 		ssize_t n;
 		size_t off = 0;
@@ -745,6 +751,10 @@ static int do_read(struct sftp_conn *c)
 				conn_fail(c, "protocol error from server");
 				return -1;
 			}
+			/* A callback may have dropped the connection (and
+			 * emptied c->in): stop parsing what is gone. */
+			if (c->session != s0)
+				return -1;
 			off += 4 + (size_t)plen;
 		}
 		if (off) {
@@ -764,7 +774,9 @@ static void update_poll(struct sftp_conn *c)
 	int dir = xport_block_directions(&c->x);
 	int ev = LOOP_READ;
 
-	if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) || c->out_off < c->out.len)
+	/* Queued output alone is no reason to poll for writing: when the
+	 * channel window is full libssh2 waits for the peer (inbound). */
+	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
 		ev |= LOOP_WRITE;
 	loop_mod_fd(c->loop, c->sock, ev);
 }
@@ -816,7 +828,7 @@ static long on_keepalive(struct loop *l, long long id, void *data)
 	if (libssh2_keepalive_send(c->session, &next) &&
 	    libssh2_session_last_errno(c->session) != LIBSSH2_ERROR_EAGAIN) {
 		conn_fail(c, ssh_error(c->session));
-		return LOOP_TIMER_STOP;
+		return c->keepalive * 1000L;	/* keep going after reconnect */
 	}
 	return (next > 0 ? next : c->keepalive) * 1000L;
 }
