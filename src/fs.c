@@ -77,11 +77,16 @@ static void fsreq_interrupted(fuse_req_t req, void *data)
 		fuse_reply_err(req, EINTR);
 }
 
-static void fsreq_init(struct fsreq *r, fuse_req_t req)
+/* Only requests that change nothing may be interrupted: a mkdir or a
+ * write answered EINTR could still happen on the server, and a program
+ * that retries would see EEXIST or write twice. The others wait for the
+ * server, bounded by reconnect_timeout. */
+static void fsreq_init(struct fsreq *r, fuse_req_t req, int interruptible)
 {
 	r->req = req;
 	r->claimed = 0;
-	fuse_req_interrupt_func(req, fsreq_interrupted, r);
+	if (interruptible)
+		fuse_req_interrupt_func(req, fsreq_interrupted, r);
 }
 
 /* 1 if the reply is ours to send. Clearing the interrupt function takes
@@ -119,7 +124,9 @@ struct op {
 	struct file *f;
 	struct dir *d;
 	struct sftp_attrs a;	/* attributes to set / last received */
-	struct sftp_handle h;	/* a handle the op opened itself */
+	struct sftp_handle h;	/* a copy: the file may be released while the
+				 * op runs (an interrupted caller closes) */
+	int use_h;
 	struct fuse_file_info fi;
 	int flags, to_set, err;
 	mode_t mode;
@@ -249,6 +256,11 @@ static void node_unref(struct rfs *fs, struct node *n)
 
 /* ---- ops: allocation, attributes, replies ---- */
 
+static void op_interruptible(struct op *op)
+{
+	fuse_req_interrupt_func(op->r.req, fsreq_interrupted, &op->r);
+}
+
 static struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 			 const char *name)
 {
@@ -276,7 +288,7 @@ static struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	if ((ino && !op->node) || (parent && !op->parent))
 		fuse_reply_err(req, ESTALE);	/* op->r.req stays NULL */
 	else
-		fsreq_init(&op->r, req);
+		fsreq_init(&op->r, req, 0);
 	return op;
 }
 
@@ -365,14 +377,16 @@ static void reply_entry(struct op *op, struct node *parent, const char *name,
 	struct rfs *fs = op->fs;
 	struct fuse_entry_param e = { 0 };
 	struct node *n;
+	uint32_t nlink;
 
 	pthread_mutex_lock(&fs->lock);
 	n = node_find_or_add(fs, parent, name);
 	n->nlookup++;
 	if (a->flags & SFTP_ATTR_PERMISSIONS)
 		n->mode = a->perm;
+	nlink = n->nlink;
 	pthread_mutex_unlock(&fs->lock);
-	to_stat(fs, a, n->nlink, &e.attr);
+	to_stat(fs, a, nlink, &e.attr);
 	e.attr.st_ino = n->ino;
 	e.ino = n->ino;
 	e.attr_timeout = fs->o.attr_timeout;
@@ -446,6 +460,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	op = op_new(req, 0, parent, name);
 	if (!op->r.req)
 		return op_free(op);
+	op_interruptible(op);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
 }
 
@@ -491,13 +506,21 @@ static void attr_done(struct sftp_reply *r, void *data)
 	op_free(op);
 }
 
-/* FSTAT through an open handle (works on unlinked files), else LSTAT. */
-static void stat_node(struct op *op, struct file *f, sftp_done_cb cb)
+/* FSTAT through the op's handle (works on unlinked files), else LSTAT. */
+static void stat_node(struct op *op, sftp_done_cb cb)
 {
-	if (f)
-		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &f->h, cb, op);
+	if (op->use_h)
+		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->h, cb, op);
 	else
 		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, cb, op);
+}
+
+static void op_use_file(struct op *op, struct fuse_file_info *fi)
+{
+	if (fi && fi->fh) {
+		op->h = ((struct file *)(uintptr_t)fi->fh)->h;
+		op->use_h = 1;
+	}
 }
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -507,7 +530,9 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	if (!op->r.req)
 		return op_free(op);
-	stat_node(op, fi ? (struct file *)fi->fh : NULL, attr_done);
+	op_interruptible(op);
+	op_use_file(op, fi);
+	stat_node(op, attr_done);
 }
 
 static void setattr_send(struct op *op);
@@ -519,6 +544,11 @@ static void setattr_have_current(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	/* Fill in the half of a pair SFTP v3 cannot set alone. */
+	if (((op->a.flags & SFTP_ATTR_UIDGID) &&
+	     !(r->attrs.flags & SFTP_ATTR_UIDGID)) ||
+	    ((op->a.flags & SFTP_ATTR_ACMODTIME) &&
+	     !(r->attrs.flags & SFTP_ATTR_ACMODTIME)))
+		return op_reply_err(op, EIO);	/* nothing to keep */
 	if ((op->a.flags & SFTP_ATTR_UIDGID) && !(op->to_set & FUSE_SET_ATTR_UID))
 		op->a.uid = r->attrs.uid;
 	if ((op->a.flags & SFTP_ATTR_UIDGID) && !(op->to_set & FUSE_SET_ATTR_GID))
@@ -538,7 +568,7 @@ static void setattr_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
-	stat_node(op, op->f, attr_done);
+	stat_node(op, attr_done);
 }
 
 static void setattr_send(struct op *op)
@@ -553,9 +583,8 @@ static void setattr_send(struct op *op)
 		/* Linux never changes a symlink's mode. */
 		op->a.flags &= ~SFTP_ATTR_PERMISSIONS;
 	}
-	if (op->f)
-		sftp_fsetstat(fs->conn, &op->f->h, &op->a,
-			      setattr_done, op);
+	if (op->use_h)
+		sftp_fsetstat(fs->conn, &op->h, &op->a, setattr_done, op);
 	else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT))
 		op_reply_err(op, EOPNOTSUPP);
 	else
@@ -573,7 +602,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (!op->r.req)
 		return op_free(op);
-	op->f = fi ? (struct file *)fi->fh : NULL;
+	op_use_file(op, fi);
 	op->to_set = to_set;
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		op->a.flags |= SFTP_ATTR_PERMISSIONS;
@@ -605,7 +634,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		need_current |= !at || !mt;	/* UTIME_OMIT on one */
 	}
 	if (need_current)
-		stat_node(op, op->f, setattr_have_current);
+		stat_node(op, setattr_have_current);
 	else
 		setattr_send(op);
 }
@@ -629,6 +658,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 
 	if (!op->r.req)
 		return op_free(op);
+	op_interruptible(op);
 	sftp_path(op->fs->conn, SSH_FXP_READLINK, op->path, readlink_done, op);
 }
 
@@ -798,6 +828,24 @@ static void remove_done(struct sftp_reply *r, void *data)
 	op_reply_err(op, 0);
 }
 
+static void unhide_done(struct sftp_reply *r, void *data)
+{
+	(void)data;
+	if (r->err)
+		log_warn("cannot remove a hidden unlinked file: %s",
+			 g_strerror(-r->err));
+}
+
+/* After the last close of a file unlinked while open: remove its hidden
+ * name. Called with fs->lock held; queueing a request never blocks. */
+static void remove_hidden_locked(struct rfs *fs, struct node *n)
+{
+	char *path = path_of(fs, n);
+
+	sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, NULL);
+	g_free(path);
+}
+
 static void hide_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -811,6 +859,8 @@ static void hide_done(struct sftp_reply *r, void *data)
 	op->node->name = op->name2;
 	op->name2 = NULL;
 	op->node->hidden = 1;
+	if (op->node->opens == 0)	/* closed while we renamed it */
+		remove_hidden_locked(fs, op->node);
 	pthread_mutex_unlock(&fs->lock);
 	op_reply_err(op, 0);
 }
@@ -831,14 +881,14 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (n && n->opens > 0) {
 		op->node = n;
 		n->refs++;
+		op->name2 = g_strdup_printf(HIDDEN_PREFIX "%lx",
+					    (unsigned long)n->ino);
+		op->path = child_path(fs, op->parent, op->name2);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	g_free(key);
 	if (op->node) {
 		/* Still open: keep the data reachable until last close. */
-		op->name2 = g_strdup_printf(HIDDEN_PREFIX "%lx",
-					    (unsigned long)op->node->ino);
-		op->path = child_path(fs, op->parent, op->name2);
 		sftp_rename(fs->conn, op->path2, op->path,
 			    (fs->exts & SFTP_EXT_POSIX_RENAME) != 0,
 			    hide_done, op);
@@ -1067,6 +1117,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!op->r.req)
 		return op_free(op);
 	op->fi = *fi;
+	if (!(fi->flags & O_TRUNC))
+		op_interruptible(op);
 	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags & ~(O_CREAT | O_EXCL)),
 		  NULL, open_done, op);
 }
@@ -1074,7 +1126,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 struct rd {			/* one FUSE read, split into SFTP reads */
 	struct rfs *fs;
 	struct fsreq r;
-	struct file *f;
+	struct sftp_handle h;	/* a copy, as in struct op */
 	char *buf;
 	size_t size;
 	uint64_t off;
@@ -1132,7 +1184,7 @@ static void rd_done(struct sftp_reply *r, void *data)
 			/* A short read is not end of file: ask for the rest. */
 			size_t done = rd->got[c->idx];
 
-			sftp_read(rd->fs->conn, &rd->f->h,
+			sftp_read(rd->fs->conn, &rd->h,
 				  rd->off + c->start + done,
 				  (uint32_t)(c->len - done), rd_done, c);
 			return;
@@ -1155,7 +1207,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	rd->fs = fs;
 
-	rd->f = (struct file *)(uintptr_t)fi->fh;
+	rd->h = ((struct file *)(uintptr_t)fi->fh)->h;
 	rd->size = size;
 	rd->off = (uint64_t)off;
 	rd->nchunks = size ? (int)((size + chunk - 1) / chunk) : 1;
@@ -1163,7 +1215,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	rd->buf = g_malloc(size ? size : 1);
 	rd->got = g_new0(size_t, rd->nchunks);
 	rd->eof = g_new0(int, rd->nchunks);
-	fsreq_init(&rd->r, req);
+	fsreq_init(&rd->r, req, 1);
 	for (int i = 0; i < rd->nchunks; i++) {
 		struct rd_chunk *c = g_new0(struct rd_chunk, 1);
 
@@ -1171,7 +1223,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		c->idx = i;
 		c->start = (size_t)i * chunk;
 		c->len = MIN(chunk, size - c->start);
-		sftp_read(fs->conn, &rd->f->h,
+		sftp_read(fs->conn, &rd->h,
 			  rd->off + c->start, (uint32_t)c->len, rd_done, c);
 	}
 }
@@ -1212,7 +1264,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	(void)ino;
 	w->size = size;
 	w->left = n;
-	fsreq_init(&w->r, req);
+	fsreq_init(&w->r, req, 0);
 	for (int i = 0; i < n; i++) {
 		size_t start = (size_t)i * chunk;
 
@@ -1228,57 +1280,23 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-struct closing {
-	struct rfs *fs;
-	struct node *node;
-};
-
-static void unhide_done(struct sftp_reply *r, void *data)
-{
-	struct closing *cl = data;
-
-	if (r->err)
-		log_warn("cannot remove a hidden unlinked file: %s",
-			 g_strerror(-r->err));
-	node_unref(cl->fs, cl->node);
-	g_free(cl);
-}
-
-static void close_done(struct sftp_reply *r, void *data)
-{
-	struct closing *cl = data;
-	struct rfs *fs = cl->fs;
-	char *path = NULL;
-
-	if (r->err)
-		log_debug("close: %s", g_strerror(-r->err));
-	pthread_mutex_lock(&fs->lock);
-	if (--cl->node->opens == 0 && cl->node->hidden)
-		path = path_of(fs, cl->node);
-	pthread_mutex_unlock(&fs->lock);
-	if (path) {
-		sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, cl);
-		g_free(path);
-		return;
-	}
-	node_unref(fs, cl->node);
-	g_free(cl);
-}
-
+/* The kernel's last reference to the handle: close it now in our books
+ * (an unlink that follows must see the file closed), on the server after
+ * the requests already queued for it. */
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct rfs *fs = fs_ctx(req);
 	struct file *f = (struct file *)(uintptr_t)fi->fh;
-	struct closing *cl = g_new0(struct closing, 1);
+	struct node *n = f->node;
 
 	(void)ino;
-	cl->fs = fs;
-	cl->node = f->node;
+	sftp_handle(fs->conn, SSH_FXP_CLOSE, &f->h, NULL, NULL);
 	pthread_mutex_lock(&fs->lock);
-	f->node->refs++;
+	if (--n->opens == 0 && n->hidden)
+		remove_hidden_locked(fs, n);
+	node_maybe_free(fs, n);
 	pthread_mutex_unlock(&fs->lock);
-	sftp_handle(fs->conn, SSH_FXP_CLOSE, &f->h, close_done, cl);
 	g_free(f);
 	fuse_reply_err(req, 0);
 }
@@ -1340,7 +1358,8 @@ static void readdir_next(struct sftp_reply *r, void *data)
 	struct op *op = data;
 	struct dir *d = op->d;
 
-	if (r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) {
+	if ((r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) ||
+	    (r->type == SSH_FXP_NAME && r->count == 0)) {
 		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
 		op->fi.fh = (uint64_t)(uintptr_t)d;
 		op->d = NULL;
@@ -1400,6 +1419,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (!op->r.req)
 		return op_free(op);
 	op->fi = *fi;
+	op_interruptible(op);
 	sftp_path(op->fs->conn, SSH_FXP_OPENDIR, op->path, opendir_done, op);
 }
 
@@ -1520,6 +1540,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &st);
 		return op_free(op);
 	}
+	op_interruptible(op);
 	sftp_statvfs(op->fs->conn, op->path, statfs_done, op);
 }
 
@@ -1558,6 +1579,7 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	op->flags = mask;
 	op->uid = fuse_req_ctx(req)->uid;
 	op->gid = fuse_req_ctx(req)->gid;
+	op_interruptible(op);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, access_done, op);
 }
 
