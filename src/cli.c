@@ -141,12 +141,30 @@ static int parse_int(const char *name, const char *v, int base, int max)
 	return (int)n;
 }
 
-/* A bare word that is no option of ours continues a comma list value
- * ("PreferredAuthentications=publickey,password"). */
-static gboolean is_flag_word(const char *w)
+/* ssh_config keywords whose values are comma-separated lists. */
+static const char *const list_keywords[] = {
+	"preferredauthentications", "ciphers", "macs", "kexalgorithms",
+	"hostkeyalgorithms", "proxyjump", "pubkeyacceptedalgorithms",
+	"pubkeyacceptedkeytypes", "casignaturealgorithms",
+	"hostbasedacceptedalgorithms", "ignoreunknown", NULL,
+};
+
+/* Does a bare word after prev continue prev's list value, as in
+ * "PreferredAuthentications=publickey,password"? Only after a list
+ * keyword, and only if the word is no option of its own. */
+static gboolean continues_list(const char *prev, const char *w)
 {
-	return in_list(fuse_flags, w) || in_list(mount_ignored, w) ||
-	       in_list(rfs_flags, w);
+	const char *eq = prev ? strchr(prev, '=') : NULL;
+	char *kw;
+	gboolean r;
+
+	if (!eq || strchr(w, '=') || in_list(fuse_flags, w) ||
+	    in_list(mount_ignored, w) || in_list(rfs_flags, w))
+		return FALSE;
+	kw = g_ascii_strdown(prev, eq - prev);
+	r = in_list(list_keywords, kw);
+	g_free(kw);
+	return r;
 }
 
 static void add_fuse_opt(struct cli *c, const char *o)
@@ -187,7 +205,16 @@ static void one_option(struct cli *c, const char *opt)
 	} else if (in_list(fuse_flags, name) && !val) {
 		add_fuse_opt(c, name);
 	} else if (in_list(fuse_valued, name) && val) {
-		add_fuse_opt(c, opt);
+		/* libfuse splits on commas too: escape them again. */
+		GString *o = g_string_new(NULL);
+
+		for (const char *p = opt; *p; p++) {
+			if (*p == ',' || *p == '\\')
+				g_string_append_c(o, '\\');
+			g_string_append_c(o, *p);
+		}
+		add_fuse_opt(c, o->str);
+		g_string_free(o, TRUE);
 	} else if (conf_is_keyword(name) && val) {
 		g_ptr_array_add(c->ssh_opts, g_strdup(opt));
 	} else {
@@ -212,9 +239,7 @@ static void parse_o(struct cli *c, const char *arg)
 				const char *prev = items->len ?
 					items->pdata[items->len - 1] : NULL;
 
-				if (prev && strchr(prev, '=') &&
-				    !strchr(cur->str, '=') &&
-				    !is_flag_word(cur->str)) {
+				if (continues_list(prev, cur->str)) {
 					char *j = g_strconcat(prev, ",",
 							      cur->str, NULL);
 					g_free(items->pdata[items->len - 1]);
@@ -605,8 +630,9 @@ int main(int argc, char **argv)
 	fuse_set_signal_handlers(se);
 	rc = fuse_session_loop(se);
 	fuse_remove_signal_handlers(se);
-	fuse_session_unmount(se);
+	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	sftp_conn_free(sc);
+	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	fs_free(fs);
 	recon_free(rc_);
