@@ -15,6 +15,8 @@
  * stored only when the line is active and the field is still unset.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <arpa/inet.h>
 #include <glob.h>
 #include <limits.h>
 #include <pwd.h>
@@ -461,7 +463,7 @@ static const struct state st_flag[] = {
 };
 static const struct state st_pubkey[] = {
 	{ "true", 1 }, { "false", 0 }, { "yes", 1 }, { "no", 0 },
-	{ "unbound", 1 }, { "host-bound", 1 }, { NULL, 0 }
+	{ "unbound", 2 }, { "host-bound", 3 }, { NULL, 0 }
 };
 static const struct state st_shkc[] = {
 	{ "true", CONF_SHKC_YES }, { "false", CONF_SHKC_NO },
@@ -757,8 +759,8 @@ parse_state(struct pctx *p, const struct keyword *k, struct line *l,
 	return 0;
 }
 
-/* K_INT: 0..INT_MAX. K_PORT: 1..65535, numbers only; OpenSSH would also
- * take a service name from /etc/services, rfs does not. */
+/* K_INT: 0..INT_MAX. K_PORT: 1..65535, or a service name from
+ * /etc/services, as OpenSSH's a2port(). */
 static int
 parse_number(struct pctx *p, const struct keyword *k, struct line *l,
 	     GError **err)
@@ -771,6 +773,12 @@ parse_number(struct pctx *p, const struct keyword *k, struct line *l,
 	if (need_arg(p, l, &arg, err) < 0)
 		return -1;
 	v = parse_decimal(arg, port ? 65535 : INT_MAX);
+	if (port && v < 1) {
+		struct servent *se = getservbyname(arg, "tcp");
+
+		if (se)
+			v = ntohs((uint16_t)se->s_port);
+	}
 	if (v < (port ? 1 : 0))
 		return bad_value(p, l, arg, err);
 	if (*p->active && *field == CONF_UNSET)

@@ -42,7 +42,8 @@ struct conf {
 				 * expanded; see conf_agent_socket() */
 	char *preferred_auth;	/* PreferredAuthentications, normalised list
 				 * "publickey,keyboard-interactive,password" */
-	int pubkey_auth;	/* PubkeyAuthentication */
+	int pubkey_auth;	/* PubkeyAuthentication: 0 no, 1 yes, 2
+				 * unbound, 3 host-bound (all but 0: yes) */
 	int password_auth;	/* PasswordAuthentication */
 	int kbdint_auth;	/* KbdInteractiveAuthentication */
 	char *proxy_jump;	/* ProxyJump as written ("[user@]host[:port]"

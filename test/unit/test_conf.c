@@ -1123,8 +1123,8 @@ test_kbdint_alias(struct fx *f, gconstpointer d)
 static void
 test_port_values(struct fx *f, gconstpointer d)
 {
-	static const char *bad[] = { "0", "65536", "22x", "ssh", "-1",
-	    "+22", " 22a", "99999999999999" };
+	static const char *bad[] = { "0", "65536", "22x", "nosuchservice",
+	    "-1", "+22", " 22a", "99999999999999" };
 	struct conf *c;
 	guint i;
 
@@ -1142,6 +1142,11 @@ test_port_values(struct fx *f, gconstpointer d)
 	g_assert_cmpint(c->port, ==, 65535);
 	conf_free(c);
 	expect_err(f, "h", "\nPort 0\n", "2: bad Port '0'");
+	/* a service name from /etc/services, as OpenSSH's a2port() */
+	c = conf_new("h");
+	g_assert_cmpint(conf_set_option(c, "Port=ssh", NULL), ==, 0);
+	g_assert_cmpint(c->port, ==, 22);
+	conf_free(c);
 }
 
 static void
