@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <sys/eventfd.h>
 #include <stdio.h>
 #include <string.h>
@@ -321,6 +323,84 @@ out:
 	return rc;
 }
 
+/* ---- ProxyCommand ---- */
+
+/* Expand %h %p %r %n %% in a ProxyCommand. Host and user are checked
+ * first: they reach a shell (sshfs had a command injection there). */
+static char *proxy_expand(const char *cmd, const struct conf *c,
+			  GError **err)
+{
+	GString *o = g_string_new(NULL);
+
+	if (!util_valid_host(c->hostname) || !util_valid_host(c->host_arg) ||
+	    strspn(c->user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
+		   "WXYZ0123456789._-") != strlen(c->user)) {
+		rfs_set_error(err, RFS_EXIT_USAGE, "ProxyCommand: refusing to "
+			      "put host '%s' or user '%s' into a shell command",
+			      c->hostname, c->user);
+		g_string_free(o, TRUE);
+		return NULL;
+	}
+	for (const char *p = cmd; *p; p++) {
+		if (*p != '%' || !p[1]) {
+			g_string_append_c(o, *p);
+			continue;
+		}
+		switch (*++p) {
+		case 'h': g_string_append(o, c->hostname); break;
+		case 'n': g_string_append(o, c->host_arg); break;
+		case 'r': g_string_append(o, c->user); break;
+		case 'p': g_string_append_printf(o, "%d", c->port); break;
+		case '%': g_string_append_c(o, '%'); break;
+		default:
+			rfs_set_error(err, RFS_EXIT_USAGE, "ProxyCommand: "
+				      "unknown token %%%c", *p);
+			g_string_free(o, TRUE);
+			return NULL;
+		}
+	}
+	return g_string_free(o, FALSE);
+}
+
+/* Run the ProxyCommand with a socketpair as its stdin and stdout; the
+ * SSH session speaks over our end. Returns that end, or -1. */
+static int proxy_connect(const struct conf *c, struct xport *x, GError **err)
+{
+	char *cmd = proxy_expand(c->proxy_command, c, err), *sh;
+	int sp[2];
+	pid_t pid;
+
+	if (!cmd)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
+		rfs_set_error(err, RFS_EXIT_CONNECT, "socketpair: %s",
+			      g_strerror(errno));
+		g_free(cmd);
+		return -1;
+	}
+	sh = g_strconcat("exec ", cmd, NULL);
+	log_debug("ProxyCommand: %s", cmd);
+	pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls: the I/O thread may exist. */
+		if (dup2(sp[1], 0) < 0 || dup2(sp[1], 1) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", sh, (char *)NULL);
+		_exit(127);
+	}
+	close(sp[1]);
+	g_free(sh);
+	g_free(cmd);
+	if (pid < 0) {
+		rfs_set_error(err, RFS_EXIT_CONNECT, "fork: %s",
+			      g_strerror(errno));
+		close(sp[0]);
+		return -1;
+	}
+	x->proxy_pid = pid;
+	return sp[0];
+}
+
 /* ---- sessions tunnelled through a jump host ---- */
 
 /* libssh2 I/O callbacks of a session whose bytes travel in the hop's
@@ -574,7 +654,9 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 		LIBSSH2_SESSION *s;
 
 		if (!hop) {
-			fd = x->sock = tcp_connect(hc, err);
+			fd = x->sock = hc->proxy_command && !hc->proxy_jump ?
+				       proxy_connect(hc, x, err) :
+				       tcp_connect(hc, err);
 			if (fd < 0)
 				goto fail_hop;
 			s = libssh2_session_init();
@@ -672,5 +754,11 @@ void xport_close(struct xport *x)
 	if (x->sock >= 0) {
 		close(x->sock);
 		x->sock = -1;
+	}
+	if (x->proxy_pid > 0) {
+		/* Our process, by PID: it should exit on EOF; make sure. */
+		kill(x->proxy_pid, SIGTERM);
+		waitpid(x->proxy_pid, NULL, 0);
+		x->proxy_pid = 0;
 	}
 }

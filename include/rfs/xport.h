@@ -34,6 +34,7 @@ struct xport {
 	int sock;		/* the TCP socket (to the first hop, if any) */
 	GPtrArray *hops;	/* struct xport_hop *, outermost first; NULL
 				 * when connected directly */
+	int proxy_pid;		/* ProxyCommand's process, 0 if none */
 };
 
 /* Connect to c->hostname:c->port as c->user, through c->proxy_jump's
