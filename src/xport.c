@@ -28,6 +28,22 @@ static int connect_timeout_ms(const struct conf *c)
 				       : DEFAULT_CONNECT_TIMEOUT) * 1000;
 }
 
+/* BindAddress: the local address to connect from. 0 or -errno. */
+static int bind_local(int fd, const struct addrinfo *ai, const char *addr)
+{
+	struct addrinfo hints = { .ai_family = ai->ai_family,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	struct addrinfo *res;
+	int rc;
+
+	if (getaddrinfo(addr, NULL, &hints, &res))
+		return -EADDRNOTAVAIL;
+	rc = bind(fd, res->ai_addr, res->ai_addrlen) ? -errno : 0;
+	freeaddrinfo(res);
+	return rc;
+}
+
 /* Non-blocking connect bounded by timeout_ms. Returns 0 or -errno. */
 static int connect_one(int fd, const struct addrinfo *ai, int timeout_ms)
 {
@@ -86,7 +102,10 @@ static int tcp_connect(const struct conf *c, GError **err)
 			last = -errno;
 			continue;
 		}
-		last = connect_one(fd, ai, connect_timeout_ms(c));
+		last = c->bind_address ? bind_local(fd, ai, c->bind_address)
+				       : 0;
+		if (last == 0)
+			last = connect_one(fd, ai, connect_timeout_ms(c));
 		if (last == 0)
 			break;
 		close(fd);
@@ -145,7 +164,7 @@ static void set_hostkey_prefs(LIBSSH2_SESSION *s, const struct conf *c)
 					  keyhost(c), c->port);
 	GString *pref = g_string_new(NULL);
 
-	if (c->host_key_algorithms) {
+	if (c->host_key_algorithms && !strchr("+-^", *c->host_key_algorithms)) {
 		g_string_assign(pref, c->host_key_algorithms);
 	} else {
 		for (char **k = known; *k; k++)
@@ -560,6 +579,24 @@ static int build_chain(const struct conf *c, const struct xport_opts *o,
 	return rc;
 }
 
+/* Ciphers, MACs, KexAlgorithms as libssh2 preferences. OpenSSH's "+",
+ * "-" and "^" forms change its default list, which libssh2 does not
+ * share: keep libssh2's defaults then. */
+static void method_pref(LIBSSH2_SESSION *s, int type, const char *kw,
+			const char *v)
+{
+	if (!v)
+		return;
+	if (strchr("+-^", *v)) {
+		log_debug("%s %s: relative lists are not supported, using "
+			  "libssh2's defaults", kw, v);
+		return;
+	}
+	if (libssh2_session_method_pref(s, type, v))
+		log_warn("%s %s: none of these is supported; using the "
+			 "defaults", kw, v);
+}
+
 /* Handshake, host key check and authentication on s (blocking). */
 static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 		     const struct xport_opts *o, GError **err)
@@ -569,19 +606,11 @@ static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 	if (c->compression > 0)
 		libssh2_session_flag(s, LIBSSH2_FLAG_COMPRESS, 1);
 	set_hostkey_prefs(s, c);
-	if (c->ciphers) {
-		libssh2_session_method_pref(s, LIBSSH2_METHOD_CRYPT_CS,
-					    c->ciphers);
-		libssh2_session_method_pref(s, LIBSSH2_METHOD_CRYPT_SC,
-					    c->ciphers);
-	}
-	if (c->macs) {
-		libssh2_session_method_pref(s, LIBSSH2_METHOD_MAC_CS, c->macs);
-		libssh2_session_method_pref(s, LIBSSH2_METHOD_MAC_SC, c->macs);
-	}
-	if (c->kex_algorithms)
-		libssh2_session_method_pref(s, LIBSSH2_METHOD_KEX,
-					    c->kex_algorithms);
+	method_pref(s, LIBSSH2_METHOD_CRYPT_CS, "Ciphers", c->ciphers);
+	method_pref(s, LIBSSH2_METHOD_CRYPT_SC, "Ciphers", c->ciphers);
+	method_pref(s, LIBSSH2_METHOD_MAC_CS, "MACs", c->macs);
+	method_pref(s, LIBSSH2_METHOD_MAC_SC, "MACs", c->macs);
+	method_pref(s, LIBSSH2_METHOD_KEX, "KexAlgorithms", c->kex_algorithms);
 	if (libssh2_session_handshake(s, fd)) {
 		char *m = NULL;
 
@@ -591,8 +620,10 @@ static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 			      m ? m : "unknown error");
 		return -1;
 	}
-	log_debug("connected to %s port %d, cipher %s", c->hostname, c->port,
-		  libssh2_session_methods(s, LIBSSH2_METHOD_CRYPT_CS));
+	log_debug("connected to %s port %d, cipher %s, compression %s",
+		  c->hostname, c->port,
+		  libssh2_session_methods(s, LIBSSH2_METHOD_CRYPT_CS),
+		  libssh2_session_methods(s, LIBSSH2_METHOD_COMP_CS));
 	return check_hostkey(s, c, o, err) || auth_run(s, c, o, err) ? -1 : 0;
 }
 
