@@ -25,6 +25,8 @@
 #include <glib.h>
 
 #include "rfs/fs.h"
+#include "rfs/fsreq.h"
+#include "rfs/stream.h"
 #include "rfs/log.h"
 
 #ifndef RENAME_NOREPLACE
@@ -37,6 +39,7 @@
 struct node {
 	fuse_ino_t ino;
 	struct node *parent;	/* NULL for the root */
+	GSList *files;		/* struct file *, open on this node */
 	char *name;		/* NULL for the root */
 	char *key;		/* key in fs->names, NULL once detached */
 	uint64_t nlookup;	/* kernel references */
@@ -53,55 +56,16 @@ struct rfs {
 	char *base;		/* absolute remote directory, no trailing / */
 	struct fs_opts o;
 	uint32_t exts;
+	struct stream_pool *pool;
 	pthread_mutex_t lock;	/* guards the tables and every node field */
 	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
 	GHashTable *names;	/* "parent-ino/name" -> struct node * */
 	struct node *root;
 };
 
-/* A FUSE request answered from an SFTP completion. The kernel may
- * interrupt it (a signal, or SIGKILL of the caller, which otherwise waits
- * for our answer however long it takes): then it is answered EINTR at
- * once, and the completion, finding the reply taken, only cleans up. */
-struct fsreq {
-	fuse_req_t req;
-	int claimed;		/* atomic: 1 once someone answers */
-};
-
-static void fsreq_interrupted(fuse_req_t req, void *data)
-{
-	struct fsreq *r = data;
-
-	/* Touch nothing of r after the claim: the completion may free it. */
-	if (g_atomic_int_compare_and_exchange(&r->claimed, 0, 1))
-		fuse_reply_err(req, EINTR);
-}
-
-/* Only requests that change nothing may be interrupted: a mkdir or a
- * write answered EINTR could still happen on the server, and a program
- * that retries would see EEXIST or write twice. The others wait for the
- * server, bounded by reconnect_timeout. */
-static void fsreq_init(struct fsreq *r, fuse_req_t req, int interruptible)
-{
-	r->req = req;
-	r->claimed = 0;
-	if (interruptible)
-		fuse_req_interrupt_func(req, fsreq_interrupted, r);
-}
-
-/* 1 if the reply is ours to send. Clearing the interrupt function takes
- * the request's lock, so a handler still running has finished with r. */
-static int fsreq_claim(struct fsreq *r)
-{
-	if (!g_atomic_int_compare_and_exchange(&r->claimed, 0, 1))
-		return 0;
-	fuse_req_interrupt_func(r->req, NULL, NULL);
-	return 1;
-}
-
 struct file {			/* fi->fh of an open file */
 	struct node *node;
-	struct sftp_handle h;
+	struct stream *st;	/* readahead, write-behind; owns the handle */
 };
 
 struct dent {
@@ -252,6 +216,20 @@ static void node_unref(struct rfs *fs, struct node *n)
 	n->refs--;
 	node_maybe_free(fs, n);
 	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Send coalesced writes of every file open on n (fs->lock held): a stat
+ * or truncate that follows must come after them. With invalidate, also
+ * forget their readahead. */
+static void push_files_locked(struct node *n, int invalidate)
+{
+	for (GSList *l = n->files; l; l = l->next) {
+		struct file *f = l->data;
+
+		stream_push(f->st);
+		if (invalidate)
+			stream_invalidate(f->st);
+	}
 }
 
 /* ---- ops: allocation, attributes, replies ---- */
@@ -515,12 +493,26 @@ static void stat_node(struct op *op, sftp_done_cb cb)
 		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, cb, op);
 }
 
+/* Use the open file's handle (a copy) and send its coalesced writes
+ * first, so a stat or truncate comes after them. */
 static void op_use_file(struct op *op, struct fuse_file_info *fi)
 {
 	if (fi && fi->fh) {
-		op->h = ((struct file *)(uintptr_t)fi->fh)->h;
+		struct stream *st = ((struct file *)(uintptr_t)fi->fh)->st;
+
+		stream_push(st);
+		op->h = *stream_handle(st);
 		op->use_h = 1;
 	}
+}
+
+/* Before a request about the node's attributes: its open files' writes
+ * go first (invalidate: and their readahead is stale after it). */
+static void op_push_node(struct op *op, int invalidate)
+{
+	pthread_mutex_lock(&op->fs->lock);
+	push_files_locked(op->node, invalidate);
+	pthread_mutex_unlock(&op->fs->lock);
 }
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -531,6 +523,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
+	op_push_node(op, 0);
 	op_use_file(op, fi);
 	stat_node(op, attr_done);
 }
@@ -602,6 +595,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (!op->r.req)
 		return op_free(op);
+	op_push_node(op, (to_set & FUSE_SET_ATTR_SIZE) != 0);
 	op_use_file(op, fi);
 	op->to_set = to_set;
 	if (to_set & FUSE_SET_ATTR_MODE) {
@@ -1073,26 +1067,47 @@ static uint32_t pflags_of(int flags)
 	return p;
 }
 
-static struct file *file_new(struct rfs *fs, struct node *n,
-			     struct sftp_reply *r)
+/* A file open on node n (fs->lock held). */
+static struct file *file_new_locked(struct rfs *fs, struct node *n,
+				    const struct sftp_handle *h, int flags)
 {
 	struct file *f = g_new0(struct file, 1);
 
 	f->node = n;
-	sftp_handle_set(&f->h, r);
-	pthread_mutex_lock(&fs->lock);
+	f->st = stream_new(fs->pool, h, flags);
 	n->opens++;
+	n->files = g_slist_prepend(n->files, f);
+	return f;
+}
+
+static struct file *file_new(struct rfs *fs, struct node *n,
+			     struct sftp_reply *r, int flags)
+{
+	struct sftp_handle h;
+	struct file *f;
+
+	sftp_handle_set(&h, r);
+	pthread_mutex_lock(&fs->lock);
+	f = file_new_locked(fs, n, &h, flags);
 	pthread_mutex_unlock(&fs->lock);
 	return f;
 }
 
+
 /* Undo file_new() for a handle the kernel never got. */
+/* The last reference to an open file: close it in our books at once (an
+ * unlink that follows must see it closed), on the server after everything
+ * queued for it; remove the hidden name of a file unlinked while open. */
 static void file_close(struct rfs *fs, struct file *f)
 {
-	sftp_handle(fs->conn, SSH_FXP_CLOSE, &f->h, NULL, NULL);
+	struct node *n = f->node;
+
+	stream_close(f->st);
 	pthread_mutex_lock(&fs->lock);
-	f->node->opens--;
-	node_maybe_free(fs, f->node);
+	n->files = g_slist_remove(n->files, f);
+	if (--n->opens == 0 && n->hidden)
+		remove_hidden_locked(fs, n);
+	node_maybe_free(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 	g_free(f);
 }
@@ -1103,7 +1118,8 @@ static void open_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
-	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, r);
+	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, r,
+						  op->fi.flags);
 	op->fi.keep_cache = 0;
 	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
 		file_close(op->fs, (struct file *)(uintptr_t)op->fi.fh);
@@ -1123,203 +1139,45 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		  NULL, open_done, op);
 }
 
-struct rd {			/* one FUSE read, split into SFTP reads */
-	struct rfs *fs;
-	struct fsreq r;
-	struct sftp_handle h;	/* a copy, as in struct op */
-	char *buf;
-	size_t size;
-	uint64_t off;
-	int nchunks;
-	int left;		/* chunks not finished (atomic) */
-	size_t *got;		/* bytes per chunk */
-	int *eof;		/* chunk hit end of file */
-	int err;
-};
-
-struct rd_chunk {
-	struct rd *rd;
-	int idx;
-	size_t start;		/* offset in rd->buf of the chunk */
-	size_t len;		/* chunk length */
-};
-
-static void rd_finish(struct rd *rd)
-{
-	size_t total = 0;
-	int i;
-	size_t chunk = rd->nchunks > 1 ? (size_t)sftp_conn_max_read(rd->fs->conn)
-				       : rd->size;
-
-	for (i = 0; i < rd->nchunks; i++) {
-		total += rd->got[i];
-		if (rd->got[i] < MIN(chunk, rd->size - (size_t)i * chunk))
-			break;	/* end of file inside this chunk */
-	}
-	if (!fsreq_claim(&rd->r))
-		;	/* interrupted: answered already */
-	else if (rd->err && total == 0)
-		fuse_reply_err(rd->r.req, -rd->err);
-	else
-		fuse_reply_buf(rd->r.req, rd->buf, total);
-	g_free(rd->buf);
-	g_free(rd->got);
-	g_free(rd->eof);
-	g_free(rd);
-}
-
-static void rd_done(struct sftp_reply *r, void *data)
-{
-	struct rd_chunk *c = data;
-	struct rd *rd = c->rd;
-
-	if (r->err) {
-		if (!rd->err)
-			rd->err = r->err;
-	} else if (r->type == SSH_FXP_DATA && r->data_len > 0) {
-		memcpy(rd->buf + c->start + rd->got[c->idx], r->data,
-		       r->data_len);
-		rd->got[c->idx] += r->data_len;
-		if (rd->got[c->idx] < c->len) {
-			/* A short read is not end of file: ask for the rest. */
-			size_t done = rd->got[c->idx];
-
-			sftp_read(rd->fs->conn, &rd->h,
-				  rd->off + c->start + done,
-				  (uint32_t)(c->len - done), rd_done, c);
-			return;
-		}
-	} else {
-		rd->eof[c->idx] = 1;
-	}
-	g_free(c);
-	if (g_atomic_int_dec_and_test(&rd->left))
-		rd_finish(rd);
-}
-
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct rfs *fs = fs_ctx(req);
-	struct rd *rd = g_new0(struct rd, 1);
-	size_t chunk = sftp_conn_max_read(fs->conn);
-
 	(void)ino;
-	rd->fs = fs;
-
-	rd->h = ((struct file *)(uintptr_t)fi->fh)->h;
-	rd->size = size;
-	rd->off = (uint64_t)off;
-	rd->nchunks = size ? (int)((size + chunk - 1) / chunk) : 1;
-	rd->left = rd->nchunks;
-	rd->buf = g_malloc(size ? size : 1);
-	rd->got = g_new0(size_t, rd->nchunks);
-	rd->eof = g_new0(int, rd->nchunks);
-	fsreq_init(&rd->r, req, 1);
-	for (int i = 0; i < rd->nchunks; i++) {
-		struct rd_chunk *c = g_new0(struct rd_chunk, 1);
-
-		c->rd = rd;
-		c->idx = i;
-		c->start = (size_t)i * chunk;
-		c->len = MIN(chunk, size - c->start);
-		sftp_read(fs->conn, &rd->h,
-			  rd->off + c->start, (uint32_t)c->len, rd_done, c);
-	}
-}
-
-struct wr {
-	struct fsreq r;
-	size_t size;
-	int left;		/* atomic */
-	int err;
-};
-
-static void wr_done(struct sftp_reply *r, void *data)
-{
-	struct wr *w = data;
-
-	if (r->err && !w->err)
-		w->err = r->err;
-	if (!g_atomic_int_dec_and_test(&w->left))
-		return;
-	if (!fsreq_claim(&w->r))
-		;	/* interrupted: the caller saw EINTR, not success */
-	else if (w->err)
-		fuse_reply_err(w->r.req, -w->err);
-	else
-		fuse_reply_write(w->r.req, w->size);
-	g_free(w);
+	stream_read(((struct file *)(uintptr_t)fi->fh)->st, req, size,
+		    (uint64_t)off);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct rfs *fs = fs_ctx(req);
-	struct file *f = (struct file *)(uintptr_t)fi->fh;
-	size_t chunk = sftp_conn_max_write(fs->conn);
-	struct wr *w = g_new0(struct wr, 1);
-	int n = size ? (int)((size + chunk - 1) / chunk) : 1;
-
 	(void)ino;
-	w->size = size;
-	w->left = n;
-	fsreq_init(&w->r, req, 0);
-	for (int i = 0; i < n; i++) {
-		size_t start = (size_t)i * chunk;
-
-		sftp_write(fs->conn, &f->h, (uint64_t)off + start,
-			   buf + start, MIN(chunk, size - start), wr_done, w);
-	}
+	stream_write(((struct file *)(uintptr_t)fi->fh)->st, req, buf, size,
+		     (uint64_t)off);
 }
 
+/* close(2): every write answered, with the first error if any. */
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino; (void)fi;
-	/* Writes are acknowledged before write() returns: nothing is held. */
-	fuse_reply_err(req, 0);
+	(void)ino;
+	stream_flush(((struct file *)(uintptr_t)fi->fh)->st, req);
 }
 
-/* The kernel's last reference to the handle: close it now in our books
- * (an unlink that follows must see the file closed), on the server after
- * the requests already queued for it. */
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct rfs *fs = fs_ctx(req);
-	struct file *f = (struct file *)(uintptr_t)fi->fh;
-	struct node *n = f->node;
-
 	(void)ino;
-	sftp_handle(fs->conn, SSH_FXP_CLOSE, &f->h, NULL, NULL);
-	pthread_mutex_lock(&fs->lock);
-	if (--n->opens == 0 && n->hidden)
-		remove_hidden_locked(fs, n);
-	node_maybe_free(fs, n);
-	pthread_mutex_unlock(&fs->lock);
-	g_free(f);
+	file_close(fs_ctx(req), (struct file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
-}
-
-static void status_done(struct sftp_reply *r, void *data)
-{
-	struct op *op = data;
-
-	op_reply_err(op, r->err);
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct op *op = op_new(req, ino, 0, NULL);
-	struct file *f = (struct file *)(uintptr_t)fi->fh;
+	struct rfs *fs = fs_ctx(req);
 
-	(void)datasync;
-	if (!op->r.req)
-		return op_free(op);
-	if (!(op->fs->exts & SFTP_EXT_FSYNC))
-		return op_reply_err(op, 0);
-	sftp_fsync(op->fs->conn, &f->h, status_done, op);
+	(void)ino; (void)datasync;
+	stream_fsync(((struct file *)(uintptr_t)fi->fh)->st, req,
+		     (fs->exts & SFTP_EXT_FSYNC) != 0);
 }
 
 /* ---- directories ---- */
@@ -1601,7 +1459,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 		/* The server's umask cut the mode: set the exact one. */
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
-		sftp_fsetstat(op->fs->conn, &op->f->h, &fix,
+		sftp_fsetstat(op->fs->conn, &op->h, &fix,
 			      create_fixed, op);
 		return;
 	}
@@ -1614,30 +1472,26 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	struct rfs *fs = op->fs;
 	struct fuse_entry_param e = { 0 };
 	struct node *n;
+	struct file *f;
 
 	(void)r;
 	pthread_mutex_lock(&fs->lock);
 	n = node_find_or_add(fs, op->parent, op->name);
 	n->nlookup++;
-	n->opens++;
 	n->mode = op->a.perm;
-	op->f->node = n;
+	f = file_new_locked(fs, n, &op->h, op->fi.flags);
 	pthread_mutex_unlock(&fs->lock);
 	to_stat(fs, &op->a, 1, &e.attr);
 	e.attr.st_ino = e.ino = n->ino;
 	e.attr_timeout = e.entry_timeout = fs->o.attr_timeout;
-	op->fi.fh = (uint64_t)(uintptr_t)op->f;
+	op->fi.fh = (uint64_t)(uintptr_t)f;
 	if (!fsreq_claim(&op->r) ||
 	    fuse_reply_create(op->r.req, &e, &op->fi) == -ENOENT) {
-		sftp_handle(fs->conn, SSH_FXP_CLOSE, &op->f->h, NULL, NULL);
 		pthread_mutex_lock(&fs->lock);
 		n->nlookup--;
-		n->opens--;
-		node_maybe_free(fs, n);
 		pthread_mutex_unlock(&fs->lock);
-		g_free(op->f);
+		file_close(fs, f);
 	}
-	op->f = NULL;
 	op_free(op);
 }
 
@@ -1660,9 +1514,8 @@ static void create_open(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
-	op->f = g_new0(struct file, 1);
-	sftp_handle_set(&op->f->h, r);
-	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->f->h, create_stat, op);
+	sftp_handle_set(&op->h, r);
+	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->h, create_stat, op);
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1749,6 +1602,8 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->base = g_strdup(base);
 	fs->o = *o;
 	fs->exts = sftp_conn_exts(c);
+	/* 16 MiB covers 300 MB/s at 50 ms; 64 MiB bounds the mount. */
+	fs->pool = stream_pool_new(c, 16 << 20, 64 << 20);
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
@@ -1779,6 +1634,7 @@ void fs_free(struct rfs *fs)
 	}
 	g_hash_table_destroy(fs->names);
 	g_hash_table_destroy(fs->inodes);
+	stream_pool_free(fs->pool);
 	pthread_mutex_destroy(&fs->lock);
 	g_free(fs->base);
 	g_free(fs);

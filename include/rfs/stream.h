@@ -1,0 +1,63 @@
+/* stream: per-open-file readahead and write-behind.
+ *
+ * Reads: sequential access is detected per handle and rfs keeps a window
+ * of SFTP READs in flight ahead of the reader, doubling from 256 KiB up to
+ * a cap, so one link's bandwidth-delay product is covered (the kernel only
+ * ever asks 128 KiB ahead). Random reads fetch just what was asked.
+ *
+ * Writes: a write is answered once its data is queued, up to a cap of
+ * bytes in flight per file and per mount (back-pressure beyond). Small
+ * contiguous writes are coalesced. The first error of any write is kept
+ * and returned by the next write, flush (close) and fsync: never dropped.
+ * flush answers only when every earlier write has been answered. Files
+ * opened O_SYNC, O_DSYNC or O_DIRECT write through.
+ *
+ * Ordering: the server handles one channel's requests in order (OpenSSH's
+ * sftp-server is sequential), so a READ, FSTAT or FSYNC sent after WRITEs
+ * sees them; flush relies on it too.
+ *
+ * Thread: stream_* ops on FUSE threads; completions on the I/O thread.
+ * Each stream has its own lock, never held across a callback or reply.
+ */
+#ifndef RFS_STREAM_H
+#define RFS_STREAM_H
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+
+#include "rfs/sftp.h"
+
+struct stream_pool;		/* caps and counters of one mount */
+struct stream;
+
+/* per_file: bytes of readahead or write-behind one file may have in
+ * flight; total: for the whole mount. */
+struct stream_pool *stream_pool_new(struct sftp_conn *c, size_t per_file,
+				    size_t total);
+void stream_pool_free(struct stream_pool *p);
+
+/* A stream over handle h (copied); flags: the open(2) flags. */
+struct stream *stream_new(struct stream_pool *p, const struct sftp_handle *h,
+			  int flags);
+/* Send what is buffered, then CLOSE the handle after everything queued;
+ * drops the opener's reference (completions keep theirs). */
+void stream_close(struct stream *s);
+
+void stream_read(struct stream *s, fuse_req_t req, size_t size,
+		 uint64_t off);
+void stream_write(struct stream *s, fuse_req_t req, const char *buf,
+		  size_t size, uint64_t off);
+/* Answer req with 0 or the first write error once every write so far is
+ * answered by the server (close(2) returns this). */
+void stream_flush(struct stream *s, fuse_req_t req);
+/* Like flush, then fsync@openssh.com if have_fsync. */
+void stream_fsync(struct stream *s, fuse_req_t req, int have_fsync);
+/* Send coalesced data now: a stat after it sees the right size. */
+void stream_push(struct stream *s);
+/* Forget readahead (the file changed by another path, e.g. truncate). */
+void stream_invalidate(struct stream *s);
+/* The handle, for FSTAT/FSETSTAT through this open file. */
+const struct sftp_handle *stream_handle(struct stream *s);
+
+#endif

@@ -1,0 +1,669 @@
+/* stream: per-open-file readahead and write-behind (see stream.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+
+#include "rfs/stream.h"
+#include "rfs/fsreq.h"
+#include "rfs/log.h"
+
+#define RA_START (256 * 1024)	/* first readahead window, bytes */
+
+struct stream_pool {
+	struct sftp_conn *conn;
+	size_t per_file, total;
+	pthread_mutex_t lock;	/* guards used */
+	size_t used;		/* bytes in flight, all streams */
+};
+
+struct chunk {			/* one SFTP READ of readahead */
+	struct stream *s;
+	uint64_t off;
+	size_t len, got;
+	int done, err, dropped;
+	char *data;
+};
+
+struct reader {			/* a FUSE read waiting for chunks */
+	struct fsreq r;
+	uint64_t off;
+	size_t size;
+};
+
+struct writer {			/* a FUSE write waiting for room */
+	fuse_req_t req;
+	size_t size;
+};
+
+struct wchunk {			/* one SFTP WRITE in flight */
+	struct stream *s;
+	size_t len;
+	fuse_req_t req;		/* write-through: answer when done */
+	size_t reply_size;
+	int *left;		/* write-through: pieces not answered */
+	int *err;
+};
+
+struct stream {
+	struct stream_pool *p;
+	struct sftp_handle h;
+	int sync;		/* O_SYNC/O_DSYNC/O_DIRECT: write through */
+	pthread_mutex_t lock;	/* guards everything below */
+	int refs;		/* the opener + every request in flight */
+
+	GQueue chunks;		/* struct chunk *, sorted by offset */
+	GQueue readers;		/* struct reader * */
+	uint64_t next_off;	/* a sequential reader reads here next */
+	size_t window;		/* readahead bytes wanted ahead */
+	size_t ra_bytes;	/* readahead held or in flight */
+	uint64_t eof_at;	/* end of file seen by a READ, or UINT64_MAX */
+
+	struct buf cbuf;	/* coalesced writes at coff, not sent yet */
+	uint64_t coff;
+	size_t wb_bytes;	/* written, not yet answered by the server */
+	int werr;		/* first write error: sticky, -errno */
+	GQueue writers;		/* struct writer * */
+};
+
+static void send_cbuf(struct stream *s);
+
+/* ---- the pool ---- */
+
+struct stream_pool *stream_pool_new(struct sftp_conn *c, size_t per_file,
+				    size_t total)
+{
+	struct stream_pool *p = g_new0(struct stream_pool, 1);
+
+	p->conn = c;
+	p->per_file = per_file;
+	p->total = total;
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+void stream_pool_free(struct stream_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	g_free(p);
+}
+
+static int pool_room(struct stream_pool *p, size_t n)
+{
+	int ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = p->used + n <= p->total;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+static void pool_add(struct stream_pool *p, size_t n, int sign)
+{
+	pthread_mutex_lock(&p->lock);
+	p->used = sign > 0 ? p->used + n : p->used - MIN(n, p->used);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- lifetime ---- */
+
+struct stream *stream_new(struct stream_pool *p, const struct sftp_handle *h,
+			  int flags)
+{
+	struct stream *s = g_new0(struct stream, 1);
+
+	s->p = p;
+	s->h = *h;
+	s->sync = (flags & (O_SYNC | O_DSYNC | O_DIRECT)) != 0;
+	log_debug("stream: flags 0%o%s", (unsigned)flags, s->sync ? " (write-through)" : "");
+	pthread_mutex_init(&s->lock, NULL);
+	s->refs = 1;
+	g_queue_init(&s->chunks);
+	g_queue_init(&s->readers);
+	g_queue_init(&s->writers);
+	s->window = RA_START;
+	s->eof_at = UINT64_MAX;
+	buf_init(&s->cbuf, 0);
+	return s;
+}
+
+static void chunk_free(struct chunk *c)
+{
+	g_free(c->data);
+	g_free(c);
+}
+
+static void stream_destroy(struct stream *s)
+{
+	struct chunk *c;
+
+	while ((c = g_queue_pop_head(&s->chunks)))
+		chunk_free(c);
+	buf_free(&s->cbuf);
+	pthread_mutex_destroy(&s->lock);
+	g_free(s);
+}
+
+/* Drop a reference with s->lock held; unlocks. Frees on the last one. */
+static void unref_unlock(struct stream *s)
+{
+	int last = --s->refs == 0;
+
+	pthread_mutex_unlock(&s->lock);
+	if (last)
+		stream_destroy(s);
+}
+
+const struct sftp_handle *stream_handle(struct stream *s)
+{
+	return &s->h;
+}
+
+/* ---- readahead ---- */
+
+static void chunk_done(struct sftp_reply *r, void *data);
+
+static void issue_chunk(struct stream *s, uint64_t off, size_t len)
+{
+	struct chunk *c = g_new0(struct chunk, 1);
+	GList *l;
+
+	c->s = s;
+	c->off = off;
+	c->len = len;
+	c->data = g_malloc(len);
+	for (l = s->chunks.tail; l && ((struct chunk *)l->data)->off > off;
+	     l = l->prev)
+		;
+	if (l)
+		g_queue_insert_after(&s->chunks, l, c);
+	else
+		g_queue_push_head(&s->chunks, c);
+	s->ra_bytes += len;
+	pool_add(s->p, len, 1);
+	s->refs++;
+	sftp_read(s->p->conn, &s->h, off, (uint32_t)len, chunk_done, c);
+}
+
+static struct chunk *chunk_at(struct stream *s, uint64_t pos)
+{
+	for (GList *l = s->chunks.head; l; l = l->next) {
+		struct chunk *c = l->data;
+
+		if (c->off <= pos && pos < c->off + c->len)
+			return c;
+		if (c->off > pos)
+			break;
+	}
+	return NULL;
+}
+
+/* Make sure [off, end) is being fetched, in READs of max_read bytes.
+ * Readahead (ahead) stops at the end of file seen so far; what a reader
+ * asks for is always asked of the server: the file may have grown. */
+static void cover(struct stream *s, uint64_t off, uint64_t end, int ahead)
+{
+	size_t max = sftp_conn_max_read(s->p->conn);
+
+	if (ahead && end > s->eof_at)
+		end = s->eof_at;
+	while (off < end) {
+		struct chunk *c = chunk_at(s, off);
+		size_t len;
+
+		if (c) {
+			off = c->off + c->len;
+			continue;
+		}
+		len = (size_t)MIN((uint64_t)max, end - off);
+		if (ahead && len < max && end != s->eof_at)
+			break;	/* readahead in whole READs only */
+		/* Stop before the next chunk, so they never overlap. */
+		for (GList *l = s->chunks.head; l; l = l->next) {
+			struct chunk *n = l->data;
+
+			if (n->off > off) {
+				len = (size_t)MIN((uint64_t)len, n->off - off);
+				break;
+			}
+		}
+		issue_chunk(s, off, len);
+		off += len;
+	}
+}
+
+static int needed(struct stream *s, struct chunk *c)
+{
+	for (GList *l = s->readers.head; l; l = l->next) {
+		struct reader *w = l->data;
+
+		if (c->off < w->off + w->size && w->off < c->off + c->len)
+			return 1;
+	}
+	return 0;
+}
+
+static void drop_chunk(struct stream *s, GList *l)
+{
+	struct chunk *c = l->data;
+
+	g_queue_delete_link(&s->chunks, l);
+	s->ra_bytes -= c->len;
+	if (c->done) {
+		pool_add(s->p, c->len, -1);
+		chunk_free(c);
+	} else {
+		c->dropped = 1;	/* chunk_done frees it */
+	}
+}
+
+/* Drop readahead no waiting reader needs; with below, only what ends at or
+ * before it (consumed). */
+static void drop_chunks(struct stream *s, int all, uint64_t below)
+{
+	GList *l = s->chunks.head;
+
+	while (l) {
+		GList *next = l->next;
+		struct chunk *c = l->data;
+
+		if ((all || c->off + c->len <= below) && !needed(s, c))
+			drop_chunk(s, l);
+		l = next;
+	}
+}
+
+/* Can reader w be answered? Then copy its data into *out (g_free) and
+ * return 1, with *err set if it failed before any byte. */
+static int reader_ready(struct stream *s, struct reader *w, char **out,
+			size_t *len, int *err)
+{
+	uint64_t pos = w->off, end = w->off + w->size;
+
+	*out = NULL;
+	*len = 0;
+	*err = 0;
+	/* First pass: everything needed has arrived? */
+	while (pos < end) {
+		struct chunk *c = chunk_at(s, pos);
+
+		if (!c || !c->done)
+			return 0;
+		if (c->err || c->got < c->len)
+			break;	/* an error or end of file ends the read */
+		pos = c->off + c->len;
+	}
+	*out = g_malloc(w->size ? w->size : 1);
+	for (pos = w->off; pos < end;) {
+		struct chunk *c = chunk_at(s, pos);
+		uint64_t have = c->off + c->got;
+		size_t n;
+
+		if (c->err) {
+			if (*len == 0)
+				*err = c->err;
+			break;
+		}
+		n = pos < have ? (size_t)(MIN(have, end) - pos) : 0;
+		memcpy(*out + *len, c->data + (pos - c->off), n);
+		*len += n;
+		if (c->got < c->len)
+			break;
+		pos = c->off + c->len;
+	}
+	return 1;
+}
+
+struct answer {
+	struct reader *w;
+	char *data;
+	size_t len;
+	int err;
+};
+
+/* Take every reader that can be answered now (s->lock held). */
+static GSList *collect_readers(struct stream *s)
+{
+	GSList *out = NULL;
+	GList *l = s->readers.head;
+
+	while (l) {
+		GList *next = l->next;
+		struct answer *a = g_new0(struct answer, 1);
+
+		a->w = l->data;
+		if (reader_ready(s, a->w, &a->data, &a->len, &a->err)) {
+			g_queue_delete_link(&s->readers, l);
+			out = g_slist_prepend(out, a);
+		} else {
+			g_free(a);
+		}
+		l = next;
+	}
+	return out;
+}
+
+static void answer_readers(GSList *list)
+{
+	for (GSList *l = list; l; l = l->next) {
+		struct answer *a = l->data;
+
+		if (fsreq_claim(&a->w->r)) {
+			if (a->err)
+				fuse_reply_err(a->w->r.req, -a->err);
+			else
+				fuse_reply_buf(a->w->r.req, a->data, a->len);
+		}
+		g_free(a->data);
+		g_free(a->w);
+		g_free(a);
+	}
+	g_slist_free(list);
+}
+
+static void chunk_done(struct sftp_reply *r, void *data)
+{
+	struct chunk *c = data;
+	struct stream *s = c->s;
+	GSList *ready;
+
+	pthread_mutex_lock(&s->lock);
+	if (!r->err && r->type == SSH_FXP_DATA && r->data_len > 0 &&
+	    !c->dropped) {
+		memcpy(c->data + c->got, r->data, r->data_len);
+		c->got += r->data_len;
+		if (c->off + c->got > s->eof_at)
+			s->eof_at = UINT64_MAX;	/* the file grew */
+		if (c->got < c->len) {
+			/* A short read is not end of file: ask for the rest. */
+			sftp_read(s->p->conn, &s->h, c->off + c->got,
+				  (uint32_t)(c->len - c->got), chunk_done, c);
+			pthread_mutex_unlock(&s->lock);
+			return;
+		}
+	} else if (r->err) {
+		c->err = r->err;
+	} else if (!c->dropped && c->off + c->got < s->eof_at) {
+		s->eof_at = c->off + c->got;	/* EOF (or empty DATA) */
+	}
+	c->done = 1;
+	if (c->dropped) {
+		pool_add(s->p, c->len, -1);
+		chunk_free(c);
+	}
+	ready = collect_readers(s);
+	unref_unlock(s);
+	answer_readers(ready);
+}
+
+void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
+{
+	struct reader *w = g_new0(struct reader, 1);
+	int sequential;
+	size_t ahead;
+	GSList *ready;
+
+	pthread_mutex_lock(&s->lock);
+	send_cbuf(s);		/* reads see our own writes */
+	fsreq_init(&w->r, req, 1);
+	w->off = off;
+	w->size = size;
+	sequential = off == s->next_off ||
+		     (off > s->next_off && off < s->next_off + s->window &&
+		      s->chunks.length);
+	if (sequential) {
+		s->window = MIN(s->window * 2, s->p->per_file);
+	} else {
+		s->window = RA_START;
+		drop_chunks(s, 1, 0);
+	}
+	s->next_off = off + size;
+	g_queue_push_tail(&s->readers, w);
+	cover(s, off, off + size, 0);
+	/* Read ahead, within this file's and the mount's budget. */
+	ahead = sequential ? s->window : 0;
+	if (ahead && s->ra_bytes < s->p->per_file &&
+	    pool_room(s->p, sftp_conn_max_read(s->p->conn)))
+		cover(s, off + size, off + size + ahead, 1);
+	drop_chunks(s, 0, off);
+	ready = collect_readers(s);
+	pthread_mutex_unlock(&s->lock);
+	answer_readers(ready);
+}
+
+void stream_invalidate(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	drop_chunks(s, 1, 0);
+	s->eof_at = UINT64_MAX;
+	s->next_off = 0;
+	s->window = RA_START;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- write-behind ---- */
+
+static void wchunk_done(struct sftp_reply *r, void *data);
+
+/* Queue a WRITE of [off, off+len) (s->lock held). */
+static void send_write(struct stream *s, uint64_t off, const void *buf,
+		       size_t len, struct wchunk *w)
+{
+	w->s = s;
+	w->len = len;
+	s->wb_bytes += len;
+	pool_add(s->p, len, 1);
+	s->refs++;
+	sftp_write(s->p->conn, &s->h, off, buf, len, wchunk_done, w);
+}
+
+static void send_cbuf(struct stream *s)
+{
+	if (!s->cbuf.len)
+		return;
+	send_write(s, s->coff, s->cbuf.data, s->cbuf.len,
+		   g_new0(struct wchunk, 1));
+	s->cbuf.len = 0;
+}
+
+void stream_push(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	send_cbuf(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int have_room(struct stream *s)
+{
+	return s->wb_bytes + s->cbuf.len <= s->p->per_file &&
+	       pool_room(s->p, 0);
+}
+
+static void wchunk_done(struct sftp_reply *r, void *data)
+{
+	struct wchunk *w = data;
+	struct stream *s = w->s;
+	GSList *answer = NULL;
+	struct writer *wr;
+	fuse_req_t through = NULL;
+	int err, through_err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->wb_bytes -= w->len;
+	pool_add(s->p, w->len, -1);
+	if (r->err && !s->werr) {
+		s->werr = r->err;
+		log_err("write failed: %s; the next write, fsync or close "
+			"reports it", g_strerror(-r->err));
+	}
+	while ((wr = g_queue_peek_head(&s->writers)) &&
+	       (s->werr || have_room(s)))
+		answer = g_slist_append(answer, g_queue_pop_head(&s->writers));
+	err = s->werr;
+	if (w->req && r->err && !*w->err)
+		*w->err = r->err;
+	if (w->req && --*w->left == 0) {
+		/* write-through: the last piece answers */
+		through = w->req;
+		through_err = *w->err;
+		g_free(w->left);
+		g_free(w->err);
+	}
+	unref_unlock(s);
+	if (through && through_err)
+		fuse_reply_err(through, -through_err);
+	else if (through)
+		fuse_reply_write(through, w->reply_size);
+	for (GSList *l = answer; l; l = l->next) {
+		wr = l->data;
+		if (err)
+			fuse_reply_err(wr->req, -err);
+		else
+			fuse_reply_write(wr->req, wr->size);
+		g_free(wr);
+	}
+	g_slist_free(answer);
+	g_free(w);
+}
+
+/* O_SYNC and friends: answered when the server has answered every piece. */
+static void write_through(struct stream *s, fuse_req_t req, const char *buf,
+			  size_t size, uint64_t off)
+{
+	size_t max = sftp_conn_max_write(s->p->conn);
+	int n = size ? (int)((size + max - 1) / max) : 1;
+	int *left = g_new(int, 1), *err = g_new0(int, 1);
+
+	*left = n;
+	for (int i = 0; i < n; i++) {
+		struct wchunk *w = g_new0(struct wchunk, 1);
+		size_t start = (size_t)i * max;
+
+		w->req = req;
+		w->reply_size = size;
+		w->left = left;
+		w->err = err;
+		send_write(s, off + start, buf + start, MIN(max, size - start),
+			   w);
+	}
+}
+
+void stream_write(struct stream *s, fuse_req_t req, const char *buf,
+		  size_t size, uint64_t off)
+{
+	size_t max = sftp_conn_max_write(s->p->conn);
+	int err, room;
+
+	pthread_mutex_lock(&s->lock);
+	err = s->werr;
+	if (err) {
+		pthread_mutex_unlock(&s->lock);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	drop_chunks(s, 1, 0);	/* readahead no longer matches */
+	s->eof_at = UINT64_MAX;
+	if (s->sync) {
+		send_cbuf(s);
+		write_through(s, req, buf, size, off);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	if (s->cbuf.len && (off != s->coff + s->cbuf.len ||
+			    s->cbuf.len + size > max))
+		send_cbuf(s);
+	if (s->cbuf.len == 0 && size >= max / 2) {
+		/* Big writes go out at once, in pieces the server takes. */
+		for (size_t done = 0; done < size; done += max)
+			send_write(s, off + done, buf + done,
+				   MIN(max, size - done),
+				   g_new0(struct wchunk, 1));
+	} else {
+		if (s->cbuf.len == 0)
+			s->coff = off;
+		buf_put_raw(&s->cbuf, buf, size);
+		if (s->cbuf.len >= max / 2)
+			send_cbuf(s);
+	}
+	room = have_room(s);
+	if (!room) {
+		struct writer *w = g_new0(struct writer, 1);
+
+		w->req = req;
+		w->size = size;
+		g_queue_push_tail(&s->writers, w);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (room)
+		fuse_reply_write(req, size);
+}
+
+/* ---- flush, fsync, close ---- */
+
+struct barrier {
+	struct stream *s;
+	fuse_req_t req;
+};
+
+/* Every WRITE sent before the barrier has been answered by now. */
+static void barrier_done(struct sftp_reply *r, void *data)
+{
+	struct barrier *b = data;
+	struct stream *s = b->s;
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	err = s->werr ? s->werr : r->err;
+	unref_unlock(s);
+	fuse_reply_err(b->req, -err);
+	g_free(b);
+}
+
+static void barrier(struct stream *s, fuse_req_t req, int fsync)
+{
+	struct barrier *b = g_new0(struct barrier, 1);
+
+	b->s = s;
+	b->req = req;
+	pthread_mutex_lock(&s->lock);
+	send_cbuf(s);
+	s->refs++;
+	if (fsync)
+		sftp_fsync(s->p->conn, &s->h, barrier_done, b);
+	else	/* a cheap request on the same handle, answered in order */
+		sftp_handle(s->p->conn, SSH_FXP_FSTAT, &s->h, barrier_done, b);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void stream_flush(struct stream *s, fuse_req_t req)
+{
+	int clean;
+
+	pthread_mutex_lock(&s->lock);
+	clean = !s->cbuf.len && !s->wb_bytes;
+	if (clean && !s->werr) {
+		pthread_mutex_unlock(&s->lock);
+		fuse_reply_err(req, 0);	/* nothing written: no round trip */
+		return;
+	}
+	pthread_mutex_unlock(&s->lock);
+	barrier(s, req, 0);
+}
+
+void stream_fsync(struct stream *s, fuse_req_t req, int have_fsync)
+{
+	barrier(s, req, have_fsync);
+}
+
+void stream_close(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	send_cbuf(s);
+	drop_chunks(s, 1, 0);
+	sftp_handle(s->p->conn, SSH_FXP_CLOSE, &s->h, NULL, NULL);
+	unref_unlock(s);
+}

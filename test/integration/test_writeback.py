@@ -1,0 +1,139 @@
+"""Write-behind and readahead: a write is answered before the server has
+it, so the first error must come back from a later write, fsync or close,
+never vanish; reads see our own writes; readahead returns the right bytes
+at any offset."""
+
+import errno
+import hashlib
+import os
+import random
+import subprocess
+import time
+
+import pytest
+
+from harness import read_file
+
+
+@pytest.fixture
+def tiny_fs(remote):
+    """A 1 MiB tmpfs inside the served directory: writes past it fail
+    on the server with ENOSPC."""
+    d = remote / 'tiny'
+    d.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs',
+                    str(d)], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(['umount', '-l', str(d)], check=False)
+
+
+def write_until_error(path, total, block, flags=0):
+    """Write total bytes in blocks, then fsync and close; return (bytes
+    written, where the first error came: 'write', 'fsync', 'close' or
+    None). The error stays sticky: close after a failed write fails too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o644)
+    done, where = 0, None
+    try:
+        while done < total:
+            done += os.write(fd, b'x' * block)
+        os.fsync(fd)
+    except OSError as e:
+        assert e.errno in (errno.EIO, errno.ENOSPC), e
+        where = 'write' if done < total else 'fsync'
+    try:
+        os.close(fd)
+    except OSError as e:
+        assert e.errno in (errno.EIO, errno.ENOSPC), e
+        where = where or 'close'
+    else:
+        assert where is None, 'close succeeded after a failed write'
+    return done, where
+
+
+def test_write_error_is_never_lost(mount, tiny_fs):
+    m = mount()
+    done, where = write_until_error(os.path.join(m.mnt, 'tiny', 'big'),
+                                    4 << 20, 128 << 10)
+    assert where is not None, 'wrote 4 MiB into a 1 MiB filesystem'
+
+
+def test_write_error_reaches_close(mount, tiny_fs):
+    """Without fsync: close(2) must still report it."""
+    m = mount()
+    path = os.path.join(m.mnt, 'tiny', 'big2')
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    failed = False
+    try:
+        for _ in range(32):
+            os.write(fd, b'y' * (128 << 10))
+    except OSError:
+        failed = True
+    try:
+        os.close(fd)
+    except OSError:
+        failed = True
+    assert failed, '4 MiB into 1 MiB: neither write nor close failed'
+
+
+def test_osync_write_fails_at_the_write(mount, tiny_fs):
+    m = mount()
+    done, where = write_until_error(os.path.join(m.mnt, 'tiny', 'sync'),
+                                    4 << 20, 256 << 10, os.O_SYNC)
+    assert where == 'write'
+    assert done <= 1 << 20
+
+
+def test_read_sees_own_writes(mount, remote):
+    m = mount()
+    path = os.path.join(m.mnt, 'rw')
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for i in range(100):
+            os.pwrite(fd, b'%04d' % i, i * 4)    # small: coalesced
+        assert os.pread(fd, 400, 0) == b''.join(b'%04d' % i
+                                                for i in range(100))
+        assert os.fstat(fd).st_size == 400
+        assert os.stat(path).st_size == 400
+    finally:
+        os.close(fd)
+    assert read_file(str(remote / 'rw'))[:8] == b'00000001'
+
+
+def test_readahead_random_offsets(mount, remote):
+    data = random.Random(7).randbytes(24 << 20)
+    (remote / 'ra').write_bytes(data)
+    m = mount()
+    rnd = random.Random(11)
+    with open(os.path.join(m.mnt, 'ra'), 'rb', buffering=0) as f:
+        # sequential runs (readahead grows) mixed with random jumps
+        for _ in range(60):
+            off = rnd.randrange(0, len(data))
+            for _ in range(rnd.randrange(1, 20)):
+                n = rnd.choice([1, 4096, 65536, 131072, 1 << 20])
+                f.seek(off)
+                got = f.read(n)
+                assert got == data[off:off + n], (off, n)
+                off += len(got)
+                if off >= len(data):
+                    break
+        f.seek(0)
+        assert hashlib.sha256(f.read()).digest() == \
+            hashlib.sha256(data).digest()
+
+
+def test_read_past_eof_of_growing_file(mount, remote):
+    (remote / 'grow').write_bytes(b'a' * 1000)
+    m = mount()
+    with open(os.path.join(m.mnt, 'grow'), 'rb', buffering=0) as f:
+        assert f.read() == b'a' * 1000
+        assert f.read() == b''
+        with open(remote / 'grow', 'ab') as w:
+            w.write(b'b' * 500)
+        # The kernel trusts its cached size for cache_timeout (1 s):
+        # after that a stat brings the new size and reads go on.
+        time.sleep(1.2)
+        assert os.fstat(f.fileno()).st_size == 1500
+        f.seek(1000)
+        assert f.read() == b'b' * 500
