@@ -1,7 +1,8 @@
 /* cli: main(), argv and -o parsing, mount-time checks, daemonizing.
  *
  * Option classes, decided once here:
- *   rfs's own        idmap= uid= gid= umask= cache_timeout= password_stdin
+ *   rfs's own        idmap= uid= gid= umask= cache= cache_*timeout=
+ *                    reconnect_timeout= password_stdin
  *   ssh_config       any keyword conf_is_keyword() knows (case-insensitive)
  *   FUSE / kernel    allow_other default_permissions ro fsname= ...
  *   mount(8) generic auto noauto _netdev nofail user users defaults
@@ -38,6 +39,8 @@ struct cli {
 	int dump_config;		/* -G */
 	int password_stdin;
 	int reconnect_timeout;		/* s */
+	int cache_off;			/* -o cache=no */
+	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
 	struct fs_opts fso;
 	GPtrArray *ssh_opts;		/* "Keyword=value", in order */
 	GString *fuse_opts;		/* for fuse_session_new */
@@ -101,7 +104,12 @@ static void help(void)
 "  idmap=none|user        user: the remote login's uid/gid show as yours\n"
 "  uid=N, gid=N           show every file as owned by uid/gid N\n"
 "  umask=M                clear the bits M (octal) from every file's mode\n"
-"  cache_timeout=S        seconds the kernel caches attributes (default 1)\n"
+"  cache=yes|no           keep metadata (attributes, listings, links) (yes)\n"
+"  cache_timeout=S        seconds metadata is trusted (default 20); per kind:\n"
+"  cache_stat_timeout=S   ... attributes and names (kernel caches too)\n"
+"  cache_dir_timeout=S    ... directory listings\n"
+"  cache_link_timeout=S   ... symlink targets\n"
+"  cache_negative_timeout=S  ... names known not to exist\n"
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_timeout=S    seconds an operation waits for a lost link (default 30)\n"
 "\n"
@@ -172,6 +180,43 @@ static void add_fuse_opt(struct cli *c, const char *o)
 	g_string_append_printf(c->fuse_opts, ",%s", o);
 }
 
+/* cache_timeout and its per-kind overrides; -1 = not given. */
+static gboolean set_cache_timeout(struct cli *c, const char *name, int s)
+{
+	static const char *const kinds[] = { "cache_timeout",
+		"cache_stat_timeout", "cache_dir_timeout",
+		"cache_link_timeout", "cache_negative_timeout", NULL };
+
+	for (int i = 0; kinds[i]; i++)
+		if (!strcmp(name, kinds[i])) {
+			c->cache_s[i] = s;
+			return TRUE;
+		}
+	return FALSE;
+}
+
+/* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's). */
+static int cache_secs(const struct cli *c, int i)
+{
+	if (c->cache_off)
+		return 0;
+	return c->cache_s[i] >= 0 ? c->cache_s[i] :
+	       c->cache_s[0] >= 0 ? c->cache_s[0] : 20;
+}
+
+static void finish_cache_opts(struct cli *c)
+{
+	struct cache_opts *o = &c->fso.cache;
+
+	o->attr_ms = cache_secs(c, 1) * 1000;
+	o->dir_ms = cache_secs(c, 2) * 1000;
+	o->link_ms = cache_secs(c, 3) * 1000;
+	o->neg_ms = cache_secs(c, 4) * 1000;
+	o->max_entries = 100000;
+	c->fso.attr_timeout = cache_secs(c, 1);
+	c->fso.neg_timeout = cache_secs(c, 4);
+}
+
 static void one_option(struct cli *c, const char *opt)
 {
 	const char *eq = strchr(opt, '=');
@@ -192,8 +237,16 @@ static void one_option(struct cli *c, const char *opt)
 		c->fso.gid = parse_int(name, val, 10, INT_MAX);
 	} else if (!strcmp(name, "umask") && val) {
 		c->fso.umask = parse_int(name, val, 8, 0777);
-	} else if (!strcmp(name, "cache_timeout") && val) {
-		c->fso.attr_timeout = parse_int(name, val, 10, 86400 * 365);
+	} else if (!strcmp(name, "cache") && val) {
+		if (strcmp(val, "yes") && strcmp(val, "no"))
+			usage_error("bad value for option 'cache': '%s' "
+				    "(yes or no)", val);
+		c->cache_off = !strcmp(val, "no");
+	} else if (g_str_has_prefix(name, "cache_") &&
+		   g_str_has_suffix(name, "timeout") && val &&
+		   set_cache_timeout(c, name, parse_int(name, val, 10,
+							86400 * 365))) {
+		;
 	} else if (!strcmp(name, "reconnect_timeout") && val) {
 		c->reconnect_timeout = parse_int(name, val, 10, 86400);
 	} else if (!strcmp(name, "password_stdin") && !val) {
@@ -566,11 +619,13 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	c.fso.uid = c.fso.gid = c.fso.umask = -1;
-	c.fso.attr_timeout = 1.0;
+	for (int i = 0; i < 5; i++)
+		c.cache_s[i] = -1;
 	c.reconnect_timeout = 30;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);
 	parse_args(&c, argc, argv);
+	finish_cache_opts(&c);
 	if (c.debug)
 		log_set_level(LOG_LVL_DEBUG);
 	cf = load_conf(&c);

@@ -27,6 +27,7 @@
 #include "rfs/fs.h"
 #include "rfs/fsreq.h"
 #include "rfs/stream.h"
+#include "rfs/cache.h"
 #include "rfs/log.h"
 
 #ifndef RENAME_NOREPLACE
@@ -57,6 +58,7 @@ struct rfs {
 	struct fs_opts o;
 	uint32_t exts;
 	struct stream_pool *pool;
+	struct cache *cache;
 	pthread_mutex_t lock;	/* guards the tables and every node field */
 	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
 	GHashTable *names;	/* "parent-ino/name" -> struct node * */
@@ -66,16 +68,12 @@ struct rfs {
 struct file {			/* fi->fh of an open file */
 	struct node *node;
 	struct stream *st;	/* readahead, write-behind; owns the handle */
+	int writable;
 };
 
-struct dent {
-	char *name;
-	struct sftp_attrs a;
-	uint32_t nlink;
-};
 
 struct dir {			/* fi->fh of an open directory */
-	GArray *ents;		/* struct dent, "." and ".." first */
+	GArray *ents;		/* struct cache_dent, "." and ".." first */
 	struct sftp_handle h;
 };
 
@@ -413,12 +411,28 @@ static int is_failure(struct sftp_reply *r)
 
 /* ---- lookup, forget, getattr, setattr ---- */
 
+/* ENOENT that the kernel may remember for the negative timeout. */
+static void reply_negative(struct op *op)
+{
+	struct fuse_entry_param e = { 0 };
+
+	e.entry_timeout = op->fs->o.neg_timeout;
+	if (fsreq_claim(&op->r))
+		fuse_reply_entry(op->r.req, &e);
+	op_free(op);
+}
+
 static void lookup_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	if (r->err == -ENOENT) {
+		cache_put_neg(op->fs->cache, op->path2);
+		return reply_negative(op);
+	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_put_attr(op->fs->cache, op->path2, &r->attrs, 0);
 	reply_entry(op, op->parent, op->name, &r->attrs);
 	op_free(op);
 }
@@ -426,6 +440,8 @@ static void lookup_done(struct sftp_reply *r, void *data)
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct op *op;
+	struct sftp_attrs a;
+	uint32_t nlink;
 
 	if (strlen(name) > NAME_MAX_SFTP) {
 		fuse_reply_err(req, ENAMETOOLONG);
@@ -439,6 +455,13 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
+	switch (cache_get_attr(op->fs->cache, op->path2, &a, &nlink)) {
+	case 1:
+		reply_entry(op, op->parent, op->name, &a);
+		return op_free(op);
+	case -ENOENT:
+		return reply_negative(op);
+	}
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
 }
 
@@ -480,6 +503,8 @@ static void attr_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
+	if (op->flags)		/* cacheable: no file open on the node */
+		cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
 	reply_attr(op, op->node, &r->attrs);
 	op_free(op);
 }
@@ -507,12 +532,17 @@ static void op_use_file(struct op *op, struct fuse_file_info *fi)
 }
 
 /* Before a request about the node's attributes: its open files' writes
- * go first (invalidate: and their readahead is stale after it). */
-static void op_push_node(struct op *op, int invalidate)
+ * go first (invalidate: and their readahead is stale after it). Returns
+ * whether files are open on it. */
+static int op_push_node(struct op *op, int invalidate)
 {
+	int open;
+
 	pthread_mutex_lock(&op->fs->lock);
 	push_files_locked(op->node, invalidate);
+	open = op->node->files != NULL;
 	pthread_mutex_unlock(&op->fs->lock);
+	return open;
 }
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -523,7 +553,17 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
-	op_push_node(op, 0);
+	/* An open file may be changing under writes: ask the server. */
+	if (!op_push_node(op, 0) && !fi) {
+		struct sftp_attrs a;
+		uint32_t nlink;
+
+		if (cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1) {
+			reply_attr(op, op->node, &a);
+			return op_free(op);
+		}
+		op->flags = 1;
+	}
 	op_use_file(op, fi);
 	stat_node(op, attr_done);
 }
@@ -559,6 +599,7 @@ static void setattr_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	cache_invalidate(op->fs->cache, op->path);
 	if (r->err)
 		return op_reply_err(op, r->err);
 	stat_node(op, attr_done);
@@ -641,6 +682,7 @@ static void readlink_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_put_link(op->fs->cache, op->path, r->names[0].name);
 	if (fsreq_claim(&op->r))
 		fuse_reply_readlink(op->r.req, r->names[0].name);
 	op_free(op);
@@ -648,11 +690,19 @@ static void readlink_done(struct sftp_reply *r, void *data)
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	char *target;
 	struct op *op = op_new(req, ino, 0, NULL);
 
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
+	target = cache_get_link(op->fs->cache, op->path);
+	if (target) {
+		if (fsreq_claim(&op->r))
+			fuse_reply_readlink(op->r.req, target);
+		g_free(target);
+		return op_free(op);
+	}
 	sftp_path(op->fs->conn, SSH_FXP_READLINK, op->path, readlink_done, op);
 }
 
@@ -703,6 +753,7 @@ static void create_node_done(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_invalidate(op->fs->cache, op->path2);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, created_stat, op);
 }
 
@@ -751,6 +802,7 @@ static void mknod_open(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_invalidate(op->fs->cache, op->path2);
 	sftp_handle_set(&op->h, r);
 	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &op->h, mknod_close, op);
 }
@@ -818,6 +870,10 @@ static void remove_done(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	if (op->flags == SSH_FXP_RMDIR)
+		cache_invalidate_tree(op->fs->cache, op->path2);
+	else
+		cache_invalidate(op->fs->cache, op->path2);
 	forget_name(op->fs, op->parent, op->name);
 	op_reply_err(op, 0);
 }
@@ -847,6 +903,8 @@ static void hide_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_invalidate(fs->cache, op->path2);
+	cache_invalidate(fs->cache, op->path);
 	pthread_mutex_lock(&fs->lock);
 	node_detach(fs, op->node);
 	g_free(op->node->name);
@@ -941,6 +999,9 @@ static void rename_done(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	/* Everything below a renamed directory moved too. */
+	cache_invalidate_tree(fs->cache, op->path2);
+	cache_invalidate_tree(fs->cache, op->path);
 	okey = name_key(op->parent, op->name);
 	nkey = name_key(op->newparent, op->name2);
 	pthread_mutex_lock(&fs->lock);
@@ -1030,6 +1091,8 @@ static void link_done(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_invalidate(op->fs->cache, op->path2);
+	cache_invalidate(op->fs->cache, op->path);	/* its nlink */
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, link_stat, op);
 }
 
@@ -1075,6 +1138,7 @@ static struct file *file_new_locked(struct rfs *fs, struct node *n,
 
 	f->node = n;
 	f->st = stream_new(fs->pool, h, flags);
+	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	n->opens++;
 	n->files = g_slist_prepend(n->files, f);
 	return f;
@@ -1104,6 +1168,12 @@ static void file_close(struct rfs *fs, struct file *f)
 
 	stream_close(f->st);
 	pthread_mutex_lock(&fs->lock);
+	if (f->writable) {	/* size and mtime changed */
+		char *path = path_of(fs, n);
+
+		cache_invalidate(fs->cache, path);
+		g_free(path);
+	}
 	n->files = g_slist_remove(n->files, f);
 	if (--n->opens == 0 && n->hidden)
 		remove_hidden_locked(fs, n);
@@ -1135,6 +1205,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	op->fi = *fi;
 	if (!(fi->flags & O_TRUNC))
 		op_interruptible(op);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		cache_invalidate(op->fs->cache, op->path);
 	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags & ~(O_CREAT | O_EXCL)),
 		  NULL, open_done, op);
 }
@@ -1198,7 +1270,7 @@ static uint32_t longname_nlink(const char *ln)
 static void dir_free(struct dir *d)
 {
 	for (guint i = 0; i < d->ents->len; i++)
-		g_free(g_array_index(d->ents, struct dent, i).name);
+		g_free(g_array_index(d->ents, struct cache_dent, i).name);
 	g_array_free(d->ents, TRUE);
 	g_free(d);
 }
@@ -1219,6 +1291,7 @@ static void readdir_next(struct sftp_reply *r, void *data)
 	if ((r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) ||
 	    (r->type == SSH_FXP_NAME && r->count == 0)) {
 		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
+		cache_put_dir(op->fs->cache, op->path, d->ents);
 		op->fi.fh = (uint64_t)(uintptr_t)d;
 		op->d = NULL;
 		if (!fsreq_claim(&op->r) ||
@@ -1234,7 +1307,7 @@ static void readdir_next(struct sftp_reply *r, void *data)
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
 		struct sftp_name *n = &r->names[i];
-		struct dent e;
+		struct cache_dent e;
 
 		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
 		    g_str_has_prefix(n->name, HIDDEN_PREFIX) ||
@@ -1252,12 +1325,12 @@ static void opendir_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 	struct dir *d;
-	struct dent dot = { 0 };
+	struct cache_dent dot = { 0 };
 
 	if (r->err)
 		return op_reply_err(op, r->err);
 	d = g_new0(struct dir, 1);
-	d->ents = g_array_new(FALSE, TRUE, sizeof(struct dent));
+	d->ents = g_array_new(FALSE, TRUE, sizeof(struct cache_dent));
 	sftp_handle_set(&d->h, r);
 	dot.name = g_strdup(".");
 	dot.a.flags = SFTP_ATTR_PERMISSIONS;
@@ -1273,11 +1346,23 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
+	GArray *ents;
 
 	if (!op->r.req)
 		return op_free(op);
 	op->fi = *fi;
 	op_interruptible(op);
+	ents = cache_get_dir(op->fs->cache, op->path);
+	if (ents) {
+		struct dir *d = g_new0(struct dir, 1);
+
+		d->ents = ents;
+		op->fi.fh = (uint64_t)(uintptr_t)d;
+		if (!fsreq_claim(&op->r) ||
+		    fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
+			dir_free(d);
+		return op_free(op);
+	}
 	sftp_path(op->fs->conn, SSH_FXP_OPENDIR, op->path, opendir_done, op);
 }
 
@@ -1293,7 +1378,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	pthread_mutex_lock(&fs->lock);
 	dn = node_get(fs, ino);
 	for (size_t i = (size_t)off; dn && i < d->ents->len; i++) {
-		struct dent *e = &g_array_index(d->ents, struct dent, i);
+		struct cache_dent *e = &g_array_index(d->ents, struct cache_dent, i);
 		struct fuse_entry_param ep = { 0 };
 		struct node *n = NULL;
 		size_t len;
@@ -1514,6 +1599,7 @@ static void create_open(struct sftp_reply *r, void *data)
 	}
 	if (r->err)
 		return op_reply_err(op, r->err);
+	cache_invalidate(op->fs->cache, op->path2);
 	sftp_handle_set(&op->h, r);
 	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->h, create_stat, op);
 }
@@ -1604,6 +1690,7 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->exts = sftp_conn_exts(c);
 	/* 16 MiB covers 300 MB/s at 50 ms; 64 MiB bounds the mount. */
 	fs->pool = stream_pool_new(c, 16 << 20, 64 << 20);
+	fs->cache = cache_new(&o->cache);
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
@@ -1635,6 +1722,7 @@ void fs_free(struct rfs *fs)
 	g_hash_table_destroy(fs->names);
 	g_hash_table_destroy(fs->inodes);
 	stream_pool_free(fs->pool);
+	cache_free(fs->cache);
 	pthread_mutex_destroy(&fs->lock);
 	g_free(fs->base);
 	g_free(fs);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "rfs/sftp.h"
+#include "rfs/cache.h"
 
 enum fs_idmap { FS_IDMAP_NONE = 0, FS_IDMAP_USER };
 
@@ -20,6 +21,8 @@ struct fs_opts {
 	int uid, gid;		/* -1: not forced */
 	int umask;		/* -1: none */
 	double attr_timeout;	/* s: kernel attribute/entry cache */
+	double neg_timeout;	/* s: kernel negative entries */
+	struct cache_opts cache;	/* rfs's own metadata cache */
 	int max_write;		/* bytes per FUSE write */
 };
 

@@ -125,13 +125,13 @@ def test_readahead_random_offsets(mount, remote):
 
 def test_read_past_eof_of_growing_file(mount, remote):
     (remote / 'grow').write_bytes(b'a' * 1000)
-    m = mount()
+    m = mount(extra_o=['cache_timeout=1'])
     with open(os.path.join(m.mnt, 'grow'), 'rb', buffering=0) as f:
         assert f.read() == b'a' * 1000
         assert f.read() == b''
         with open(remote / 'grow', 'ab') as w:
             w.write(b'b' * 500)
-        # The kernel trusts its cached size for cache_timeout (1 s):
+        # The kernel trusts its cached size for cache_timeout (here 1 s):
         # after that a stat brings the new size and reads go on.
         time.sleep(1.2)
         assert os.fstat(f.fileno()).st_size == 1500

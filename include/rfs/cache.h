@@ -1,0 +1,68 @@
+/* cache: what rfs knows about remote paths, for a while.
+ *
+ * Attributes, negative entries (the name does not exist), directory
+ * listings and symlink targets, keyed by remote path, each kind with its
+ * own timeout. Filled from LSTAT replies and from READDIR (one listing
+ * answers every lookup in that directory), invalidated precisely by our
+ * own changes: the path, its parent's listing, and for a directory that
+ * is renamed or removed, everything below it.
+ *
+ * Coherence policy (documented in rfs(1)): our own changes are seen at
+ * once; a change made on the server by someone else is seen after the
+ * timeout (cache_timeout, default 20 s, as sshfs); open() of a file asks
+ * the server again (close-to-open).
+ *
+ * Bounded: at most max_entries entries; the oldest go first.
+ * Thread: any; one lock inside, never held while calling out.
+ */
+#ifndef RFS_CACHE_H
+#define RFS_CACHE_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "rfs/buf.h"
+
+struct cache_opts {
+	int attr_ms, dir_ms, link_ms, neg_ms;	/* 0: do not cache */
+	unsigned max_entries;
+};
+
+struct cache_dent {
+	char *name;
+	struct sftp_attrs a;
+	uint32_t nlink;
+};
+
+struct cache;
+
+struct cache *cache_new(const struct cache_opts *o);
+void cache_free(struct cache *c);		/* NULL is fine */
+
+/* 1: *a and *nlink filled; -ENOENT: known not to exist; 0: unknown. */
+int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
+		   uint32_t *nlink);
+void cache_put_attr(struct cache *c, const char *path,
+		    const struct sftp_attrs *a, uint32_t nlink);
+void cache_put_neg(struct cache *c, const char *path);
+
+/* A fresh listing of dir: a copy (free with cache_dents_free), or NULL. */
+GArray *cache_get_dir(struct cache *c, const char *dir);
+/* Store a whole listing (struct cache_dent, copied); also the attributes
+ * of every entry, so lookups in dir need no round trip. */
+void cache_put_dir(struct cache *c, const char *dir, const GArray *ents);
+void cache_dents_free(GArray *ents);
+
+/* The symlink target (g_free) or NULL. */
+char *cache_get_link(struct cache *c, const char *path);
+void cache_put_link(struct cache *c, const char *path, const char *target);
+
+/* Forget path and its parent's listing. */
+void cache_invalidate(struct cache *c, const char *path);
+/* ... and everything below path (a directory renamed or removed). */
+void cache_invalidate_tree(struct cache *c, const char *path);
+
+/* Counters for statistics: hits and misses so far. */
+void cache_stats(struct cache *c, uint64_t *hits, uint64_t *misses);
+
+#endif

@@ -1,0 +1,302 @@
+/* cache: attributes, negative entries, listings and link targets by path. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <glib.h>
+
+#include "rfs/cache.h"
+
+struct entry {
+	char *path;		/* the key */
+	GList *age;		/* link in c->order */
+	int64_t attr_until, neg_until, dir_until, link_until;	/* ms */
+	struct sftp_attrs a;
+	uint32_t nlink;
+	GArray *dir;		/* struct cache_dent */
+	char *link;
+};
+
+struct cache {
+	struct cache_opts o;
+	pthread_mutex_t lock;	/* guards everything below */
+	GHashTable *map;	/* path -> struct entry * */
+	GQueue order;		/* struct entry *, oldest first */
+	uint64_t hits, misses;
+};
+
+static int64_t now_ms(void)
+{
+	return g_get_monotonic_time() / 1000;
+}
+
+void cache_dents_free(GArray *ents)
+{
+	if (!ents)
+		return;
+	for (guint i = 0; i < ents->len; i++)
+		g_free(g_array_index(ents, struct cache_dent, i).name);
+	g_array_free(ents, TRUE);
+}
+
+static GArray *dents_copy(const GArray *src)
+{
+	GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(struct cache_dent),
+				      src->len);
+
+	for (guint i = 0; i < src->len; i++) {
+		struct cache_dent d = g_array_index(src, struct cache_dent, i);
+
+		d.name = g_strdup(d.name);
+		g_array_append_val(a, d);
+	}
+	return a;
+}
+
+static void entry_free(gpointer p)
+{
+	struct entry *e = p;
+
+	cache_dents_free(e->dir);
+	g_free(e->link);
+	g_free(e->path);
+	g_free(e);
+}
+
+struct cache *cache_new(const struct cache_opts *o)
+{
+	struct cache *c = g_new0(struct cache, 1);
+
+	c->o = *o;
+	pthread_mutex_init(&c->lock, NULL);
+	c->map = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+				       entry_free);
+	g_queue_init(&c->order);
+	return c;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	g_queue_clear(&c->order);
+	g_hash_table_destroy(c->map);
+	pthread_mutex_destroy(&c->lock);
+	g_free(c);
+}
+
+static void drop(struct cache *c, struct entry *e)
+{
+	g_queue_delete_link(&c->order, e->age);
+	g_hash_table_remove(c->map, e->path);	/* frees e */
+}
+
+/* The entry for path, made (and made youngest) when create. */
+static struct entry *get(struct cache *c, const char *path, int create)
+{
+	struct entry *e = g_hash_table_lookup(c->map, path);
+
+	if (!e && !create)
+		return NULL;
+	if (!e) {
+		e = g_new0(struct entry, 1);
+		e->path = g_strdup(path);
+		g_hash_table_insert(c->map, e->path, e);
+		g_queue_push_tail(&c->order, e);
+		e->age = c->order.tail;
+		while (c->order.length > c->o.max_entries)
+			drop(c, g_queue_peek_head(&c->order));
+	} else if (create) {
+		g_queue_unlink(&c->order, e->age);
+		g_queue_push_tail_link(&c->order, e->age);
+	}
+	return e;
+}
+
+/* "/a/b" -> "/a"; "/a" -> "/"; NULL for "/". */
+static char *parent_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (!s || s == path)
+		return s && path[1] ? g_strdup("/") : NULL;
+	return g_strndup(path, (size_t)(s - path));
+}
+
+int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
+		   uint32_t *nlink)
+{
+	int64_t now = now_ms();
+	struct entry *e, *p;
+	char *parent;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 0);
+	if (e && e->attr_until > now) {
+		*a = e->a;
+		*nlink = e->nlink;
+		rc = 1;
+	} else if (e && e->neg_until > now) {
+		rc = -ENOENT;
+	} else if ((parent = parent_of(path))) {
+		/* A fresh listing of the parent without this name. */
+		p = get(c, parent, 0);
+		if (p && p->dir_until > now)
+			rc = -ENOENT;
+		g_free(parent);
+	}
+	if (rc)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static void put_attr_locked(struct cache *c, const char *path,
+			    const struct sftp_attrs *a, uint32_t nlink,
+			    int64_t now)
+{
+	struct entry *e = get(c, path, 1);
+
+	e->a = *a;
+	e->nlink = nlink;
+	e->attr_until = now + c->o.attr_ms;
+	e->neg_until = 0;
+}
+
+void cache_put_attr(struct cache *c, const char *path,
+		    const struct sftp_attrs *a, uint32_t nlink)
+{
+	if (!c->o.attr_ms)
+		return;
+	pthread_mutex_lock(&c->lock);
+	put_attr_locked(c, path, a, nlink, now_ms());
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_put_neg(struct cache *c, const char *path)
+{
+	struct entry *e;
+
+	if (!c->o.neg_ms)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 1);
+	e->attr_until = 0;
+	e->neg_until = now_ms() + c->o.neg_ms;
+	pthread_mutex_unlock(&c->lock);
+}
+
+GArray *cache_get_dir(struct cache *c, const char *dir)
+{
+	struct entry *e;
+	GArray *r = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, dir, 0);
+	if (e && e->dir && e->dir_until > now_ms())
+		r = dents_copy(e->dir);
+	if (r)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
+{
+	int64_t now = now_ms();
+	struct entry *e;
+
+	if (!c->o.dir_ms || ents->len >= c->o.max_entries / 2)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (guint i = 0; c->o.attr_ms && i < ents->len; i++) {
+		const struct cache_dent *d =
+			&g_array_index(ents, struct cache_dent, i);
+		char *p = g_strconcat(dir, strcmp(dir, "/") ? "/" : "",
+				      d->name, NULL);
+
+		put_attr_locked(c, p, &d->a, d->nlink, now);
+		g_free(p);
+	}
+	e = get(c, dir, 1);	/* after the children: youngest */
+	cache_dents_free(e->dir);
+	e->dir = dents_copy(ents);
+	e->dir_until = now + c->o.dir_ms;
+	pthread_mutex_unlock(&c->lock);
+}
+
+char *cache_get_link(struct cache *c, const char *path)
+{
+	struct entry *e;
+	char *r = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 0);
+	if (e && e->link && e->link_until > now_ms())
+		r = g_strdup(e->link);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void cache_put_link(struct cache *c, const char *path, const char *target)
+{
+	struct entry *e;
+
+	if (!c->o.link_ms)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 1);
+	g_free(e->link);
+	e->link = g_strdup(target);
+	e->link_until = now_ms() + c->o.link_ms;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void invalidate_locked(struct cache *c, const char *path)
+{
+	struct entry *e = get(c, path, 0);
+	char *parent = parent_of(path);
+
+	if (e)
+		drop(c, e);
+	if (parent && (e = get(c, parent, 0)))
+		e->dir_until = 0;
+	g_free(parent);
+}
+
+void cache_invalidate(struct cache *c, const char *path)
+{
+	pthread_mutex_lock(&c->lock);
+	invalidate_locked(c, path);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_invalidate_tree(struct cache *c, const char *path)
+{
+	size_t n = strlen(path);
+	GList *l;
+
+	pthread_mutex_lock(&c->lock);
+	invalidate_locked(c, path);
+	for (l = c->order.head; l;) {
+		struct entry *e = l->data;
+
+		l = l->next;
+		if (!strncmp(e->path, path, n) &&
+		    (e->path[n] == '/' || (n == 1 && path[0] == '/')))
+			drop(c, e);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_stats(struct cache *c, uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&c->lock);
+	*hits = c->hits;
+	*misses = c->misses;
+	pthread_mutex_unlock(&c->lock);
+}

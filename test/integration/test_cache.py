@@ -1,0 +1,87 @@
+"""The metadata cache and its coherence policy: changes made through the
+mount are seen at once; changes made on the server by someone else are
+seen after cache_timeout; cache=no sees them at once."""
+
+import errno
+import os
+import time
+
+import pytest
+
+
+def test_own_changes_seen_at_once(mount, remote):
+    m = mount()
+    d = os.path.join(m.mnt, 'd')
+    os.mkdir(d)
+    assert os.listdir(m.mnt) == ['d']          # listing now cached
+    open(os.path.join(d, 'f'), 'w').close()
+    assert os.listdir(d) == ['f']
+    with open(os.path.join(d, 'f'), 'w') as f:
+        f.write('12345')
+    assert os.stat(os.path.join(d, 'f')).st_size == 5
+    os.rename(d, os.path.join(m.mnt, 'e'))
+    assert os.listdir(m.mnt) == ['e']
+    assert os.listdir(os.path.join(m.mnt, 'e')) == ['f']
+    assert not os.path.exists(os.path.join(m.mnt, 'd', 'f'))
+    os.unlink(os.path.join(m.mnt, 'e', 'f'))
+    assert os.listdir(os.path.join(m.mnt, 'e')) == []
+    os.rmdir(os.path.join(m.mnt, 'e'))
+    assert os.listdir(m.mnt) == []
+    assert sorted(os.listdir(remote)) == []
+
+
+def test_server_changes_seen_after_timeout(mount, remote):
+    (remote / 'f').write_bytes(b'abc')
+    m = mount(extra_o=['cache_timeout=2'])
+    p = os.path.join(m.mnt, 'f')
+    assert os.stat(p).st_size == 3
+    assert not os.path.exists(os.path.join(m.mnt, 'new'))  # negative
+    assert sorted(os.listdir(m.mnt)) == ['f']
+    (remote / 'f').write_bytes(b'abcdef')
+    (remote / 'new').write_bytes(b'')
+    # Within the timeout the cached answers stand (that is the policy)...
+    assert os.stat(p).st_size == 3
+    assert not os.path.exists(os.path.join(m.mnt, 'new'))
+    time.sleep(2.5)
+    # ...after it the server's state shows.
+    assert os.stat(p).st_size == 6
+    assert os.path.exists(os.path.join(m.mnt, 'new'))
+    assert sorted(os.listdir(m.mnt)) == ['f', 'new']
+
+
+def test_cache_no_sees_server_changes_at_once(mount, remote):
+    (remote / 'f').write_bytes(b'abc')
+    m = mount(extra_o=['cache=no'])
+    p = os.path.join(m.mnt, 'f')
+    assert os.stat(p).st_size == 3
+    assert not os.path.exists(os.path.join(m.mnt, 'new'))
+    (remote / 'f').write_bytes(b'abcdef')
+    (remote / 'new').write_bytes(b'')
+    assert os.stat(p).st_size == 6
+    assert os.path.exists(os.path.join(m.mnt, 'new'))
+
+
+def test_renamed_directory_children(mount, remote):
+    (remote / 'a' / 'b').mkdir(parents=True)
+    (remote / 'a' / 'b' / 'c').write_bytes(b'x')
+    m = mount()
+    assert os.listdir(os.path.join(m.mnt, 'a', 'b')) == ['c']
+    os.rename(os.path.join(m.mnt, 'a'), os.path.join(m.mnt, 'z'))
+    with pytest.raises(OSError) as e:
+        os.stat(os.path.join(m.mnt, 'a', 'b', 'c'))
+    assert e.value.errno == errno.ENOENT
+    with open(os.path.join(m.mnt, 'z', 'b', 'c'), 'rb') as f:
+        assert f.read() == b'x'
+
+
+def test_readdir_fills_lookups(mount, remote):
+    """After a listing, stat of every entry needs no round trip: checked
+    through the debug log, which shows every SFTP request."""
+    for i in range(50):
+        (remote / ('f%02d' % i)).write_bytes(b'x' * i)
+    m = mount(extra_args=['-d'])
+    names = sorted(os.listdir(m.mnt))
+    log_before = m.stderr().count('type 7 ')     # LSTATs so far
+    for n in names:
+        os.lstat(os.path.join(m.mnt, n))
+    assert m.stderr().count('type 7 ') == log_before
