@@ -595,14 +595,23 @@ static void setattr_have_current(struct sftp_reply *r, void *data)
 	setattr_send(op);
 }
 
+/* SETSTAT and the STAT that reads the result are sent together: the
+ * server answers them in order, so one round trip does both. */
 static void setattr_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
 	cache_invalidate(op->fs->cache, op->path);
-	if (r->err)
-		return op_reply_err(op, r->err);
-	stat_node(op, attr_done);
+	op->err = r->err;
+}
+
+static void setattr_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (op->err)
+		return op_reply_err(op, op->err);
+	attr_done(r, data);
 }
 
 static void setattr_send(struct op *op)
@@ -620,10 +629,12 @@ static void setattr_send(struct op *op)
 	if (op->use_h)
 		sftp_fsetstat(fs->conn, &op->h, &op->a, setattr_done, op);
 	else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT))
-		op_reply_err(op, EOPNOTSUPP);
+		return op_reply_err(op, EOPNOTSUPP);
 	else
 		sftp_setstat(fs->conn, op->path, &op->a, is_link, setattr_done,
 			     op);
+	op->flags = 0;		/* attr_done: do not cache (just changed) */
+	stat_node(op, setattr_stat);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -740,21 +751,33 @@ static void created_stat(struct sftp_reply *r, void *data)
 static void exists_probe(struct op *op, int rc, struct sftp_attrs *a)
 {
 	(void)a;
-	op_reply_err(op, rc == 0 ? EEXIST : op->err);
+	op_reply_err(op, rc == 0 ? EEXIST : op->err ? op->err : EIO);
 }
 
+/* MKDIR or SYMLINK, and the LSTAT sent right behind it: one round trip.
+ * The LSTAT also tells why a FAILURE failed (the name exists). */
 static void create_node_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (is_failure(r)) {
-		op->err = EIO;
-		return probe(op, op->path2, exists_probe);
-	}
-	if (r->err)
-		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
-	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, created_stat, op);
+	op->err = r->err;
+}
+
+static void create_node_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (op->err == -EIO)
+		return exists_probe(op, r->err, &r->attrs);
+	if (op->err)
+		return op_reply_err(op, op->err);
+	created_stat(r, data);
+}
+
+static void create_node(struct op *op)
+{
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, create_node_stat, op);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -770,6 +793,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op->mode = mode;
 	a.perm = mode & 07777;
 	sftp_mkdir(op->fs->conn, op->path2, &a, create_node_done, op);
+	create_node(op);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -782,6 +806,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
 	sftp_symlink(op->fs->conn, link, op->path2, create_node_done, op);
+	create_node(op);
 }
 
 static void mknod_close(struct sftp_reply *r, void *data)
@@ -1528,11 +1553,21 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 
 static void create_fixed(struct sftp_reply *r, void *data);
 
+static void create_probe(struct op *op, int rc, struct sftp_attrs *a);
+
+/* The LSTAT sent right behind the OPEN: one round trip for both. */
 static void create_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
 
+	if (op->err == -EIO && op->use_h == 0) {
+		/* OPEN said FAILURE: this LSTAT tells why */
+		op->err = EIO;
+		return create_probe(op, r->err, &r->attrs);
+	}
+	if (op->err)
+		return op_reply_err(op, op->err);
 	if (r->err) {
 		/* Opened but cannot stat: report what we asked for. */
 		op->a.flags = SFTP_ATTR_PERMISSIONS;
@@ -1593,15 +1628,13 @@ static void create_open(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (is_failure(r)) {
-		op->err = EIO;
-		return probe(op, op->path2, create_probe);
-	}
-	if (r->err)
-		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
+	if (r->err) {
+		op->err = is_failure(r) ? -EIO : r->err;
+		return;		/* create_stat answers */
+	}
 	sftp_handle_set(&op->h, r);
-	sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->h, create_stat, op);
+	op->use_h = 1;
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1619,6 +1652,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	a.perm = mode & 07777;
 	sftp_open(op->fs->conn, op->path2, pflags_of(fi->flags | O_CREAT), &a,
 		  create_open, op);
+	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, create_stat, op);
 }
 
 /* ---- init and the ops table ---- */
