@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "rfs/conf.h"
+#include "rfs/util.h"
 
 #define MAX_INCLUDE_DEPTH	16	/* READCONF_MAX_DEPTH */
 #define MAX_IDENTITY_FILES	100	/* SSH_MAX_IDENTITY_FILES */
@@ -185,25 +186,7 @@ add_once(GPtrArray *a, const char *s)
 static gboolean
 match_pattern(const char *s, const char *pat)
 {
-	for (;;) {
-		if (*pat == '\0')
-			return *s == '\0';
-		if (*pat == '*') {
-			while (*pat == '*')
-				pat++;
-			if (*pat == '\0')
-				return TRUE;
-			for (; *s != '\0'; s++)
-				if ((*pat == '?' || *pat == *s) &&
-				    match_pattern(s, pat))
-					return TRUE;
-			return FALSE;
-		}
-		if (*s == '\0' || (*pat != '?' && *pat != *s))
-			return FALSE;
-		s++;
-		pat++;
-	}
+	return util_glob_match(s, pat, strlen(pat), FALSE);
 }
 
 /* Comma-separated patterns, each possibly "!negated": -1 if a negated one

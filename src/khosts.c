@@ -2,6 +2,7 @@
  * FILE FORMAT"). See include/rfs/khosts.h for the contract.
  */
 #include "rfs/khosts.h"
+#include "rfs/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,30 +136,6 @@ static gboolean match_hashed(const char *field, const char *name)
 
 /* Glob with '*' and '?', ASCII case-insensitive. Backtracks only to the
  * last '*', so it stays linear-ish on hostile patterns like "*a*a*a*b". */
-static gboolean glob_match(const char *s, const char *p, const char *pend)
-{
-	const char *star = NULL, *resume = NULL;
-
-	while (*s) {
-		if (p < pend && *p == '*') {
-			star = ++p;
-			resume = s;
-		} else if (p < pend && (*p == '?' || g_ascii_tolower(*p) ==
-					g_ascii_tolower(*s))) {
-			p++;
-			s++;
-		} else if (star) {
-			p = star;
-			s = ++resume;
-		} else {
-			return FALSE;
-		}
-	}
-	while (p < pend && *p == '*')
-		p++;
-	return p == pend;
-}
-
 /* Comma-separated patterns: a matching "!pat" vetoes the whole line. */
 static gboolean match_list(const char *field, const char *name)
 {
@@ -170,7 +147,7 @@ static gboolean match_list(const char *field, const char *name)
 		if (!end)
 			end = p + strlen(p);
 		neg = *p == '!';
-		if (glob_match(name, p + neg, end)) {
+		if (util_glob_match(name, p + neg, (size_t)(end - (p + neg)), TRUE)) {
 			if (neg)
 				return FALSE;
 			positive = TRUE;

@@ -82,3 +82,31 @@ int util_parse_source(const char *src, char **user, char **host, char **dir,
 	*dir = g_strdup(end + 1);
 	return 0;
 }
+
+gboolean util_glob_match(const char *s, const char *p, size_t plen,
+			 gboolean icase)
+{
+	const char *pend = p + plen, *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (p < pend && *p == '*') {
+			star = ++p;
+			resume = s;
+		} else if (p < pend && (*p == '?' || *p == *s ||
+			   (icase && g_ascii_tolower(*p) ==
+				     g_ascii_tolower(*s)))) {
+			p++;
+			s++;
+		} else if (star) {
+			/* Only the last star backtracks: the earlier ones
+			 * matched as little as they could. */
+			p = star;
+			s = ++resume;
+		} else {
+			return FALSE;
+		}
+	}
+	while (p < pend && *p == '*')
+		p++;
+	return p == pend;
+}

@@ -33,4 +33,9 @@ int util_parse_source(const char *src, char **user, char **host, char **dir,
  * characters no host name has (shell metacharacters, spaces...). */
 gboolean util_valid_host(const char *host);
 
+/* Does s match the wildcard pattern p[0..plen) ("*", "?"), optionally
+ * ignoring ASCII case? Linear backtracking: no blow-up on "*a*a*a*b". */
+gboolean util_glob_match(const char *s, const char *p, size_t plen,
+			 gboolean icase);
+
 #endif
