@@ -1655,6 +1655,81 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, create_stat, op);
 }
 
+/* ---- copy_file_range ---- */
+
+/* The server copies (copy-data): no byte crosses the network. An FSTAT of
+ * the source goes first, in the same round trip, to know how many bytes
+ * exist to copy; the COPY's status says whether it worked. */
+struct copy {
+	struct fsreq r;
+	struct rfs *fs;
+	uint64_t off_in, len;
+	size_t done;		/* bytes the copy covers */
+	int err;
+};
+
+static void copy_size(struct sftp_reply *r, void *data)
+{
+	struct copy *c = data;
+
+	if (r->err || !(r->attrs.flags & SFTP_ATTR_SIZE))
+		c->err = r->err ? r->err : -EIO;
+	else if (r->attrs.size <= c->off_in)
+		c->done = 0;
+	else
+		c->done = (size_t)MIN(c->len, r->attrs.size - c->off_in);
+}
+
+static void copy_done(struct sftp_reply *r, void *data)
+{
+	struct copy *c = data;
+	int err = c->err ? c->err : r->err;
+
+	if (fsreq_claim(&c->r)) {
+		if (err)
+			fuse_reply_err(c->r.req, -err);
+		else
+			fuse_reply_write(c->r.req, c->done);
+	}
+	g_free(c);
+}
+
+static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	struct rfs *fs = fs_ctx(req);
+	struct stream *in = ((struct file *)(uintptr_t)fi_in->fh)->st;
+	struct stream *out = ((struct file *)(uintptr_t)fi_out->fh)->st;
+	struct copy *c;
+
+	(void)ino_in; (void)ino_out;
+	if (flags) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!(fs->exts & SFTP_EXT_COPY_DATA)) {
+		/* The kernel falls back to reading and writing. */
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	c = g_new0(struct copy, 1);
+	c->fs = fs;
+	c->off_in = (uint64_t)off_in;
+	c->len = len;
+	fsreq_init(&c->r, req, 0);
+	/* Our buffered writes to either file go first; readahead of the
+	 * destination is stale afterwards. */
+	stream_push(in);
+	stream_push(out);
+	stream_invalidate(out);
+	sftp_handle(fs->conn, SSH_FXP_FSTAT, stream_handle(in), copy_size, c);
+	sftp_copy_data(fs->conn, stream_handle(in), (uint64_t)off_in, len,
+		       stream_handle(out), (uint64_t)off_out, copy_done, c);
+}
+
 /* ---- init and the ops table ---- */
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
@@ -1705,6 +1780,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.create = fs_create,
 	.forget_multi = fs_forget_multi,
 	.readdirplus = fs_readdirplus,
+	.copy_file_range = fs_copy_file_range,
 };
 
 const struct fuse_lowlevel_ops *fs_ops(void)

@@ -419,6 +419,23 @@ void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
 	submit(c, q, cb, data);
 }
 
+void sftp_copy_data(struct sftp_conn *c, const struct sftp_handle *src,
+		    uint64_t src_off, uint64_t len,
+		    const struct sftp_handle *dst, uint64_t dst_off,
+		    sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q = ext_new("copy-data", 0, src->len + dst->len + 32);
+
+	put_handle(q, src);
+	buf_put_u64(&q->pkt, src_off);
+	buf_put_u64(&q->pkt, len);
+	if (dst->gen != src->gen)
+		q->gen = (uint32_t)-1;	/* one of them is stale: fail */
+	buf_put_string(&q->pkt, dst->data, dst->len);
+	buf_put_u64(&q->pkt, dst_off);
+	submit(c, q, cb, data);
+}
+
 int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st)
 {
 	if (buf_get_u64(r, &st->bsize) || buf_get_u64(r, &st->frsize) ||

@@ -180,6 +180,13 @@ void sftp_statvfs(struct sftp_conn *c, const char *path,
 void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
 		sftp_done_cb cb, void *data);
 
+/* copy-data: the server copies len bytes (0: to end of file) from src at
+ * src_off to dst at dst_off; a STATUS answers. */
+void sftp_copy_data(struct sftp_conn *c, const struct sftp_handle *src,
+		    uint64_t src_off, uint64_t len,
+		    const struct sftp_handle *dst, uint64_t dst_off,
+		    sftp_done_cb cb, void *data);
+
 /* Decode a statvfs@openssh.com reply body. 0 or -EPROTO. */
 int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st);
 

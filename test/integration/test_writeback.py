@@ -137,3 +137,24 @@ def test_read_past_eof_of_growing_file(mount, remote):
         assert os.fstat(f.fileno()).st_size == 1500
         f.seek(1000)
         assert f.read() == b'b' * 500
+
+
+def test_copy_file_range_server_side(mount, remote):
+    data = random.Random(3).randbytes((8 << 20) + 123)
+    (remote / 'src').write_bytes(data)
+    m = mount(extra_args=['-d'])
+    src = os.open(os.path.join(m.mnt, 'src'), os.O_RDONLY)
+    dst = os.open(os.path.join(m.mnt, 'dst'), os.O_WRONLY | os.O_CREAT,
+                  0o644)
+    try:
+        os.write(dst, b'head')                 # buffered write goes first
+        reads_before = m.stderr().count(' type 5 ')
+        n = os.copy_file_range(src, dst, 1 << 30, 0, 4)   # past the end
+        assert n == len(data)
+        assert os.copy_file_range(src, dst, 10, len(data), 4 + n) == 0
+        # the data did not cross the network: no READ of it
+        assert m.stderr().count(' type 5 ') == reads_before
+    finally:
+        os.close(src)
+        os.close(dst)
+    assert read_file(str(remote / 'dst')) == b'head' + data
