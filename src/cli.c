@@ -2,7 +2,8 @@
  *
  * Option classes, decided once here:
  *   rfs's own        idmap= uid= gid= umask= cache= cache_*timeout=
- *                    reconnect_timeout= password_stdin
+ *                    reconnect_timeout= probe_after= dead_after=
+ *                    password_stdin
  *   ssh_config       any keyword conf_is_keyword() knows (case-insensitive)
  *   FUSE / kernel    allow_other default_permissions ro fsname= ...
  *   mount(8) generic auto noauto _netdev nofail user users defaults
@@ -39,6 +40,7 @@ struct cli {
 	int dump_config;		/* -G */
 	int password_stdin;
 	int reconnect_timeout;		/* s */
+	int probe_after, dead_after;	/* s */
 	int cache_off;			/* -o cache=no */
 	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
 	struct fs_opts fso;
@@ -112,6 +114,8 @@ static void help(void)
 "  cache_negative_timeout=S  ... names known not to exist\n"
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_timeout=S    seconds an operation waits for a lost link (default 30)\n"
+"  probe_after=S          probe a link silent this long under a request (5)\n"
+"  dead_after=S           drop and reconnect a link silent this long (15)\n"
 "\n"
 "ssh_config keywords (-o, case-insensitive, as in ssh -o):\n"
 "  Port= User= IdentityFile= IdentitiesOnly= StrictHostKeyChecking=\n"
@@ -249,6 +253,10 @@ static void one_option(struct cli *c, const char *opt)
 		;
 	} else if (!strcmp(name, "reconnect_timeout") && val) {
 		c->reconnect_timeout = parse_int(name, val, 10, 86400);
+	} else if (!strcmp(name, "probe_after") && val) {
+		c->probe_after = MAX(parse_int(name, val, 10, 86400), 1);
+	} else if (!strcmp(name, "dead_after") && val) {
+		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
 	} else if (!strcmp(name, "password_stdin") && !val) {
 		c->password_stdin = 1;
 	} else if (in_list(mount_ignored, name) && !val) {
@@ -592,6 +600,25 @@ static char *fsname_of(const char *source)
 	return g_string_free(s, FALSE);
 }
 
+/* probe_after and dead_after; ServerAliveInterval * ServerAliveCountMax
+ * tightens dead_after when lower, and probes an idle link. */
+static void set_liveness(const struct cli *c, const struct conf *cf,
+			 struct sftp_conn *sc)
+{
+	int dead = c->dead_after, alive = 0;
+
+	if (cf->server_alive_interval > 0) {
+		int sa = cf->server_alive_interval *
+			 MAX(cf->server_alive_count_max, 1);
+
+		alive = cf->server_alive_interval;
+		if (sa < dead)
+			dead = sa;
+	}
+	sftp_conn_set_liveness(sc, c->probe_after * 1000, dead * 1000,
+			       alive * 1000);
+}
+
 /* Is there a controlling terminal to prompt on? */
 static int have_tty(void)
 {
@@ -622,6 +649,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		c.cache_s[i] = -1;
 	c.reconnect_timeout = 30;
+	c.probe_after = 5;
+	c.dead_after = 15;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);
 	parse_args(&c, argc, argv);
@@ -654,8 +683,7 @@ int main(int argc, char **argv)
 	rc_ = recon_new(cf, c.config_file);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
 				c.reconnect_timeout * 1000);
-	if (cf->server_alive_interval > 0)
-		sftp_conn_set_keepalive(sc, cf->server_alive_interval);
+	set_liveness(&c, cf, sc);
 	base = resolve_remote(&c, sc);
 	c.fso.max_write = 1024 * 1024;
 	fs = fs_new(sc, base, &c.fso);

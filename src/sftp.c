@@ -1,6 +1,8 @@
 /* sftp: SFTP v3 client with a request window over a libssh2 channel. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -62,6 +64,7 @@ struct sftp_conn {
 	int attempts;
 	int64_t down_since;
 	long long recon_timer, expire_timer;
+	struct recon_job *job;	/* an attempt running on its thread */
 
 	/* I/O thread only. */
 	GHashTable *pending;	/* id -> struct sftp_req * */
@@ -71,8 +74,15 @@ struct sftp_conn {
 	struct buf in;		/* bytes read, not yet a whole packet */
 	uint32_t next_id;
 	int version;		/* 0 until VERSION arrived */
-	int keepalive;		/* seconds, 0 off */
-	long long keepalive_timer;
+	/* Liveness (I/O thread). */
+	int probe_ms;		/* a request unanswered this long, with the
+				 * link silent as long: probe */
+	int dead_ms;		/* waited this long with the link silent:
+				 * dead */
+	int alive_ms;		/* ServerAliveInterval: probe an idle link */
+	int64_t probe_sent;	/* last keepalive sent, 0 none */
+	int64_t mono0, boot0;	/* clocks at the last tick: suspend */
+	long long watch_timer;
 
 	uint32_t exts;
 	GString *ext_names;
@@ -156,6 +166,7 @@ static void fail_queue(GQueue *q, int err)
 
 static long on_reconnect(struct loop *l, long long id, void *data);
 static long on_expire(struct loop *l, long long id, void *data);
+static void recon_check(struct sftp_conn *c);
 
 /* The connection is lost (or we drop it): requests in flight fail with
  * EIO, since their outcome is unknown; queued ones wait for the reconnect
@@ -802,6 +813,8 @@ static void update_poll(struct sftp_conn *c)
  * inside libssh2 while the socket is quiet, so always drain reads. */
 static void pump(struct sftp_conn *c)
 {
+	if (c->job)
+		recon_check(c);
 	if (!c->session) {		/* down: fail what must fail */
 		GQueue failed = G_QUEUE_INIT;
 		struct sftp_req *q;
@@ -832,36 +845,83 @@ static void before_sleep(struct loop *l, void *data)
 	pump(data);
 }
 
-static long on_keepalive(struct loop *l, long long id, void *data)
+static int64_t boottime_ms(void)
 {
-	struct sftp_conn *c = data;
-	int next = 0;
+	struct timespec ts;
 
-	(void)l; (void)id;
-	if (!c->keepalive)
-		return LOOP_TIMER_STOP;
-	if (!c->session)
-		return c->keepalive * 1000L;	/* down: try again later */
-	if (libssh2_keepalive_send(c->session, &next) &&
-	    libssh2_session_last_errno(c->session) != LIBSSH2_ERROR_EAGAIN) {
-		conn_fail(c, ssh_error(c->session));
-		return c->keepalive * 1000L;	/* keep going after reconnect */
-	}
-	return (next > 0 ? next : c->keepalive) * 1000L;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sftp_conn_set_keepalive(struct sftp_conn *c, int interval)
+static int64_t oldest_pending(struct sftp_conn *c)
 {
-	c->keepalive = interval;
-	if (interval > 0) {
-		/* want_reply=0: libssh2 never reports the replies, they would
-		 * only pile up unread inside it. */
-		if (c->session)
-			libssh2_keepalive_config(c->session, 0,
-						 (unsigned)interval);
-		c->keepalive_timer = loop_add_timer(c->loop, interval * 1000L,
-						    on_keepalive, c);
+	GHashTableIter it;
+	gpointer v;
+	int64_t oldest = 0;
+
+	g_hash_table_iter_init(&it, c->pending);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct sftp_req *q = v;
+
+		if (!oldest || q->sent_ms < oldest)
+			oldest = q->sent_ms;
 	}
+	return oldest;
+}
+
+/* Every 500 ms: is the link alive? Bytes of any kind arriving on the
+ * socket say so (SSH keepalive replies come from sshd itself, even while
+ * sftp-server is busy with a long request). A request unanswered for
+ * probe_ms on a link silent as long sends a keepalive; waiting dead_ms
+ * with nothing at all arriving drops the connection (and reconnects). A
+ * suspend (boot time jumping ahead of monotonic time) probes at once. */
+static long on_watch(struct loop *l, long long id, void *data)
+{
+	struct sftp_conn *c = data;
+	int64_t now = loop_now_ms(), boot = boottime_ms();
+	int64_t rx, oldest, waiting = 0;
+	int resumed, next;
+
+	(void)l; (void)id;
+	resumed = (boot - c->boot0) - (now - c->mono0) > 2000;
+	c->mono0 = now;
+	c->boot0 = boot;
+	if (!c->session || get_state(c) == CONN_DOWN)
+		return 500;
+	rx = xport_last_rx(&c->x);
+	oldest = oldest_pending(c);
+	if (oldest)
+		waiting = oldest;
+	if (c->probe_sent > rx)
+		waiting = waiting ? MIN(waiting, c->probe_sent) : c->probe_sent;
+	if (waiting && now - MAX(rx, waiting) >= c->dead_ms) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "no answer from the server for "
+			 "%lld s", (long long)(now - MAX(rx, waiting)) / 1000);
+		conn_fail(c, why);
+		return 500;
+	}
+	if ((resumed || (oldest && now - oldest >= c->probe_ms &&
+			 now - rx >= c->probe_ms) ||
+	     (c->alive_ms && now - rx >= c->alive_ms)) &&
+	    now - c->probe_sent >= 1000) {
+		if (resumed)
+			log_info("clock jump (suspend?): probing the link");
+		libssh2_keepalive_send(c->session, &next);
+		c->probe_sent = now;
+		pump(c);	/* send it now */
+	}
+	return 500;
+}
+
+void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
+			    int alive_ms)
+{
+	c->probe_ms = probe_ms;
+	c->dead_ms = dead_ms;
+	c->alive_ms = alive_ms;
+	xport_set_user_timeout(&c->x, dead_ms);
 }
 
 /* ---- set-up ---- */
@@ -902,30 +962,48 @@ static void *io_thread(void *data)
 
 /* Open the sftp subsystem on c->session (blocking, bounded by the
  * session timeout), switch to non-blocking and queue INIT. */
-static int start_channel(struct sftp_conn *c, sftp_done_cb init_cb,
-			 void *data, GError **err)
+/* Open the sftp subsystem on x's session (blocking, bounded by the
+ * session timeout). Any thread that owns x. */
+static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
+{
+	LIBSSH2_CHANNEL *ch;
+
+	xport_set_blocking(x, 1);
+	ch = libssh2_channel_open_ex(x->session, "session",
+		sizeof("session") - 1, CHANNEL_WINDOW,
+		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+	if (!ch) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "cannot open an SSH "
+			      "channel: %s", ssh_error(x->session));
+		return NULL;
+	}
+	if (libssh2_channel_subsystem(ch, "sftp")) {
+		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the "
+			      "sftp subsystem: %s", ssh_error(x->session));
+		libssh2_channel_free(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+/* Make c->x (with its sftp channel ch) the connection: non-blocking,
+ * polled, and INIT queued. I/O thread, or before it exists. */
+static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch,
+		    sftp_done_cb init_cb, void *data)
 {
 	struct sftp_req *q;
 
 	c->session = c->x.session;
 	c->sock = c->x.sock;
-	xport_set_blocking(&c->x, 1);
-	c->channel = libssh2_channel_open_ex(c->session, "session",
-		sizeof("session") - 1, CHANNEL_WINDOW,
-		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
-	if (!c->channel) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "cannot open an SSH "
-			      "channel: %s", ssh_error(c->session));
-		return -1;
-	}
-	if (libssh2_channel_subsystem(c->channel, "sftp")) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the "
-			      "sftp subsystem: %s", ssh_error(c->session));
-		return -1;
-	}
+	c->channel = ch;
 	xport_set_blocking(&c->x, 0);
-	if (c->keepalive > 0)
-		libssh2_keepalive_config(c->session, 0, (unsigned)c->keepalive);
+	/* want_reply: the answer is what proves the link alive. Keepalives
+	 * go out only while we wait for an answer, or every
+	 * ServerAliveInterval: libssh2 keeps the replies, a few bytes each. */
+	libssh2_keepalive_config(c->session, 1, 1);
+	c->probe_sent = 0;
+	if (c->dead_ms)
+		xport_set_user_timeout(&c->x, c->dead_ms);
 	loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE, on_sock, c);
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
@@ -937,7 +1015,6 @@ static int start_channel(struct sftp_conn *c, sftp_done_cb init_cb,
 	q->cb = init_cb;
 	q->data = data;
 	send_req(c, q);
-	return 0;
 }
 
 /* ---- reconnect (I/O thread) ---- */
@@ -966,25 +1043,123 @@ static void reinit_done(struct sftp_reply *r, void *data)
 	c->down_since = 0;
 }
 
+/* A reconnect attempt runs on a thread of its own: TCP connect, DNS,
+ * handshake and authentication block, and the I/O thread must go on
+ * expiring waiting requests and answering unmount meanwhile. The job is
+ * shared: the conn may be freed while the attempt is still blocked. */
+struct recon_job {
+	pthread_mutex_t lock;	/* guards everything below */
+	int refs;		/* the conn's and the thread's */
+	struct sftp_conn *c;	/* NULL once the conn is gone */
+	sftp_connect_cb connect;
+	void *connect_data;
+	int done, ok;
+	struct xport x;
+	LIBSSH2_CHANNEL *ch;
+	char *why;
+};
+
+static void job_unref(struct recon_job *j)
+{
+	int last;
+
+	pthread_mutex_lock(&j->lock);
+	last = --j->refs == 0;
+	pthread_mutex_unlock(&j->lock);
+	if (!last)
+		return;
+	if (j->ch)
+		libssh2_channel_free(j->ch);
+	xport_close(&j->x);	/* unless installed (then zeroed) */
+	g_free(j->why);
+	pthread_mutex_destroy(&j->lock);
+	g_free(j);
+}
+
+static void *recon_thread(void *data)
+{
+	struct recon_job *j = data;
+	GError *e = NULL;
+	char *why = NULL;
+	struct xport x;
+	LIBSSH2_CHANNEL *ch = NULL;
+	int ok = j->connect(j->connect_data, &x, &why) == 0;
+
+	if (ok && !(ch = open_channel(&x, &e))) {
+		why = g_strdup(e->message);
+		g_clear_error(&e);
+		xport_close(&x);
+		ok = 0;
+	}
+	pthread_mutex_lock(&j->lock);
+	j->done = 1;
+	j->ok = ok;
+	if (ok) {
+		j->x = x;
+		j->ch = ch;
+	}
+	j->why = why;
+	if (j->c)
+		loop_wake(j->c->loop);
+	pthread_mutex_unlock(&j->lock);
+	job_unref(j);
+	return NULL;
+}
+
 static long on_reconnect(struct loop *l, long long id, void *data)
 {
 	struct sftp_conn *c = data;
-	char *why = NULL;
-	GError *e = NULL;
+	struct recon_job *j;
+	pthread_t t;
 
 	(void)l; (void)id;
-	if (get_state(c) != CONN_DOWN)
+	c->recon_timer = 0;
+	if (get_state(c) != CONN_DOWN || c->job)
 		return LOOP_TIMER_STOP;
-	if (c->reconnect(c->reconnect_data, &c->x, &why) == 0) {
-		if (start_channel(c, reinit_done, c, &e) == 0)
-			return LOOP_TIMER_STOP;
-		why = g_strdup(e->message);
-		g_clear_error(&e);
-		drop_session(c, 0);
+	j = g_new0(struct recon_job, 1);
+	pthread_mutex_init(&j->lock, NULL);
+	j->refs = 2;
+	j->c = c;
+	j->connect = c->reconnect;
+	j->connect_data = c->reconnect_data;
+	j->x.sock = -1;
+	c->job = j;
+	if (pthread_create(&t, NULL, recon_thread, j)) {
+		c->job = NULL;
+		j->refs = 1;
+		job_unref(j);
+		return backoff_ms(++c->attempts);
 	}
-	log_warn("reconnect failed: %s", why ? why : "unknown error");
-	g_free(why);
-	return backoff_ms(++c->attempts);
+	pthread_detach(t);
+	return LOOP_TIMER_STOP;
+}
+
+/* A finished attempt: install the new connection or try again later. */
+static void recon_check(struct sftp_conn *c)
+{
+	struct recon_job *j = c->job;
+	int done;
+
+	pthread_mutex_lock(&j->lock);
+	done = j->done;
+	pthread_mutex_unlock(&j->lock);
+	if (!done)
+		return;
+	c->job = NULL;
+	if (j->ok && get_state(c) == CONN_DOWN) {
+		c->x = j->x;
+		memset(&j->x, 0, sizeof(j->x));
+		j->x.sock = -1;
+		install(c, j->ch, reinit_done, c);
+		j->ch = NULL;
+	} else {
+		log_warn("reconnect failed: %s",
+			 j->why ? j->why : "unknown error");
+		c->recon_timer = loop_add_timer(c->loop,
+						backoff_ms(++c->attempts),
+						on_reconnect, c);
+	}
+	job_unref(j);
 }
 
 /* While the link is down, fail queued requests older than the timeout. */
@@ -1024,6 +1199,7 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 				GError **err)
 {
 	struct sftp_conn *c = g_new0(struct sftp_conn, 1);
+	LIBSSH2_CHANNEL *ch;
 	struct sftp_req *q;
 	int init = 0, rc;
 
@@ -1040,10 +1216,17 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	buf_init(&c->in, 64 * 1024);
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
+	c->probe_ms = 5000;
+	c->dead_ms = 15000;
+	c->mono0 = loop_now_ms();
+	c->boot0 = boottime_ms();
 	loop_set_before_sleep(c->loop, before_sleep, c);
+	c->watch_timer = loop_add_timer(c->loop, 500, on_watch, c);
 
-	if (start_channel(c, init_done, &init, err))
+	ch = open_channel(&c->x, err);
+	if (!ch)
 		goto fail;
+	install(c, ch, init_done, &init);
 	rc = sftp_conn_wait(c, timeout_ms);
 	if (init == -EPROTONOSUPPORT) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server "
@@ -1145,6 +1328,13 @@ void sftp_conn_free(struct sftp_conn *c)
 		loop_set_wake_cb(c->loop, stop_cb, NULL);
 		loop_wake(c->loop);
 		pthread_join(c->thread, NULL);
+	}
+	if (c->job) {		/* still blocked: let it clean up alone */
+		pthread_mutex_lock(&c->job->lock);
+		c->job->c = NULL;
+		pthread_mutex_unlock(&c->job->lock);
+		job_unref(c->job);
+		c->job = NULL;
 	}
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_CLOSED;

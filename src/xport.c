@@ -342,6 +342,42 @@ out:
 	return rc;
 }
 
+/* ---- liveness: the time of the last bytes received ---- */
+
+/* libssh2's recv, noting when bytes arrive: the SFTP layer tells a quiet
+ * link from a dead one by it (SSH keepalive replies count, and sshd sends
+ * them even while sftp-server is busy). */
+static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len,
+			     int flags, void **abstract)
+{
+	ssize_t n = recv(fd, buf, len, flags);
+
+	if (n > 0) {
+		__atomic_store_n((int64_t *)*abstract, loop_now_ms(),
+				 __ATOMIC_RELAXED);
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return -EAGAIN;
+	return -errno;
+}
+
+int64_t xport_last_rx(const struct xport *x)
+{
+	return x->last_rx ? __atomic_load_n(x->last_rx, __ATOMIC_RELAXED) : 0;
+}
+
+void xport_set_user_timeout(struct xport *x, int ms)
+{
+	unsigned t = (unsigned)ms;
+
+	if (x->sock >= 0 && !x->proxy_pid)
+		setsockopt(x->sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &t,
+			   sizeof(t));
+}
+
 /* ---- ProxyCommand ---- */
 
 /* Expand %h %p %r %n %% in a ProxyCommand. Host and user are checked
@@ -677,6 +713,8 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 
 	memset(x, 0, sizeof(*x));
 	x->sock = -1;
+	x->last_rx = g_new0(int64_t, 1);
+	*x->last_rx = loop_now_ms();
 	if (build_chain(c, o, chain, 0, err))
 		goto out;
 	for (guint i = 0; i < chain->len; i++) {
@@ -690,7 +728,12 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 				       tcp_connect(hc, err);
 			if (fd < 0)
 				goto fail_hop;
-			s = libssh2_session_init();
+			s = libssh2_session_init_ex(NULL, NULL, NULL,
+						   x->last_rx);
+			if (s)
+				libssh2_session_callback_set2(s,
+					LIBSSH2_CALLBACK_RECV,
+					(libssh2_cb_generic *)counting_recv);
 		} else {
 			fd = hop->wait_fd;
 			s = libssh2_session_init_ex(NULL, NULL, NULL, hop);
@@ -792,4 +835,5 @@ void xport_close(struct xport *x)
 		waitpid(x->proxy_pid, NULL, 0);
 		x->proxy_pid = 0;
 	}
+	g_clear_pointer(&x->last_rx, g_free);
 }

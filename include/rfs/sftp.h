@@ -130,8 +130,12 @@ const char *sftp_conn_ext_names(const struct sftp_conn *c);
 size_t sftp_conn_max_read(const struct sftp_conn *c);	/* bytes */
 size_t sftp_conn_max_write(const struct sftp_conn *c);
 int sftp_conn_alive(const struct sftp_conn *c);
-/* SSH keepalive every interval seconds (0: off). */
-void sftp_conn_set_keepalive(struct sftp_conn *c, int interval);
+/* Liveness: a request unanswered for probe_ms on a silent link sends an
+ * SSH keepalive; waiting dead_ms with nothing arriving drops the link
+ * (then reconnect). alive_ms (ServerAliveInterval, 0 off) probes an idle
+ * link too. Defaults 5000 and 15000. Before sftp_conn_start(). */
+void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
+			    int alive_ms);
 
 /* Make a new authenticated connection into *x (blocking mode), or return
  * -1 with *why (g_free). Runs on the I/O thread. */

@@ -35,6 +35,9 @@ struct xport {
 	GPtrArray *hops;	/* struct xport_hop *, outermost first; NULL
 				 * when connected directly */
 	int proxy_pid;		/* ProxyCommand's process, 0 if none */
+	int64_t *last_rx;	/* ms (monotonic) of the last bytes read from
+				 * sock: any SSH traffic, keepalive replies
+				 * included; read with xport_last_rx() */
 };
 
 /* Connect to c->hostname:c->port as c->user, through c->proxy_jump's
@@ -43,6 +46,11 @@ struct xport {
  * at a jump host name it. */
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err);
+/* When bytes last arrived on the socket (monotonic ms). */
+int64_t xport_last_rx(const struct xport *x);
+/* The socket gives up on unacknowledged data after ms (TCP_USER_TIMEOUT). */
+void xport_set_user_timeout(struct xport *x, int ms);
+
 /* Every session of the chain blocking (1) or not (0). */
 void xport_set_blocking(struct xport *x, int blocking);
 /* LIBSSH2_SESSION_BLOCK_* of the whole chain, for polling x->sock. */
