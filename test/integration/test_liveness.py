@@ -1,0 +1,76 @@
+"""Never a frozen mount: a link that goes silent (a blackhole: packets
+vanish, sockets stay open, the case that hangs sshfs) is detected within
+dead_after, the waiting operation fails with EIO instead of hanging, and
+after the link comes back rfs reconnects by itself."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from proxy import TcpProxy
+
+
+@pytest.fixture
+def proxied(rfs, sshd, tmp_path):
+    """A TcpProxy in front of the test sshd, and a known_hosts that knows
+    the server under the proxy's port too."""
+    p = TcpProxy(sshd.port).start()
+    kh = str(tmp_path / 'known_hosts_proxy')
+    with open(kh, 'w') as f:
+        f.write(sshd.known_hosts_text().replace(
+            '[127.0.0.1]:%d' % sshd.port, '[127.0.0.1]:%d' % p.port))
+    try:
+        yield p, kh
+    finally:
+        p.stop()
+
+
+def read_in_child(path, timeout):
+    """cat in a child (a hung read must not hang the test): (rc, secs)."""
+    t = time.monotonic()
+    try:
+        r = subprocess.run(['cat', path], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, timeout=timeout)
+        return r.returncode, time.monotonic() - t
+    except subprocess.TimeoutExpired:
+        return 'TIMEOUT', time.monotonic() - t
+
+
+def test_blackhole_detected_and_reconnected(rfs, remote, proxied):
+    proxy, kh = proxied
+    (remote / 'a').write_bytes(b'a' * 100000)
+    (remote / 'b').write_bytes(b'b' * 100000)
+    m = rfs.mount(port=proxy.port, known_hosts=kh,
+                  extra_o=['probe_after=1,dead_after=3,reconnect_timeout=5',
+                           'ConnectTimeout=3,cache=no'])
+    assert os.listdir(m.mnt)
+    proxy.blackhole()
+    rc, secs = read_in_child(os.path.join(m.mnt, 'a'), 30)
+    assert rc not in (0, 'TIMEOUT'), (rc, secs)
+    # The documented bound: detection (dead_after, 3 s) + reconnect_timeout
+    # (5 s: the kernel retries a failed revalidation once, and that retry
+    # waits for the link) + slack.
+    assert secs < 3 + 5 + 3, secs
+    assert 'no answer from the server' in m.stderr()
+    proxy.restore()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rc, _ = read_in_child(os.path.join(m.mnt, 'b'), 15)
+        if rc == 0:
+            break
+        time.sleep(0.5)
+    assert rc == 0, 'no reconnect after restore\n' + m.stderr()
+    assert 'reconnected' in m.stderr()
+
+
+def test_unmount_while_blackholed(rfs, proxied):
+    proxy, kh = proxied
+    m = rfs.mount(port=proxy.port, known_hosts=kh,
+                  extra_o=['probe_after=1,dead_after=3'])
+    assert os.path.ismount(m.mnt)
+    proxy.blackhole()
+    t = time.monotonic()
+    m.unmount(timeout=10)          # asserts exit 0 within 10 s
+    assert time.monotonic() - t < 10
