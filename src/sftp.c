@@ -168,9 +168,40 @@ static long on_reconnect(struct loop *l, long long id, void *data);
 static long on_expire(struct loop *l, long long id, void *data);
 static void recon_check(struct sftp_conn *c);
 
+/* Can q be sent again on a new connection? Requests that change nothing
+ * and name a path (a handle dies with its connection): the reader never
+ * sees the loss. */
+static int retryable(const struct sftp_req *q)
+{
+	uint32_t pflags;
+
+	if (q->gen)
+		return 0;
+	switch (q->type) {
+	case SSH_FXP_STAT: case SSH_FXP_LSTAT: case SSH_FXP_REALPATH:
+	case SSH_FXP_READLINK: case SSH_FXP_OPENDIR:
+		return 1;
+	case SSH_FXP_OPEN: {	/* read-only, no create/truncate */
+		/* length, type, id, string path, uint32 pflags, attrs */
+		uint32_t plen;
+
+		if (q->pkt.len < 13)
+			return 0;
+		plen = buf_peek_u32(q->pkt.data + 9);
+		if (q->pkt.len - 13 < (size_t)plen + 4)
+			return 0;
+		pflags = buf_peek_u32(q->pkt.data + 13 + plen);
+		return pflags == SSH_FXF_READ;
+	}
+	default:
+		return 0;
+	}
+}
+
 /* The connection is lost (or we drop it): requests in flight fail with
- * EIO, since their outcome is unknown; queued ones wait for the reconnect
- * up to reconnect_timeout, or fail now when there is no reconnect. */
+ * EIO, since their outcome is unknown, unless they can simply be sent
+ * again (retryable); queued ones wait for the reconnect up to
+ * reconnect_timeout, or fail now when there is no reconnect. */
 static void conn_fail(struct sftp_conn *c, const char *why)
 {
 	GQueue failed = G_QUEUE_INIT;
@@ -190,10 +221,16 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 			g_queue_push_tail(&failed, v);
 	}
 	st = c->state;
-	pthread_mutex_unlock(&c->lock);
 	g_hash_table_iter_init(&it, c->pending);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		g_queue_push_tail(&failed, v);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct sftp_req *q = v;
+
+		if (st == CONN_DOWN && retryable(q))
+			g_queue_push_head(&c->incoming, q);	/* again */
+		else
+			g_queue_push_tail(&failed, q);
+	}
+	pthread_mutex_unlock(&c->lock);
 	g_hash_table_steal_all(c->pending);
 	drop_session(c, 0);
 	if (st == CONN_DOWN) {

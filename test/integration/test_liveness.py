@@ -74,3 +74,38 @@ def test_unmount_while_blackholed(rfs, proxied):
     t = time.monotonic()
     m.unmount(timeout=10)          # asserts exit 0 within 10 s
     assert time.monotonic() - t < 10
+
+
+def test_cut_link_requests_retried(rfs, remote, proxied):
+    """A cut (both sides reset) while requests are in flight: requests
+    that change nothing are sent again after the reconnect (and the
+    kernel retries a failed revalidation), so the caller never sees the
+    loss."""
+    proxy, kh = proxied
+    for i in range(20):
+        os.symlink('target-%d' % i, str(remote / ('l%d' % i)))
+    m = rfs.mount(port=proxy.port, known_hosts=kh,
+                  extra_o=['cache=no,reconnect_timeout=20'])
+    assert len(os.listdir(m.mnt)) == 20
+    for i in range(20):
+        os.lstat(os.path.join(m.mnt, 'l%d' % i))
+    proxy.drop_replies()            # requests reach the server, no reply
+    import threading
+    results = []
+
+    def readlink_all():
+        for i in range(20):
+            try:
+                results.append(os.readlink(os.path.join(m.mnt, 'l%d' % i)))
+            except OSError as e:
+                results.append(e.errno)
+
+    t = threading.Thread(target=readlink_all)
+    t.start()
+    time.sleep(1)
+    proxy.cut()
+    proxy.restore()
+    t.join(30)
+    assert not t.is_alive()
+    assert results == ['target-%d' % i for i in range(20)], (results, m.stderr())
+    assert 'reconnected' in m.stderr(), m.stderr()
