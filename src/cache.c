@@ -38,7 +38,7 @@ void cache_dents_free(GArray *ents)
 	g_array_free(ents, TRUE);
 }
 
-static GArray *dents_copy(const GArray *src)
+GArray *cache_dents_copy(const GArray *src)
 {
 	GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(struct cache_dent),
 				      src->len);
@@ -196,7 +196,7 @@ GArray *cache_get_dir(struct cache *c, const char *dir)
 	pthread_mutex_lock(&c->lock);
 	e = get(c, dir, 0);
 	if (e && e->dir && e->dir_until > now_ms())
-		r = dents_copy(e->dir);
+		r = cache_dents_copy(e->dir);
 	if (r)
 		c->hits++;
 	else
@@ -224,7 +224,7 @@ void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
 	}
 	e = get(c, dir, 1);	/* after the children: youngest */
 	cache_dents_free(e->dir);
-	e->dir = dents_copy(ents);
+	e->dir = cache_dents_copy(ents);
 	e->dir_until = now + c->o.dir_ms;
 	pthread_mutex_unlock(&c->lock);
 }

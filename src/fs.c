@@ -59,6 +59,8 @@ struct rfs {
 	uint32_t exts;
 	struct stream_pool *pool;
 	struct cache *cache;
+	GHashTable *listings;	/* path -> struct listing *, being fetched */
+	int prefetching;	/* listings fetched ahead, in flight */
 	pthread_mutex_t lock;	/* guards the tables and every node field */
 	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
 	GHashTable *names;	/* "parent-ino/name" -> struct node * */
@@ -83,8 +85,6 @@ struct op {
 	struct fsreq r;
 	struct node *node, *parent, *newparent;	/* each holds a ref */
 	char *path, *path2, *name, *name2;
-	struct file *f;
-	struct dir *d;
 	struct sftp_attrs a;	/* attributes to set / last received */
 	struct sftp_handle h;	/* a copy: the file may be released while the
 				 * op runs (an interrupted caller closes) */
@@ -1300,35 +1300,127 @@ static void dir_free(struct dir *d)
 	g_free(d);
 }
 
-static void readdir_next(struct sftp_reply *r, void *data);
+/* ---- directory listings ----
+ *
+ * A listing is fetched once (OPENDIR, READDIR until EOF, CLOSE) for every
+ * opendir that wants it meanwhile, and goes into the cache. A listing the
+ * kernel asked for also prefetches, in the background, the listings of
+ * the subdirectories it revealed (one level: ls -lR and find find the
+ * next level ready), at most PREFETCH_MAX at a time per mount.
+ */
+#define PREFETCH_MAX 16
+#define PREFETCH_PER_DIR 64
 
-static void readdir_more(struct op *op)
+struct listing {
+	struct rfs *fs;
+	char *path;
+	GArray *ents;		/* struct cache_dent, "." and ".." first */
+	struct sftp_handle h;
+	GSList *waiters;	/* struct op *: opendirs (guarded by fs->lock) */
+	int prefetch;		/* nobody asked: counts in fs->prefetching */
+};
+
+static void listing_start(struct rfs *fs, const char *path, struct op *op);
+
+static GArray *dents_new(void)
 {
-	sftp_handle(op->fs->conn, SSH_FXP_READDIR, &op->d->h, readdir_next,
-		    op);
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct cache_dent));
+	struct cache_dent dot = { 0 };
+
+	dot.a.flags = SFTP_ATTR_PERMISSIONS;
+	dot.a.perm = S_IFDIR | 0755;
+	dot.name = g_strdup(".");
+	g_array_append_val(a, dot);
+	dot.name = g_strdup("..");
+	g_array_append_val(a, dot);
+	return a;
 }
 
-static void readdir_next(struct sftp_reply *r, void *data)
+static void reply_dir(struct op *op, GArray *ents)
 {
-	struct op *op = data;
-	struct dir *d = op->d;
+	struct dir *d = g_new0(struct dir, 1);
+
+	d->ents = ents;
+	op->fi.fh = (uint64_t)(uintptr_t)d;
+	if (!fsreq_claim(&op->r) ||
+	    fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
+		dir_free(d);
+	op_free(op);
+}
+
+/* Prefetch the subdirectories of a listing someone asked for. */
+static void prefetch_children(struct rfs *fs, struct listing *l)
+{
+	int n = 0;
+
+	for (guint i = 2; i < l->ents->len && n < PREFETCH_PER_DIR; i++) {
+		struct cache_dent *e = &g_array_index(l->ents,
+						      struct cache_dent, i);
+		char *p;
+		GArray *have;
+
+		if (!(e->a.flags & SFTP_ATTR_PERMISSIONS) ||
+		    !S_ISDIR(e->a.perm))
+			continue;
+		p = g_strconcat(l->path, strcmp(l->path, "/") ? "/" : "",
+				e->name, NULL);
+		have = cache_get_dir(fs->cache, p);
+		pthread_mutex_lock(&fs->lock);
+		if (!have && fs->prefetching < PREFETCH_MAX &&
+		    !g_hash_table_contains(fs->listings, p)) {
+			fs->prefetching++;
+			n++;
+			pthread_mutex_unlock(&fs->lock);
+			listing_start(fs, p, NULL);
+		} else {
+			pthread_mutex_unlock(&fs->lock);
+		}
+		cache_dents_free(have);
+		g_free(p);
+	}
+}
+
+/* The listing is complete (err 0) or failed: answer every waiter. */
+static void listing_end(struct listing *l, int err)
+{
+	struct rfs *fs = l->fs;
+	GSList *waiters;
+
+	if (!err)
+		cache_put_dir(fs->cache, l->path, l->ents);
+	pthread_mutex_lock(&fs->lock);
+	g_hash_table_remove(fs->listings, l->path);
+	waiters = l->waiters;
+	l->waiters = NULL;
+	if (l->prefetch)
+		fs->prefetching--;
+	pthread_mutex_unlock(&fs->lock);
+	for (GSList *w = waiters; w; w = w->next) {
+		struct op *op = w->data;
+
+		if (err)
+			op_reply_err(op, err);
+		else
+			reply_dir(op, cache_dents_copy(l->ents));
+	}
+	if (!err && waiters && fs->o.cache.dir_ms)
+		prefetch_children(fs, l);
+	g_slist_free(waiters);
+	cache_dents_free(l->ents);
+	g_free(l->path);
+	g_free(l);
+}
+
+static void listing_next(struct sftp_reply *r, void *data)
+{
+	struct listing *l = data;
 
 	if ((r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) ||
-	    (r->type == SSH_FXP_NAME && r->count == 0)) {
-		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
-		cache_put_dir(op->fs->cache, op->path, d->ents);
-		op->fi.fh = (uint64_t)(uintptr_t)d;
-		op->d = NULL;
-		if (!fsreq_claim(&op->r) ||
-		    fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
-			dir_free(d);
-		op_free(op);
+	    (r->type == SSH_FXP_NAME && r->count == 0) || r->err) {
+		sftp_handle(l->fs->conn, SSH_FXP_CLOSE, &l->h, NULL, NULL);
+		listing_end(l, r->type == SSH_FXP_STATUS &&
+			       r->status == SSH_FX_EOF ? 0 : r->err);
 		return;
-	}
-	if (r->err) {
-		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &d->h, NULL, NULL);
-		dir_free(d);
-		return op_reply_err(op, r->err);
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
 		struct sftp_name *n = &r->names[i];
@@ -1341,30 +1433,46 @@ static void readdir_next(struct sftp_reply *r, void *data)
 		e.name = g_strdup(n->name);
 		e.a = n->attrs;
 		e.nlink = longname_nlink(n->longname);
-		g_array_append_val(d->ents, e);
+		g_array_append_val(l->ents, e);
 	}
-	readdir_more(op);
+	sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next, l);
 }
 
-static void opendir_done(struct sftp_reply *r, void *data)
+static void listing_opened(struct sftp_reply *r, void *data)
 {
-	struct op *op = data;
-	struct dir *d;
-	struct cache_dent dot = { 0 };
+	struct listing *l = data;
 
 	if (r->err)
-		return op_reply_err(op, r->err);
-	d = g_new0(struct dir, 1);
-	d->ents = g_array_new(FALSE, TRUE, sizeof(struct cache_dent));
-	sftp_handle_set(&d->h, r);
-	dot.name = g_strdup(".");
-	dot.a.flags = SFTP_ATTR_PERMISSIONS;
-	dot.a.perm = S_IFDIR | 0755;
-	g_array_append_val(d->ents, dot);
-	dot.name = g_strdup("..");
-	g_array_append_val(d->ents, dot);
-	op->d = d;
-	readdir_more(op);
+		return listing_end(l, r->err);
+	sftp_handle_set(&l->h, r);
+	sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next, l);
+}
+
+/* Fetch path's listing for op (NULL: a prefetch, already counted). */
+static void listing_start(struct rfs *fs, const char *path, struct op *op)
+{
+	struct listing *l;
+
+	pthread_mutex_lock(&fs->lock);
+	l = g_hash_table_lookup(fs->listings, path);
+	if (l) {		/* already on its way: wait for it */
+		if (op)
+			l->waiters = g_slist_prepend(l->waiters, op);
+		else
+			fs->prefetching--;
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	l = g_new0(struct listing, 1);
+	l->fs = fs;
+	l->path = g_strdup(path);
+	l->ents = dents_new();
+	l->prefetch = op == NULL;
+	if (op)
+		l->waiters = g_slist_prepend(NULL, op);
+	g_hash_table_insert(fs->listings, l->path, l);
+	pthread_mutex_unlock(&fs->lock);
+	sftp_path(fs->conn, SSH_FXP_OPENDIR, path, listing_opened, l);
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -1378,17 +1486,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 	op->fi = *fi;
 	op_interruptible(op);
 	ents = cache_get_dir(op->fs->cache, op->path);
-	if (ents) {
-		struct dir *d = g_new0(struct dir, 1);
-
-		d->ents = ents;
-		op->fi.fh = (uint64_t)(uintptr_t)d;
-		if (!fsreq_claim(&op->r) ||
-		    fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
-			dir_free(d);
-		return op_free(op);
-	}
-	sftp_path(op->fs->conn, SSH_FXP_OPENDIR, op->path, opendir_done, op);
+	if (ents)
+		return reply_dir(op, ents);
+	listing_start(op->fs, op->path, op);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -1801,6 +1901,7 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	/* 16 MiB covers 300 MB/s at 50 ms; 64 MiB bounds the mount. */
 	fs->pool = stream_pool_new(c, 16 << 20, 64 << 20);
 	fs->cache = cache_new(&o->cache);
+	fs->listings = g_hash_table_new(g_str_hash, g_str_equal);
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
@@ -1833,6 +1934,7 @@ void fs_free(struct rfs *fs)
 	g_hash_table_destroy(fs->inodes);
 	stream_pool_free(fs->pool);
 	cache_free(fs->cache);
+	g_hash_table_destroy(fs->listings);
 	pthread_mutex_destroy(&fs->lock);
 	g_free(fs->base);
 	g_free(fs);

@@ -52,6 +52,7 @@ GArray *cache_get_dir(struct cache *c, const char *dir);
  * of every entry, so lookups in dir need no round trip. */
 void cache_put_dir(struct cache *c, const char *dir, const GArray *ents);
 void cache_dents_free(GArray *ents);
+GArray *cache_dents_copy(const GArray *ents);
 
 /* The symlink target (g_free) or NULL. */
 char *cache_get_link(struct cache *c, const char *path);
