@@ -1898,8 +1898,10 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->base = g_strdup(base);
 	fs->o = *o;
 	fs->exts = sftp_conn_exts(c);
-	/* 16 MiB covers 300 MB/s at 50 ms; 64 MiB bounds the mount. */
-	fs->pool = stream_pool_new(c, 16 << 20, 64 << 20);
+	/* 8 MiB a file keeps one stream near the link speed (libssh2 slows
+	 * down with more queued); 64 MiB bounds the mount and is the channel
+	 * window, so readahead never waits for a window adjust. */
+	fs->pool = stream_pool_new(c, 8 << 20, 64 << 20);
 	fs->cache = cache_new(&o->cache);
 	fs->listings = g_hash_table_new(g_str_hash, g_str_equal);
 	pthread_mutex_init(&fs->lock, NULL);

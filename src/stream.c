@@ -418,6 +418,9 @@ void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
 	if (sequential) {
 		s->window = MIN(s->window * 2, s->p->per_file);
 	} else {
+		log_debug("stream: reset at %llu (next %llu)",
+			  (unsigned long long)off,
+			  (unsigned long long)s->next_off);
 		s->window = RA_START;
 		drop_chunks(s, 1, 0);
 	}
