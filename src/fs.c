@@ -61,6 +61,7 @@ struct rfs {
 	struct cache *cache;
 	GHashTable *listings;	/* path -> struct listing *, being fetched */
 	int prefetching;	/* listings fetched ahead, in flight */
+	GQueue prefetch_q;	/* char *: paths waiting for a free slot */
 	pthread_mutex_t lock;	/* guards the tables and every node field */
 	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
 	GHashTable *names;	/* "parent-ino/name" -> struct node * */
@@ -1309,7 +1310,9 @@ static void dir_free(struct dir *d)
  * next level ready), at most PREFETCH_MAX at a time per mount.
  */
 #define PREFETCH_MAX 16
-#define PREFETCH_PER_DIR 64
+#define PREFETCH_PER_DIR 256
+#define PREFETCH_QUEUE 4096
+#define READDIR_AHEAD 2		/* READDIRs in flight per listing */
 
 struct listing {
 	struct rfs *fs;
@@ -1318,6 +1321,8 @@ struct listing {
 	struct sftp_handle h;
 	GSList *waiters;	/* struct op *: opendirs (guarded by fs->lock) */
 	int prefetch;		/* nobody asked: counts in fs->prefetching */
+	int inflight;		/* READDIRs sent, not answered (I/O thread) */
+	int eof, err;
 };
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
@@ -1366,13 +1371,20 @@ static void prefetch_children(struct rfs *fs, struct listing *l)
 				e->name, NULL);
 		have = cache_get_dir(fs->cache, p);
 		pthread_mutex_lock(&fs->lock);
-		if (!have && fs->prefetching < PREFETCH_MAX &&
-		    !g_hash_table_contains(fs->listings, p)) {
+		if (have || g_hash_table_contains(fs->listings, p)) {
+			pthread_mutex_unlock(&fs->lock);
+		} else if (fs->prefetching < PREFETCH_MAX) {
 			fs->prefetching++;
 			n++;
 			pthread_mutex_unlock(&fs->lock);
 			listing_start(fs, p, NULL);
 		} else {
+			/* All slots busy: in line for the next free one. */
+			if (fs->prefetch_q.length < PREFETCH_QUEUE) {
+				g_queue_push_tail(&fs->prefetch_q, p);
+				p = NULL;
+				n++;
+			}
 			pthread_mutex_unlock(&fs->lock);
 		}
 		cache_dents_free(have);
@@ -1385,6 +1397,7 @@ static void listing_end(struct listing *l, int err)
 {
 	struct rfs *fs = l->fs;
 	GSList *waiters;
+	char *next;
 
 	if (!err)
 		cache_put_dir(fs->cache, l->path, l->ents);
@@ -1394,7 +1407,27 @@ static void listing_end(struct listing *l, int err)
 	l->waiters = NULL;
 	if (l->prefetch)
 		fs->prefetching--;
+	next = NULL;
+	while (fs->prefetching < PREFETCH_MAX &&
+	       (next = g_queue_pop_head(&fs->prefetch_q)) &&
+	       g_hash_table_contains(fs->listings, next))
+		g_clear_pointer(&next, g_free);
+	if (next)
+		fs->prefetching++;
 	pthread_mutex_unlock(&fs->lock);
+	if (next) {
+		GArray *have = cache_get_dir(fs->cache, next);
+
+		if (have) {	/* fetched meanwhile: give the slot back */
+			cache_dents_free(have);
+			pthread_mutex_lock(&fs->lock);
+			fs->prefetching--;
+			pthread_mutex_unlock(&fs->lock);
+		} else {
+			listing_start(fs, next, NULL);
+		}
+		g_free(next);
+	}
 	for (GSList *w = waiters; w; w = w->next) {
 		struct op *op = w->data;
 
@@ -1411,15 +1444,23 @@ static void listing_end(struct listing *l, int err)
 	g_free(l);
 }
 
+/* READDIR_AHEAD requests stay in flight: a small directory ends in one
+ * round trip after OPENDIR (its EOF comes with the names). */
 static void listing_next(struct sftp_reply *r, void *data)
 {
 	struct listing *l = data;
 
+	l->inflight--;
 	if ((r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) ||
 	    (r->type == SSH_FXP_NAME && r->count == 0) || r->err) {
+		if (r->err && !(r->type == SSH_FXP_STATUS &&
+				r->status == SSH_FX_EOF) && !l->err)
+			l->err = r->err;
+		l->eof = 1;
+		if (l->inflight)
+			return;		/* the last answer ends it */
 		sftp_handle(l->fs->conn, SSH_FXP_CLOSE, &l->h, NULL, NULL);
-		listing_end(l, r->type == SSH_FXP_STATUS &&
-			       r->status == SSH_FX_EOF ? 0 : r->err);
+		listing_end(l, l->err);
 		return;
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
@@ -1435,6 +1476,15 @@ static void listing_next(struct sftp_reply *r, void *data)
 		e.nlink = longname_nlink(n->longname);
 		g_array_append_val(l->ents, e);
 	}
+	if (l->eof) {		/* a later answer said EOF already */
+		if (!l->inflight) {
+			sftp_handle(l->fs->conn, SSH_FXP_CLOSE, &l->h, NULL,
+				    NULL);
+			listing_end(l, l->err);
+		}
+		return;
+	}
+	l->inflight++;
 	sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next, l);
 }
 
@@ -1445,7 +1495,11 @@ static void listing_opened(struct sftp_reply *r, void *data)
 	if (r->err)
 		return listing_end(l, r->err);
 	sftp_handle_set(&l->h, r);
-	sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next, l);
+	for (int i = 0; i < READDIR_AHEAD; i++) {
+		l->inflight++;
+		sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next,
+			    l);
+	}
 }
 
 /* Fetch path's listing for op (NULL: a prefetch, already counted). */
@@ -1937,6 +1991,7 @@ void fs_free(struct rfs *fs)
 	stream_pool_free(fs->pool);
 	cache_free(fs->cache);
 	g_hash_table_destroy(fs->listings);
+	g_queue_clear_full(&fs->prefetch_q, g_free);
 	pthread_mutex_destroy(&fs->lock);
 	g_free(fs->base);
 	g_free(fs);
