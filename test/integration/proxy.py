@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 import time
 
+from harness import stop_pid
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -117,22 +119,7 @@ class TcpProxy:
         (0 for a clean SIGTERM exit)."""
         proc, self.proc = self.proc, None
         _running.discard(self)
-        rc = None
-        if proc is not None:
-            if proc.poll() is None:
-                try:
-                    os.kill(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.kill(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    proc.wait(10)
-            rc = proc.returncode
+        rc = stop_pid(proc, timeout=timeout)
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
