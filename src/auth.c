@@ -104,14 +104,6 @@ struct auth {
 	GString *tried;
 };
 
-static const char *ssh_err(LIBSSH2_SESSION *s)
-{
-	char *m = NULL;
-
-	libssh2_session_last_error(s, &m, NULL, 0);
-	return m ? m : "unknown error";
-}
-
 static const char *stdin_password(struct auth *a)
 {
 	if (!a->stdin_read) {
@@ -261,7 +253,7 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 		ok = rc == 0;
 		if (rc && rc != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
 		    rc != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
-			log_debug("key %s: %s", file, ssh_err(a->s));
+			log_debug("key %s: %s", file, xport_error(a->s));
 		goto out;
 	}
 	for (tries = 0; tries < PROMPT_TRIES && !ok; tries++) {
@@ -403,7 +395,7 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 		}
 		rfs_set_error(err, RFS_EXIT_CONNECT, "the server closed the "
 			      "connection before authentication: %s",
-			      ssh_err(s));
+			      xport_error(s));
 		g_string_free(a.tried, TRUE);
 		return -1;
 	}

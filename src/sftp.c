@@ -63,7 +63,7 @@ struct sftp_conn {
 	int reconnect_timeout_ms;	/* how long a request waits */
 	int attempts;
 	int64_t down_since;
-	long long recon_timer, expire_timer;
+	long long expire_timer;
 	struct recon_job *job;	/* an attempt running on its thread */
 
 	/* I/O thread only. */
@@ -82,7 +82,6 @@ struct sftp_conn {
 	int alive_ms;		/* ServerAliveInterval: probe an idle link */
 	int64_t probe_sent;	/* last keepalive sent, 0 none */
 	int64_t mono0, boot0;	/* clocks at the last tick: suspend */
-	long long watch_timer;
 
 	uint32_t exts;
 	GString *ext_names;
@@ -236,7 +235,7 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 	if (st == CONN_DOWN) {
 		if (!c->down_since)
 			c->down_since = loop_now_ms();
-		c->recon_timer = loop_add_timer(c->loop, 0, on_reconnect, c);
+		loop_add_timer(c->loop, 0, on_reconnect, c);
 		if (!c->expire_timer)
 			c->expire_timer = loop_add_timer(c->loop, 250,
 							 on_expire, c);
@@ -734,14 +733,6 @@ static void take_incoming(struct sftp_conn *c)
 	fail_queue(&stale, -EIO);
 }
 
-static const char *ssh_error(LIBSSH2_SESSION *s)
-{
-	char *m = NULL;
-
-	libssh2_session_last_error(s, &m, NULL, 0);
-	return m ? m : "unknown error";
-}
-
 /* Write as much as libssh2 takes. 0, or -1 after conn_fail(). */
 static int do_write(struct sftp_conn *c)
 {
@@ -766,7 +757,7 @@ static int do_write(struct sftp_conn *c)
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
-			conn_fail(c, ssh_error(c->session));
+			conn_fail(c, xport_error(c->session));
 			return -1;
 		}
 		c->out_off += (size_t)n;
@@ -791,7 +782,7 @@ static int do_read(struct sftp_conn *c)
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (n < 0) {
-			conn_fail(c, ssh_error(c->session));
+			conn_fail(c, xport_error(c->session));
 			return -1;
 		}
 		if (n == 0) {
@@ -1011,12 +1002,12 @@ static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
 		LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 	if (!ch) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "cannot open an SSH "
-			      "channel: %s", ssh_error(x->session));
+			      "channel: %s", xport_error(x->session));
 		return NULL;
 	}
 	if (libssh2_channel_subsystem(ch, "sftp")) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the "
-			      "sftp subsystem: %s", ssh_error(x->session));
+			      "sftp subsystem: %s", xport_error(x->session));
 		libssh2_channel_free(ch);
 		return NULL;
 	}
@@ -1150,7 +1141,6 @@ static long on_reconnect(struct loop *l, long long id, void *data)
 	pthread_t t;
 
 	(void)l; (void)id;
-	c->recon_timer = 0;
 	if (get_state(c) != CONN_DOWN || c->job)
 		return LOOP_TIMER_STOP;
 	j = g_new0(struct recon_job, 1);
@@ -1192,9 +1182,8 @@ static void recon_check(struct sftp_conn *c)
 	} else {
 		log_warn("reconnect failed: %s",
 			 j->why ? j->why : "unknown error");
-		c->recon_timer = loop_add_timer(c->loop,
-						backoff_ms(++c->attempts),
-						on_reconnect, c);
+		loop_add_timer(c->loop, backoff_ms(++c->attempts),
+			       on_reconnect, c);
 	}
 	job_unref(j);
 }
@@ -1258,7 +1247,7 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->mono0 = loop_now_ms();
 	c->boot0 = boottime_ms();
 	loop_set_before_sleep(c->loop, before_sleep, c);
-	c->watch_timer = loop_add_timer(c->loop, 500, on_watch, c);
+	loop_add_timer(c->loop, 500, on_watch, c);
 
 	ch = open_channel(&c->x, err);
 	if (!ch)

@@ -342,6 +342,14 @@ out:
 	return rc;
 }
 
+const char *xport_error(LIBSSH2_SESSION *s)
+{
+	char *m = NULL;
+
+	libssh2_session_last_error(s, &m, NULL, 0);
+	return m ? m : "unknown error";
+}
+
 /* ---- liveness: the time of the last bytes received ---- */
 
 /* libssh2's recv, noting when bytes arrive: the SFTP layer tells a quiet
@@ -648,12 +656,9 @@ static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 	method_pref(s, LIBSSH2_METHOD_MAC_SC, "MACs", c->macs);
 	method_pref(s, LIBSSH2_METHOD_KEX, "KexAlgorithms", c->kex_algorithms);
 	if (libssh2_session_handshake(s, fd)) {
-		char *m = NULL;
-
-		libssh2_session_last_error(s, &m, NULL, 0);
 		rfs_set_error(err, RFS_EXIT_CONNECT, "SSH handshake with %s "
 			      "port %d failed: %s", c->hostname, c->port,
-			      m ? m : "unknown error");
+			      xport_error(s));
 		return -1;
 	}
 	log_debug("connected to %s port %d, cipher %s, compression %s",
@@ -670,16 +675,13 @@ static int open_tunnel(struct xport_hop *h, const struct conf *next,
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	char *m = NULL;
-
 	/* The destination name is resolved on the jump host, as ssh -J. */
 	h->channel = libssh2_channel_direct_tcpip_ex(h->session,
 		next->hostname, next->port, "127.0.0.1", 0);
 	if (!h->channel) {
-		libssh2_session_last_error(h->session, &m, NULL, 0);
 		rfs_set_error(err, RFS_EXIT_CONNECT, "jump host %s cannot "
 			      "reach %s port %d: %s", h->name, next->hostname,
-			      next->port, m ? m : "unknown error");
+			      next->port, xport_error(h->session));
 		return -1;
 	}
 	/* A larger window than libssh2's 2 MiB default: bulk data crosses

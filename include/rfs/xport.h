@@ -46,6 +46,9 @@ struct xport {
  * at a jump host name it. */
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err);
+/* libssh2's message for the last error on s, never NULL. */
+const char *xport_error(LIBSSH2_SESSION *s);
+
 /* When bytes last arrived on the socket (monotonic ms). */
 int64_t xport_last_rx(const struct xport *x);
 /* The socket gives up on unacknowledged data after ms (TCP_USER_TIMEOUT). */
