@@ -478,16 +478,12 @@ static struct conf *load_conf(struct cli *c)
 		g_free(u);
 	}
 	for (guint i = 0; i < c->ssh_opts->len; i++)
-		if (conf_set_option(cf, c->ssh_opts->pdata[i], &e)) {
-			fprintf(stderr, "rfs: %s\n", e->message);
-			exit(RFS_EXIT_USAGE);
-		}
+		if (conf_set_option(cf, c->ssh_opts->pdata[i], &e))
+			die(e);		/* CONF_ERROR: exit RFS_EXIT_USAGE */
 	if (conf_read_files(cf, c->config_file,
 			    c->config_file ? "none" : NULL, &e) ||
-	    conf_finish(cf, &e)) {
-		fprintf(stderr, "rfs: %s\n", e->message);
-		exit(RFS_EXIT_USAGE);
-	}
+	    conf_finish(cf, &e))
+		die(e);
 	for (guint i = 0; cf->warnings && i < cf->warnings->len; i++)
 		log_warn("%s", (char *)cf->warnings->pdata[i]);
 	if (cf->ignored)
