@@ -347,12 +347,12 @@ static void node_stat(struct rfs *fs, struct node *n,
 	st->st_ino = n->ino;
 }
 
-/* Reply an entry for parent/name with attrs a: adds a kernel reference. */
-static void reply_entry(struct op *op, struct node *parent, const char *name,
-			const struct sftp_attrs *a)
+/* The node for parent/name with one more kernel reference, and its entry
+ * (e) from attrs a. The caller drops the reference if the reply fails. */
+static struct node *entry_ref(struct rfs *fs, struct node *parent,
+			      const char *name, const struct sftp_attrs *a,
+			      struct fuse_entry_param *e)
 {
-	struct rfs *fs = op->fs;
-	struct fuse_entry_param e = { 0 };
 	struct node *n;
 	uint32_t nlink;
 
@@ -363,11 +363,21 @@ static void reply_entry(struct op *op, struct node *parent, const char *name,
 		n->mode = a->perm;
 	nlink = n->nlink;
 	pthread_mutex_unlock(&fs->lock);
-	to_stat(fs, a, nlink, &e.attr);
-	e.attr.st_ino = n->ino;
-	e.ino = n->ino;
-	e.attr_timeout = fs->o.attr_timeout;
-	e.entry_timeout = fs->o.attr_timeout;
+	memset(e, 0, sizeof(*e));
+	to_stat(fs, a, nlink, &e->attr);
+	e->attr.st_ino = e->ino = n->ino;
+	e->attr_timeout = e->entry_timeout = fs->o.attr_timeout;
+	return n;
+}
+
+/* Reply an entry for parent/name with attrs a: adds a kernel reference. */
+static void reply_entry(struct op *op, struct node *parent, const char *name,
+			const struct sftp_attrs *a)
+{
+	struct rfs *fs = op->fs;
+	struct fuse_entry_param e;
+	struct node *n = entry_ref(fs, parent, name, a, &e);
+
 	if (!fsreq_claim(&op->r) || fuse_reply_entry(op->r.req, &e) == -ENOENT) {
 		/* The caller was interrupted: the kernel took no reference. */
 		pthread_mutex_lock(&fs->lock);
@@ -1744,20 +1754,15 @@ static void create_fixed(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 	struct rfs *fs = op->fs;
-	struct fuse_entry_param e = { 0 };
+	struct fuse_entry_param e;
 	struct node *n;
 	struct file *f;
 
 	(void)r;
+	n = entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
-	n = node_find_or_add(fs, op->parent, op->name);
-	n->nlookup++;
-	n->mode = op->a.perm;
 	f = file_new_locked(fs, n, &op->h, op->fi.flags);
 	pthread_mutex_unlock(&fs->lock);
-	to_stat(fs, &op->a, 1, &e.attr);
-	e.attr.st_ino = e.ino = n->ino;
-	e.attr_timeout = e.entry_timeout = fs->o.attr_timeout;
 	op->fi.fh = (uint64_t)(uintptr_t)f;
 	if (!fsreq_claim(&op->r) ||
 	    fuse_reply_create(op->r.req, &e, &op->fi) == -ENOENT) {
