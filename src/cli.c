@@ -636,6 +636,7 @@ int main(int argc, char **argv)
 	struct sftp_conn *sc;
 	struct rfs *fs;
 	struct recon *rc_;
+	GBytes *host_key;
 	struct fuse_session *se;
 	char *base, *fsname;
 	GError *e = NULL;
@@ -678,10 +679,11 @@ int main(int argc, char **argv)
 	xo.interactive = have_tty();
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
+	host_key = xport_host_key(&x);
 	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
 	if (!sc)
 		die(e);		/* the conn freed the session */
-	rc_ = recon_new(cf, c.config_file);
+	rc_ = recon_new(cf, c.config_file, host_key);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
 				c.reconnect_timeout * 1000);
 	set_liveness(&c, cf, sc);

@@ -8,20 +8,27 @@
 struct recon {
 	const struct conf *conf;
 	const char *config_file;
+	GBytes *host_key;	/* the destination's, at mount time */
 	int64_t attempts;
 };
 
-struct recon *recon_new(const struct conf *conf, const char *config_file)
+struct recon *recon_new(const struct conf *conf, const char *config_file,
+			GBytes *host_key)
 {
 	struct recon *r = g_new0(struct recon, 1);
 
 	r->conf = conf;
 	r->config_file = config_file;
+	r->host_key = host_key;
 	return r;
 }
 
 void recon_free(struct recon *r)
 {
+	if (!r)
+		return;
+	if (r->host_key)
+		g_bytes_unref(r->host_key);
 	g_free(r);
 }
 
@@ -37,6 +44,9 @@ int recon_connect(void *data, struct xport *x, char **why)
 	log_info("reconnecting to %s port %d", r->conf->hostname,
 		 r->conf->port);
 	o.config_file = r->config_file;
+	if (r->host_key) {
+		o.pin_key = g_bytes_get_data(r->host_key, &o.pin_len);
+	}
 	if (xport_connect(r->conf, &o, x, &e)) {
 		*why = g_strdup(e->message);
 		g_error_free(e);

@@ -247,8 +247,30 @@ static int add_known(const struct conf *c, const unsigned char *key,
 	return 0;
 }
 
+/* A reconnect: the destination must show the key it showed at mount
+ * time, whatever known_hosts or StrictHostKeyChecking say now. */
+static int check_pinned(const struct conf *c, const struct xport_opts *o,
+			const unsigned char *key, size_t len, GError **err)
+{
+	char *was, *now, *label;
+
+	if (len == o->pin_len && !memcmp(key, o->pin_key, len))
+		return 0;
+	was = khosts_fingerprint(o->pin_key, o->pin_len);
+	now = khosts_fingerprint(key, len);
+	label = host_label(c);
+	rfs_set_error(err, RFS_EXIT_HOSTKEY, "HOST KEY CHANGED for %s since "
+		      "the mount (was %s, now %s): refusing to reconnect; "
+		      "someone may be intercepting the connection", label,
+		      was, now);
+	g_free(was);
+	g_free(now);
+	g_free(label);
+	return -1;
+}
+
 static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
-			 const struct xport_opts *o, GError **err)
+			 const struct xport_opts *o, int dest, GError **err)
 {
 	size_t len = 0;
 	int ktype;
@@ -263,6 +285,8 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "server sent no host key");
 		return -1;
 	}
+	if (dest && o->pin_key)
+		return check_pinned(c, o, key, len, err);
 	files = known_hosts_files(c);
 	fp = khosts_fingerprint(key, len);
 	type = khosts_key_type(key, len);
@@ -643,7 +667,7 @@ static void method_pref(LIBSSH2_SESSION *s, int type, const char *kw,
 
 /* Handshake, host key check and authentication on s (blocking). */
 static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
-		     const struct xport_opts *o, GError **err)
+		     const struct xport_opts *o, int dest, GError **err)
 {
 	libssh2_session_set_blocking(s, 1);
 	libssh2_session_set_timeout(s, connect_timeout_ms(c));
@@ -665,7 +689,8 @@ static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 		  c->hostname, c->port,
 		  libssh2_session_methods(s, LIBSSH2_METHOD_CRYPT_CS),
 		  libssh2_session_methods(s, LIBSSH2_METHOD_COMP_CS));
-	return check_hostkey(s, c, o, err) || auth_run(s, c, o, err) ? -1 : 0;
+	return check_hostkey(s, c, o, dest, err) || auth_run(s, c, o, err) ?
+	       -1 : 0;
 }
 
 /* Open the tunnel from the authenticated hop h to next; sock is the real
@@ -764,7 +789,7 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 				x->hops = g_ptr_array_new();
 			g_ptr_array_add(x->hops, hop);
 		}
-		if (ssh_setup(s, fd, hc, o, err))
+		if (ssh_setup(s, fd, hc, o, last, err))
 			goto fail_hop;
 		if (!last && open_tunnel(hop, chain->pdata[i + 1], x->sock,
 					 err))
@@ -784,6 +809,15 @@ out:
 		conf_free(chain->pdata[i]);
 	g_ptr_array_free(chain, TRUE);
 	return rc;
+}
+
+GBytes *xport_host_key(const struct xport *x)
+{
+	size_t len = 0;
+	int type;
+	const char *key = libssh2_session_hostkey(x->session, &len, &type);
+
+	return key ? g_bytes_new(key, len) : NULL;
 }
 
 void xport_set_blocking(struct xport *x, int blocking)

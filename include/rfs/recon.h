@@ -9,14 +9,18 @@
 #ifndef RFS_RECON_H
 #define RFS_RECON_H
 
+#include <glib.h>
 #include <libssh2.h>
 
 #include "rfs/conf.h"
 
 struct recon;
 
-/* conf and config_file (-F, or NULL) must outlive the recon. */
-struct recon *recon_new(const struct conf *conf, const char *config_file);
+/* conf and config_file (-F, or NULL) must outlive the recon; host_key
+ * (taken) is the key the destination showed at mount time: a reconnect
+ * to a server showing another one is refused. */
+struct recon *recon_new(const struct conf *conf, const char *config_file,
+			GBytes *host_key);
 void recon_free(struct recon *r);	/* recon_free(NULL) does nothing */
 
 /* An sftp_connect_cb: data is a struct recon. */

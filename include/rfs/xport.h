@@ -16,6 +16,9 @@ struct xport_opts {
 	int password_stdin;	/* read the password from stdin (once) */
 	int interactive;	/* prompts allowed (a terminal exists) */
 	const char *config_file;	/* -F, for the jump hosts' configs */
+	const unsigned char *pin_key;	/* reconnect: the destination must
+					 * offer exactly this host key */
+	size_t pin_len;
 };
 
 /* One jump host: its session and the direct-tcpip channel through which
@@ -46,6 +49,8 @@ struct xport {
  * at a jump host name it. */
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err);
+/* The destination's host key (a copy), NULL if none. */
+GBytes *xport_host_key(const struct xport *x);
 /* libssh2's message for the last error on s, never NULL. */
 const char *xport_error(LIBSSH2_SESSION *s);
 
