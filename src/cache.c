@@ -22,11 +22,25 @@ struct cache {
 	GHashTable *map;	/* path -> struct entry * */
 	GQueue order;		/* struct entry *, oldest first */
 	uint64_t hits, misses;
+	int offline;		/* serve entries past their timeout */
 };
 
 static int64_t now_ms(void)
 {
 	return g_get_monotonic_time() / 1000;
+}
+
+/* Is an entry kept until `until` good now? (c->lock held) */
+static int fresh(const struct cache *c, int64_t until, int64_t now)
+{
+	return until && (until > now || c->offline);
+}
+
+void cache_set_offline(struct cache *c, int offline)
+{
+	pthread_mutex_lock(&c->lock);
+	c->offline = offline;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void cache_dents_free(GArray *ents)
@@ -132,16 +146,16 @@ int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
 
 	pthread_mutex_lock(&c->lock);
 	e = get(c, path, 0);
-	if (e && e->attr_until > now) {
+	if (e && fresh(c, e->attr_until, now)) {
 		*a = e->a;
 		*nlink = e->nlink;
 		rc = 1;
-	} else if (e && e->neg_until > now) {
+	} else if (e && fresh(c, e->neg_until, now)) {
 		rc = -ENOENT;
 	} else if ((parent = parent_of(path))) {
 		/* A fresh listing of the parent without this name. */
 		p = get(c, parent, 0);
-		if (p && p->dir_until > now)
+		if (p && p->dir && fresh(c, p->dir_until, now))
 			rc = -ENOENT;
 		g_free(parent);
 	}
@@ -149,6 +163,23 @@ int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
 		c->hits++;
 	else
 		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int cache_peek_attr(struct cache *c, const char *path, struct sftp_attrs *a,
+		    uint32_t *nlink)
+{
+	struct entry *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 0);
+	if (e && e->attr_until) {
+		*a = e->a;
+		*nlink = e->nlink;
+		rc = 1;
+	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -195,7 +226,7 @@ GArray *cache_get_dir(struct cache *c, const char *dir)
 
 	pthread_mutex_lock(&c->lock);
 	e = get(c, dir, 0);
-	if (e && e->dir && e->dir_until > now_ms())
+	if (e && e->dir && fresh(c, e->dir_until, now_ms()))
 		r = cache_dents_copy(e->dir);
 	if (r)
 		c->hits++;
@@ -236,7 +267,7 @@ char *cache_get_link(struct cache *c, const char *path)
 
 	pthread_mutex_lock(&c->lock);
 	e = get(c, path, 0);
-	if (e && e->link && e->link_until > now_ms())
+	if (e && e->link && fresh(c, e->link_until, now_ms()))
 		r = g_strdup(e->link);
 	pthread_mutex_unlock(&c->lock);
 	return r;

@@ -66,6 +66,12 @@ struct rfs {
 	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
 	GHashTable *names;	/* "parent-ino/name" -> struct node * */
 	struct node *root;
+	int opens;		/* open files, all nodes */
+	int offline;		/* the link is down or suspect (atomic) */
+	GSList *stale_waiters;	/* struct op *: stats with an expired cache
+				 * entry to answer if the link fails */
+	struct statvfs last_statfs;	/* answered while offline */
+	int have_statfs;
 };
 
 struct file {			/* fi->fh of an open file */
@@ -77,7 +83,6 @@ struct file {			/* fi->fh of an open file */
 
 struct dir {			/* fi->fh of an open directory */
 	GArray *ents;		/* struct cache_dent, "." and ".." first */
-	struct sftp_handle h;
 };
 
 /* One multi-step operation in flight. */
@@ -87,15 +92,17 @@ struct op {
 	struct node *node, *parent, *newparent;	/* each holds a ref */
 	char *path, *path2, *name, *name2;
 	struct sftp_attrs a;	/* attributes to set / last received */
-	struct sftp_handle h;	/* a copy: the file may be released while the
-				 * op runs (an interrupted caller closes) */
-	int use_h;
+	struct sftp_file *file;	/* a reference: the file may be released
+				 * while the op runs (a caller interrupted) */
 	struct fuse_file_info fi;
 	int flags, to_set, err;
 	mode_t mode;
 	uid_t uid;		/* the caller's, for access() */
 	gid_t gid;
 	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
+	int stale_kind;		/* 1 getattr, 2 lookup: stale is its answer
+				 * if the link fails meanwhile */
+	struct sftp_attrs stale;
 };
 
 static struct rfs *fs_ctx(fuse_req_t req)
@@ -233,6 +240,32 @@ static void push_files_locked(struct node *n, int invalidate)
 
 /* ---- ops: allocation, attributes, replies ---- */
 
+struct file;
+static void file_set_path(struct file *f, const char *path);
+
+/* A node was renamed (or hidden): open files below it are reopened by
+ * their new names after a reconnect (fs->lock held). */
+static void open_paths_changed_locked(struct rfs *fs)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (!fs->opens)
+		return;
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct node *n = v;
+		char *path;
+
+		if (!n->files)
+			continue;
+		path = path_of(fs, n);
+		for (GSList *l = n->files; l; l = l->next)
+			file_set_path(l->data, path);
+		g_free(path);
+	}
+}
+
 static void op_interruptible(struct op *op)
 {
 	fuse_req_interrupt_func(op->r.req, fsreq_interrupted, &op->r);
@@ -274,6 +307,7 @@ static void op_free(struct op *op)
 	node_unref(op->fs, op->node);
 	node_unref(op->fs, op->parent);
 	node_unref(op->fs, op->newparent);
+	sftp_file_unref(op->file);
 	g_free(op->path);
 	g_free(op->path2);
 	g_free(op->name);
@@ -397,6 +431,71 @@ static void reply_attr(struct op *op, struct node *n,
 		fuse_reply_attr(op->r.req, &st, op->fs->o.attr_timeout);
 }
 
+/* ---- stale-while-disconnected ----
+ *
+ * A stat whose cache entry has expired asks the server; should the link
+ * turn out dead meanwhile (a probe unanswered), it is answered from the
+ * expired entry at once instead of waiting for the reconnect. While the
+ * link is down or suspect the cache serves expired entries anyway. */
+
+static void stale_answer(struct op *op)
+{
+	if (op->stale_kind == 1)
+		reply_attr(op, op->node, &op->stale);
+	else
+		reply_entry(op, op->parent, op->name, &op->stale);
+}
+
+/* Before sending op's stat: 1 if answered already (op freed), else 0;
+ * with an expired entry, op waits on the list for a failing link. */
+static int stale_wait(struct op *op, const char *path, int kind)
+{
+	uint32_t nlink;
+
+	if (!cache_peek_attr(op->fs->cache, path, &op->stale, &nlink))
+		return 0;
+	op->stale_kind = kind;
+	if (g_atomic_int_get(&op->fs->offline)) {
+		stale_answer(op);	/* already known to be down */
+		op_free(op);
+		return 1;
+	}
+	pthread_mutex_lock(&op->fs->lock);
+	op->fs->stale_waiters = g_slist_prepend(op->fs->stale_waiters, op);
+	pthread_mutex_unlock(&op->fs->lock);
+	return 0;
+}
+
+/* op's reply arrived (I/O thread): it answers itself. */
+static void stale_done(struct op *op)
+{
+	if (!op->stale_kind)
+		return;
+	pthread_mutex_lock(&op->fs->lock);
+	op->fs->stale_waiters = g_slist_remove(op->fs->stale_waiters, op);
+	pthread_mutex_unlock(&op->fs->lock);
+}
+
+/* The link turned unusable (I/O thread, like the replies): answer every
+ * waiting stat from its expired entry; its reply, if it ever comes, finds
+ * the request answered. */
+static void stale_release(struct rfs *fs)
+{
+	GSList *list;
+
+	pthread_mutex_lock(&fs->lock);
+	list = fs->stale_waiters;
+	fs->stale_waiters = NULL;
+	pthread_mutex_unlock(&fs->lock);
+	for (GSList *l = list; l; l = l->next) {
+		struct op *op = l->data;
+
+		op->stale_kind = 0;	/* off the list */
+		stale_answer(op);
+	}
+	g_slist_free(list);
+}
+
 /* ---- probing SSH_FX_FAILURE for the real errno ---- */
 
 /* OpenSSH's server answers SSH_FX_FAILURE for EEXIST, ENOTEMPTY, EISDIR,
@@ -437,6 +536,7 @@ static void lookup_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	stale_done(op);
 	if (r->err == -ENOENT) {
 		cache_put_neg(op->fs->cache, op->path2);
 		return reply_negative(op);
@@ -473,6 +573,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case -ENOENT:
 		return reply_negative(op);
 	}
+	if (stale_wait(op, op->path2, 2))
+		return;
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
 }
 
@@ -512,6 +614,7 @@ static void attr_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	stale_done(op);
 	if (r->err)
 		return op_reply_err(op, r->err);
 	if (op->flags)		/* cacheable: no file open on the node */
@@ -523,8 +626,8 @@ static void attr_done(struct sftp_reply *r, void *data)
 /* FSTAT through the op's handle (works on unlinked files), else LSTAT. */
 static void stat_node(struct op *op, sftp_done_cb cb)
 {
-	if (op->use_h)
-		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, &op->h, cb, op);
+	if (op->file)
+		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, op->file, cb, op);
 	else
 		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, cb, op);
 }
@@ -537,8 +640,7 @@ static void op_use_file(struct op *op, struct fuse_file_info *fi)
 		struct stream *st = ((struct file *)(uintptr_t)fi->fh)->st;
 
 		stream_push(st);
-		op->h = *stream_handle(st);
-		op->use_h = 1;
+		op->file = sftp_file_ref(stream_file(st));
 	}
 }
 
@@ -574,6 +676,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 			return op_free(op);
 		}
 		op->flags = 1;
+		if (stale_wait(op, op->path, 1))
+			return;
 	}
 	op_use_file(op, fi);
 	stat_node(op, attr_done);
@@ -637,8 +741,8 @@ static void setattr_send(struct op *op)
 		/* Linux never changes a symlink's mode. */
 		op->a.flags &= ~SFTP_ATTR_PERMISSIONS;
 	}
-	if (op->use_h)
-		sftp_fsetstat(fs->conn, &op->h, &op->a, setattr_done, op);
+	if (op->file)
+		sftp_fsetstat(fs->conn, op->file, &op->a, setattr_done, op);
 	else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT))
 		return op_reply_err(op, EOPNOTSUPP);
 	else
@@ -772,7 +876,8 @@ static void create_node_done(struct sftp_reply *r, void *data)
 	struct op *op = data;
 
 	cache_invalidate(op->fs->cache, op->path2);
-	op->err = r->err;
+	/* replayed: the first attempt may have made it; the LSTAT says */
+	op->err = is_failure(r) && r->replayed ? 0 : r->err;
 }
 
 static void create_node_stat(struct sftp_reply *r, void *data)
@@ -839,8 +944,8 @@ static void mknod_open(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
-	sftp_handle_set(&op->h, r);
-	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, &op->h, mknod_close, op);
+	op->file = sftp_file_new(r, NULL, 0);
+	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, op->file, mknod_close, op);
 }
 
 /* SFTP can create regular files only: no fifos, sockets or devices. */
@@ -904,7 +1009,8 @@ static void remove_done(struct sftp_reply *r, void *data)
 		op->err = EIO;
 		return probe(op, op->path2, remove_probe);
 	}
-	if (r->err)
+	/* replayed: the first attempt may have removed it */
+	if (r->err && !(r->replayed && r->err == -ENOENT))
 		return op_reply_err(op, r->err);
 	if (op->flags == SSH_FXP_RMDIR)
 		cache_invalidate_tree(op->fs->cache, op->path2);
@@ -937,7 +1043,8 @@ static void hide_done(struct sftp_reply *r, void *data)
 	struct op *op = data;
 	struct rfs *fs = op->fs;
 
-	if (r->err)
+	/* replayed: the first attempt renamed it already */
+	if (r->err && !(r->replayed && r->err == -ENOENT))
 		return op_reply_err(op, r->err);
 	cache_invalidate(fs->cache, op->path2);
 	cache_invalidate(fs->cache, op->path);
@@ -947,6 +1054,7 @@ static void hide_done(struct sftp_reply *r, void *data)
 	op->node->name = op->name2;
 	op->name2 = NULL;
 	op->node->hidden = 1;
+	open_paths_changed_locked(fs);
 	if (op->node->opens == 0)	/* closed while we renamed it */
 		remove_hidden_locked(fs, op->node);
 	pthread_mutex_unlock(&fs->lock);
@@ -1022,19 +1130,39 @@ static void rename_probe_old(struct op *op, int rc, struct sftp_attrs *a)
 	probe(op, op->path, rename_probe_new);
 }
 
+static void rename_finish(struct op *op);
+
+/* A rename sent again after a reconnect found no source: did the first
+ * attempt move it? The new name exists: yes. */
+static void rename_probe_replayed(struct op *op, int rc, struct sftp_attrs *a)
+{
+	(void)a;
+	if (rc)
+		return op_reply_err(op, ENOENT);
+	rename_finish(op);
+}
+
 static void rename_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	struct rfs *fs = op->fs;
-	char *okey, *nkey;
-	struct node *n, *victim;
 
 	if (is_failure(r)) {
 		op->err = EIO;
 		return probe(op, op->path2, rename_probe_old);
 	}
+	if (r->replayed && r->err == -ENOENT)
+		return probe(op, op->path, rename_probe_replayed);
 	if (r->err)
 		return op_reply_err(op, r->err);
+	rename_finish(op);
+}
+
+static void rename_finish(struct op *op)
+{
+	struct rfs *fs = op->fs;
+	char *okey, *nkey;
+	struct node *n, *victim;
+
 	/* Everything below a renamed directory moved too. */
 	cache_invalidate_tree(fs->cache, op->path2);
 	cache_invalidate_tree(fs->cache, op->path);
@@ -1042,8 +1170,11 @@ static void rename_done(struct sftp_reply *r, void *data)
 	nkey = name_key(op->newparent, op->name2);
 	pthread_mutex_lock(&fs->lock);
 	victim = g_hash_table_lookup(fs->names, nkey);
-	if (victim)
+	if (victim) {
 		node_detach(fs, victim);
+		for (GSList *l = victim->files; l; l = l->next)
+			file_set_path(l->data, NULL);	/* replaced */
+	}
 	n = g_hash_table_lookup(fs->names, okey);
 	if (n) {
 		node_detach(fs, n);
@@ -1056,6 +1187,7 @@ static void rename_done(struct sftp_reply *r, void *data)
 		n->key = nkey;
 		nkey = NULL;
 		g_hash_table_insert(fs->names, n->key, n);
+		open_paths_changed_locked(fs);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	g_free(okey);
@@ -1121,11 +1253,12 @@ static void link_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (is_failure(r)) {
+	/* replayed: the first attempt may have made it; the LSTAT says */
+	if (is_failure(r) && !r->replayed) {
 		op->err = EIO;
 		return probe(op, op->path2, exists_probe);
 	}
-	if (r->err)
+	if (r->err && !r->replayed)
 		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
 	cache_invalidate(op->fs->cache, op->path);	/* its nlink */
@@ -1166,29 +1299,34 @@ static uint32_t pflags_of(int flags)
 	return p;
 }
 
-/* A file open on node n (fs->lock held). */
+/* A file open on node n (fs->lock held); takes the reference to sf. */
 static struct file *file_new_locked(struct rfs *fs, struct node *n,
-				    const struct sftp_handle *h, int flags)
+				    struct sftp_file *sf, int flags)
 {
 	struct file *f = g_new0(struct file, 1);
 
 	f->node = n;
-	f->st = stream_new(fs->pool, h, flags);
+	f->st = stream_new(fs->pool, sf, flags);
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	n->opens++;
+	fs->opens++;
 	n->files = g_slist_prepend(n->files, f);
 	return f;
 }
 
-static struct file *file_new(struct rfs *fs, struct node *n,
+static void file_set_path(struct file *f, const char *path)
+{
+	sftp_file_set_path(stream_file(f->st), path);
+}
+
+static struct file *file_new(struct rfs *fs, struct node *n, const char *path,
 			     struct sftp_reply *r, int flags)
 {
-	struct sftp_handle h;
+	struct sftp_file *sf = sftp_file_new(r, path, pflags_of(flags));
 	struct file *f;
 
-	sftp_handle_set(&h, r);
 	pthread_mutex_lock(&fs->lock);
-	f = file_new_locked(fs, n, &h, flags);
+	f = file_new_locked(fs, n, sf, flags);
 	pthread_mutex_unlock(&fs->lock);
 	return f;
 }
@@ -1202,15 +1340,17 @@ static void file_close(struct rfs *fs, struct file *f)
 {
 	struct node *n = f->node;
 
-	stream_close(f->st);
 	pthread_mutex_lock(&fs->lock);
+	/* Off the node's list first: others walk it under the lock. */
+	n->files = g_slist_remove(n->files, f);
+	stream_close(f->st);	/* fs->lock before a stream's: as push */
 	if (f->writable) {	/* size and mtime changed */
 		char *path = path_of(fs, n);
 
 		cache_invalidate(fs->cache, path);
 		g_free(path);
 	}
-	n->files = g_slist_remove(n->files, f);
+	fs->opens--;
 	if (--n->opens == 0 && n->hidden)
 		remove_hidden_locked(fs, n);
 	node_maybe_free(fs, n);
@@ -1224,8 +1364,8 @@ static void open_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
-	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, r,
-						  op->fi.flags);
+	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, op->path,
+						  r, op->fi.flags);
 	op->fi.keep_cache = 0;
 	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
 		file_close(op->fs, (struct file *)(uintptr_t)op->fi.fh);
@@ -1328,11 +1468,12 @@ struct listing {
 	struct rfs *fs;
 	char *path;
 	GArray *ents;		/* struct cache_dent, "." and ".." first */
-	struct sftp_handle h;
+	struct sftp_file *dir;	/* the OPENDIR handle */
 	GSList *waiters;	/* struct op *: opendirs (guarded by fs->lock) */
 	int prefetch;		/* nobody asked: counts in fs->prefetching */
 	int inflight;		/* READDIRs sent, not answered (I/O thread) */
 	int eof, err;
+	int lost, restarts;	/* the link broke under it: start again */
 };
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
@@ -1454,6 +1595,27 @@ static void listing_end(struct listing *l, int err)
 	g_free(l);
 }
 
+static void listing_opened(struct sftp_reply *r, void *data);
+
+/* Every READDIR answered: close the handle, and end the listing, or
+ * start it again when the connection broke under it (a directory handle
+ * is not reopened: its position is lost). */
+static void listing_finish(struct listing *l)
+{
+	sftp_handle(l->fs->conn, SSH_FXP_CLOSE, l->dir, NULL, NULL);
+	g_clear_pointer(&l->dir, sftp_file_unref);
+	if (l->lost && !l->err) {
+		l->lost = l->eof = 0;
+		l->restarts++;
+		cache_dents_free(l->ents);
+		l->ents = dents_new();
+		sftp_path(l->fs->conn, SSH_FXP_OPENDIR, l->path,
+			  listing_opened, l);
+		return;
+	}
+	listing_end(l, l->err);
+}
+
 /* READDIR_AHEAD requests stay in flight: a small directory ends in one
  * round trip after OPENDIR (its EOF comes with the names). */
 static void listing_next(struct sftp_reply *r, void *data)
@@ -1463,14 +1625,14 @@ static void listing_next(struct sftp_reply *r, void *data)
 	l->inflight--;
 	if ((r->type == SSH_FXP_STATUS && r->status == SSH_FX_EOF) ||
 	    (r->type == SSH_FXP_NAME && r->count == 0) || r->err) {
-		if (r->err && !(r->type == SSH_FXP_STATUS &&
-				r->status == SSH_FX_EOF) && !l->err)
+		if (r->lost && l->restarts < 3)
+			l->lost = 1;
+		else if (r->err && !(r->type == SSH_FXP_STATUS &&
+				     r->status == SSH_FX_EOF) && !l->err)
 			l->err = r->err;
 		l->eof = 1;
-		if (l->inflight)
-			return;		/* the last answer ends it */
-		sftp_handle(l->fs->conn, SSH_FXP_CLOSE, &l->h, NULL, NULL);
-		listing_end(l, l->err);
+		if (!l->inflight)	/* the last answer ends it */
+			listing_finish(l);
 		return;
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
@@ -1487,15 +1649,12 @@ static void listing_next(struct sftp_reply *r, void *data)
 		g_array_append_val(l->ents, e);
 	}
 	if (l->eof) {		/* a later answer said EOF already */
-		if (!l->inflight) {
-			sftp_handle(l->fs->conn, SSH_FXP_CLOSE, &l->h, NULL,
-				    NULL);
-			listing_end(l, l->err);
-		}
+		if (!l->inflight)
+			listing_finish(l);
 		return;
 	}
 	l->inflight++;
-	sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next, l);
+	sftp_handle(l->fs->conn, SSH_FXP_READDIR, l->dir, listing_next, l);
 }
 
 static void listing_opened(struct sftp_reply *r, void *data)
@@ -1504,10 +1663,10 @@ static void listing_opened(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return listing_end(l, r->err);
-	sftp_handle_set(&l->h, r);
+	l->dir = sftp_file_new(r, NULL, 0);
 	for (int i = 0; i < READDIR_AHEAD; i++) {
 		l->inflight++;
-		sftp_handle(l->fs->conn, SSH_FXP_READDIR, &l->h, listing_next,
+		sftp_handle(l->fs->conn, SSH_FXP_READDIR, l->dir, listing_next,
 			    l);
 	}
 }
@@ -1653,6 +1812,10 @@ static void statfs_done(struct sftp_reply *r, void *data)
 	st.f_favail = v.favail;
 	st.f_fsid = v.fsid;
 	st.f_namemax = v.namemax;
+	pthread_mutex_lock(&op->fs->lock);
+	op->fs->last_statfs = st;
+	op->fs->have_statfs = 1;
+	pthread_mutex_unlock(&op->fs->lock);
 	if (fsreq_claim(&op->r))
 		fuse_reply_statfs(op->r.req, &st);
 	op_free(op);
@@ -1671,6 +1834,20 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 			.f_bavail = 1u << 30, .f_namemax = NAME_MAX_SFTP };
 		fuse_reply_statfs(req, &st);
 		return op_free(op);
+	}
+	if (g_atomic_int_get(&op->fs->offline)) {
+		/* df on a dead link answers at once, with the last figures */
+		struct statvfs st;
+		int have;
+
+		pthread_mutex_lock(&op->fs->lock);
+		st = op->fs->last_statfs;
+		have = op->fs->have_statfs;
+		pthread_mutex_unlock(&op->fs->lock);
+		if (have) {
+			fuse_reply_statfs(req, &st);
+			return op_free(op);
+		}
 	}
 	op_interruptible(op);
 	sftp_statvfs(op->fs->conn, op->path, statfs_done, op);
@@ -1725,7 +1902,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 	struct op *op = data;
 	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
 
-	if (op->err == -EIO && op->use_h == 0) {
+	if (op->err == -EIO && !op->file) {
 		/* OPEN said FAILURE: this LSTAT tells why */
 		op->err = EIO;
 		return create_probe(op, r->err, &r->attrs);
@@ -1743,7 +1920,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 		/* The server's umask cut the mode: set the exact one. */
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
-		sftp_fsetstat(op->fs->conn, &op->h, &fix,
+		sftp_fsetstat(op->fs->conn, op->file, &fix,
 			      create_fixed, op);
 		return;
 	}
@@ -1761,7 +1938,8 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	(void)r;
 	n = entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
-	f = file_new_locked(fs, n, &op->h, op->fi.flags);
+	f = file_new_locked(fs, n, op->file, op->fi.flags);
+	op->file = NULL;	/* the stream's now */
 	pthread_mutex_unlock(&fs->lock);
 	op->fi.fh = (uint64_t)(uintptr_t)f;
 	if (!fsreq_claim(&op->r) ||
@@ -1792,8 +1970,8 @@ static void create_open(struct sftp_reply *r, void *data)
 		op->err = is_failure(r) ? -EIO : r->err;
 		return;		/* create_stat answers */
 	}
-	sftp_handle_set(&op->h, r);
-	op->use_h = 1;
+	op->file = sftp_file_new(r, op->path2,
+				 pflags_of(op->fi.flags | O_CREAT));
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1884,9 +2062,9 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	stream_push(in);
 	stream_push(out);
 	stream_invalidate(out);
-	sftp_handle(fs->conn, SSH_FXP_FSTAT, stream_handle(in), copy_size, c);
-	sftp_copy_data(fs->conn, stream_handle(in), (uint64_t)off_in, len,
-		       stream_handle(out), (uint64_t)off_out, copy_done, c);
+	sftp_handle(fs->conn, SSH_FXP_FSTAT, stream_file(in), copy_size, c);
+	sftp_copy_data(fs->conn, stream_file(in), (uint64_t)off_in, len,
+		       stream_file(out), (uint64_t)off_out, copy_done, c);
 }
 
 /* ---- init and the ops table ---- */
@@ -1947,6 +2125,20 @@ const struct fuse_lowlevel_ops *fs_ops(void)
 	return &ops;
 }
 
+/* The link turned unusable or usable again (I/O thread): while it is
+ * down or suspect, the cache serves entries past their timeout. */
+static void link_changed(void *data, int usable)
+{
+	struct rfs *fs = data;
+
+	g_atomic_int_set(&fs->offline, !usable);
+	cache_set_offline(fs->cache, !usable);
+	if (!usable)
+		stale_release(fs);
+	log_debug("link %s: cached entries %s", usable ? "usable" : "down",
+		  usable ? "expire again" : "served past their timeout");
+}
+
 struct rfs *fs_new(struct sftp_conn *c, const char *base,
 		   const struct fs_opts *o)
 {
@@ -1974,6 +2166,7 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	k = g_new(uint64_t, 1);
 	*k = FUSE_ROOT_ID;
 	g_hash_table_insert(fs->inodes, k, fs->root);
+	sftp_conn_set_link_cb(c, link_changed, fs);
 	return fs;
 }
 

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
 #include <libssh2.h>
@@ -22,14 +23,35 @@
 #define CHANNEL_WINDOW (64 * 1024 * 1024)
 #define OUT_HIGH_WATER (1024 * 1024)	/* bytes handed to libssh2 at once */
 
+struct sftp_file {
+	gint refs;
+	pthread_mutex_t lock;	/* guards gen, len, data, path */
+	uint32_t gen;		/* connection generation of the handle */
+	uint32_t len;
+	unsigned char data[SFTP_MAX_HANDLE];
+	char *path;		/* where to reopen it; NULL: never */
+	uint32_t pflags;	/* how (no CREAT, EXCL, TRUNC) */
+	int gone;		/* its name now is another file's */
+	/* I/O thread only. */
+	int reopening;		/* OPEN + FSTAT in flight */
+	int stale;		/* -errno once reopening failed */
+	struct sftp_attrs seen;	/* from the last FSTAT: who it was */
+};
+
 struct sftp_req {
 	uint32_t id;
 	uint8_t type;		/* request packet type */
 	uint8_t want;		/* reply type expected besides STATUS */
+	uint8_t internal;	/* ours (INIT, reopen): never sent again */
+	uint8_t no_replay;	/* outcome unknown after a loss: fail it */
+	uint8_t replayed;	/* sent again after a reconnect */
 	uint32_t max_data;	/* READ: bytes asked for */
 	struct buf pkt;		/* whole packet, kept until the reply */
-	uint32_t gen;		/* handle requests: the handle's connection
-				 * generation; 0 for path requests */
+	struct sftp_file *file;	/* handle requests: the file (a ref) */
+	struct sftp_file *file2;	/* copy-data's destination */
+	size_t hoff;		/* where the handle's bytes are in pkt */
+	uint32_t hlen, hgen;	/* and which handle they are */
+	uint64_t seq;		/* order of sending */
 	sftp_done_cb cb;
 	void *data;
 	int64_t sent_ms;	/* submitted, then sent */
@@ -63,11 +85,18 @@ struct sftp_conn {
 	int reconnect_timeout_ms;	/* how long a request waits */
 	int attempts;
 	int64_t down_since;
+	unsigned replays, lost;	/* requests of the outage: sent again,
+				 * failed with it */
+	int offline;		/* down for reconnect_timeout: fail at once
+				 * (guarded by lock) */
 	long long expire_timer;
 	struct recon_job *job;	/* an attempt running on its thread */
 
 	/* I/O thread only. */
 	GHashTable *pending;	/* id -> struct sftp_req * */
+	uint64_t next_seq;
+	int reopening;		/* files being reopened after a reconnect */
+	GQueue held;		/* requests waiting for them, in order */
 	GQueue outq;		/* requests with an id, not fully written */
 	struct buf out;		/* bytes for libssh2_channel_write */
 	size_t out_off;
@@ -81,6 +110,9 @@ struct sftp_conn {
 				 * dead */
 	int alive_ms;		/* ServerAliveInterval: probe an idle link */
 	int64_t probe_sent;	/* last keepalive sent, 0 none */
+	void (*link_cb)(void *data, int usable);
+	void *link_data;
+	int usable;		/* as last reported to link_cb */
 	int64_t mono0, boot0;	/* clocks at the last tick: suspend */
 
 	uint32_t exts;
@@ -104,15 +136,72 @@ int sftp_status_errno(uint32_t status)
 	}
 }
 
+/* ---- files ---- */
+
+struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
+				uint32_t pflags)
+{
+	struct sftp_file *f = g_new0(struct sftp_file, 1);
+
+	f->refs = 1;
+	pthread_mutex_init(&f->lock, NULL);
+	f->gen = r->gen;
+	f->len = (uint32_t)MIN(r->handle_len, SFTP_MAX_HANDLE);
+	memcpy(f->data, r->handle, f->len);
+	f->path = g_strdup(path);
+	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
+	return f;
+}
+
+struct sftp_file *sftp_file_ref(struct sftp_file *f)
+{
+	g_atomic_int_inc(&f->refs);
+	return f;
+}
+
+void sftp_file_unref(struct sftp_file *f)
+{
+	if (!f || !g_atomic_int_dec_and_test(&f->refs))
+		return;
+	g_free(f->path);
+	pthread_mutex_destroy(&f->lock);
+	g_free(f);
+}
+
+void sftp_file_set_path(struct sftp_file *f, const char *path)
+{
+	char *old;
+
+	pthread_mutex_lock(&f->lock);
+	old = f->path;
+	if (old) {
+		f->path = g_strdup(path);
+		f->gone = !path;
+	}
+	pthread_mutex_unlock(&f->lock);
+	g_free(old);
+}
+
 static void req_free(struct sftp_req *q)
 {
 	buf_free(&q->pkt);
+	sftp_file_unref(q->file);
+	sftp_file_unref(q->file2);
 	g_free(q);
 }
 
 static void req_fail(struct sftp_req *q, int err)
 {
 	struct sftp_reply r = { .err = err };
+
+	q->cb(&r, q->data);
+	req_free(q);
+}
+
+/* Failed by the loss of its connection: r.lost tells the caller. */
+static void req_lost(struct sftp_req *q)
+{
+	struct sftp_reply r = { .err = -EIO, .lost = 1 };
 
 	q->cb(&r, q->data);
 	req_free(q);
@@ -163,78 +252,115 @@ static void fail_queue(GQueue *q, int err)
 		req_fail(r, err);
 }
 
+/* Tell link_cb when the link turns unusable (down, or a probe is
+ * unanswered) or usable again. I/O thread. */
+static void report_link(struct sftp_conn *c, int usable)
+{
+	if (usable == c->usable)
+		return;
+	c->usable = usable;
+	if (c->link_cb)
+		c->link_cb(c->link_data, usable);
+}
+
 static long on_reconnect(struct loop *l, long long id, void *data);
 static long on_expire(struct loop *l, long long id, void *data);
 static void recon_check(struct sftp_conn *c);
 
-/* Can q be sent again on a new connection? Requests that change nothing
- * and name a path (a handle dies with its connection): the reader never
- * sees the loss. */
-static int retryable(const struct sftp_req *q)
+/* Can q be sent again on a new connection, its outcome unknown? Path
+ * requests can (the callback learns r->replayed and judges an ENOENT
+ * or EEXIST that the first attempt may have caused); so can requests on
+ * a file that is reopened after the reconnect: reads, stats, writes at an
+ * explicit offset. Not: our own start-up requests, handles that die with
+ * their connection, appends (the data could land twice), copy-data. */
+static int replayable(const struct sftp_req *q)
 {
-	uint32_t pflags;
-
-	if (q->gen)
+	if (q->internal || q->no_replay)
 		return 0;
-	switch (q->type) {
-	case SSH_FXP_STAT: case SSH_FXP_LSTAT: case SSH_FXP_REALPATH:
-	case SSH_FXP_READLINK: case SSH_FXP_OPENDIR:
-		return 1;
-	case SSH_FXP_OPEN: {	/* read-only, no create/truncate */
-		/* length, type, id, string path, uint32 pflags, attrs */
-		uint32_t plen;
-
-		if (q->pkt.len < 13)
-			return 0;
-		plen = buf_peek_u32(q->pkt.data + 9);
-		if (q->pkt.len - 13 < (size_t)plen + 4)
-			return 0;
-		pflags = buf_peek_u32(q->pkt.data + 13 + plen);
-		return pflags == SSH_FXF_READ;
-	}
-	default:
+	if (q->file && !q->file->path)
 		return 0;
-	}
+	return 1;
 }
 
-/* The connection is lost (or we drop it): requests in flight fail with
- * EIO, since their outcome is unknown, unless they can simply be sent
- * again (retryable); queued ones wait for the reconnect up to
- * reconnect_timeout, or fail now when there is no reconnect. */
+/* An OPEN whose outcome is unknown is sent again without EXCL: the file
+ * it created the first time is the one we asked for. */
+static void drop_excl(struct sftp_req *q)
+{
+	/* length, type, id, string path, uint32 pflags, attrs */
+	uint32_t plen, pflags;
+
+	if (q->type != SSH_FXP_OPEN || q->pkt.len < 13)
+		return;
+	plen = buf_peek_u32(q->pkt.data + 9);
+	if (q->pkt.len - 13 < (size_t)plen + 4)
+		return;
+	pflags = buf_peek_u32(q->pkt.data + 13 + plen);
+	buf_set_u32(&q->pkt, 13 + plen, pflags & ~SSH_FXF_EXCL);
+}
+
+static gint by_seq(gconstpointer a, gconstpointer b)
+{
+	const struct sftp_req *x = *(struct sftp_req *const *)a;
+	const struct sftp_req *y = *(struct sftp_req *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The connection is lost (or we drop it). With a reconnect to come,
+ * requests in flight that can be sent again go back to the head of the
+ * queue in the order they were sent, followed by those held for a reopen
+ * and those not sent yet; they wait up to reconnect_timeout. The rest
+ * fail with EIO: their outcome is unknown. Without a reconnect everything
+ * fails now. */
 static void conn_fail(struct sftp_conn *c, const char *why)
 {
-	GQueue failed = G_QUEUE_INIT;
+	GQueue failed = G_QUEUE_INIT, again = G_QUEUE_INIT, lost = G_QUEUE_INIT;
+	GPtrArray *sent = g_ptr_array_new();
 	GHashTableIter it;
 	gpointer v;
+	int64_t now = loop_now_ms();
 	int st = get_state(c);
 
 	if (st == CONN_DOWN || st == CONN_CLOSED)
 		return;
 	log_err("connection lost: %s", why);
-	pthread_mutex_lock(&c->lock);
-	if (c->reconnect && c->state != CONN_CLOSED) {
-		c->state = CONN_DOWN;
-	} else {
-		c->state = CONN_CLOSED;
-		while ((v = g_queue_pop_head(&c->incoming)))
-			g_queue_push_tail(&failed, v);
-	}
-	st = c->state;
 	g_hash_table_iter_init(&it, c->pending);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct sftp_req *q = v;
-
-		if (st == CONN_DOWN && retryable(q))
-			g_queue_push_head(&c->incoming, q);	/* again */
-		else
-			g_queue_push_tail(&failed, q);
-	}
-	pthread_mutex_unlock(&c->lock);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(sent, v);
 	g_hash_table_steal_all(c->pending);
+	g_ptr_array_sort(sent, by_seq);
+	pthread_mutex_lock(&c->lock);
+	c->state = c->reconnect ? CONN_DOWN : CONN_CLOSED;
+	st = c->state;
+	for (guint i = 0; i < sent->len; i++) {
+		struct sftp_req *q = sent->pdata[i];
+
+		if (st == CONN_DOWN && replayable(q)) {
+			c->replays++;
+			q->replayed = 1;
+			q->sent_ms = now;	/* waits from now on */
+			drop_excl(q);
+			g_queue_push_tail(&again, q);
+		} else {
+			c->lost++;
+			g_queue_push_tail(&lost, q);
+		}
+	}
+	while ((v = g_queue_pop_head(&c->held)))
+		g_queue_push_tail(st == CONN_DOWN ? &again : &failed, v);
+	while ((v = g_queue_pop_head(&c->incoming)))
+		g_queue_push_tail(st == CONN_DOWN ? &again : &failed, v);
+	c->incoming = again;
+	c->reopening = 0;
+	pthread_mutex_unlock(&c->lock);
+	g_ptr_array_free(sent, TRUE);
 	drop_session(c, 0);
+	report_link(c, 0);
+	while ((v = g_queue_pop_head(&lost)))
+		req_lost(v);
 	if (st == CONN_DOWN) {
 		if (!c->down_since)
-			c->down_since = loop_now_ms();
+			c->down_since = now;
 		loop_add_timer(c->loop, 0, on_reconnect, c);
 		if (!c->expire_timer)
 			c->expire_timer = loop_add_timer(c->loop, 250,
@@ -275,7 +401,8 @@ static void submit(struct sftp_conn *c, struct sftp_req *q,
 	pthread_mutex_lock(&c->lock);
 	q->sent_ms = loop_now_ms();
 	dead = c->state == CONN_CLOSED ||
-	       (c->state == CONN_DOWN && c->reconnect_timeout_ms == 0);
+	       (c->state == CONN_DOWN &&
+		(c->reconnect_timeout_ms == 0 || c->offline));
 	if (!dead)
 		g_queue_push_tail(&c->incoming, q);
 	pthread_mutex_unlock(&c->lock);
@@ -307,21 +434,21 @@ void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	submit(c, q, cb, data);
 }
 
-void sftp_handle_set(struct sftp_handle *h, const struct sftp_reply *r)
+/* The file's current handle; take_incoming() puts a newer one in its
+ * place if the file is reopened before q is sent. */
+static void put_handle(struct sftp_req *q, struct sftp_file *f)
 {
-	h->gen = r->gen;
-	h->len = (uint32_t)r->handle_len;
-	memcpy(h->data, r->handle, r->handle_len);
-}
-
-static void put_handle(struct sftp_req *q, const struct sftp_handle *h)
-{
-	q->gen = h->gen;
-	buf_put_string(&q->pkt, h->data, h->len);
+	q->file = sftp_file_ref(f);
+	pthread_mutex_lock(&f->lock);
+	q->hoff = q->pkt.len + 4;
+	q->hlen = f->len;
+	q->hgen = f->gen;
+	buf_put_string(&q->pkt, f->data, f->len);
+	pthread_mutex_unlock(&f->lock);
 }
 
 void sftp_handle(struct sftp_conn *c, uint8_t type,
-		 const struct sftp_handle *h, sftp_done_cb cb, void *data)
+		 struct sftp_file *h, sftp_done_cb cb, void *data)
 {
 	struct sftp_req *q = req_new(type, want_for(type), h->len);
 
@@ -342,7 +469,7 @@ void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 	submit(c, q, cb, data);
 }
 
-void sftp_read(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_read(struct sftp_conn *c, struct sftp_file *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data)
 {
 	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, h->len + 16);
@@ -354,7 +481,7 @@ void sftp_read(struct sftp_conn *c, const struct sftp_handle *h,
 	submit(c, q, cb, data);
 }
 
-void sftp_write(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data)
 {
@@ -363,6 +490,7 @@ void sftp_write(struct sftp_conn *c, const struct sftp_handle *h,
 	put_handle(q, h);
 	buf_put_u64(&q->pkt, off);
 	buf_put_string(&q->pkt, buf, len);
+	q->no_replay = (h->pflags & SSH_FXF_APPEND) != 0;
 	submit(c, q, cb, data);
 }
 
@@ -400,7 +528,7 @@ void sftp_setstat(struct sftp_conn *c, const char *path,
 	submit(c, q, cb, data);
 }
 
-void sftp_fsetstat(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
 		   const struct sftp_attrs *a, sftp_done_cb cb, void *data)
 {
 	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, h->len + 40);
@@ -457,7 +585,7 @@ void sftp_statvfs(struct sftp_conn *c, const char *path,
 	submit(c, q, cb, data);
 }
 
-void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_fsync(struct sftp_conn *c, struct sftp_file *h,
 		sftp_done_cb cb, void *data)
 {
 	struct sftp_req *q = ext_new("fsync@openssh.com", 0, h->len + 4);
@@ -466,20 +594,26 @@ void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
 	submit(c, q, cb, data);
 }
 
-void sftp_copy_data(struct sftp_conn *c, const struct sftp_handle *src,
+/* Two handles: sent only if both are of the current connection (never
+ * reopened for it), and never sent again. */
+void sftp_copy_data(struct sftp_conn *c, struct sftp_file *src,
 		    uint64_t src_off, uint64_t len,
-		    const struct sftp_handle *dst, uint64_t dst_off,
+		    struct sftp_file *dst, uint64_t dst_off,
 		    sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = ext_new("copy-data", 0, src->len + dst->len + 32);
+	struct sftp_req *q = ext_new("copy-data", 0, 2 * SFTP_MAX_HANDLE + 32);
 
 	put_handle(q, src);
 	buf_put_u64(&q->pkt, src_off);
 	buf_put_u64(&q->pkt, len);
-	if (dst->gen != src->gen)
-		q->gen = (uint32_t)-1;	/* one of them is stale: fail */
+	q->file2 = sftp_file_ref(dst);
+	pthread_mutex_lock(&dst->lock);
+	if (dst->gen != q->hgen)
+		q->hgen = 0;	/* one of them is stale: fail */
 	buf_put_string(&q->pkt, dst->data, dst->len);
+	pthread_mutex_unlock(&dst->lock);
 	buf_put_u64(&q->pkt, dst_off);
+	q->no_replay = 1;
 	submit(c, q, cb, data);
 }
 
@@ -670,6 +804,7 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 	}
 	g_hash_table_remove(c->pending, GUINT_TO_POINTER(id));
 	rep.gen = c->gen;
+	rep.replayed = q->replayed;
 	rc = decode(q, type, &r, &rep, &msg, &why);
 	if (rc) {
 		log_err("protocol error: %s (type %u) to request %u type %u",
@@ -685,6 +820,8 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 		log_debug("sftp: id %u type %u -> reply %u status %u %zu bytes "
 			  "%lld ms", id, q->type, type, rep.status, len,
 			  (long long)(loop_now_ms() - q->sent_ms));
+	if (q->file && type == SSH_FXP_ATTRS)
+		q->file->seen = rep.attrs;	/* who the file is */
 	q->cb(&rep, q->data);
 	if (rep.names)
 		free_names(rep.names, rep.count);
@@ -707,15 +844,241 @@ static void send_req(struct sftp_conn *c, struct sftp_req *q)
 		buf_set_u32(&q->pkt, 5, q->id);
 	}
 	q->sent_ms = loop_now_ms();
+	q->seq = ++c->next_seq;
 	g_hash_table_insert(c->pending, GUINT_TO_POINTER(q->id), q);
 	g_queue_push_tail(&c->outq, q);
+}
+
+/* ---- reopening files after a reconnect (I/O thread) ----
+ *
+ * The first request on a file whose handle is of an older connection
+ * starts a reopen: OPEN the same path with the same flags, then FSTAT the
+ * new handle to check it is still the same file. Until every reopen has
+ * finished, that request and all after it are held, so requests keep the
+ * order they were submitted in (a flush after writes, a stat after a
+ * truncate). */
+
+struct reopen {
+	struct sftp_conn *c;
+	struct sftp_file *f;	/* a ref */
+	uint32_t gen;		/* the connection it runs on */
+	uint32_t len;		/* the new handle */
+	unsigned char data[SFTP_MAX_HANDLE];
+};
+
+static void send_internal(struct sftp_conn *c, struct sftp_req *q,
+			  sftp_done_cb cb, void *data)
+{
+	q->internal = 1;
+	q->cb = cb;
+	q->data = data;
+	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
+	send_req(c, q);
+}
+
+static void release_held(struct sftp_conn *c)
+{
+	struct sftp_req *q;
+
+	pthread_mutex_lock(&c->lock);
+	while ((q = g_queue_pop_tail(&c->held)))
+		g_queue_push_head(&c->incoming, q);
+	pthread_mutex_unlock(&c->lock);
+	loop_wake(c->loop);
+}
+
+/* Done with one file: it has its new handle, or f->stale is set. */
+static void reopen_end(struct reopen *ro, int err)
+{
+	struct sftp_conn *c = ro->c;
+	struct sftp_file *f = ro->f;
+	char *path;
+
+	pthread_mutex_lock(&f->lock);
+	path = g_strdup(f->path);
+	if (!err) {
+		f->gen = ro->gen;
+		f->len = ro->len;
+		memcpy(f->data, ro->data, ro->len);
+	}
+	pthread_mutex_unlock(&f->lock);
+	f->reopening = 0;
+	if (err) {
+		f->stale = err;
+		log_err("%s: cannot reopen after the reconnect (%s): its "
+			"requests fail with %s", path,
+			err == -ESTALE ? "removed or replaced meanwhile"
+				       : g_strerror(-err),
+			err == -ESTALE ? "ESTALE" : "that error");
+	} else {
+		log_info("%s: reopened after the reconnect", path);
+	}
+	g_free(path);
+	if (--c->reopening == 0)
+		release_held(c);
+	sftp_file_unref(f);
+	g_free(ro);
+}
+
+/* The connection broke again while reopening: the file is reopened on
+ * the next one (conn_fail() has put the held requests back). */
+static int reopen_lost(struct reopen *ro)
+{
+	if (ro->gen == ro->c->gen && get_state(ro->c) == CONN_UP)
+		return 0;
+	ro->f->reopening = 0;
+	sftp_file_unref(ro->f);
+	g_free(ro);
+	return 1;
+}
+
+static void reopen_stat(struct sftp_reply *r, void *data)
+{
+	struct reopen *ro = data;
+	struct sftp_file *f = ro->f;
+	const struct sftp_attrs *a = &r->attrs, *was = &f->seen;
+	int same;
+
+	if (reopen_lost(ro))
+		return;
+	same = !r->err &&
+	       (!(a->flags & SFTP_ATTR_PERMISSIONS) || S_ISREG(a->perm)) &&
+	       (!(a->flags & SFTP_ATTR_UIDGID) ||
+		!(was->flags & SFTP_ATTR_UIDGID) ||
+		(a->uid == was->uid && a->gid == was->gid));
+	if (same) {
+		f->seen = *a;
+		reopen_end(ro, 0);
+		return;
+	}
+	/* Not ours any more: close the new handle, keep the file stale. */
+	{
+		struct sftp_req *q = req_new(SSH_FXP_CLOSE, 0, ro->len);
+
+		buf_put_string(&q->pkt, ro->data, ro->len);
+		send_internal(ro->c, q, ignore_reply, NULL);
+	}
+	reopen_end(ro, -ESTALE);
+}
+
+static void reopen_open(struct sftp_reply *r, void *data)
+{
+	struct reopen *ro = data;
+	struct sftp_req *q;
+
+	if (reopen_lost(ro))
+		return;
+	if (r->err) {
+		reopen_end(ro, r->err == -ENOENT ? -ESTALE : r->err);
+		return;
+	}
+	ro->len = (uint32_t)r->handle_len;
+	memcpy(ro->data, r->handle, r->handle_len);
+	q = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, ro->len);
+	buf_put_string(&q->pkt, ro->data, ro->len);
+	send_internal(ro->c, q, reopen_stat, ro);
+}
+
+static void reopen_start(struct sftp_conn *c, struct sftp_file *f)
+{
+	struct reopen *ro = g_new0(struct reopen, 1);
+	struct sftp_req *q;
+	struct sftp_attrs none = { 0 };
+
+	ro->c = c;
+	ro->f = sftp_file_ref(f);
+	ro->gen = c->gen;
+	f->reopening = 1;
+	c->reopening++;
+	pthread_mutex_lock(&f->lock);
+	q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE, strlen(f->path) + 16);
+	buf_put_cstring(&q->pkt, f->path);
+	pthread_mutex_unlock(&f->lock);
+	buf_put_u32(&q->pkt, f->pflags);
+	buf_put_attrs(&q->pkt, &none);
+	send_internal(c, q, reopen_open, ro);
+}
+
+#define HANDLE_LOST (-0x10000)	/* not an errno: died with its connection */
+
+/* Is f's handle one of this connection? 1 yes, 0 not yet (a reopen is
+ * under way), HANDLE_LOST, or -errno. */
+static int file_ready(struct sftp_conn *c, struct sftp_file *f)
+{
+	uint32_t gen;
+	int reopenable, gone;
+
+	if (f->stale)
+		return f->stale;
+	pthread_mutex_lock(&f->lock);
+	gen = f->gen;
+	reopenable = f->path != NULL;
+	gone = f->gone;
+	pthread_mutex_unlock(&f->lock);
+	if (gen == c->gen)
+		return 1;
+	if (gone)
+		return -ESTALE;
+	if (!reopenable)
+		return HANDLE_LOST;
+	if (!f->reopening)
+		reopen_start(c, f);
+	return 0;
+}
+
+/* Put the file's current handle into q's packet, if it changed. */
+static void patch_handle(struct sftp_req *q)
+{
+	struct sftp_file *f = q->file;
+
+	pthread_mutex_lock(&f->lock);
+	if (q->hgen != f->gen) {
+		if (q->hlen == f->len) {
+			memcpy(q->pkt.data + q->hoff, f->data, f->len);
+		} else {	/* another length: rebuild the packet */
+			struct buf b;
+			size_t tail = q->hoff + q->hlen;
+
+			buf_init(&b, q->pkt.len + f->len);
+			buf_put_raw(&b, q->pkt.data, q->hoff - 4);
+			buf_put_string(&b, f->data, f->len);
+			buf_put_raw(&b, q->pkt.data + tail, q->pkt.len - tail);
+			buf_free(&q->pkt);
+			q->pkt = b;
+			buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
+			q->hlen = f->len;
+		}
+		q->hgen = f->gen;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Where q goes now: 1 send, 0 hold, HANDLE_LOST or -errno. */
+static int route(struct sftp_conn *c, struct sftp_req *q)
+{
+	int rc;
+
+	if (!q->file)
+		return c->reopening ? 0 : 1;
+	if (q->file2) {		/* copy-data: both handles current */
+		if (q->hgen != c->gen || q->file->stale || q->file2->stale)
+			return HANDLE_LOST;
+		return c->reopening ? 0 : 1;
+	}
+	rc = file_ready(c, q->file);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || c->reopening)
+		return 0;
+	patch_handle(q);
+	return 1;
 }
 
 /* Move newly submitted requests to the output queue, giving them ids;
  * while the link is not up they stay queued. */
 static void take_incoming(struct sftp_conn *c)
 {
-	GQueue batch = G_QUEUE_INIT, stale = G_QUEUE_INIT;
+	GQueue batch = G_QUEUE_INIT;
 	struct sftp_req *q;
 
 	pthread_mutex_lock(&c->lock);
@@ -725,12 +1088,17 @@ static void take_incoming(struct sftp_conn *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	while ((q = g_queue_pop_head(&batch))) {
-		if (q->gen && q->gen != c->gen)
-			g_queue_push_tail(&stale, q);	/* older connection */
-		else
+		int rc = route(c, q);
+
+		if (rc > 0)
 			send_req(c, q);
+		else if (rc == 0)
+			g_queue_push_tail(&c->held, q);
+		else if (rc == HANDLE_LOST)
+			req_lost(q);
+		else
+			req_fail(q, rc);
 	}
-	fail_queue(&stale, -EIO);
 }
 
 /* Write as much as libssh2 takes. 0, or -1 after conn_fail(). */
@@ -917,6 +1285,7 @@ static long on_watch(struct loop *l, long long id, void *data)
 	if (!c->session || get_state(c) == CONN_DOWN)
 		return 500;
 	rx = xport_last_rx(&c->x);
+	report_link(c, !(c->probe_sent > rx));
 	oldest = oldest_pending(c);
 	if (oldest)
 		waiting = oldest;
@@ -938,9 +1307,17 @@ static long on_watch(struct loop *l, long long id, void *data)
 			log_info("clock jump (suspend?): probing the link");
 		libssh2_keepalive_send(c->session, &next);
 		c->probe_sent = now;
+		report_link(c, 0);	/* suspect until an answer */
 		pump(c);	/* send it now */
 	}
 	return 500;
+}
+
+void sftp_conn_set_link_cb(struct sftp_conn *c,
+			   void (*cb)(void *data, int usable), void *data)
+{
+	c->link_cb = cb;
+	c->link_data = data;
 }
 
 void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
@@ -1063,12 +1440,18 @@ static void reinit_done(struct sftp_reply *r, void *data)
 		conn_fail(c, "SFTP start-up failed after reconnect");
 		return;
 	}
-	set_state(c, CONN_UP);
-	log_err("reconnected after %lld ms (%d attempt%s)",
-		(long long)(loop_now_ms() - c->down_since), c->attempts + 1,
-		c->attempts ? "s" : "");
+	pthread_mutex_lock(&c->lock);
+	c->state = CONN_UP;
+	c->offline = 0;
+	pthread_mutex_unlock(&c->lock);
+	log_err("reconnected after %lld ms (%d attempt%s); %u request%s in "
+		"flight sent again, %u failed", (long long)(loop_now_ms() -
+		c->down_since), c->attempts + 1, c->attempts ? "s" : "",
+		c->replays, c->replays == 1 ? "" : "s", c->lost);
+	c->replays = c->lost = 0;
 	c->attempts = 0;
 	c->down_since = 0;
+	report_link(c, 1);
 }
 
 /* A reconnect attempt runs on a thread of its own: TCP connect, DNS,
@@ -1180,7 +1563,7 @@ static void recon_check(struct sftp_conn *c)
 		install(c, j->ch, reinit_done, c);
 		j->ch = NULL;
 	} else {
-		log_warn("reconnect failed: %s",
+		log_err("reconnect failed: %s",
 			 j->why ? j->why : "unknown error");
 		loop_add_timer(c->loop, backoff_ms(++c->attempts),
 			       on_reconnect, c);
@@ -1188,22 +1571,28 @@ static void recon_check(struct sftp_conn *c)
 	job_unref(j);
 }
 
-/* While the link is down, fail queued requests older than the timeout. */
+/* While the link is down: once it has been down for reconnect_timeout,
+ * fail what waits, and from then on fail new requests at once, until it
+ * is back. A request thus waits at most reconnect_timeout after the loss
+ * was detected (and a retry by the kernel does not wait again). */
 static long on_expire(struct loop *l, long long id, void *data)
 {
 	struct sftp_conn *c = data;
-	GQueue keep = G_QUEUE_INIT, failed = G_QUEUE_INIT;
-	int64_t limit = loop_now_ms() - c->reconnect_timeout_ms;
-	struct sftp_req *q;
+	GQueue failed = G_QUEUE_INIT;
+	int over = loop_now_ms() - c->down_since >= c->reconnect_timeout_ms;
 	int up;
 
 	(void)l; (void)id;
 	pthread_mutex_lock(&c->lock);
 	up = c->state == CONN_UP;
-	while ((q = g_queue_pop_head(&c->incoming)))
-		g_queue_push_tail(!up && q->sent_ms <= limit ? &failed : &keep,
-				  q);
-	c->incoming = keep;
+	if (!up && over) {
+		if (!c->offline)
+			log_err("link down for %d s: operations fail with EIO "
+				"until it is back", c->reconnect_timeout_ms / 1000);
+		c->offline = 1;
+		failed = c->incoming;
+		g_queue_init(&c->incoming);
+	}
 	pthread_mutex_unlock(&c->lock);
 	fail_queue(&failed, -EIO);
 	if (up) {
@@ -1237,11 +1626,13 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	pthread_mutex_init(&c->lock, NULL);
 	g_queue_init(&c->incoming);
 	g_queue_init(&c->outq);
+	g_queue_init(&c->held);
 	c->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
 	buf_init(&c->out, 64 * 1024);
 	buf_init(&c->in, 64 * 1024);
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
+	c->usable = 1;
 	c->probe_ms = 5000;
 	c->dead_ms = 15000;
 	c->mono0 = loop_now_ms();
@@ -1364,6 +1755,8 @@ void sftp_conn_free(struct sftp_conn *c)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_CLOSED;
+	while ((v = g_queue_pop_head(&c->held)))
+		g_queue_push_tail(&failed, v);
 	while ((v = g_queue_pop_head(&c->incoming)))
 		g_queue_push_tail(&failed, v);
 	pthread_mutex_unlock(&c->lock);

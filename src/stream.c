@@ -49,7 +49,7 @@ struct wchunk {			/* one SFTP WRITE in flight */
 
 struct stream {
 	struct stream_pool *p;
-	struct sftp_handle h;
+	struct sftp_file *f;	/* ours: one reference */
 	int sync;		/* O_SYNC/O_DSYNC/O_DIRECT: write through */
 	pthread_mutex_t lock;	/* guards everything below */
 	int refs;		/* the opener + every request in flight */
@@ -111,13 +111,13 @@ static void pool_add(struct stream_pool *p, size_t n, int sign)
 
 /* ---- lifetime ---- */
 
-struct stream *stream_new(struct stream_pool *p, const struct sftp_handle *h,
+struct stream *stream_new(struct stream_pool *p, struct sftp_file *f,
 			  int flags)
 {
 	struct stream *s = g_new0(struct stream, 1);
 
 	s->p = p;
-	s->h = *h;
+	s->f = f;
 	s->sync = (flags & (O_SYNC | O_DSYNC | O_DIRECT)) != 0;
 	log_debug("stream: flags 0%o%s", (unsigned)flags, s->sync ? " (write-through)" : "");
 	pthread_mutex_init(&s->lock, NULL);
@@ -144,6 +144,7 @@ static void stream_destroy(struct stream *s)
 	while ((c = g_queue_pop_head(&s->chunks)))
 		chunk_free(c);
 	buf_free(&s->cbuf);
+	sftp_file_unref(s->f);
 	pthread_mutex_destroy(&s->lock);
 	g_free(s);
 }
@@ -158,9 +159,9 @@ static void unref_unlock(struct stream *s)
 		stream_destroy(s);
 }
 
-const struct sftp_handle *stream_handle(struct stream *s)
+struct sftp_file *stream_file(struct stream *s)
 {
-	return &s->h;
+	return s->f;
 }
 
 /* ---- readahead ---- */
@@ -186,7 +187,7 @@ static void issue_chunk(struct stream *s, uint64_t off, size_t len)
 	s->ra_bytes += len;
 	pool_add(s->p, len, 1);
 	s->refs++;
-	sftp_read(s->p->conn, &s->h, off, (uint32_t)len, chunk_done, c);
+	sftp_read(s->p->conn, s->f, off, (uint32_t)len, chunk_done, c);
 }
 
 static struct chunk *chunk_at(struct stream *s, uint64_t pos)
@@ -380,7 +381,7 @@ static void chunk_done(struct sftp_reply *r, void *data)
 			s->eof_at = UINT64_MAX;	/* the file grew */
 		if (c->got < c->len) {
 			/* A short read is not end of file: ask for the rest. */
-			sftp_read(s->p->conn, &s->h, c->off + c->got,
+			sftp_read(s->p->conn, s->f, c->off + c->got,
 				  (uint32_t)(c->len - c->got), chunk_done, c);
 			pthread_mutex_unlock(&s->lock);
 			return;
@@ -461,7 +462,7 @@ static void send_write(struct stream *s, uint64_t off, const void *buf,
 	s->wb_bytes += len;
 	pool_add(s->p, len, 1);
 	s->refs++;
-	sftp_write(s->p->conn, &s->h, off, buf, len, wchunk_done, w);
+	sftp_write(s->p->conn, s->f, off, buf, len, wchunk_done, w);
 }
 
 static void send_cbuf(struct stream *s)
@@ -636,9 +637,9 @@ static void barrier(struct stream *s, fuse_req_t req, int fsync)
 	send_cbuf(s);
 	s->refs++;
 	if (fsync)
-		sftp_fsync(s->p->conn, &s->h, barrier_done, b);
+		sftp_fsync(s->p->conn, s->f, barrier_done, b);
 	else	/* a cheap request on the same handle, answered in order */
-		sftp_handle(s->p->conn, SSH_FXP_FSTAT, &s->h, barrier_done, b);
+		sftp_handle(s->p->conn, SSH_FXP_FSTAT, s->f, barrier_done, b);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -667,6 +668,6 @@ void stream_close(struct stream *s)
 	pthread_mutex_lock(&s->lock);
 	send_cbuf(s);
 	drop_chunks(s, 1, 0);
-	sftp_handle(s->p->conn, SSH_FXP_CLOSE, &s->h, NULL, NULL);
+	sftp_handle(s->p->conn, SSH_FXP_CLOSE, s->f, NULL, NULL);
 	unref_unlock(s);
 }

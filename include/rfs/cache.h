@@ -42,6 +42,9 @@ void cache_free(struct cache *c);		/* NULL is fine */
 /* 1: *a and *nlink filled; -ENOENT: known not to exist; 0: unknown. */
 int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
 		   uint32_t *nlink);
+/* Attributes kept for path, expired or not: 1 or 0. */
+int cache_peek_attr(struct cache *c, const char *path, struct sftp_attrs *a,
+		    uint32_t *nlink);
 void cache_put_attr(struct cache *c, const char *path,
 		    const struct sftp_attrs *a, uint32_t nlink);
 void cache_put_neg(struct cache *c, const char *path);
@@ -62,6 +65,10 @@ void cache_put_link(struct cache *c, const char *path, const char *target);
 void cache_invalidate(struct cache *c, const char *path);
 /* ... and everything below path (a directory renamed or removed). */
 void cache_invalidate_tree(struct cache *c, const char *path);
+
+/* While the link is down or suspect: serve what is cached even past its
+ * timeout (stale-while-disconnected), so ls and stat answer at once. */
+void cache_set_offline(struct cache *c, int offline);
 
 /* Counters for statistics: hits and misses so far. */
 void cache_stats(struct cache *c, uint64_t *hits, uint64_t *misses);

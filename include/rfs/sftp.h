@@ -62,14 +62,18 @@ enum {
 
 #define SFTP_MAX_HANDLE 256	/* v3 says handles are at most 256 bytes */
 
-/* An open file or directory on the server. The handle string belongs to
- * one connection: after a reconnect (a new generation) requests with it
- * fail with EIO instead of reaching another file. */
-struct sftp_handle {
-	uint32_t gen;
-	uint32_t len;
-	unsigned char data[SFTP_MAX_HANDLE];
-};
+/* An open file or directory on the server (refcounted; any thread).
+ *
+ * A handle string belongs to one connection. A file opened with a path
+ * (sftp_file_new with path != NULL) survives reconnects: the first request
+ * on it after a reconnect reopens it (same path, same flags minus
+ * CREAT/EXCL/TRUNC) and checks it is still the same regular file (not
+ * removed, not of another type or owner); if not, every request on it
+ * fails with ESTALE from then on. Requests on it that were in flight when
+ * the link broke are sent again, in their order, once it is reopened.
+ * Without a path (directories, one-shot opens) requests after a reconnect
+ * fail with EIO. */
+struct sftp_file;
 
 struct sftp_name {
 	char *name;
@@ -98,10 +102,13 @@ struct sftp_reply {
 	uint32_t count;
 	struct bufr ext;			/* EXTENDED_REPLY body */
 	uint32_t gen;		/* connection generation it came from */
+	int lost;		/* no reply: the connection broke with the
+				 * request in flight, and it could not be
+				 * sent again (err is -EIO) */
+	int replayed;		/* sent again after a reconnect: the first
+				 * attempt may have been carried out (an
+				 * unlink answering ENOENT, a mkdir EEXIST) */
 };
-
-/* Keep the handle of a HANDLE reply. */
-void sftp_handle_set(struct sftp_handle *h, const struct sftp_reply *r);
 
 typedef void (*sftp_done_cb)(struct sftp_reply *r, void *data);
 
@@ -137,17 +144,39 @@ int sftp_conn_alive(const struct sftp_conn *c);
 void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
 			    int alive_ms);
 
+/* cb(data, 0) on the I/O thread when the link turns unusable (lost, or
+ * a liveness probe is unanswered), cb(data, 1) when it is usable again.
+ * Set before sftp_conn_start(). */
+void sftp_conn_set_link_cb(struct sftp_conn *c,
+			   void (*cb)(void *data, int usable), void *data);
+
 /* Make a new authenticated connection into *x (blocking mode), or return
  * -1 with *why (g_free). Runs on the I/O thread. */
 typedef int (*sftp_connect_cb)(void *data, struct xport *x, char **why);
 /* After a lost connection, call cb with backoff until it succeeds;
- * meanwhile new requests wait up to timeout_ms (0: fail at once).
- * Requests in flight when the link broke fail with EIO. */
+ * meanwhile requests wait up to timeout_ms (0: fail at once), then fail
+ * with EIO. Requests in flight when the link broke are sent again on the
+ * new connection, in their order, with r->replayed set, except those
+ * whose repetition could do harm: writes to files opened for appending,
+ * copy-data, and requests on handles that are not reopened; those fail
+ * with EIO. */
 void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
 			     void *data, int timeout_ms);
 
 /* Map an SSH_FX_* status to -errno. */
 int sftp_status_errno(uint32_t status);
+
+/* A file from the HANDLE reply r of an OPEN/OPENDIR. path (copied): where
+ * to reopen it after a reconnect with pflags, or NULL for never. The
+ * caller holds the one reference. */
+struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
+				uint32_t pflags);
+struct sftp_file *sftp_file_ref(struct sftp_file *f);
+void sftp_file_unref(struct sftp_file *f);
+/* The file's name changed (a rename, or hidden after an unlink); NULL:
+ * it has none (replaced by a rename), so after a reconnect its requests
+ * fail with ESTALE. */
+void sftp_file_set_path(struct sftp_file *f, const char *path);
 
 /* Requests. Each copies what it needs; cb (NULL: ignore the reply) runs
  * exactly once, on the I/O
@@ -156,13 +185,13 @@ void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	       sftp_done_cb cb, void *data);	/* STAT LSTAT OPENDIR REMOVE
 						 * RMDIR REALPATH READLINK */
 void sftp_handle(struct sftp_conn *c, uint8_t type,
-		 const struct sftp_handle *h, sftp_done_cb cb, void *data);
+		 struct sftp_file *h, sftp_done_cb cb, void *data);
 						/* FSTAT READDIR CLOSE */
 void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 	       const struct sftp_attrs *a, sftp_done_cb cb, void *data);
-void sftp_read(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_read(struct sftp_conn *c, struct sftp_file *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data);
-void sftp_write(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data);
 void sftp_mkdir(struct sftp_conn *c, const char *path,
@@ -170,7 +199,7 @@ void sftp_mkdir(struct sftp_conn *c, const char *path,
 void sftp_setstat(struct sftp_conn *c, const char *path,
 		  const struct sftp_attrs *a, int nofollow,
 		  sftp_done_cb cb, void *data);	/* nofollow: lsetstat@ */
-void sftp_fsetstat(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
 		   const struct sftp_attrs *a, sftp_done_cb cb, void *data);
 /* posix: posix-rename@openssh.com (replaces newpath); else SSH_FXP_RENAME */
 void sftp_rename(struct sftp_conn *c, const char *oldpath,
@@ -181,14 +210,14 @@ void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
 		   const char *newpath, sftp_done_cb cb, void *data);
 void sftp_statvfs(struct sftp_conn *c, const char *path,
 		  sftp_done_cb cb, void *data);
-void sftp_fsync(struct sftp_conn *c, const struct sftp_handle *h,
+void sftp_fsync(struct sftp_conn *c, struct sftp_file *h,
 		sftp_done_cb cb, void *data);
 
 /* copy-data: the server copies len bytes (0: to end of file) from src at
  * src_off to dst at dst_off; a STATUS answers. */
-void sftp_copy_data(struct sftp_conn *c, const struct sftp_handle *src,
+void sftp_copy_data(struct sftp_conn *c, struct sftp_file *src,
 		    uint64_t src_off, uint64_t len,
-		    const struct sftp_handle *dst, uint64_t dst_off,
+		    struct sftp_file *dst, uint64_t dst_off,
 		    sftp_done_cb cb, void *data);
 
 /* Decode a statvfs@openssh.com reply body. 0 or -EPROTO. */

@@ -37,8 +37,9 @@ struct stream_pool *stream_pool_new(struct sftp_conn *c, size_t per_file,
 				    size_t total);
 void stream_pool_free(struct stream_pool *p);
 
-/* A stream over handle h (copied); flags: the open(2) flags. */
-struct stream *stream_new(struct stream_pool *p, const struct sftp_handle *h,
+/* A stream over file f (takes the caller's reference); flags: the
+ * open(2) flags. */
+struct stream *stream_new(struct stream_pool *p, struct sftp_file *f,
 			  int flags);
 /* Send what is buffered, then CLOSE the handle after everything queued;
  * drops the opener's reference (completions keep theirs). */
@@ -57,7 +58,8 @@ void stream_fsync(struct stream *s, fuse_req_t req, int have_fsync);
 void stream_push(struct stream *s);
 /* Forget readahead (the file changed by another path, e.g. truncate). */
 void stream_invalidate(struct stream *s);
-/* The handle, for FSTAT/FSETSTAT through this open file. */
-const struct sftp_handle *stream_handle(struct stream *s);
+/* The file, for FSTAT/FSETSTAT through it (borrowed: take a reference
+ * to keep it past the stream). */
+struct sftp_file *stream_file(struct stream *s);
 
 #endif
