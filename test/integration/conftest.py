@@ -14,6 +14,7 @@ pytest.register_assert_rewrite('harness')
 import harness  # noqa: E402
 from harness import (Keys, Sshd, RfsArgs, base_env, start_mount,  # noqa: E402
                      run_rfs, fusermount_u, mounts)
+from proxy import TcpProxy  # noqa: E402
 
 DEFAULT_TIMEOUT = 60  # seconds per test, see Watchdog
 
@@ -166,3 +167,17 @@ def remote(rfs):
     """The backing directory on the server side (a pathlib.Path)."""
     return rfs.remote
 
+
+@pytest.fixture
+def proxied(rfs, sshd, tmp_path):
+    """A TcpProxy in front of the test sshd, and a known_hosts that knows
+    the server under the proxy's port too."""
+    p = TcpProxy(sshd.port).start()
+    kh = str(tmp_path / 'known_hosts_proxy')
+    with open(kh, 'w') as f:
+        f.write(sshd.known_hosts_text().replace(
+            '[127.0.0.1]:%d' % sshd.port, '[127.0.0.1]:%d' % p.port))
+    try:
+        yield p, kh
+    finally:
+        p.stop()

@@ -191,6 +191,26 @@ def find_pids_with_arg(arg):
     return pids
 
 
+def descendants(pid):
+    """PIDs of every descendant of pid (from /proc), children first."""
+    kids = {}
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(0), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
 def proc_argv(pid):
     """argv of a process as a list of str, [] if gone."""
     try:
@@ -373,6 +393,34 @@ class Sshd:
     def stop(self):
         stop_pid(self.proc)
         self.proc = None
+
+    def session_pids(self):
+        """The per-connection processes (sshd sessions, sftp-servers)."""
+        return descendants(self.proc.pid) if self.proc else []
+
+    def kill_sessions(self):
+        """Kill every live session by PID: the clients see the server
+        gone (stopping the listener alone does not drop them)."""
+        pids = self.session_pids()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return pids
+
+    def restart(self):
+        """A server restart: sessions killed, the listener stopped and
+        started again on the same port with the same keys."""
+        self.kill_sessions()
+        self.stop()
+        self.proc = track(subprocess.Popen(
+            [SSHD, '-D', '-e', '-f', self.config, '-E', self.log],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True))
+        if not self._wait_listening(10):
+            raise RuntimeError('sshd did not restart: %s' % self.log_tail())
+        return self
 
     def cleanup(self):
         self.stop()

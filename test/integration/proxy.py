@@ -186,6 +186,10 @@ class TcpProxy:
     def restore(self):
         self.command('restore')
 
+    def retarget(self, port):
+        """New connections go to this port (open ones stay where they are)."""
+        self.command('target %d' % port)
+
     def stats(self):
         """{'conns', 'bytes_up', 'bytes_down', 'accepted', 'dropped',
         'delay_ms'} as ints; conns counts open connections, bytes those

@@ -9,22 +9,6 @@ import time
 
 import pytest
 
-from proxy import TcpProxy
-
-
-@pytest.fixture
-def proxied(rfs, sshd, tmp_path):
-    """A TcpProxy in front of the test sshd, and a known_hosts that knows
-    the server under the proxy's port too."""
-    p = TcpProxy(sshd.port).start()
-    kh = str(tmp_path / 'known_hosts_proxy')
-    with open(kh, 'w') as f:
-        f.write(sshd.known_hosts_text().replace(
-            '[127.0.0.1]:%d' % sshd.port, '[127.0.0.1]:%d' % p.port))
-    try:
-        yield p, kh
-    finally:
-        p.stop()
 
 
 def read_in_child(path, timeout):

@@ -16,6 +16,7 @@
  *   drop-replies  relay client->server, read and discard server->client
  *   refuse        close the listening socket (new connects: ECONNREFUSED)
  *   restore       undo blackhole, drop-replies and refuse (delay is kept)
+ *   target PORT   dial this port (same address) for new connections
  *   stats         ok conns=N bytes_up=N bytes_down=N accepted=N dropped=N
  *                 delay_ms=N  (conns: open now; bytes: delivered to the
  *                 destination; dropped: server bytes discarded)
@@ -808,6 +809,20 @@ static void ctl_exec(struct proxy *px, char *line, char *out, size_t size)
 				 strerror(-rc));
 		else
 			snprintf(out, size, "ok restore\n");
+	} else if (!strncmp(line, "target ", 7)) {
+		errno = 0;
+		ms = strtoul(line + 7, &end, 10);
+		if (errno || end == line + 7 || *end || ms == 0 || ms > 65535) {
+			snprintf(out, size, "error target: a port 1..65535\n");
+			return;
+		}
+		if (px->target.ss_family == AF_INET)
+			((struct sockaddr_in *)&px->target)->sin_port =
+				htons((uint16_t)ms);
+		else
+			((struct sockaddr_in6 *)&px->target)->sin6_port =
+				htons((uint16_t)ms);
+		snprintf(out, size, "ok target=%lu\n", ms);
 	} else if (!strcmp(line, "stats")) {
 		snprintf(out, size, "ok conns=%lu bytes_up=%llu bytes_down=%llu"
 			 " accepted=%lu dropped=%llu delay_ms=%llu\n",
