@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
@@ -32,8 +33,10 @@
 #include "rfs/fs.h"
 #include "rfs/log.h"
 #include "rfs/mount_helper.h"
+#include "rfs/notify.h"
 #include "rfs/recon.h"
 #include "rfs/sftp.h"
+#include "rfs/stats.h"
 #include "rfs/util.h"
 #include "rfs/xport.h"
 
@@ -750,6 +753,110 @@ static int have_tty(void)
 	return 1;
 }
 
+/* Detach from the terminal: fork, new session, cwd /, stdio on
+ * /dev/null. The parent waits for one byte on a pipe, the child's verdict
+ * once the mount answers (see ready_thread), and exits with it: mount(8),
+ * systemd and scripts see a working mount when rfs returns. Returns the
+ * pipe's write end, in the child. */
+static int detach(void)
+{
+	int p[2], fd;
+	pid_t pid;
+	unsigned char st;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
+		fprintf(stderr, "rfs: cannot start the daemon: %s\n",
+			g_strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &st, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1) {
+			fprintf(stderr, "rfs: the daemon exited before the "
+				"mount answered\n");
+			_exit(RFS_EXIT_MOUNT);
+		}
+		_exit(st);
+	}
+	close(p[0]);
+	setsid();
+	if (chdir("/") < 0) {
+		/* "/" is there */
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return p[1];
+}
+
+struct ready {
+	char *path;		/* absolute mountpoint */
+	char *what;		/* "host:dir" */
+	int pipe_fd;		/* detach()'s, or -1 */
+};
+
+/* A stat of the mount root goes through the FUSE loop and the link: once
+ * it answers, the mount works. Then tell the waiting parent and the
+ * service manager. Runs detached. */
+static void *ready_thread(void *data)
+{
+	struct ready *r = data;
+	struct stat st;
+	unsigned char ok = 0;
+	char *msg;
+
+	if (stat(r->path, &st))
+		log_warn("%s does not answer yet: %s", r->path,
+			 g_strerror(errno));
+	if (r->pipe_fd >= 0) {
+		if (write(r->pipe_fd, &ok, 1) != 1)
+			log_warn("cannot tell the parent: %s",
+				 g_strerror(errno));
+		close(r->pipe_fd);
+	}
+	msg = g_strdup_printf("READY=1\nSTATUS=Mounted %s on %s", r->what,
+			      r->path);
+	notify_send(msg);
+	g_free(msg);
+	g_free(r->path);
+	g_free(r->what);
+	g_free(r);
+	return NULL;
+}
+
+static void start_ready(const char *mountpoint, const char *host,
+			const char *base, int pipe_fd)
+{
+	struct ready *r = g_new0(struct ready, 1);
+	char *abs = realpath(mountpoint, NULL);
+	pthread_t t;
+
+	r->path = g_strdup(abs ? abs : mountpoint);
+	free(abs);
+	r->what = g_strdup_printf("%s:%s", host, base);
+	r->pipe_fd = pipe_fd;
+	if (pthread_create(&t, NULL, ready_thread, r)) {
+		log_err("cannot start a thread");
+		r->pipe_fd = -1;
+		if (pipe_fd >= 0)
+			close(pipe_fd);		/* the parent exits 6 */
+		g_free(r->path);
+		g_free(r->what);
+		g_free(r);
+		return;
+	}
+	pthread_detach(t);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -760,9 +867,10 @@ int main(int argc, char **argv)
 	struct rfs *fs;
 	struct recon *rc_;
 	struct fuse_session *se;
-	char *base, *fsname;
+	struct stats_signal *sig;
+	char *base, *fsname, *status;
 	GError *e = NULL;
-	int rc;
+	int rc, ready_fd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Packets and readahead chunks are 255 KiB blocks: keep them mmapped,
@@ -799,6 +907,7 @@ int main(int argc, char **argv)
 		conf_free(cf);
 		return 0;
 	}
+	notify_init();
 	if (c.ns)
 		enter_namespace(c.ns);
 	check_mountpoint(&c);
@@ -815,6 +924,9 @@ int main(int argc, char **argv)
 	xo.password_stdin = c.password_stdin;
 	xo.config_file = c.config_file;
 	xo.interactive = have_tty();
+	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
+	notify_send(status);
+	g_free(status);
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
 	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
@@ -838,21 +950,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
 		return RFS_EXIT_MOUNT;
 	}
-	if (fuse_daemonize(c.foreground)) {
+	if (!c.foreground && (ready_fd = detach()) < 0) {
 		fuse_session_unmount(se);
 		return RFS_EXIT_MOUNT;
 	}
 	if (!c.foreground)
 		log_to_syslog("rfs");
 	log_info("mounted %s:%s on %s", cf->hostname, base, c.mountpoint);
+	sig = stats_signal_start(fs);	/* before any other thread */
 	if (sftp_conn_start(sc)) {
 		log_err("cannot start the I/O thread");
 		fuse_session_unmount(se);
 		return RFS_EXIT_MOUNT;
 	}
 	fuse_set_signal_handlers(se);
+	start_ready(c.mountpoint, cf->hostname, base, ready_fd);
 	rc = fuse_session_loop(se);
+	notify_send("STOPPING=1\nSTATUS=Unmounting");
 	fuse_remove_signal_handlers(se);
+	stats_signal_stop(sig);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
