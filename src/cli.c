@@ -3,7 +3,8 @@
  * Option classes, decided once here:
  *   rfs's own        idmap= uid= gid= umask= cache= cache_*timeout=
  *                    reconnect_timeout= probe_after= dead_after=
- *                    loglevel= password_stdin no_default_permissions
+ *                    loglevel= ssh_config= (F=) password_stdin
+ *                    no_default_permissions
  *   ssh_config       any keyword conf_is_keyword() knows (case-insensitive)
  *   FUSE / kernel    allow_other default_permissions ro fsname= ...
  *   mount(8) generic auto noauto _netdev nofail user users defaults
@@ -133,6 +134,7 @@ static void help(void)
 "  cache_link_timeout=S   ... symlink targets\n"
 "  cache_negative_timeout=S  ... names known not to exist\n"
 "  password_stdin         read the password from the first line of stdin\n"
+"  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds an operation waits for a lost link (default 30)\n"
 "  probe_after=S          probe a link silent this long under a request (5)\n"
 "  dead_after=S           drop and reconnect a link silent this long (15)\n"
@@ -306,6 +308,10 @@ static void one_option(struct cli *c, const char *opt)
 		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
 	} else if (!strcmp(name, "password_stdin") && !val) {
 		c->password_stdin = 1;
+	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
+		   val) {
+		g_free(c->config_file);		/* = -F, for fstab lines */
+		c->config_file = g_strdup(val);
 	} else if (!strcmp(name, "loglevel") && val) {
 		c->loglevel = parse_loglevel(val);
 	} else if (!strcmp(name, "no_default_permissions") && !val) {
