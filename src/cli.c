@@ -164,7 +164,7 @@ static void help(void)
 "  7 SFTP protocol error\n"
 "\n"
 "unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT as root)\n"
-"statistics: SIGUSR1 writes them to the log; or getfattr -n user.rfs.stats MOUNTPOINT\n");
+"statistics: SIGUSR1 (to the log), getfattr -n user.rfs.stats MOUNTPOINT\n");
 }
 
 static void version(void)
