@@ -122,3 +122,30 @@ def test_sd_notify_bad_socket_is_harmless(rfs):
     os.listdir(rfs.mnt)
     assert 'NOTIFY_SOCKET' in m.stderr()
     time.sleep(0.1)
+
+
+def test_stats_count_reconnects(rfs, sshd, tmp_path):
+    from proxy import TcpProxy
+    p = TcpProxy(sshd.port).start()
+    try:
+        kh = str(tmp_path / 'known_hosts_proxy')
+        with open(kh, 'w') as f:
+            f.write(sshd.known_hosts_text().replace(
+                '[127.0.0.1]:%d' % sshd.port, '[127.0.0.1]:%d' % p.port))
+        m = rfs.mount(port=p.port, known_hosts=kh,
+                      extra_o=['cache=no,reconnect_timeout=20'])
+        os.listdir(m.mnt)
+        assert stats(m.mnt)['reconnects'] == 0
+        p.cut()
+        p.restore()
+        def back():
+            try:
+                os.listdir(m.mnt)   # notices the cut, waits for the link
+            except OSError:
+                return False
+            return 'reconnected' in m.stderr()
+        assert wait_for(back, 15), m.stderr()
+        assert stats(m.mnt)['reconnects'] == 1, m.stderr()
+        m.unmount()
+    finally:
+        p.stop()
