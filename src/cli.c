@@ -863,6 +863,36 @@ static void start_ready(const char *mountpoint, const char *host,
 	pthread_detach(t);
 }
 
+/* Mounted: detach (unless -f), then serve until unmounted, with the
+ * SIGUSR1 thread and the readiness check. Returns the exit status; the
+ * caller unmounts and frees in every case. */
+static int serve(const struct cli *c, struct fuse_session *se,
+		 struct sftp_conn *sc, struct rfs *fs, const char *host,
+		 const char *base)
+{
+	struct stats_signal *sig;
+	int rc, ready_fd = -1;
+
+	if (!c->foreground && (ready_fd = detach()) < 0)
+		return RFS_EXIT_MOUNT;
+	if (!c->foreground)
+		log_to_syslog("rfs");
+	log_info("mounted %s:%s on %s", host, base, c->mountpoint);
+	sig = stats_signal_start(fs);	/* before any other thread */
+	if (sftp_conn_start(sc)) {
+		log_err("cannot start the I/O thread");
+		stats_signal_stop(sig);
+		return RFS_EXIT_MOUNT;	/* a detached parent sees EOF: 6 */
+	}
+	fuse_set_signal_handlers(se);
+	start_ready(c->mountpoint, host, base, ready_fd);
+	rc = fuse_session_loop(se);
+	notify_send("STOPPING=1\nSTATUS=Unmounting");
+	fuse_remove_signal_handlers(se);
+	stats_signal_stop(sig);
+	return rc < 0 ? RFS_EXIT_MOUNT : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -873,10 +903,9 @@ int main(int argc, char **argv)
 	struct rfs *fs;
 	struct recon *rc_;
 	struct fuse_session *se;
-	struct stats_signal *sig;
 	char *base, *fsname, *status;
 	GError *e = NULL;
-	int rc, ready_fd = -1;
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Packets and readahead chunks are 255 KiB blocks: keep them mmapped,
@@ -956,25 +985,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
 		return RFS_EXIT_MOUNT;
 	}
-	if (!c.foreground && (ready_fd = detach()) < 0) {
-		fuse_session_unmount(se);
-		return RFS_EXIT_MOUNT;
-	}
-	if (!c.foreground)
-		log_to_syslog("rfs");
-	log_info("mounted %s:%s on %s", cf->hostname, base, c.mountpoint);
-	sig = stats_signal_start(fs);	/* before any other thread */
-	if (sftp_conn_start(sc)) {
-		log_err("cannot start the I/O thread");
-		fuse_session_unmount(se);
-		return RFS_EXIT_MOUNT;
-	}
-	fuse_set_signal_handlers(se);
-	start_ready(c.mountpoint, cf->hostname, base, ready_fd);
-	rc = fuse_session_loop(se);
-	notify_send("STOPPING=1\nSTATUS=Unmounting");
-	fuse_remove_signal_handlers(se);
-	stats_signal_stop(sig);
+	rc = serve(&c, se, sc, fs, cf->hostname, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
@@ -992,5 +1003,5 @@ int main(int argc, char **argv)
 	g_ptr_array_free(c.ssh_opts, TRUE);
 	g_string_free(c.fuse_opts, TRUE);
 	log_info("unmounted %s", c.mountpoint);
-	return rc < 0 ? RFS_EXIT_MOUNT : 0;
+	return rc;
 }
