@@ -3,22 +3,29 @@
  * Option classes, decided once here:
  *   rfs's own        idmap= uid= gid= umask= cache= cache_*timeout=
  *                    reconnect_timeout= probe_after= dead_after=
- *                    password_stdin
+ *                    loglevel= ssh_config= (F=) password_stdin
+ *                    no_default_permissions
  *   ssh_config       any keyword conf_is_keyword() knows (case-insensitive)
  *   FUSE / kernel    allow_other default_permissions ro fsname= ...
  *   mount(8) generic auto noauto _netdev nofail user users defaults
  *                    comment= x-*: accepted and ignored (fstab lines)
- * Anything else is an error that names it.
+ * Anything else is an error that names it (a warning under mount -s).
+ *
+ * Run as mount.rfs (argv[0] "mount.*", see mount_helper.h) the command
+ * line is mount(8)'s; its -o options go through the same classes, and
+ * a lowercase user=NAME is mount(8)'s note of who mounted, not User=.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
@@ -26,8 +33,11 @@
 #include "rfs/conf.h"
 #include "rfs/fs.h"
 #include "rfs/log.h"
+#include "rfs/mount_helper.h"
+#include "rfs/notify.h"
 #include "rfs/recon.h"
 #include "rfs/sftp.h"
+#include "rfs/stats.h"
 #include "rfs/util.h"
 #include "rfs/xport.h"
 
@@ -44,6 +54,13 @@ struct cli {
 	int probe_after, dead_after;	/* s */
 	int cache_off;			/* -o cache=no */
 	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
+	int loglevel;			/* -o loglevel=, -1 unset */
+	int allow_other, default_perms, no_default_perms;
+	int helper;			/* run as mount.rfs */
+	int sloppy;			/* mount.rfs -s: unknown options warn */
+	int fake;			/* mount.rfs -f: check, do not mount */
+	int verbose;			/* mount.rfs -v */
+	const char *ns;			/* mount.rfs -N: mount namespace */
 	struct fs_opts fso;
 	GPtrArray *ssh_opts;		/* "Keyword=value", in order */
 	GString *fuse_opts;		/* for fuse_session_new */
@@ -62,7 +79,8 @@ static const char *const mount_ignored[] = {
 	"auto", "noauto", "_netdev", "nofail", "user", "nouser", "users",
 	"owner", "group", "defaults", "nofail", "bg", "fg", NULL,
 };
-static const char *const rfs_flags[] = { "password_stdin", NULL };
+static const char *const rfs_flags[] = { "password_stdin",
+	"no_default_permissions", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
 	G_GNUC_NORETURN;
@@ -90,6 +108,8 @@ static void help(void)
 	printf(
 "usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
 "       rfs -G [-F ssh_config] [-o opt] [user@]host\n"
+"       mount.rfs [user@]host:[dir] MOUNTPOINT [-o opts] [-s] [-f] [-n] [-v]\n"
+"                 [-t rfs|fuse.rfs] [-N namespace]   (run by mount(8))\n"
 "Mount a remote directory over SSH (SFTP). dir defaults to the remote home;\n"
 "a relative dir is relative to it. host may be an alias from ~/.ssh/config.\n"
 "\n"
@@ -114,9 +134,14 @@ static void help(void)
 "  cache_link_timeout=S   ... symlink targets\n"
 "  cache_negative_timeout=S  ... names known not to exist\n"
 "  password_stdin         read the password from the first line of stdin\n"
+"  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds an operation waits for a lost link (default 30)\n"
 "  probe_after=S          probe a link silent this long under a request (5)\n"
 "  dead_after=S           drop and reconnect a link silent this long (15)\n"
+"  loglevel=L             error, warn (default), info or debug (= -d's log)\n"
+"  no_default_permissions with allow_other: let the server alone decide\n"
+"                         access (default: allow_other adds\n"
+"                         default_permissions, the kernel checks modes)\n"
 "\n"
 "ssh_config keywords (-o, case-insensitive, as in ssh -o):\n"
 "  Port= User= IdentityFile= IdentitiesOnly= StrictHostKeyChecking=\n"
@@ -130,16 +155,39 @@ static void help(void)
 "mount(8) options accepted and ignored: auto, noauto, _netdev, nofail,\n"
 "  user, users, defaults, comment=..., x-...\n"
 "\n"
+"mount.rfs flags (mount(8)'s): -f fake: check everything but do not mount;\n"
+"  -s sloppy: warn about unknown options instead of failing; -n no mtab\n"
+"  (rfs writes none); -v verbose; -N NS mount in that mount namespace\n"
+"\n"
 "exit codes: 0 ok, 1 usage, 2 connection failed, 3 host key rejected,\n"
 "  4 authentication failed, 5 remote directory missing, 6 mount failed,\n"
 "  7 SFTP protocol error\n"
 "\n"
-"unmount with: fusermount3 -u MOUNTPOINT\n");
+"unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT as root)\n"
+"statistics: SIGUSR1 (to the log), getfattr -n user.rfs.stats MOUNTPOINT\n");
+}
+
+static void version(void)
+{
+	printf("rfs %s (libssh2 %s, FUSE %d)\n", RFS_VERSION,
+	       libssh2_version(0), fuse_version());
 }
 
 static gboolean in_list(const char *const *list, const char *s)
 {
 	return g_strv_contains(list, s);
+}
+
+static int parse_loglevel(const char *v)
+{
+	static const char *const names[] = { "error", "warn", "info",
+		"debug", NULL };
+
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(v, names[i]))
+			return LOG_LVL_ERR + i;
+	usage_error("bad value for option 'loglevel': '%s' "
+		    "(error, warn, info or debug)", v);
 }
 
 static int parse_int(const char *name, const char *v, int base, int max)
@@ -260,11 +308,25 @@ static void one_option(struct cli *c, const char *opt)
 		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
 	} else if (!strcmp(name, "password_stdin") && !val) {
 		c->password_stdin = 1;
+	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
+		   val) {
+		g_free(c->config_file);		/* = -F, for fstab lines */
+		c->config_file = g_strdup(val);
+	} else if (!strcmp(name, "loglevel") && val) {
+		c->loglevel = parse_loglevel(val);
+	} else if (!strcmp(name, "no_default_permissions") && !val) {
+		c->no_default_perms = 1;
+	} else if (c->helper && !strcmp(name, "user") && val) {
+		;	/* mount(8)'s user=LOGIN of a user mount, not User= */
 	} else if (in_list(mount_ignored, name) && !val) {
 		;	/* fstab's business, not ours */
 	} else if (!strcmp(name, "comment") || g_str_has_prefix(name, "x-")) {
 		;
 	} else if (in_list(fuse_flags, name) && !val) {
+		if (!strcmp(name, "allow_other"))
+			c->allow_other = 1;
+		if (!strcmp(name, "default_permissions"))
+			c->default_perms = 1;
 		add_fuse_opt(c, name);
 	} else if (in_list(fuse_valued, name) && val) {
 		/* libfuse splits on commas too: escape them again. */
@@ -279,10 +341,23 @@ static void one_option(struct cli *c, const char *opt)
 		g_string_free(o, TRUE);
 	} else if (conf_is_keyword(name) && val) {
 		g_ptr_array_add(c->ssh_opts, g_strdup(opt));
+	} else if (c->sloppy) {
+		log_warn("ignoring unknown option '%s' (mount -s)", name);
 	} else {
 		usage_error("unknown option '%s'", name);
 	}
 	g_free(name);
+}
+
+/* allow_other without default_permissions would let every local user do
+ * what the SSH login may: the kernel checks modes unless refused. */
+static void finish_perm_opts(struct cli *c)
+{
+	if (c->no_default_perms && c->default_perms)
+		usage_error("options 'default_permissions' and "
+			    "'no_default_permissions' contradict each other");
+	if (c->allow_other && !c->default_perms && !c->no_default_perms)
+		add_fuse_opt(c, "default_permissions");
 }
 
 /* Split "a,b\,c,d" on unescaped commas, then rejoin list values. */
@@ -336,8 +411,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			help();
 			exit(0);
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			printf("rfs %s (libssh2 %s, FUSE %d)\n", RFS_VERSION,
-			       libssh2_version(0), fuse_version());
+			version();
 			exit(0);
 		} else if (!strcmp(a, "-f")) {
 			c->foreground = 1;
@@ -392,6 +466,64 @@ static void parse_args(struct cli *c, int argc, char **argv)
 	g_ptr_array_free(pos, TRUE);
 	if (util_parse_source(c->source, &c->user, &c->host, &c->dir, &e))
 		die(e);
+}
+
+/* mount(8) runs helpers with a sanitized environment: no HOME or PATH
+ * for a user mount. ssh_config's ~ comes from the password database
+ * anyway (conf_home); a ProxyCommand needs PATH, its shell HOME. */
+static void helper_env(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	if (!getenv("HOME") && pw && pw->pw_dir)
+		setenv("HOME", pw->pw_dir, 1);
+	if (!getenv("PATH"))
+		setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
+}
+
+/* argv as mount(8) gives it to mount.rfs (see mount_helper.h). */
+static void parse_helper(struct cli *c, int argc, char **argv)
+{
+	struct mount_helper mh;
+	GError *e = NULL;
+
+	c->helper = 1;
+	if (mount_helper_parse(argc, argv, &mh, &e)) {
+		mount_helper_clear(&mh);
+		die(e);
+	}
+	if (mh.help || mh.version) {
+		if (mh.help)
+			help();
+		else
+			version();
+		exit(0);
+	}
+	c->sloppy = mh.sloppy;
+	c->fake = mh.fake;
+	c->verbose = mh.verbose;
+	c->ns = mh.ns;
+	for (guint i = 0; i < mh.opts->len; i++)
+		parse_o(c, mh.opts->pdata[i]);
+	c->source = mh.source;
+	c->mountpoint = mh.target;
+	mount_helper_clear(&mh);
+	if (util_parse_source(c->source, &c->user, &c->host, &c->dir, &e))
+		die(e);
+	helper_env();
+}
+
+/* mount -N: mount in another mount namespace (before any thread). */
+static void enter_namespace(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, CLONE_NEWNS)) {
+		fprintf(stderr, "rfs: mount namespace '%s': %s\n", path,
+			g_strerror(errno));
+		exit(RFS_EXIT_MOUNT);
+	}
+	close(fd);
 }
 
 /* /proc/self/mountinfo escapes blanks as \040. */
@@ -627,6 +759,140 @@ static int have_tty(void)
 	return 1;
 }
 
+/* Detach from the terminal: fork, new session, cwd /, stdio on
+ * /dev/null. The parent waits for one byte on a pipe, the child's verdict
+ * once the mount answers (see ready_thread), and exits with it: mount(8),
+ * systemd and scripts see a working mount when rfs returns. Returns the
+ * pipe's write end, in the child. */
+static int detach(void)
+{
+	int p[2], fd;
+	pid_t pid;
+	unsigned char st;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
+		fprintf(stderr, "rfs: cannot start the daemon: %s\n",
+			g_strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &st, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1) {
+			fprintf(stderr, "rfs: the daemon exited before the "
+				"mount answered\n");
+			_exit(RFS_EXIT_MOUNT);
+		}
+		_exit(st);
+	}
+	close(p[0]);
+	setsid();
+	if (chdir("/") < 0) {
+		/* "/" is there */
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return p[1];
+}
+
+struct ready {
+	char *path;		/* absolute mountpoint */
+	char *what;		/* "host:dir" */
+	int pipe_fd;		/* detach()'s, or -1 */
+};
+
+/* A stat of the mount root goes through the FUSE loop and the link: once
+ * it answers, the mount works. Then tell the waiting parent and the
+ * service manager. Runs detached. */
+static void *ready_thread(void *data)
+{
+	struct ready *r = data;
+	struct stat st;
+	unsigned char ok = 0;
+	char *msg;
+
+	if (stat(r->path, &st))
+		log_warn("%s does not answer yet: %s", r->path,
+			 g_strerror(errno));
+	if (r->pipe_fd >= 0) {
+		if (write(r->pipe_fd, &ok, 1) != 1)
+			log_warn("cannot tell the parent: %s",
+				 g_strerror(errno));
+		close(r->pipe_fd);
+	}
+	msg = g_strdup_printf("READY=1\nSTATUS=Mounted %s on %s", r->what,
+			      r->path);
+	notify_send(msg);
+	g_free(msg);
+	g_free(r->path);
+	g_free(r->what);
+	g_free(r);
+	return NULL;
+}
+
+static void start_ready(const char *mountpoint, const char *host,
+			const char *base, int pipe_fd)
+{
+	struct ready *r = g_new0(struct ready, 1);
+	char *abs = realpath(mountpoint, NULL);
+	pthread_t t;
+
+	r->path = g_strdup(abs ? abs : mountpoint);
+	free(abs);
+	r->what = g_strdup_printf("%s:%s", host, base);
+	r->pipe_fd = pipe_fd;
+	if (pthread_create(&t, NULL, ready_thread, r)) {
+		log_err("cannot start a thread");
+		r->pipe_fd = -1;
+		if (pipe_fd >= 0)
+			close(pipe_fd);		/* the parent exits 6 */
+		g_free(r->path);
+		g_free(r->what);
+		g_free(r);
+		return;
+	}
+	pthread_detach(t);
+}
+
+/* Mounted: detach (unless -f), then serve until unmounted, with the
+ * SIGUSR1 thread and the readiness check. Returns the exit status; the
+ * caller unmounts and frees in every case. */
+static int serve(const struct cli *c, struct fuse_session *se,
+		 struct sftp_conn *sc, struct rfs *fs, const char *host,
+		 const char *base)
+{
+	struct stats_signal *sig;
+	int rc, ready_fd = -1;
+
+	if (!c->foreground && (ready_fd = detach()) < 0)
+		return RFS_EXIT_MOUNT;
+	if (!c->foreground)
+		log_to_syslog("rfs");
+	log_info("mounted %s:%s on %s", host, base, c->mountpoint);
+	sig = stats_signal_start(fs);	/* before any other thread */
+	if (sftp_conn_start(sc)) {
+		log_err("cannot start the I/O thread");
+		stats_signal_stop(sig);
+		return RFS_EXIT_MOUNT;	/* a detached parent sees EOF: 6 */
+	}
+	fuse_set_signal_handlers(se);
+	start_ready(c->mountpoint, host, base, ready_fd);
+	rc = fuse_session_loop(se);
+	notify_send("STOPPING=1\nSTATUS=Unmounting");
+	fuse_remove_signal_handlers(se);
+	stats_signal_stop(sig);
+	return rc < 0 ? RFS_EXIT_MOUNT : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -638,7 +904,7 @@ int main(int argc, char **argv)
 	struct recon *rc_;
 	GBytes *host_key;
 	struct fuse_session *se;
-	char *base, *fsname;
+	char *base, *fsname, *status;
 	GError *e = NULL;
 	int rc;
 
@@ -655,10 +921,19 @@ int main(int argc, char **argv)
 	c.dead_after = 15;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);
-	parse_args(&c, argc, argv);
+	c.loglevel = -1;
+	if (mount_helper_named(argv[0]))
+		parse_helper(&c, argc, argv);
+	else
+		parse_args(&c, argc, argv);
 	finish_cache_opts(&c);
+	finish_perm_opts(&c);
 	if (c.debug)
 		log_set_level(LOG_LVL_DEBUG);
+	else if (c.loglevel >= 0)
+		log_set_level(c.loglevel);
+	else if (c.verbose)
+		log_set_level(LOG_LVL_INFO);
 	cf = load_conf(&c);
 	if (c.dump_config) {
 		char *d = conf_dump(cf);
@@ -668,7 +943,15 @@ int main(int argc, char **argv)
 		conf_free(cf);
 		return 0;
 	}
+	notify_init();
+	if (c.ns)
+		enter_namespace(c.ns);
 	check_mountpoint(&c);
+	if (c.fake) {		/* mount -f: everything checked, no mount */
+		log_info("fake mount of %s on %s", c.source, c.mountpoint);
+		conf_free(cf);
+		return 0;
+	}
 
 	if (libssh2_init(0)) {
 		fprintf(stderr, "rfs: cannot initialise libssh2\n");
@@ -677,6 +960,9 @@ int main(int argc, char **argv)
 	xo.password_stdin = c.password_stdin;
 	xo.config_file = c.config_file;
 	xo.interactive = have_tty();
+	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
+	notify_send(status);
+	g_free(status);
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
 	host_key = xport_host_key(&x);
@@ -701,21 +987,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
 		return RFS_EXIT_MOUNT;
 	}
-	if (fuse_daemonize(c.foreground)) {
-		fuse_session_unmount(se);
-		return RFS_EXIT_MOUNT;
-	}
-	if (!c.foreground)
-		log_to_syslog("rfs");
-	log_info("mounted %s:%s on %s", cf->hostname, base, c.mountpoint);
-	if (sftp_conn_start(sc)) {
-		log_err("cannot start the I/O thread");
-		fuse_session_unmount(se);
-		return RFS_EXIT_MOUNT;
-	}
-	fuse_set_signal_handlers(se);
-	rc = fuse_session_loop(se);
-	fuse_remove_signal_handlers(se);
+	rc = serve(&c, se, sc, fs, cf->hostname, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
@@ -733,5 +1005,5 @@ int main(int argc, char **argv)
 	g_ptr_array_free(c.ssh_opts, TRUE);
 	g_string_free(c.fuse_opts, TRUE);
 	log_info("unmounted %s", c.mountpoint);
-	return rc < 0 ? RFS_EXIT_MOUNT : 0;
+	return rc;
 }

@@ -29,6 +29,7 @@
 #include "rfs/stream.h"
 #include "rfs/cache.h"
 #include "rfs/log.h"
+#include "rfs/stats.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)	/* linux/fs.h; stdio.h has it with glibc >= 2.28 */
@@ -2118,6 +2119,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.forget_multi = fs_forget_multi,
 	.readdirplus = fs_readdirplus,
 	.copy_file_range = fs_copy_file_range,
+	.getxattr = stats_getxattr,	/* all answered locally: stats.c */
+	.listxattr = stats_listxattr,
+	.setxattr = stats_setxattr,
+	.removexattr = stats_removexattr,
 };
 
 const struct fuse_lowlevel_ops *fs_ops(void)
@@ -2193,4 +2198,11 @@ void fs_free(struct rfs *fs)
 	pthread_mutex_destroy(&fs->lock);
 	g_free(fs->base);
 	g_free(fs);
+}
+
+void fs_stats(struct rfs *fs, struct sftp_stats *s, uint64_t *hits,
+	      uint64_t *misses)
+{
+	sftp_conn_stats(fs->conn, s);
+	cache_stats(fs->cache, hits, misses);
 }

@@ -19,14 +19,10 @@ void log_to_syslog(const char *ident)
 	use_syslog = 1;
 }
 
-void log_msg(int l, const char *fmt, ...)
+static void vlog(int l, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	va_list ap;
 
-	if (l > level)
-		return;
-	va_start(ap, fmt);
 	if (use_syslog) {
 		vsyslog(prio[l], fmt, ap);
 	} else {
@@ -42,5 +38,24 @@ void log_msg(int l, const char *fmt, ...)
 		fputc('\n', stderr);
 		pthread_mutex_unlock(&lock);
 	}
+}
+
+void log_msg(int l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l > level)
+		return;
+	va_start(ap, fmt);
+	vlog(l, fmt, ap);
+	va_end(ap);
+}
+
+void log_msg_always(int l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(l, fmt, ap);
 	va_end(ap);
 }

@@ -118,7 +118,22 @@ struct sftp_conn {
 	uint32_t exts;
 	GString *ext_names;
 	size_t max_read, max_write;
+	/* Counters: the I/O thread adds, any thread reads (__atomic). */
+	struct sftp_stats stats;
 };
+
+/* Smoothed reply time of metadata requests (not READ/WRITE, whose time
+ * includes the transfer), in 1/8 ms as TCP's srtt: new = 7/8 old + 1/8. */
+static void stats_rtt(struct sftp_conn *c, int64_t ms)
+{
+	uint64_t s8 = __atomic_load_n(&c->stats.rtt_ms8, __ATOMIC_RELAXED);
+
+	s8 = s8 ? s8 - s8 / 8 + (uint64_t)MAX(ms, 0) : (uint64_t)MAX(ms, 0) * 8;
+	__atomic_store_n(&c->stats.rtt_ms8, s8, __ATOMIC_RELAXED);
+}
+
+#define STATS_ADD(c, field, n) \
+	__atomic_fetch_add(&(c)->stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 int sftp_status_errno(uint32_t status)
 {
@@ -822,6 +837,8 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 			  (long long)(loop_now_ms() - q->sent_ms));
 	if (q->file && type == SSH_FXP_ATTRS)
 		q->file->seen = rep.attrs;	/* who the file is */
+	if (q->type != SSH_FXP_READ && q->type != SSH_FXP_WRITE)
+		stats_rtt(c, loop_now_ms() - q->sent_ms);
 	q->cb(&rep, q->data);
 	if (rep.names)
 		free_names(rep.names, rep.count);
@@ -845,6 +862,7 @@ static void send_req(struct sftp_conn *c, struct sftp_req *q)
 	}
 	q->sent_ms = loop_now_ms();
 	q->seq = ++c->next_seq;
+	STATS_ADD(c, requests, 1);
 	g_hash_table_insert(c->pending, GUINT_TO_POINTER(q->id), q);
 	g_queue_push_tail(&c->outq, q);
 }
@@ -1129,6 +1147,7 @@ static int do_write(struct sftp_conn *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		STATS_ADD(c, bytes_out, n);
 	}
 }
 
@@ -1161,6 +1180,7 @@ static int do_read(struct sftp_conn *c)
 			break;
 		}
 		c->in.len += (size_t)n;
+		STATS_ADD(c, bytes_in, n);
 		while (c->in.len - off >= 4) {
 			uint32_t plen = buf_peek_u32(c->in.data + off);
 
@@ -1444,6 +1464,7 @@ static void reinit_done(struct sftp_reply *r, void *data)
 	c->state = CONN_UP;
 	c->offline = 0;
 	pthread_mutex_unlock(&c->lock);
+	STATS_ADD(c, reconnects, 1);
 	log_err("reconnected after %lld ms (%d attempt%s); %u request%s in "
 		"flight sent again, %u failed", (long long)(loop_now_ms() -
 		c->down_since), c->attempts + 1, c->attempts ? "s" : "",
@@ -1773,4 +1794,14 @@ void sftp_conn_free(struct sftp_conn *c)
 	loop_free(c->loop);
 	pthread_mutex_destroy(&c->lock);
 	g_free(c);
+}
+
+void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
+{
+	s->requests = __atomic_load_n(&c->stats.requests, __ATOMIC_RELAXED);
+	s->bytes_out = __atomic_load_n(&c->stats.bytes_out, __ATOMIC_RELAXED);
+	s->bytes_in = __atomic_load_n(&c->stats.bytes_in, __ATOMIC_RELAXED);
+	s->reconnects = __atomic_load_n(&c->stats.reconnects,
+					__ATOMIC_RELAXED);
+	s->rtt_ms8 = __atomic_load_n(&c->stats.rtt_ms8, __ATOMIC_RELAXED);
 }

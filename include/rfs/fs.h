@@ -34,4 +34,9 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 void fs_free(struct rfs *fs);
 const struct fuse_lowlevel_ops *fs_ops(void);
 
+/* The connection's counters and the metadata cache's hits and misses,
+ * for stats.c. Any thread. */
+void fs_stats(struct rfs *fs, struct sftp_stats *s, uint64_t *hits,
+	      uint64_t *misses);
+
 #endif

@@ -14,6 +14,9 @@ void log_to_syslog(const char *ident);
 
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same whatever the log level: for what the user asked for. */
+void log_msg_always(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -223,4 +223,17 @@ void sftp_copy_data(struct sftp_conn *c, struct sftp_file *src,
 /* Decode a statvfs@openssh.com reply body. 0 or -EPROTO. */
 int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st);
 
+/* Counters since the mount, for rfs's statistics. */
+struct sftp_stats {
+	uint64_t requests;	/* SFTP requests sent, resent ones too */
+	uint64_t bytes_out;	/* bytes handed to the SSH channel */
+	uint64_t bytes_in;	/* bytes read from it */
+	uint64_t reconnects;	/* successful reconnects */
+	uint64_t rtt_ms8;	/* smoothed metadata reply time, 1/8 ms;
+				 * 0: none yet */
+};
+
+/* A snapshot of c's counters. Any thread. */
+void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s);
+
 #endif
