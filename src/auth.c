@@ -100,6 +100,7 @@ struct auth {
 	const struct conf *c;
 	const struct xport_opts *o;
 	char *stdin_pw;		/* -o password_stdin, read once */
+	char *last;		/* the last password given, until it works */
 	int stdin_read;
 	GString *tried;
 };
@@ -297,27 +298,43 @@ static int try_publickey(struct auth *a)
 
 /* ---- password and keyboard-interactive ---- */
 
+/* Keep a copy of the answer: if it logs in, a reconnect may reuse it. */
+static char *remember(struct auth *a, char *answer)
+{
+	if (answer && a->o->used_password) {
+		auth_secret_free(a->last);
+		a->last = secret_new();
+		g_strlcpy(a->last, answer, SECRET_MAX);
+	}
+	return answer;
+}
+
 static char *ask_password(struct auth *a, const char *prompt)
 {
 	const char *p;
 	char *s;
 
+	if (a->o->password) {	/* a reconnect: the mount's password */
+		s = secret_new();
+		g_strlcpy(s, a->o->password, SECRET_MAX);
+		return s;
+	}
 	if (a->o->password_stdin) {
 		p = stdin_password(a);
 		if (!p)
 			return NULL;
 		s = secret_new();
 		g_strlcpy(s, p, SECRET_MAX);
-		return s;
+		return remember(a, s);
 	}
 	if (!a->o->interactive)
 		return NULL;
-	return auth_prompt(prompt, 0);
+	return remember(a, auth_prompt(prompt, 0));
 }
 
 static int try_password(struct auth *a)
 {
-	int tries = a->o->password_stdin ? 1 : PROMPT_TRIES;
+	int tries = a->o->password_stdin || a->o->password ? 1 : PROMPT_TRIES;
 
 	for (int i = 0; i < tries; i++) {
 		char *q = g_strdup_printf("%s@%s's password: ", a->c->user,
@@ -369,7 +386,7 @@ static int try_kbdint(struct auth *a)
 {
 	int rc;
 
-	if (!a->o->interactive && !a->o->password_stdin)
+	if (!a->o->interactive && !a->o->password_stdin && !a->o->password)
 		return 0;
 	kbd_auth = a;
 	rc = libssh2_userauth_keyboard_interactive_ex(a->s, a->c->user,
@@ -385,7 +402,7 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 {
 	struct auth a = { .s = s, .c = c, .o = o, .tried = g_string_new(NULL) };
 	char *offered, **order;
-	int ok = 0;
+	int ok = 0, via_pw = 0;
 
 	offered = libssh2_userauth_list(s, c->user, (unsigned)strlen(c->user));
 	if (!offered) {
@@ -414,9 +431,9 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 			ok = try_publickey(&a);
 		else if (!strcmp(*m, "keyboard-interactive") &&
 			 c->kbdint_auth != 0)
-			ok = try_kbdint(&a);
+			ok = via_pw = try_kbdint(&a);
 		else if (!strcmp(*m, "password") && c->password_auth != 0)
-			ok = try_password(&a);
+			ok = via_pw = try_password(&a);
 		else
 			continue;
 		g_string_append_printf(a.tried, "%s%s", a.tried->len ? "," : "",
@@ -431,5 +448,9 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 	g_free(offered);
 	g_string_free(a.tried, TRUE);
 	auth_secret_free(a.stdin_pw);
+	if (via_pw && a.last && a.o->used_password)
+		*a.o->used_password = a.last;	/* the caller's now */
+	else
+		auth_secret_free(a.last);
 	return ok ? 0 : -1;
 }

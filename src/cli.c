@@ -50,6 +50,7 @@ struct cli {
 	int foreground, debug;
 	int dump_config;		/* -G */
 	int password_stdin;
+	int reconnect_password;
 	int reconnect_timeout;		/* s */
 	int probe_after, dead_after;	/* s */
 	int cache_off;			/* -o cache=no */
@@ -80,6 +81,7 @@ static const char *const mount_ignored[] = {
 	"owner", "group", "defaults", "nofail", "bg", "fg", NULL,
 };
 static const char *const rfs_flags[] = { "password_stdin",
+	"reconnect_password",
 	"no_default_permissions", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
@@ -134,8 +136,10 @@ static void help(void)
 "  cache_link_timeout=S   ... symlink targets\n"
 "  cache_negative_timeout=S  ... names known not to exist\n"
 "  password_stdin         read the password from the first line of stdin\n"
+"  reconnect_password     keep the password (locked memory) to reconnect\n"
 "  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
-"  reconnect_timeout=S    seconds an operation waits for a lost link (default 30)\n"
+"  reconnect_timeout=S    seconds a lost link may stay down before operations\n"
+"                         fail with EIO (default 30)\n"
 "  probe_after=S          probe a link silent this long under a request (5)\n"
 "  dead_after=S           drop and reconnect a link silent this long (15)\n"
 "  loglevel=L             error, warn (default), info or debug (= -d's log)\n"
@@ -308,6 +312,8 @@ static void one_option(struct cli *c, const char *opt)
 		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
 	} else if (!strcmp(name, "password_stdin") && !val) {
 		c->password_stdin = 1;
+	} else if (!strcmp(name, "reconnect_password") && !val) {
+		c->reconnect_password = 1;
 	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
 		   val) {
 		g_free(c->config_file);		/* = -F, for fstab lines */
@@ -903,6 +909,7 @@ int main(int argc, char **argv)
 	struct rfs *fs;
 	struct recon *rc_;
 	GBytes *host_key;
+	char *password = NULL;	/* reconnect_password: locked memory */
 	struct fuse_session *se;
 	char *base, *fsname, *status;
 	GError *e = NULL;
@@ -958,6 +965,7 @@ int main(int argc, char **argv)
 		return RFS_EXIT_CONNECT;
 	}
 	xo.password_stdin = c.password_stdin;
+	xo.used_password = &password;
 	xo.config_file = c.config_file;
 	xo.interactive = have_tty();
 	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
@@ -966,10 +974,17 @@ int main(int argc, char **argv)
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
 	host_key = xport_host_key(&x);
+	if (password && !c.reconnect_password) {
+		log_warn("logged in with a password: after a lost connection "
+			 "rfs cannot log in again unless -o reconnect_password "
+			 "(or a key) is used");
+		auth_secret_free(password);
+		password = NULL;
+	}
 	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
 	if (!sc)
 		die(e);		/* the conn freed the session */
-	rc_ = recon_new(cf, c.config_file, host_key);
+	rc_ = recon_new(cf, c.config_file, host_key, password);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
 				c.reconnect_timeout * 1000);
 	set_liveness(&c, cf, sc);

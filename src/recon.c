@@ -9,17 +9,19 @@ struct recon {
 	const struct conf *conf;
 	const char *config_file;
 	GBytes *host_key;	/* the destination's, at mount time */
+	char *password;		/* reconnect_password (locked memory) */
 	int64_t attempts;
 };
 
 struct recon *recon_new(const struct conf *conf, const char *config_file,
-			GBytes *host_key)
+			GBytes *host_key, char *password)
 {
 	struct recon *r = g_new0(struct recon, 1);
 
 	r->conf = conf;
 	r->config_file = config_file;
 	r->host_key = host_key;
+	r->password = password;
 	return r;
 }
 
@@ -29,6 +31,7 @@ void recon_free(struct recon *r)
 		return;
 	if (r->host_key)
 		g_bytes_unref(r->host_key);
+	auth_secret_free(r->password);
 	g_free(r);
 }
 
@@ -44,9 +47,9 @@ int recon_connect(void *data, struct xport *x, char **why)
 	log_info("reconnecting to %s port %d", r->conf->hostname,
 		 r->conf->port);
 	o.config_file = r->config_file;
-	if (r->host_key) {
+	if (r->host_key)
 		o.pin_key = g_bytes_get_data(r->host_key, &o.pin_len);
-	}
+	o.password = r->password;
 	if (xport_connect(r->conf, &o, x, &e)) {
 		*why = g_strdup(e->message);
 		g_error_free(e);

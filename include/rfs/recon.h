@@ -18,9 +18,10 @@ struct recon;
 
 /* conf and config_file (-F, or NULL) must outlive the recon; host_key
  * (taken) is the key the destination showed at mount time: a reconnect
- * to a server showing another one is refused. */
+ * to a server showing another one is refused. password (taken, locked
+ * memory, or NULL): -o reconnect_password, the password that logged in. */
 struct recon *recon_new(const struct conf *conf, const char *config_file,
-			GBytes *host_key);
+			GBytes *host_key, char *password);
 void recon_free(struct recon *r);	/* recon_free(NULL) does nothing */
 
 /* An sftp_connect_cb: data is a struct recon. */

@@ -16,6 +16,10 @@ struct xport_opts {
 	int password_stdin;	/* read the password from stdin (once) */
 	int interactive;	/* prompts allowed (a terminal exists) */
 	const char *config_file;	/* -F, for the jump hosts' configs */
+	const char *password;	/* reconnect: answers password and
+				 * keyboard-interactive prompts, once */
+	char **used_password;	/* mount: receives the password that
+				 * logged in (locked memory), if one did */
 	const unsigned char *pin_key;	/* reconnect: the destination must
 					 * offer exactly this host key */
 	size_t pin_len;

@@ -282,3 +282,45 @@ def test_lazy_umount_with_blocked_reader(rfs, proxied):
     rc = cat.wait(20)
     assert rc != 0
     assert m.proc.wait(20) == 0, m.stderr()
+
+
+@pytest.mark.timeout_s(90)
+@pytest.mark.parametrize('keep', [True, False])
+def test_password_login_and_reconnect(rfs, own_sshd, keep):
+    """A password login can log in again after a break only with
+    reconnect_password; without it rfs says so at mount time and the
+    reconnect fails cleanly (EIO after reconnect_timeout, not a hang)."""
+    import shutil
+    import tempfile
+    password = 'Pw-%d-%d' % (os.getpid(), keep)
+    u = harness.TempUser('rfsrp', password=password)
+    backing = tempfile.mkdtemp(prefix='rfs-rp-', dir='/tmp')
+    try:
+        os.chmod(backing, 0o755)
+        os.chown(backing, u.uid, u.gid)
+        with open(os.path.join(backing, 'f'), 'w') as f:
+            f.write('x')
+        opts = 'password_stdin,PreferredAuthentications=password,' \
+               'reconnect_timeout=4,cache=no'
+        if keep:
+            opts += ',reconnect_password'
+        m = rfs.mount(remote_path=backing, user=u.name, identity=None,
+                      input=password + '\n', extra_o=[opts])
+        assert os.listdir(m.mnt) == ['f']
+        own_sshd.kill_sessions()
+        if keep:
+            assert os.listdir(m.mnt) == ['f']
+            wait_reconnected(m)
+        else:
+            assert 'reconnect_password' in m.stderr()
+            t = time.monotonic()
+            with pytest.raises(OSError) as e:
+                os.listdir(m.mnt)
+            assert e.value.errno == errno.EIO
+            assert time.monotonic() - t < 4 + 3
+            assert 'permission denied' in m.stderr()
+        m.unmount()
+        assert password not in m.stderr()
+    finally:
+        shutil.rmtree(backing, ignore_errors=True)
+        u.remove()
