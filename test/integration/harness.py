@@ -191,6 +191,11 @@ def find_pids_with_arg(arg):
     return pids
 
 
+def in_netns(name, argv):
+    """argv run in network namespace name (only: mounts stay shared)."""
+    return ['/usr/bin/nsenter', '--net=/run/netns/' + name] + list(argv)
+
+
 def descendants(pid):
     """PIDs of every descendant of pid (from /proc), children first."""
     kids = {}
@@ -286,8 +291,13 @@ class Sshd:
     another instance is cheap.
     """
 
-    def __init__(self, keys, subsystem=SFTP_SERVER, extra_config=()):
+    def __init__(self, keys, subsystem=SFTP_SERVER, extra_config=(),
+                 host='127.0.0.1', netns=None):
+        """host: the address to listen on; netns: the name of a network
+        namespace (made by the test) to run in, where host lives."""
         self.keys = keys
+        self.host = host
+        self.netns = netns
         self.subsystem = subsystem
         self.extra_config = list(extra_config)
         self.proc = None
@@ -322,7 +332,7 @@ class Sshd:
         return out
 
     def host_pattern(self):
-        return '[127.0.0.1]:%d' % self.port
+        return '[%s]:%d' % (self.host, self.port)
 
     def known_hosts_text(self):
         return ''.join('%s %s\n' % (self.host_pattern(), line)
@@ -335,7 +345,7 @@ class Sshd:
 
     def _write_config(self):
         lines = [
-            'ListenAddress 127.0.0.1',
+            'ListenAddress %s' % self.host,
             'Port %d' % self.port,
         ] + ['HostKey %s' % k for k in self.keys.host_keys()] + [
             'PidFile %s' % self.pidfile,
@@ -368,7 +378,7 @@ class Sshd:
             self.write_known_hosts(self.known_hosts)
             run([SSHD, '-t', '-f', self.config])
             self.proc = track(subprocess.Popen(
-                [SSHD, '-D', '-e', '-f', self.config, '-E', self.log],
+                self._argv(),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True))
             if self._wait_listening(10):
@@ -378,11 +388,22 @@ class Sshd:
             self.proc = None
         raise RuntimeError('sshd did not start: %s' % last_err)
 
+    def _argv(self):
+        argv = [SSHD, '-D', '-e', '-f', self.config, '-E', self.log]
+        if self.netns:  # nsenter execs sshd: the PID stays sshd's
+            argv = in_netns(self.netns, argv)
+        return argv
+
     def _wait_listening(self, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
+            if self.netns:  # unreachable from here: read its log
+                if 'Server listening on' in self.log_tail():
+                    return True
+                time.sleep(0.05)
+                continue
             try:
                 with socket.create_connection(('127.0.0.1', self.port), 0.5):
                     return True
@@ -415,7 +436,7 @@ class Sshd:
         self.kill_sessions()
         self.stop()
         self.proc = track(subprocess.Popen(
-            [SSHD, '-D', '-e', '-f', self.config, '-E', self.log],
+            self._argv(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True))
         if not self._wait_listening(10):
