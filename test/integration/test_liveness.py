@@ -93,3 +93,40 @@ def test_cut_link_requests_retried(rfs, remote, proxied):
     assert not t.is_alive()
     assert results == ['target-%d' % i for i in range(20)], (results, m.stderr())
     assert 'reconnected' in m.stderr(), m.stderr()
+
+
+@pytest.mark.timeout_s(90)
+def test_blackhole_then_restore_read_completes(rfs, remote, proxied):
+    """A 10 s blackhole under a long cat, with reconnect_timeout longer
+    than that: the cat completes after the restore, with the right bytes
+    (what it had read is kept, the rest comes over the new connection)."""
+    import hashlib
+    import threading
+    proxy, kh = proxied
+    data = os.urandom(64 << 20)
+    (remote / 'big').write_bytes(data)
+    m = rfs.mount(port=proxy.port, known_hosts=kh,
+                  extra_o=['probe_after=1,dead_after=3,reconnect_timeout=30',
+                           'cache=no'])
+    out = {}
+
+    def cat():
+        r = subprocess.run(['cat', m.path('big')], stdout=subprocess.PIPE,
+                           timeout=80)
+        out['rc'], out['sha'] = r.returncode, hashlib.sha256(
+            r.stdout).hexdigest()
+
+    proxy.delay(2)                  # so that the cat is still running
+    t = threading.Thread(target=cat)
+    t.start()
+    time.sleep(0.5)
+    proxy.blackhole()
+    time.sleep(10)
+    assert t.is_alive()
+    proxy.restore()
+    proxy.delay(0)
+    t.join(80)
+    assert out.get('rc') == 0, (out, m.stderr())
+    assert out['sha'] == hashlib.sha256(data).hexdigest()
+    assert 'no answer from the server' in m.stderr()
+    assert 'reconnected after' in m.stderr()
