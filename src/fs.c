@@ -620,6 +620,12 @@ static void setattr_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	/* OpenSSH's server says FAILURE for EFBIG: a size that failed to
+	 * grow the file (which still stats) is one its filesystem cannot
+	 * hold. */
+	if (op->err == -EIO && (op->a.flags & SFTP_ATTR_SIZE) && !r->err &&
+	    (r->attrs.flags & SFTP_ATTR_SIZE) && op->a.size > r->attrs.size)
+		op->err = -EFBIG;
 	if (op->err)
 		return op_reply_err(op, op->err);
 	attr_done(r, data);
