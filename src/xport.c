@@ -814,7 +814,13 @@ void xport_close(struct xport *x)
 	if (x->session) {
 		libssh2_session_set_timeout(x->session, 2000);
 		libssh2_session_disconnect(x->session, "rfs closing");
-		libssh2_session_free(x->session);
+		/* A peer slower than the timeout to answer our CHANNEL_CLOSE
+		 * leaves the session half freed (libssh2 returns, keeps it):
+		 * cut the link, so that the rest of the free cannot wait. */
+		if (libssh2_session_free(x->session) != 0 && x->sock >= 0) {
+			shutdown(x->sock, SHUT_RDWR);
+			libssh2_session_free(x->session);
+		}
 		x->session = NULL;
 	}
 	/* Innermost first: each session's goodbye travels through the
