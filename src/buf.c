@@ -97,11 +97,12 @@ int buf_get_attrs(struct bufr *r, struct sftp_attrs *a)
 		if (buf_get_u32(r, &count))
 			goto bad;
 		for (i = 0; i < count; i++) {
-			const unsigned char *s;
-			size_t n;
+			const unsigned char *type, *data;
+			size_t tlen, dlen;
 
-			if (buf_get_string_direct(r, &s, &n) ||
-			    buf_get_string_direct(r, &s, &n))
+			/* An extension pair we skip: its type and data. */
+			if (buf_get_string_direct(r, &type, &tlen) ||
+			    buf_get_string_direct(r, &data, &dlen))
 				goto bad;
 		}
 	}

@@ -47,6 +47,10 @@ conf_error_quark(void)
 	return g_quark_from_static_string("rfs-conf");
 }
 
+/* Buffer of getpwuid_r()/getpwnam_r(): the plain forms share static
+ * storage, and a reconnect may read a config on another thread. */
+#define PW_BUF 16384
+
 static gsize pw_once;
 static char *pw_name, *pw_dir;
 static char *home_override;
@@ -55,7 +59,11 @@ static void
 pw_load(void)
 {
 	if (g_once_init_enter(&pw_once)) {
-		struct passwd *pw = getpwuid(getuid());
+		struct passwd pwbuf, *pw = NULL;
+		char buf[PW_BUF];
+
+		if (getpwuid_r(getuid(), &pwbuf, buf, sizeof(buf), &pw) != 0)
+			pw = NULL;
 
 		pw_name = g_strdup(pw != NULL && pw->pw_name != NULL ?
 		    pw->pw_name : g_get_user_name());
@@ -234,7 +242,8 @@ static char *
 expand_tilde(const char *s, GError **err)
 {
 	const char *slash;
-	struct passwd *pw;
+	struct passwd pwbuf, *pw = NULL;
+	char buf[PW_BUF];
 	char *name, *r;
 
 	if (s[0] != '~')
@@ -244,7 +253,8 @@ expand_tilde(const char *s, GError **err)
 	slash = strchr(s, '/');
 	name = g_strndup(s + 1, slash != NULL ? (size_t)(slash - s - 1) :
 	    strlen(s + 1));
-	pw = getpwnam(name);
+	if (getpwnam_r(name, &pwbuf, buf, sizeof(buf), &pw) != 0)
+		pw = NULL;
 	if (pw == NULL) {
 		g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
 		    "unknown user '%s' in '%s'", name, s);
@@ -277,7 +287,7 @@ expand_env(const char *s, const char *what, GError **err)
 			g_string_free(o, TRUE);
 			return NULL;
 		}
-		name = g_strndup(p + 2, end - p - 2);
+		name = g_strndup(p + 2, (gsize)(end - p - 2));
 		val = getenv(name);
 		if (val == NULL) {
 			g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
@@ -683,8 +693,10 @@ pwarn(const struct pctx *p, const char *fmt, ...)
 static int
 perr_from(const struct pctx *p, GError **err, GError *e)
 {
-	perr(p, err, "%s", e->message);
-	g_error_free(e);
+	/* e is NULL only if a helper failed without saying why (a host of
+	 * NULL, say): still an error, never a crash. */
+	perr(p, err, "%s", e != NULL ? e->message : "internal error");
+	g_clear_error(&e);
 	return -1;
 }
 
@@ -757,9 +769,11 @@ parse_number(struct pctx *p, const struct keyword *k, struct line *l,
 		return -1;
 	v = parse_decimal(arg, port ? 65535 : INT_MAX);
 	if (port && v < 1) {
-		struct servent *se = getservbyname(arg, "tcp");
+		struct servent sebuf, *se = NULL;
+		char buf[1024];
 
-		if (se)
+		if (getservbyname_r(arg, "tcp", &sebuf, buf, sizeof(buf),
+		    &se) == 0 && se != NULL)
 			v = ntohs((uint16_t)se->s_port);
 	}
 	if (v < (port ? 1 : 0))

@@ -66,6 +66,8 @@ struct rfs {
 	pthread_mutex_t lock;	/* guards the tables and every node field */
 	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
 	GHashTable *names;	/* "parent-ino/name" -> struct node * */
+	GHashTable *dirs;	/* struct dir *: open; the kernel may unmount
+				 * before it sends their RELEASEDIR */
 	struct node *root;
 	int opens;		/* open files, all nodes */
 	int offline;		/* the link is down or suspect (atomic) */
@@ -725,6 +727,12 @@ static void setattr_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	/* OpenSSH's server says FAILURE for EFBIG: a size that failed to
+	 * grow the file (which still stats) is one its filesystem cannot
+	 * hold. */
+	if (op->err == -EIO && (op->a.flags & SFTP_ATTR_SIZE) && !r->err &&
+	    (r->attrs.flags & SFTP_ATTR_SIZE) && op->a.size > r->attrs.size)
+		op->err = -EFBIG;
 	if (op->err)
 		return op_reply_err(op, op->err);
 	attr_done(r, data);
@@ -1499,9 +1507,16 @@ static void reply_dir(struct op *op, GArray *ents)
 
 	d->ents = ents;
 	op->fi.fh = (uint64_t)(uintptr_t)d;
+	pthread_mutex_lock(&op->fs->lock);
+	g_hash_table_add(op->fs->dirs, d);
+	pthread_mutex_unlock(&op->fs->lock);
 	if (!fsreq_claim(&op->r) ||
-	    fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
+	    fuse_reply_open(op->r.req, &op->fi) == -ENOENT) {
+		pthread_mutex_lock(&op->fs->lock);
+		g_hash_table_steal(op->fs->dirs, d);
+		pthread_mutex_unlock(&op->fs->lock);
 		dir_free(d);
+	}
 	op_free(op);
 }
 
@@ -1786,8 +1801,14 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct rfs *fs = fs_ctx(req);
+	struct dir *d = (struct dir *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	dir_free((struct dir *)(uintptr_t)fi->fh);
+	pthread_mutex_lock(&fs->lock);
+	g_hash_table_steal(fs->dirs, d);
+	pthread_mutex_unlock(&fs->lock);
+	dir_free(d);
 	fuse_reply_err(req, 0);
 }
 
@@ -2164,6 +2185,8 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
 	fs->names = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->dirs = g_hash_table_new_full(NULL, NULL,
+					 (GDestroyNotify)dir_free, NULL);
 	fs->root = g_new0(struct node, 1);
 	fs->root->ino = FUSE_ROOT_ID;
 	fs->root->nlookup = 1;
@@ -2191,6 +2214,7 @@ void fs_free(struct rfs *fs)
 	}
 	g_hash_table_destroy(fs->names);
 	g_hash_table_destroy(fs->inodes);
+	g_hash_table_destroy(fs->dirs);	/* never released: unmounted */
 	stream_pool_free(fs->pool);
 	cache_free(fs->cache);
 	g_hash_table_destroy(fs->listings);

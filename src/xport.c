@@ -144,7 +144,7 @@ static char **known_hosts_files(const struct conf *c)
 	/* "none" means no file, not a file named none. */
 	for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
 		for (guint i = 0; i < lists[l]->len; i++)
-			if (strcmp(lists[l]->pdata[i], "none"))
+			if (strcmp(lists[l]->pdata[i], "none") != 0)
 				g_ptr_array_add(a, g_strdup(lists[l]->pdata[i]));
 	g_ptr_array_add(a, NULL);
 	return (char **)g_ptr_array_free(a, FALSE);
@@ -230,7 +230,7 @@ static int add_known(const struct conf *c, const unsigned char *key,
 		     const char *type, GError **err)
 {
 	const char *file = c->user_known_hosts->len &&
-			   strcmp(c->user_known_hosts->pdata[0], "none") ?
+			   strcmp(c->user_known_hosts->pdata[0], "none") != 0 ?
 			   c->user_known_hosts->pdata[0] : NULL;
 	GError *e = NULL;
 
@@ -848,7 +848,13 @@ void xport_close(struct xport *x)
 	if (x->session) {
 		libssh2_session_set_timeout(x->session, 2000);
 		libssh2_session_disconnect(x->session, "rfs closing");
-		libssh2_session_free(x->session);
+		/* A peer slower than the timeout to answer our CHANNEL_CLOSE
+		 * leaves the session half freed (libssh2 returns, keeps it):
+		 * cut the link, so that the rest of the free cannot wait. */
+		if (libssh2_session_free(x->session) != 0 && x->sock >= 0) {
+			shutdown(x->sock, SHUT_RDWR);
+			libssh2_session_free(x->session);
+		}
 		x->session = NULL;
 	}
 	/* Innermost first: each session's goodbye travels through the

@@ -67,7 +67,8 @@ def sshd(keys):
 @pytest.fixture(autouse=True)
 def watchdog(request):
     m = request.node.get_closest_marker('timeout_s')
-    w = harness.Watchdog(m.args[0] if m else DEFAULT_TIMEOUT)
+    w = harness.Watchdog((m.args[0] if m else DEFAULT_TIMEOUT) *
+                         harness.slow_factor())
     w.start()
     yield w
     w.cancel()

@@ -74,6 +74,18 @@ def rfs_bin():
     return path
 
 
+def rfs_wrapper():
+    """$RFS_WRAPPER split into words, e.g. a valgrind command line that
+    then runs every rfs the harness mounts; [] when unset."""
+    import shlex
+    return shlex.split(os.environ.get('RFS_WRAPPER', ''))
+
+
+def slow_factor():
+    """How much longer rfs takes to start and stop: 5 under a wrapper."""
+    return 5 if rfs_wrapper() else 1
+
+
 def free_port():
     """A port nothing listens on right now: bind port 0, read it, close."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -536,7 +548,8 @@ class RfsArgs:
             known_hosts = self.sshd.known_hosts
         if port == 'default':
             port = self.sshd.port
-        argv = [rfs_bin(), '%s:%s' % (host, remote or ''), str(mnt)]
+        argv = rfs_wrapper() + [rfs_bin(), '%s:%s' % (host, remote or ''),
+                                str(mnt)]
         if foreground:
             argv.append('-f')
         if port is not None:
@@ -630,6 +643,7 @@ class Mount:
     def unmount(self, timeout=10):
         """fusermount3 -u, then the daemon must exit 0 within timeout."""
         self.unmounted = True
+        timeout *= slow_factor()
         r = fusermount_u(self.mnt, user=self.user)
         if r.returncode != 0:
             fusermount_u(self.mnt, lazy=True, user=self.user)
@@ -682,7 +696,7 @@ def start_mount(argv, mnt, env=None, timeout=15, input=None, user=None,
         if input is not None:
             proc.stdin.write(input.encode())
             proc.stdin.close()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * slow_factor()
         while True:
             if user is None:
                 up = os.path.ismount(mnt)
