@@ -13,8 +13,14 @@ struct entry {
 	struct sftp_attrs a;
 	uint32_t nlink;
 	GArray *dir;		/* struct cache_dent */
+	int dir_names_only;	/* our own changes since: the names are
+				 * right, some attributes are not */
 	char *link;
 };
+
+/* attr_until of a path that exists but whose attributes must be asked
+ * for (we wrote to it): never fresh, and no "missing" either. */
+#define ATTR_ASK 1
 
 struct cache {
 	struct cache_opts o;
@@ -33,7 +39,7 @@ static int64_t now_ms(void)
 /* Is an entry kept until `until` good now? (c->lock held) */
 static int fresh(const struct cache *c, int64_t until, int64_t now)
 {
-	return until && (until > now || c->offline);
+	return until > ATTR_ASK && (until > now || c->offline);
 }
 
 void cache_set_offline(struct cache *c, int offline)
@@ -104,6 +110,21 @@ static void drop(struct cache *c, struct entry *e)
 	g_hash_table_remove(c->map, e->path);	/* frees e */
 }
 
+static char *parent_of(const char *path);
+
+/* Make room: the oldest goes. Its parent's listing goes with it, which
+ * would otherwise say the name does not exist. */
+static void evict_oldest(struct cache *c)
+{
+	struct entry *e = g_queue_peek_head(&c->order), *p;
+	char *parent = parent_of(e->path);
+
+	if (parent && (p = g_hash_table_lookup(c->map, parent)))
+		p->dir_until = 0;
+	g_free(parent);
+	drop(c, e);
+}
+
 /* The entry for path, made (and made youngest) when create. */
 static struct entry *get(struct cache *c, const char *path, int create)
 {
@@ -118,7 +139,7 @@ static struct entry *get(struct cache *c, const char *path, int create)
 		g_queue_push_tail(&c->order, e);
 		e->age = c->order.tail;
 		while (c->order.length > c->o.max_entries)
-			drop(c, g_queue_peek_head(&c->order));
+			evict_oldest(c);
 	} else if (create) {
 		g_queue_unlink(&c->order, e->age);
 		g_queue_push_tail_link(&c->order, e->age);
@@ -152,6 +173,8 @@ int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
 		rc = 1;
 	} else if (e && fresh(c, e->neg_until, now)) {
 		rc = -ENOENT;
+	} else if (e && e->attr_until) {
+		rc = 0;		/* exists (expired, or written): ask */
 	} else if ((parent = parent_of(path))) {
 		/* A fresh listing of the parent without this name. */
 		p = get(c, parent, 0);
@@ -226,7 +249,8 @@ GArray *cache_get_dir(struct cache *c, const char *dir)
 
 	pthread_mutex_lock(&c->lock);
 	e = get(c, dir, 0);
-	if (e && e->dir && fresh(c, e->dir_until, now_ms()))
+	if (e && e->dir && !e->dir_names_only &&
+	    fresh(c, e->dir_until, now_ms()))
 		r = cache_dents_copy(e->dir);
 	if (r)
 		c->hits++;
@@ -256,6 +280,7 @@ void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
 	e = get(c, dir, 1);	/* after the children: youngest */
 	cache_dents_free(e->dir);
 	e->dir = cache_dents_copy(ents);
+	e->dir_names_only = 0;
 	e->dir_until = now + c->o.dir_ms;
 	pthread_mutex_unlock(&c->lock);
 }
@@ -297,6 +322,68 @@ static void invalidate_locked(struct cache *c, const char *path)
 	if (parent && (e = get(c, parent, 0)))
 		e->dir_until = 0;
 	g_free(parent);
+}
+
+/* The fresh listing of path's parent, or NULL (c->lock held). */
+static struct entry *parent_listing(struct cache *c, const char *path,
+				    char **name)
+{
+	char *parent = parent_of(path);
+	struct entry *p = parent ? get(c, parent, 0) : NULL;
+
+	g_free(parent);
+	if (!p || !p->dir || !p->dir_until || p->dir_until <= now_ms())
+		return NULL;
+	*name = strrchr(path, '/') + 1;
+	return p;
+}
+
+void cache_created(struct cache *c, const char *path,
+		   const struct sftp_attrs *a)
+{
+	struct entry *p, *e;
+	char *name;
+	struct cache_dent d = { 0 };
+	guint i;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 1);	/* first: making it may evict the parent */
+	p = parent_listing(c, path, &name);
+	if (!p) {
+		invalidate_locked(c, path);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	for (i = 0; i < p->dir->len; i++)
+		if (!strcmp(g_array_index(p->dir, struct cache_dent, i).name,
+			    name))
+			break;
+	if (i == p->dir->len) {
+		d.name = g_strdup(name);
+		g_array_append_val(p->dir, d);
+	}
+	g_array_index(p->dir, struct cache_dent, i).a = *a;
+	p->dir_names_only = 1;
+	e->attr_until = ATTR_ASK;
+	e->neg_until = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_forget_attr(struct cache *c, const char *path)
+{
+	struct entry *p, *e;
+	char *name;
+
+	pthread_mutex_lock(&c->lock);
+	p = parent_listing(c, path, &name);
+	e = get(c, path, 0);
+	if (!p || !e) {
+		invalidate_locked(c, path);
+	} else {
+		p->dir_names_only = 1;
+		e->attr_until = ATTR_ASK;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 void cache_invalidate(struct cache *c, const char *path)

@@ -81,6 +81,10 @@ struct file {			/* fi->fh of an open file */
 	struct node *node;
 	struct stream *st;	/* readahead, write-behind; owns the handle */
 	int writable;
+	struct sftp_attrs a;	/* known attributes (fs->lock), if have_a: a
+				 * file we created; our own setattrs on it */
+	int have_a;
+	uint64_t a_writes;	/* the stream's write count a.mtime saw */
 };
 
 
@@ -761,6 +765,93 @@ static void setattr_send(struct op *op)
 	stat_node(op, setattr_stat);
 }
 
+/* fchmod, fchown, futimens on a file this mount created and has open for
+ * writing (tar does all three after each file; the kernel sends them
+ * without the file handle, so the node's open file is used): sent behind
+ * its writes without waiting, answered from what we know; an error comes
+ * back from the next write, fsync or close of that file. 1 if answered. */
+static int setattr_local(struct op *op, struct file *only)
+{
+	struct rfs *fs = op->fs;
+	struct sftp_attrs a = { 0 }, set = op->a;
+	struct file *f = NULL;
+	uint64_t end = 0, writes = 0;
+	int err = 0, to_set = op->to_set;
+
+	pthread_mutex_lock(&fs->lock);
+	for (GSList *l = op->node->files; l; l = l->next) {
+		struct file *c = l->data;
+
+		if ((!only || c == only) && c->writable && c->have_a) {
+			f = c;
+			break;
+		}
+	}
+	if (f) {
+		a = f->a;
+		stream_write_marks(f->st, &end, &writes);
+		if (writes != f->a_writes)	/* written since: mtime moved */
+			a.mtime = (uint32_t)time(NULL);
+	}
+	if (!f || !(a.flags & SFTP_ATTR_PERMISSIONS) ||
+	    ((set.flags & SFTP_ATTR_UIDGID) && !(a.flags & SFTP_ATTR_UIDGID)) ||
+	    ((set.flags & SFTP_ATTR_ACMODTIME) &&
+	     !(a.flags & SFTP_ATTR_ACMODTIME)) ||
+	    ((set.flags & SFTP_ATTR_ACMODTIME) && writes != f->a_writes &&
+	     !(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))) {
+		/* unknown, or keeping an mtime our writes changed */
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	if ((set.flags & SFTP_ATTR_UIDGID) && !(to_set & FUSE_SET_ATTR_UID))
+		set.uid = a.uid;
+	if ((set.flags & SFTP_ATTR_UIDGID) && !(to_set & FUSE_SET_ATTR_GID))
+		set.gid = a.gid;
+	if ((set.flags & SFTP_ATTR_ACMODTIME) &&
+	    !(to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)))
+		set.atime = a.atime;
+	if ((set.flags & SFTP_ATTR_ACMODTIME) &&
+	    !(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
+		set.mtime = a.mtime;
+	err = stream_setstat(f->st, &set);	/* fs->lock, then a stream's */
+	if (!err) {
+		if (set.flags & SFTP_ATTR_PERMISSIONS)
+			f->a.perm = (f->a.perm & S_IFMT) | (set.perm & 07777);
+		if (set.flags & SFTP_ATTR_UIDGID) {
+			f->a.uid = set.uid;
+			f->a.gid = set.gid;
+		}
+		if (set.flags & SFTP_ATTR_ACMODTIME) {
+			f->a.atime = set.atime;
+			f->a.mtime = set.mtime;
+			f->a_writes = writes;
+		}
+		a = f->a;
+		if (writes != f->a_writes)
+			a.mtime = (uint32_t)time(NULL);	/* by the writes */
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err) {
+		op_reply_err(op, err);
+		return 1;
+	}
+	if ((a.flags & SFTP_ATTR_SIZE) && end > a.size)
+		a.size = end;
+	reply_attr(op, op->node, &a);
+	op_free(op);
+	return 1;
+}
+
+/* Forget what we knew of the node's created files: after a truncate or
+ * an attribute change the server made, its word counts. */
+static void files_forget_attrs(struct rfs *fs, struct node *n)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (GSList *l = n->files; l; l = l->next)
+		((struct file *)l->data)->have_a = 0;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -803,6 +894,11 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			      (uint32_t)attr->st_mtime;
 		need_current |= !at || !mt;	/* UTIME_OMIT on one */
 	}
+	if (!(to_set & FUSE_SET_ATTR_SIZE) &&
+	    setattr_local(op, fi && fi->fh ? (struct file *)(uintptr_t)fi->fh
+					  : NULL))
+		return;
+	files_forget_attrs(fs, op->node);
 	if (need_current)
 		stat_node(op, setattr_have_current);
 	else
@@ -852,6 +948,24 @@ static void created_fixed(struct sftp_reply *r, void *data)
 	op_free(op);
 }
 
+static GArray *dents_new(void);
+
+/* Into the cache: the parent's listing gains the name; a directory we
+ * just made (op->to_set: not a replay) is known to be empty, so lookups
+ * in it need no round trip (tar, cp -r, git checkout). */
+static void note_created(struct op *op)
+{
+	struct rfs *fs = op->fs;
+
+	cache_created(fs->cache, op->path2, &op->a);
+	if (op->to_set && S_ISDIR(op->a.perm) && fs->o.cache.dir_ms) {
+		GArray *empty = dents_new();
+
+		cache_put_dir(fs->cache, op->path2, empty);
+		cache_dents_free(empty);
+	}
+}
+
 static void created_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -865,9 +979,11 @@ static void created_stat(struct sftp_reply *r, void *data)
 	    !S_ISLNK(r->attrs.perm)) {
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
+		note_created(op);
 		sftp_setstat(op->fs->conn, op->path2, &fix, 0, created_fixed, op);
 		return;
 	}
+	note_created(op);
 	reply_entry(op, op->parent, op->name, &op->a);
 	op_free(op);
 }
@@ -884,9 +1000,11 @@ static void create_node_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	cache_invalidate(op->fs->cache, op->path2);
 	/* replayed: the first attempt may have made it; the LSTAT says */
 	op->err = is_failure(r) && r->replayed ? 0 : r->err;
+	if (op->err)
+		cache_invalidate(op->fs->cache, op->path2);
+	op->to_set = !r->err && !r->replayed;	/* made it now, empty */
 }
 
 static void create_node_stat(struct sftp_reply *r, void *data)
@@ -1353,10 +1471,10 @@ static void file_close(struct rfs *fs, struct file *f)
 	/* Off the node's list first: others walk it under the lock. */
 	n->files = g_slist_remove(n->files, f);
 	stream_close(f->st);	/* fs->lock before a stream's: as push */
-	if (f->writable) {	/* size and mtime changed */
+	if (f->writable) {	/* size and mtime changed, not the name */
 		char *path = path_of(fs, n);
 
-		cache_invalidate(fs->cache, path);
+		cache_forget_attr(fs->cache, path);
 		g_free(path);
 	}
 	fs->opens--;
@@ -1391,7 +1509,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!(fi->flags & O_TRUNC))
 		op_interruptible(op);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		cache_invalidate(op->fs->cache, op->path);
+		cache_forget_attr(op->fs->cache, op->path);
 	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags & ~(O_CREAT | O_EXCL)),
 		  NULL, open_done, op);
 }
@@ -1958,10 +2076,13 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	struct file *f;
 
 	(void)r;
+	cache_created(fs->cache, op->path2, &op->a);
 	n = entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
 	f = file_new_locked(fs, n, op->file, op->fi.flags);
 	op->file = NULL;	/* the stream's now */
+	f->a = op->a;		/* as created: setattr on it can be local */
+	f->have_a = 1;
 	pthread_mutex_unlock(&fs->lock);
 	op->fi.fh = (uint64_t)(uintptr_t)f;
 	if (!fsreq_claim(&op->r) ||
@@ -1987,8 +2108,8 @@ static void create_open(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	cache_invalidate(op->fs->cache, op->path2);
 	if (r->err) {
+		cache_invalidate(op->fs->cache, op->path2);
 		op->err = is_failure(r) ? -EIO : r->err;
 		return;		/* create_stat answers */
 	}

@@ -64,6 +64,9 @@ struct stream {
 	struct buf cbuf;	/* coalesced writes at coff, not sent yet */
 	uint64_t coff;
 	size_t wb_bytes;	/* written, not yet answered by the server */
+	int wb_other;		/* FSETSTATs sent, not yet answered */
+	uint64_t wend;		/* end of the furthest write */
+	uint64_t wcount;	/* writes so far */
 	int werr;		/* first write error: sticky, -errno */
 	GQueue writers;		/* struct writer * */
 };
@@ -571,6 +574,8 @@ void stream_write(struct stream *s, fuse_req_t req, const char *buf,
 	}
 	drop_chunks(s, 1, 0);	/* readahead no longer matches */
 	s->eof_at = UINT64_MAX;
+	s->wend = MAX(s->wend, off + size);
+	s->wcount++;
 	if (s->sync) {
 		send_cbuf(s);
 		write_through(s, req, buf, size, off);
@@ -604,6 +609,44 @@ void stream_write(struct stream *s, fuse_req_t req, const char *buf,
 	pthread_mutex_unlock(&s->lock);
 	if (room)
 		fuse_reply_write(req, size);
+}
+
+static void setstat_done(struct sftp_reply *r, void *data)
+{
+	struct stream *s = data;
+
+	pthread_mutex_lock(&s->lock);
+	s->wb_other--;
+	if (r->err && !s->werr) {
+		s->werr = r->err;
+		log_err("setting attributes failed: %s; the next write, fsync "
+			"or close reports it", g_strerror(-r->err));
+	}
+	unref_unlock(s);
+}
+
+int stream_setstat(struct stream *s, const struct sftp_attrs *a)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	err = s->werr;
+	if (!err) {
+		send_cbuf(s);	/* after the writes: times stay as set */
+		s->wb_other++;
+		s->refs++;
+		sftp_fsetstat(s->p->conn, s->f, a, setstat_done, s);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void stream_write_marks(struct stream *s, uint64_t *end, uint64_t *count)
+{
+	pthread_mutex_lock(&s->lock);
+	*end = s->wend;
+	*count = s->wcount;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- flush, fsync, close ---- */
@@ -648,7 +691,7 @@ void stream_flush(struct stream *s, fuse_req_t req)
 	int clean;
 
 	pthread_mutex_lock(&s->lock);
-	clean = !s->cbuf.len && !s->wb_bytes;
+	clean = !s->cbuf.len && !s->wb_bytes && !s->wb_other;
 	if (clean && !s->werr) {
 		pthread_mutex_unlock(&s->lock);
 		fuse_reply_err(req, 0);	/* nothing written: no round trip */

@@ -61,6 +61,16 @@ GArray *cache_dents_copy(const GArray *ents);
 char *cache_get_link(struct cache *c, const char *path);
 void cache_put_link(struct cache *c, const char *path, const char *target);
 
+/* We made path (attrs a, as far as we know): when its parent's listing
+ * is fresh, add the name to it (lookups of other names there still need
+ * no round trip) and ask the server for path's attributes; else as
+ * cache_invalidate. */
+void cache_created(struct cache *c, const char *path,
+		   const struct sftp_attrs *a);
+/* We changed path's content or attributes, not its name: ask for its
+ * attributes; the parent's listing keeps answering which names exist
+ * (but is fetched again for readdir). */
+void cache_forget_attr(struct cache *c, const char *path);
 /* Forget path and its parent's listing. */
 void cache_invalidate(struct cache *c, const char *path);
 /* ... and everything below path (a directory renamed or removed). */

@@ -54,6 +54,13 @@ void stream_write(struct stream *s, fuse_req_t req, const char *buf,
 void stream_flush(struct stream *s, fuse_req_t req);
 /* Like flush, then fsync@openssh.com if have_fsync. */
 void stream_fsync(struct stream *s, fuse_req_t req, int have_fsync);
+/* FSETSTAT after the writes so far, answered at once: an error is kept
+ * like a write's (returned by the next write, flush, fsync). Returns the
+ * kept error instead, if there is one, and sends nothing. */
+int stream_setstat(struct stream *s, const struct sftp_attrs *a);
+/* The end of the furthest write through this stream (0 if none), and
+ * how many writes there were. */
+void stream_write_marks(struct stream *s, uint64_t *end, uint64_t *count);
 /* Send coalesced data now: a stat after it sees the right size. */
 void stream_push(struct stream *s);
 /* Forget readahead (the file changed by another path, e.g. truncate). */

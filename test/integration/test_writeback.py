@@ -158,3 +158,72 @@ def test_copy_file_range_server_side(mount, remote):
         os.close(src)
         os.close(dst)
     assert read_file(str(remote / 'dst')) == b'head' + data
+
+
+def test_untar_keeps_content_modes_times_owner(mount, remote, tmp_path):
+    """tar's create, write, fchown, fchmod, futimens, close per file (the
+    attribute changes are sent behind the writes without waiting): every
+    file ends up on the server with the right bytes, mode, mtime, owner."""
+    import tarfile
+    src = tmp_path / 'src.tar'
+    rng = random.Random(7)
+    want = {}
+    with tarfile.open(src, 'w') as t:
+        for d in range(3):
+            for i in range(20):
+                name = 'd%d/f%d' % (d, i)
+                data = rng.randbytes(rng.randrange(0, 9000))
+                ti = tarfile.TarInfo(name)
+                ti.size = len(data)
+                ti.mode = rng.choice((0o644, 0o600, 0o755, 0o640, 0o4755))
+                ti.mtime = 1500000000 + rng.randrange(10 ** 8)
+                ti.uid, ti.gid = rng.choice(((0, 0), (1, 1), (1234, 4321)))
+                import io
+                t.addfile(ti, io.BytesIO(data))
+                want[name] = (data, ti.mode, ti.mtime, ti.uid, ti.gid)
+    m = mount()
+    subprocess.run(['tar', '-xf', str(src), '-C', m.mnt, '--same-owner',
+                    '--same-permissions'], check=True, timeout=60)
+    for name, (data, mode, mtime, uid, gid) in want.items():
+        p = remote / name
+        st = os.lstat(p)
+        assert p.read_bytes() == data, name
+        assert (st.st_mode & 0o7777, int(st.st_mtime), st.st_uid,
+                st.st_gid) == (mode, mtime, uid, gid), name
+        # and the mount says the same
+        mst = os.stat(m.path(name))
+        assert (mst.st_size, mst.st_mode & 0o7777, int(mst.st_mtime)) == (
+            len(data), mode, mtime), name
+
+
+def test_fd_setattr_error_comes_back_at_close(rfs):
+    """An fchown the server refuses (a non-root login) is sent behind the
+    writes without waiting: its error is returned by fsync and close."""
+    import shutil
+    import tempfile
+    from harness import TempUser, read_pub
+    u = TempUser('rfsfa')
+    backing = tempfile.mkdtemp(prefix='rfs-fa-', dir='/tmp')
+    try:
+        os.chmod(backing, 0o755)
+        os.chown(backing, u.uid, u.gid)
+        rfs.sshd.authorize(u.name, [read_pub(rfs.sshd.keys.user_ed25519)])
+        m = rfs.mount(remote_path=backing, user=u.name)
+        fd = os.open(m.path('f'), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o644)
+        os.write(fd, b'data')
+        os.fchown(fd, 0, 0)  # answered at once; the server will refuse
+        with pytest.raises(OSError) as e:
+            os.fsync(fd)
+        # SFTP has one "permission denied" status for both
+        assert e.value.errno in (errno.EPERM, errno.EACCES)
+        with pytest.raises(OSError) as e:
+            os.close(fd)
+        assert e.value.errno in (errno.EPERM, errno.EACCES)
+        f = os.path.join(backing, 'f')
+        assert read_file(f) == b'data'
+        assert os.stat(f).st_uid == u.uid
+        m.unmount()
+    finally:
+        shutil.rmtree(backing, ignore_errors=True)
+        u.remove()

@@ -157,6 +157,50 @@ static void test_disabled_and_bounded(void)
 	cache_free(c);
 }
 
+/* Our own creates keep a fresh listing answering lookups of other
+ * names; readdir fetches it again (its attributes went stale). */
+static void test_created_keeps_names(void)
+{
+	static const char *const names[] = { ".", "..", "a", NULL };
+	struct cache *c = mk(10000, 100);
+	GArray *l = listing(names);
+	struct sftp_attrs a = attrs(0), out;
+	uint32_t nlink;
+
+	cache_put_dir(c, "/d", l);
+	cache_dents_free(l);
+	cache_created(c, "/d/new", &a);
+	g_assert_cmpint(cache_get_attr(c, "/d/new", &out, &nlink), ==, 0);
+	g_assert_cmpint(cache_get_attr(c, "/d/other", &out, &nlink), ==,
+			-ENOENT);
+	g_assert_null(cache_get_dir(c, "/d"));
+	cache_forget_attr(c, "/d/a");
+	g_assert_cmpint(cache_get_attr(c, "/d/a", &out, &nlink), ==, 0);
+	g_assert_cmpint(cache_get_attr(c, "/d/zz", &out, &nlink), ==, -ENOENT);
+	/* Without a listing of the parent: nothing is inferred. */
+	cache_created(c, "/e/new", &a);
+	g_assert_cmpint(cache_get_attr(c, "/e/other", &out, &nlink), ==, 0);
+	cache_free(c);
+}
+
+/* A child evicted for room must not turn into "does not exist" while its
+ * parent's listing stays. */
+static void test_eviction_drops_parent_listing(void)
+{
+	static const char *const names[] = { ".", "..", "a", "b", NULL };
+	struct cache *c = mk(10000, 4);
+	GArray *l = listing(names);
+	struct sftp_attrs a = attrs(1), out;
+	uint32_t nlink;
+
+	cache_put_dir(c, "/d", l);	/* /d/., /d/.., /d/a, /d/b, /d */
+	cache_dents_free(l);
+	cache_put_attr(c, "/x", &a, 1);	/* evicts the oldest children */
+	g_assert_cmpint(cache_get_attr(c, "/d/a", &out, &nlink), !=, -ENOENT);
+	g_assert_cmpint(cache_get_attr(c, "/d/b", &out, &nlink), !=, -ENOENT);
+	cache_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -166,6 +210,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/cache/root_listing", test_root_listing);
 	g_test_add_func("/cache/invalidate_tree", test_invalidate_tree);
 	g_test_add_func("/cache/timeout", test_timeout);
+	g_test_add_func("/cache/created_keeps_names",
+			test_created_keeps_names);
+	g_test_add_func("/cache/eviction_drops_parent_listing",
+			test_eviction_drops_parent_listing);
 	g_test_add_func("/cache/disabled_and_bounded",
 			test_disabled_and_bounded);
 	return g_test_run();
