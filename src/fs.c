@@ -51,6 +51,7 @@ struct node {
 	uint32_t nlink;		/* from readdir's longname or link(); 0 =
 				 * unknown */
 	uint32_t mode;		/* last known st_mode */
+	uint64_t dir_hash;	/* of the listing the kernel last got */
 };
 
 struct rfs {
@@ -1619,14 +1620,41 @@ static GArray *dents_new(void)
 	return a;
 }
 
+/* What a listing says, for "has it changed since the kernel got it". */
+static uint64_t dents_hash(const GArray *ents)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (guint i = 0; i < ents->len; i++) {
+		const struct cache_dent *d =
+			&g_array_index(ents, struct cache_dent, i);
+		uint64_t v[4] = { d->a.size, d->a.mtime, d->a.perm, d->nlink };
+
+		for (const char *p = d->name; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+		for (int k = 0; k < 4; k++)
+			h = (h ^ v[k]) * 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+/* The kernel keeps what readdir returned (cache_readdir) and uses it
+ * again while the listing we answer with is the one it has: then ls of a
+ * warm tree costs an opendir each, and no readdir at all. */
 static void reply_dir(struct op *op, GArray *ents)
 {
 	struct dir *d = g_new0(struct dir, 1);
+	uint64_t h = dents_hash(ents);
 
 	d->ents = ents;
 	op->fi.fh = (uint64_t)(uintptr_t)d;
 	pthread_mutex_lock(&op->fs->lock);
 	g_hash_table_add(op->fs->dirs, d);
+	if (op->fs->o.cache.dir_ms) {
+		op->fi.cache_readdir = 1;
+		op->fi.keep_cache = op->node->dir_hash == h;
+		op->node->dir_hash = h;
+	}
 	pthread_mutex_unlock(&op->fs->lock);
 	if (!fsreq_claim(&op->r) ||
 	    fuse_reply_open(op->r.req, &op->fi) == -ENOENT) {
