@@ -82,7 +82,7 @@ static const char *const mount_ignored[] = {
 	"owner", "group", "defaults", "nofail", "bg", "fg", NULL,
 };
 static const char *const rfs_flags[] = { "password_stdin",
-	"reconnect_password",
+	"reconnect_password", "nocto",
 	"no_default_permissions", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
@@ -138,6 +138,7 @@ static void help(void)
 "  cache_negative_timeout=S  ... names known not to exist\n"
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_password     keep the password (locked memory) to reconnect\n"
+"  nocto                  open trusts cached attributes (no revalidation)\n"
 "  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds a lost link may stay down before operations\n"
 "                         fail with EIO (default 30)\n"
@@ -315,6 +316,8 @@ static void one_option(struct cli *c, const char *opt)
 		c->password_stdin = 1;
 	} else if (!strcmp(name, "reconnect_password") && !val) {
 		c->reconnect_password = 1;
+	} else if (!strcmp(name, "nocto") && !val) {
+		c->fso.nocto = 1;
 	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
 		   val) {
 		g_free(c->config_file);		/* = -F, for fstab lines */
@@ -689,14 +692,17 @@ static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 			rc ? g_strerror(-rc) : "Not a directory");
 		exit(RFS_EXIT_REMOTE);
 	}
-	if (c->fso.idmap == FS_IDMAP_USER) {
-		/* The login's uid/gid: those of its home directory. */
-		struct sync_reply h;
+	{
+		/* The login's uid/gid: those of its home directory (idmap,
+		 * and who may read what without asking). */
+		struct sync_reply h = { 0 };
 
 		if (sync_path(sc, SSH_FXP_REALPATH, ".", &h) == 0 &&
-		    sync_path(sc, SSH_FXP_STAT, h.name, &r) == 0) {
+		    sync_path(sc, SSH_FXP_STAT, h.name, &r) == 0 &&
+		    (r.attrs.flags & SFTP_ATTR_UIDGID)) {
 			c->fso.remote_uid = r.attrs.uid;
 			c->fso.remote_gid = r.attrs.gid;
+			c->fso.have_login = 1;
 		}
 		g_free(h.name);
 	}

@@ -52,6 +52,10 @@ struct node {
 				 * unknown */
 	uint32_t mode;		/* last known st_mode */
 	uint64_t dir_hash;	/* of the listing the kernel last got */
+	int data_known;		/* the kernel's page cache of the file holds
+				 * the content of this size and mtime */
+	uint64_t data_size;
+	uint32_t data_mtime;
 };
 
 struct rfs {
@@ -654,14 +658,16 @@ static void op_use_file(struct op *op, struct fuse_file_info *fi)
 
 /* Before a request about the node's attributes: its open files' writes
  * go first (invalidate: and their readahead is stale after it). Returns
- * whether files are open on it. */
+ * whether files are open for writing on it. */
 static int op_push_node(struct op *op, int invalidate)
 {
 	int open;
 
 	pthread_mutex_lock(&op->fs->lock);
 	push_files_locked(op->node, invalidate);
-	open = op->node->files != NULL;
+	open = 0;
+	for (GSList *l = op->node->files; l && !open; l = l->next)
+		open = ((struct file *)l->data)->writable;
 	pthread_mutex_unlock(&op->fs->lock);
 	return open;
 }
@@ -675,7 +681,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		return op_free(op);
 	op_interruptible(op);
 	/* An open file may be changing under writes: ask the server. */
-	if (!op_push_node(op, 0) && !fi) {
+	if (!op_push_node(op, 0) &&
+	    (!fi || !((struct file *)(uintptr_t)fi->fh)->writable)) {
 		struct sftp_attrs a;
 		uint32_t nlink;
 
@@ -1450,7 +1457,8 @@ static void file_set_path(struct file *f, const char *path)
 static struct file *file_new(struct rfs *fs, struct node *n, const char *path,
 			     struct sftp_reply *r, int flags)
 {
-	struct sftp_file *sf = sftp_file_new(r, path, pflags_of(flags));
+	struct sftp_file *sf = r ? sftp_file_new(r, path, pflags_of(flags))
+				 : sftp_file_lazy(path, pflags_of(flags));
 	struct file *f;
 
 	pthread_mutex_lock(&fs->lock);
@@ -1486,33 +1494,101 @@ static void file_close(struct rfs *fs, struct file *f)
 	g_free(f);
 }
 
+/* r: the OPEN's reply, or NULL for a file opened lazily. */
 static void open_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (r->err)
+	if (r && r->err)
 		return op_reply_err(op, r->err);
 	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, op->path,
 						  r, op->fi.flags);
-	op->fi.keep_cache = 0;
 	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
 		file_close(op->fs, (struct file *)(uintptr_t)op->fi.fh);
 	op_free(op);
 }
 
+/* Can the login read it? Then an OPEN can wait for the first read. */
+static int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
+{
+	if (!(a->flags & SFTP_ATTR_PERMISSIONS) || !S_ISREG(a->perm))
+		return 0;
+	if (a->perm & 0004)
+		return 1;
+	if (!fs->o.have_login || !(a->flags & SFTP_ATTR_UIDGID))
+		return 0;
+	return fs->o.remote_uid == 0 ||
+	       (a->uid == fs->o.remote_uid && (a->perm & 0400)) ||
+	       (a->gid == fs->o.remote_gid && (a->perm & 0040));
+}
+
+/* A read-only open with the file's attributes, revalidated (or cached,
+ * nocto): the kernel keeps its page cache if size and mtime are those it
+ * was filled with (FOPEN_KEEP_CACHE), and the OPEN is sent only when a
+ * read needs the server: a warm git status opens and reads its files
+ * without a round trip beyond the revalidation. */
+static void open_known(struct op *op, const struct sftp_attrs *a)
+{
+	struct node *n = op->node;
+	int have = (a->flags & SFTP_ATTR_SIZE) &&
+		   (a->flags & SFTP_ATTR_ACMODTIME);
+
+	pthread_mutex_lock(&op->fs->lock);
+	op->fi.keep_cache = have && n->data_known && n->data_size == a->size &&
+			    n->data_mtime == a->mtime;
+	n->data_known = have;
+	n->data_size = a->size;
+	n->data_mtime = a->mtime;
+	pthread_mutex_unlock(&op->fs->lock);
+	if (probably_readable(op->fs, a))
+		return open_done(NULL, op);
+	sftp_open(op->fs->conn, op->path, pflags_of(op->fi.flags), NULL,
+		  open_done, op);
+}
+
+static void open_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		return op_reply_err(op, r->err);
+	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
+	open_known(op, &r->attrs);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
+	struct sftp_attrs a;
+	uint32_t nlink;
+	int writers;
 
 	if (!op->r.req)
 		return op_free(op);
 	op->fi = *fi;
+	op->fi.keep_cache = 0;
 	if (!(fi->flags & O_TRUNC))
 		op_interruptible(op);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		cache_forget_attr(op->fs->cache, op->path);
-	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags & ~(O_CREAT | O_EXCL)),
-		  NULL, open_done, op);
+		pthread_mutex_lock(&op->fs->lock);
+		op->node->data_known = 0;	/* it is going to change */
+		pthread_mutex_unlock(&op->fs->lock);
+		sftp_open(op->fs->conn, op->path,
+			  pflags_of(fi->flags & ~(O_CREAT | O_EXCL)), NULL,
+			  open_done, op);
+		return;
+	}
+	writers = op_push_node(op, 0);
+	if (!writers && op->fs->o.nocto &&
+	    cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
+		return open_known(op, &a);
+	if (!writers) {		/* close-to-open: revalidate */
+		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, open_stat, op);
+		return;
+	}
+	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags), NULL,
+		  open_done, op);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -2174,7 +2250,38 @@ struct copy {
 	uint64_t off_in, len;
 	size_t done;		/* bytes the copy covers */
 	int err;
+	/* A file not opened on the server yet (lazy): the COPY waits for
+	 * the FSTATs that open both. */
+	int waiting;
+	struct sftp_file *in, *out;	/* references, while waiting */
+	uint64_t off_out;
 };
+
+static void copy_done(struct sftp_reply *r, void *data);
+
+static void copy_send(struct copy *c)
+{
+	sftp_copy_data(c->fs->conn, c->in, c->off_in, c->len, c->out,
+		       c->off_out, copy_done, c);
+}
+
+/* One of the FSTATs that opened a lazy file: the COPY once both are in. */
+static void copy_opened(struct sftp_reply *r, void *data)
+{
+	struct copy *c = data;
+
+	if (r->err && !c->err)
+		c->err = r->err;
+	if (--c->waiting)
+		return;
+	if (c->err) {
+		struct sftp_reply none = { 0 };
+
+		copy_done(&none, c);
+		return;
+	}
+	copy_send(c);
+}
 
 static void copy_size(struct sftp_reply *r, void *data)
 {
@@ -2186,6 +2293,8 @@ static void copy_size(struct sftp_reply *r, void *data)
 		c->done = 0;
 	else
 		c->done = (size_t)MIN(c->len, r->attrs.size - c->off_in);
+	if (c->waiting)
+		copy_opened(r, c);
 }
 
 static void copy_done(struct sftp_reply *r, void *data)
@@ -2199,6 +2308,8 @@ static void copy_done(struct sftp_reply *r, void *data)
 		else
 			fuse_reply_write(c->r.req, c->done);
 	}
+	sftp_file_unref(c->in);
+	sftp_file_unref(c->out);
 	g_free(c);
 }
 
@@ -2233,9 +2344,17 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	stream_push(in);
 	stream_push(out);
 	stream_invalidate(out);
-	sftp_handle(fs->conn, SSH_FXP_FSTAT, stream_file(in), copy_size, c);
-	sftp_copy_data(fs->conn, stream_file(in), (uint64_t)off_in, len,
-		       stream_file(out), (uint64_t)off_out, copy_done, c);
+	c->in = sftp_file_ref(stream_file(in));
+	c->out = sftp_file_ref(stream_file(out));
+	c->off_out = (uint64_t)off_out;
+	if (sftp_file_is_open(c->in) && sftp_file_is_open(c->out)) {
+		sftp_handle(fs->conn, SSH_FXP_FSTAT, c->in, copy_size, c);
+		copy_send(c);	/* same round trip */
+		return;
+	}
+	c->waiting = 2;		/* each FSTAT opens its file if need be */
+	sftp_handle(fs->conn, SSH_FXP_FSTAT, c->in, copy_size, c);
+	sftp_handle(fs->conn, SSH_FXP_FSTAT, c->out, copy_opened, c);
 }
 
 /* ---- init and the ops table ---- */

@@ -33,7 +33,10 @@ struct sftp_file {
 	uint32_t pflags;	/* how (no CREAT, EXCL, TRUNC) */
 	int gone;		/* its name now is another file's */
 	/* I/O thread only. */
-	int reopening;		/* OPEN + FSTAT in flight */
+	int reopening;		/* OPEN (+ FSTAT) in flight */
+	int lazy;		/* never opened yet: opened by the first
+				 * request that needs it */
+	GQueue parked;		/* lazy: requests waiting for the OPEN */
 	int stale;		/* -errno once reopening failed */
 	struct sftp_attrs seen;	/* from the last FSTAT: who it was */
 };
@@ -166,6 +169,29 @@ struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
 	f->path = g_strdup(path);
 	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
 	return f;
+}
+
+struct sftp_file *sftp_file_lazy(const char *path, uint32_t pflags)
+{
+	struct sftp_file *f = g_new0(struct sftp_file, 1);
+
+	f->refs = 1;
+	pthread_mutex_init(&f->lock, NULL);
+	f->path = g_strdup(path);
+	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
+	f->lazy = 1;		/* gen 0: no connection's */
+	g_queue_init(&f->parked);
+	return f;
+}
+
+int sftp_file_is_open(struct sftp_file *f)
+{
+	int open;
+
+	pthread_mutex_lock(&f->lock);
+	open = f->gen != 0;
+	pthread_mutex_unlock(&f->lock);
+	return open;
 }
 
 struct sftp_file *sftp_file_ref(struct sftp_file *f)
@@ -880,6 +906,8 @@ struct reopen {
 	struct sftp_conn *c;
 	struct sftp_file *f;	/* a ref */
 	uint32_t gen;		/* the connection it runs on */
+	int first;		/* a lazy file's first open: no check, and
+				 * only its own requests wait */
 	uint32_t len;		/* the new handle */
 	unsigned char data[SFTP_MAX_HANDLE];
 };
@@ -940,14 +968,56 @@ static void reopen_end(struct reopen *ro, int err)
 
 /* The connection broke again while reopening: the file is reopened on
  * the next one (conn_fail() has put the held requests back). */
+/* A lazy file's parked requests go back to the queue (they are sent,
+ * or fail, with everything else), or fail with err. */
+static void unpark(struct sftp_conn *c, struct sftp_file *f, int err)
+{
+	struct sftp_req *q;
+
+	if (err) {
+		while ((q = g_queue_pop_head(&f->parked)))
+			req_fail(q, err);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	while ((q = g_queue_pop_tail(&f->parked)))
+		g_queue_push_head(&c->incoming, q);
+	pthread_mutex_unlock(&c->lock);
+	loop_wake(c->loop);
+}
+
 static int reopen_lost(struct reopen *ro)
 {
 	if (ro->gen == ro->c->gen && get_state(ro->c) == CONN_UP)
 		return 0;
 	ro->f->reopening = 0;
+	if (ro->first)		/* tried again on the next connection */
+		unpark(ro->c, ro->f, get_state(ro->c) == CONN_CLOSED ? -EIO : 0);
 	sftp_file_unref(ro->f);
 	g_free(ro);
 	return 1;
+}
+
+/* The first open of a lazy file answered. */
+static void lazy_opened(struct reopen *ro, struct sftp_reply *r)
+{
+	struct sftp_file *f = ro->f;
+	int err = r->err == -ENOENT ? -ESTALE : r->err;
+
+	f->reopening = 0;
+	if (!err) {
+		pthread_mutex_lock(&f->lock);
+		f->gen = ro->gen;
+		f->len = (uint32_t)r->handle_len;
+		memcpy(f->data, r->handle, r->handle_len);
+		pthread_mutex_unlock(&f->lock);
+		f->lazy = 0;
+	} else {
+		f->stale = err;
+	}
+	unpark(ro->c, f, err);
+	sftp_file_unref(f);
+	g_free(ro);
 }
 
 static void reopen_stat(struct sftp_reply *r, void *data)
@@ -986,6 +1056,8 @@ static void reopen_open(struct sftp_reply *r, void *data)
 
 	if (reopen_lost(ro))
 		return;
+	if (ro->first)
+		return lazy_opened(ro, r);
 	if (r->err) {
 		reopen_end(ro, r->err == -ENOENT ? -ESTALE : r->err);
 		return;
@@ -1006,8 +1078,10 @@ static void reopen_start(struct sftp_conn *c, struct sftp_file *f)
 	ro->c = c;
 	ro->f = sftp_file_ref(f);
 	ro->gen = c->gen;
+	ro->first = f->lazy;
 	f->reopening = 1;
-	c->reopening++;
+	if (!ro->first)
+		c->reopening++;
 	pthread_mutex_lock(&f->lock);
 	q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE, strlen(f->path) + 16);
 	buf_put_cstring(&q->pkt, f->path);
@@ -1071,11 +1145,26 @@ static void patch_handle(struct sftp_req *q)
 	pthread_mutex_unlock(&f->lock);
 }
 
-/* Where q goes now: 1 send, 0 hold, HANDLE_LOST or -errno. */
+#define ROUTE_PARK 2		/* a lazy file's: wait for its OPEN */
+#define ROUTE_DONE 3		/* CLOSE of a file never opened: done */
+
+/* Where q goes now: 1 send, 0 hold, ROUTE_PARK, ROUTE_DONE, HANDLE_LOST
+ * or -errno. */
 static int route(struct sftp_conn *c, struct sftp_req *q)
 {
 	int rc;
 
+	if (q->file && q->file->lazy && !q->file2) {
+		struct sftp_file *f = q->file;
+
+		if (f->stale)
+			return f->stale;
+		if (q->type == SSH_FXP_CLOSE && !f->reopening)
+			return ROUTE_DONE;
+		if (!f->reopening)
+			reopen_start(c, f);
+		return ROUTE_PARK;
+	}
 	if (!q->file)
 		return c->reopening ? 0 : 1;
 	if (q->file2) {		/* copy-data: both handles current */
@@ -1108,7 +1197,11 @@ static void take_incoming(struct sftp_conn *c)
 	while ((q = g_queue_pop_head(&batch))) {
 		int rc = route(c, q);
 
-		if (rc > 0)
+		if (rc == ROUTE_PARK)
+			g_queue_push_tail(&q->file->parked, q);
+		else if (rc == ROUTE_DONE)
+			req_fail(q, 0);
+		else if (rc > 0)
 			send_req(c, q);
 		else if (rc == 0)
 			g_queue_push_tail(&c->held, q);

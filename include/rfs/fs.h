@@ -18,6 +18,8 @@ enum fs_idmap { FS_IDMAP_NONE = 0, FS_IDMAP_USER };
 struct fs_opts {
 	int idmap;		/* enum fs_idmap */
 	uint32_t remote_uid, remote_gid;	/* login user's, for idmap */
+	int have_login;		/* remote_uid/gid are known */
+	int nocto;		/* open trusts the attribute cache */
 	int uid, gid;		/* -1: not forced */
 	int umask;		/* -1: none */
 	double attr_timeout;	/* s: kernel attribute/entry cache */

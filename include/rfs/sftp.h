@@ -171,6 +171,14 @@ int sftp_status_errno(uint32_t status);
  * caller holds the one reference. */
 struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
 				uint32_t pflags);
+/* A file not opened yet: the first request that needs its handle opens
+ * it (path, pflags), meanwhile that file's requests wait (others go on);
+ * a CLOSE before that is answered at once. If the OPEN fails, so does
+ * every request on it (ENOENT as ESTALE: it existed when it was
+ * "opened"). */
+struct sftp_file *sftp_file_lazy(const char *path, uint32_t pflags);
+/* Has it a handle (of this or an earlier connection)? */
+int sftp_file_is_open(struct sftp_file *f);
 struct sftp_file *sftp_file_ref(struct sftp_file *f);
 void sftp_file_unref(struct sftp_file *f);
 /* The file's name changed (a rename, or hidden after an unlink); NULL:

@@ -103,3 +103,47 @@ def test_listing_prefetches_subdirectories(mount, remote):
     assert len(found) == 50
     opens = m.stderr().count(' type 11 ')
     assert opens == 1 + 10 + 50, opens
+
+
+def test_open_revalidates_close_to_open(mount, remote):
+    """An open asks the server for the file's attributes even within the
+    cache timeout: a change made on the server is read by the next open."""
+    (remote / 'f').write_bytes(b'first version')
+    m = mount()
+    p = os.path.join(m.mnt, 'f')
+    with open(p, 'rb') as f:
+        assert f.read() == b'first version'
+    (remote / 'f').write_bytes(b'second, longer version')
+    with open(p, 'rb') as f:
+        assert f.read() == b'second, longer version'
+
+
+def test_reopen_of_unchanged_file_reads_page_cache(mount, remote):
+    """The second open of an unchanged file keeps the kernel's pages: no
+    OPEN and no READ reach the server, only the revalidating LSTAT."""
+    data = os.urandom(3 << 20)
+    (remote / 'f').write_bytes(data)
+    m = mount(extra_args=['-d'])
+    p = os.path.join(m.mnt, 'f')
+    with open(p, 'rb') as f:
+        assert f.read() == data
+    log0 = m.stderr()
+    with open(p, 'rb') as f:
+        assert f.read() == data
+    new = m.stderr()[len(log0):]
+    assert ' type 3 ' not in new and ' type 5 ' not in new, new[-2000:]
+    assert ' type 7 ' in new          # the revalidation
+
+
+def test_nocto_trusts_cache_within_timeout(mount, remote):
+    (remote / 'f').write_bytes(b'first version')
+    m = mount(extra_o=['nocto,cache_timeout=2'])
+    p = os.path.join(m.mnt, 'f')
+    with open(p, 'rb') as f:
+        assert f.read() == b'first version'
+    (remote / 'f').write_bytes(b'second, longer version')
+    with open(p, 'rb') as f:
+        assert f.read() == b'first version'       # the documented trade
+    time.sleep(2.5)
+    with open(p, 'rb') as f:
+        assert f.read() == b'second, longer version'
