@@ -26,7 +26,7 @@ b=${1:-$top/build}
 secs=${2:-${SECONDS_PER_TARGET:-20}}
 out=$b/fuzz
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-fuzz_buf fuzz_conf fuzz_khosts}
+targets=${FUZZ_TARGETS:-fuzz_buf fuzz_conf fuzz_khosts fuzz_sftp_wire fuzz_mount_opts}
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz: $cc not found; install clang and libclang-rt-dev" \
@@ -46,6 +46,10 @@ glib=$(pkg-config --cflags --libs glib-2.0) || exit 1
 build() {
 	bin=$out/$1
 	srcs="src/${1#fuzz_}.c src/util.c"
+	case $1 in		# the pure modules each one needs besides
+	fuzz_sftp_wire) srcs="$srcs src/buf.c" ;;
+	fuzz_mount_opts) srcs="src/mount_helper.c src/util.c" ;;
+	esac
 	if [ -x "$bin" ] && [ -z "$(find "$top/src" "$top/include" \
 	    "$top/test/fuzz" -newer "$bin" -name '*.[ch]' 2>/dev/null)" ]
 	then

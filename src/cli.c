@@ -82,7 +82,7 @@ static const char *const mount_ignored[] = {
 	"owner", "group", "defaults", "nofail", "bg", "fg", NULL,
 };
 static const char *const rfs_flags[] = { "password_stdin",
-	"reconnect_password", "nocto",
+	"reconnect_password", "nocto", "noxattr",
 	"no_default_permissions", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
@@ -139,6 +139,7 @@ static void help(void)
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_password     keep the password (locked memory) to reconnect\n"
 "  nocto                  open trusts cached attributes (no revalidation)\n"
+"  noxattr                no xattrs at all, not even user.rfs.stats (faster ls -l)\n"
 "  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds a lost link may stay down before operations\n"
 "                         fail with EIO (default 30)\n"
@@ -318,6 +319,8 @@ static void one_option(struct cli *c, const char *opt)
 		c->reconnect_password = 1;
 	} else if (!strcmp(name, "nocto") && !val) {
 		c->fso.nocto = 1;
+	} else if (!strcmp(name, "noxattr") && !val) {
+		c->fso.noxattr = 1;
 	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
 		   val) {
 		g_free(c->config_file);		/* = -F, for fstab lines */
@@ -370,42 +373,13 @@ static void finish_perm_opts(struct cli *c)
 		add_fuse_opt(c, "default_permissions");
 }
 
-/* Split "a,b\,c,d" on unescaped commas, then rejoin list values. */
+/* -o's argument: options one by one (see mount_opts_split). */
 static void parse_o(struct cli *c, const char *arg)
 {
-	GPtrArray *items = g_ptr_array_new_with_free_func(g_free);
-	GString *cur = g_string_new(NULL);
+	GPtrArray *items = mount_opts_split(arg, continues_list);
 
-	for (const char *p = arg;; p++) {
-		if (*p == '\\' && p[1]) {
-			g_string_append_c(cur, *++p);
-			continue;
-		}
-		if (*p == ',' || !*p) {
-			if (cur->len) {
-				const char *prev = items->len ?
-					items->pdata[items->len - 1] : NULL;
-
-				if (continues_list(prev, cur->str)) {
-					char *j = g_strconcat(prev, ",",
-							      cur->str, NULL);
-					g_free(items->pdata[items->len - 1]);
-					items->pdata[items->len - 1] = j;
-				} else {
-					g_ptr_array_add(items,
-							g_strdup(cur->str));
-				}
-			}
-			g_string_truncate(cur, 0);
-			if (!*p)
-				break;
-			continue;
-		}
-		g_string_append_c(cur, *p);
-	}
 	for (guint i = 0; i < items->len; i++)
 		one_option(c, items->pdata[i]);
-	g_string_free(cur, TRUE);
 	g_ptr_array_free(items, TRUE);
 }
 

@@ -2433,6 +2433,11 @@ static void link_changed(void *data, int usable)
 		  usable ? "expire again" : "served past their timeout");
 }
 
+int fs_noxattr(struct rfs *fs)
+{
+	return fs->o.noxattr;
+}
+
 struct rfs *fs_new(struct sftp_conn *c, const char *base,
 		   const struct fs_opts *o)
 {

@@ -121,3 +121,41 @@ int mount_helper_parse(int argc, char **argv, struct mount_helper *mh,
 	}
 	return 0;
 }
+
+GPtrArray *mount_opts_split(const char *arg,
+			    gboolean (*joins)(const char *prev,
+					      const char *word))
+{
+	GPtrArray *items = g_ptr_array_new_with_free_func(g_free);
+	GString *cur = g_string_new(NULL);
+
+	for (const char *p = arg;; p++) {
+		if (*p == '\\' && p[1]) {
+			g_string_append_c(cur, *++p);
+			continue;
+		}
+		if (*p != ',' && *p) {
+			g_string_append_c(cur, *p);
+			continue;
+		}
+		if (cur->len) {
+			char **last = items->len ?
+				(char **)&items->pdata[items->len - 1] : NULL;
+
+			if (last && joins && joins(*last, cur->str)) {
+				char *j = g_strconcat(*last, ",", cur->str,
+						      NULL);
+
+				g_free(*last);
+				*last = j;
+			} else {
+				g_ptr_array_add(items, g_strdup(cur->str));
+			}
+		}
+		g_string_truncate(cur, 0);
+		if (!*p)
+			break;
+	}
+	g_string_free(cur, TRUE);
+	return items;
+}

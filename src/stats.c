@@ -34,6 +34,10 @@ void stats_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char *line, *t;
 	size_t len;
 
+	if (fs_noxattr(fuse_req_userdata(req))) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -55,6 +59,10 @@ void stats_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
  * the statistics onto other files. */
 void stats_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	if (fs_noxattr(fuse_req_userdata(req))) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	(void)ino;
 	if (size == 0)
 		fuse_reply_xattr(req, 0);
@@ -65,12 +73,20 @@ void stats_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 void stats_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags)
 {
+	if (fs_noxattr(fuse_req_userdata(req))) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	(void)ino; (void)name; (void)value; (void)size; (void)flags;
 	fuse_reply_err(req, ENOTSUP);
 }
 
 void stats_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	if (fs_noxattr(fuse_req_userdata(req))) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	(void)ino; (void)name;
 	fuse_reply_err(req, ENOTSUP);
 }

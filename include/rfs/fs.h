@@ -20,6 +20,7 @@ struct fs_opts {
 	uint32_t remote_uid, remote_gid;	/* login user's, for idmap */
 	int have_login;		/* remote_uid/gid are known */
 	int nocto;		/* open trusts the attribute cache */
+	int noxattr;		/* xattr calls: ENOSYS, the kernel stops */
 	int uid, gid;		/* -1: not forced */
 	int umask;		/* -1: none */
 	double attr_timeout;	/* s: kernel attribute/entry cache */
@@ -36,6 +37,9 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 void fs_free(struct rfs *fs);
 const struct fuse_lowlevel_ops *fs_ops(void);
 
+/* -o noxattr: answer every xattr call ENOSYS (the kernel then stops
+ * asking, also for the stats). Any thread. */
+int fs_noxattr(struct rfs *fs);
 /* The connection's counters and the metadata cache's hits and misses,
  * for stats.c. Any thread. */
 void fs_stats(struct rfs *fs, struct sftp_stats *s, uint64_t *hits,

@@ -40,4 +40,13 @@ gboolean mount_helper_type_ok(const char *type);
 
 void mount_helper_clear(struct mount_helper *mh);
 
+/* Split an -o argument ("a,b\\,c,d") on its unescaped commas; a
+ * backslash keeps the next character as it is. Empty items vanish. A word
+ * for which joins(previous item, word) says so is put back onto the
+ * previous item with its comma (a list value: "Ciphers=a,b"). The items
+ * (g_ptr_array_free). */
+GPtrArray *mount_opts_split(const char *arg,
+			    gboolean (*joins)(const char *prev,
+					      const char *word));
+
 #endif

@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <glib.h>
-#include <libssh2.h>
 
 #include "rfs/buf.h"
 

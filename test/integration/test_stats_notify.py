@@ -149,3 +149,16 @@ def test_stats_count_reconnects(rfs, sshd, tmp_path):
         m.unmount()
     finally:
         p.stop()
+
+
+def test_noxattr_answers_enosys(mount):
+    """-o noxattr: no xattrs at all (the kernel stops asking), and so no
+    stats xattr either."""
+    import errno
+    m = mount(extra_o=['noxattr'])
+    for path in (m.mnt,):
+        try:
+            os.getxattr(path, 'user.rfs.stats')
+            raise AssertionError('stats readable with noxattr')
+        except OSError as e:
+            assert e.errno in (errno.EOPNOTSUPP, errno.ENOTSUP), e
