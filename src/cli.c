@@ -82,7 +82,8 @@ static const char *const mount_ignored[] = {
 	"owner", "group", "defaults", "nofail", "bg", "fg", NULL,
 };
 static const char *const rfs_flags[] = { "password_stdin",
-	"reconnect_password", "nocto", "noxattr",
+	"reconnect_password", "nocto", "noxattr", "xattr",
+	"transform_symlinks",
 	"no_default_permissions", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
@@ -139,7 +140,10 @@ static void help(void)
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_password     keep the password (locked memory) to reconnect\n"
 "  nocto                  open trusts cached attributes (no revalidation)\n"
-"  noxattr                no xattrs at all, not even user.rfs.stats (faster ls -l)\n"
+"  xattr                  user.rfs.stats on the root, other xattr calls answered\n"
+"                         locally (ls -l then asks twice a file); default noxattr\n"
+"  symlinks=inside|raw    keep symlink targets inside the mount (default) or not\n"
+"  transform_symlinks     sshfs's name for symlinks=inside\n"
 "  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds a lost link may stay down before operations\n"
 "                         fail with EIO (default 30)\n"
@@ -321,6 +325,15 @@ static void one_option(struct cli *c, const char *opt)
 		c->fso.nocto = 1;
 	} else if (!strcmp(name, "noxattr") && !val) {
 		c->fso.noxattr = 1;
+	} else if (!strcmp(name, "xattr") && !val) {
+		c->fso.noxattr = 0;
+	} else if (!strcmp(name, "symlinks") && val) {
+		if (strcmp(val, "inside") && strcmp(val, "raw"))
+			usage_error("option 'symlinks=%s': expected inside "
+				    "or raw", val);
+		c->fso.symlinks_raw = !strcmp(val, "raw");
+	} else if (!strcmp(name, "transform_symlinks") && !val) {
+		c->fso.symlinks_raw = 0;	/* sshfs's name; the default */
 	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
 		   val) {
 		g_free(c->config_file);		/* = -F, for fstab lines */
@@ -928,6 +941,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		c.cache_s[i] = -1;
 	c.reconnect_timeout = 30;
+	c.fso.noxattr = 1;	/* see xattr in rfs(1) */
 	c.probe_after = 5;
 	c.dead_after = 15;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);

@@ -915,6 +915,92 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 /* ---- readlink, mknod, mkdir, unlink, rmdir, symlink ---- */
 
+/* Lexically normalized absolute path: "." and ".." resolved, ".." at
+ * "/" stays there. Components into *parts (g_strfreev). */
+static char **path_parts(const char *path)
+{
+	char **in = g_strsplit(path, "/", -1);
+	GPtrArray *out = g_ptr_array_new();
+
+	for (char **p = in; *p; p++) {
+		if (!**p || !strcmp(*p, "."))
+			continue;
+		if (!strcmp(*p, "..")) {
+			if (out->len)
+				g_free(g_ptr_array_remove_index(out,
+								out->len - 1));
+			continue;
+		}
+		g_ptr_array_add(out, g_strdup(*p));
+	}
+	g_ptr_array_add(out, NULL);
+	g_strfreev(in);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* A symlink target as the mount shows it. A hostile or careless server
+ * must not reach the client's own files through a link ("/etc/shadow",
+ * "../../../../etc/shadow" followed by a root backup job): unless
+ * symlinks=raw, a target that leads out of the mounted directory is
+ * rewritten relative to the link, to the same path below the mount root
+ * (as if the mount were the server's "/"), and an absolute target inside
+ * the mounted directory becomes the relative path to it (sshfs's
+ * transform_symlinks), so it works wherever the mount is. */
+static char *link_shown(struct rfs *fs, const char *link, const char *target)
+{
+	char *dir = g_path_get_dirname(link), *joined;
+	char **base = path_parts(fs->base), **ldir = path_parts(dir), **t;
+	guint nb = g_strv_length(base), nl = g_strv_length(ldir), i;
+	gboolean inside = TRUE;
+	GString *out;
+
+	if (fs->o.symlinks_raw || !*target) {
+		g_free(dir);
+		g_strfreev(base);
+		g_strfreev(ldir);
+		return g_strdup(target);
+	}
+	joined = target[0] == '/' ? g_strdup(target)
+				  : g_strconcat(dir, "/", target, NULL);
+	t = path_parts(joined);
+	for (i = 0; i < nb; i++)
+		if (!t[i] || strcmp(t[i], base[i]))
+			inside = FALSE;
+	if (inside && target[0] != '/') {	/* stays inside: as it is */
+		out = g_string_new(target);
+	} else {
+		/* Up from the link's directory to the mount root, then down:
+		 * to the target below the base, or (outside it) to the
+		 * target's whole path below the mount root. */
+		guint skip = inside ? nb : 0;
+
+		out = g_string_new(NULL);
+		for (i = nb; i < nl; i++)
+			g_string_append(out, "../");
+		for (i = skip; t[i]; i++)
+			g_string_append_printf(out, "%s/", t[i]);
+		if (out->len)
+			g_string_truncate(out, out->len - 1);
+		else
+			g_string_assign(out, ".");
+	}
+	g_free(dir);
+	g_free(joined);
+	g_strfreev(base);
+	g_strfreev(ldir);
+	g_strfreev(t);
+	return g_string_free(out, FALSE);
+}
+
+static void readlink_reply(struct op *op, const char *target)
+{
+	char *shown = link_shown(op->fs, op->path, target);
+
+	if (fsreq_claim(&op->r))
+		fuse_reply_readlink(op->r.req, shown);
+	g_free(shown);
+}
+
 static void readlink_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -922,8 +1008,7 @@ static void readlink_done(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	cache_put_link(op->fs->cache, op->path, r->names[0].name);
-	if (fsreq_claim(&op->r))
-		fuse_reply_readlink(op->r.req, r->names[0].name);
+	readlink_reply(op, r->names[0].name);
 	op_free(op);
 }
 
@@ -937,8 +1022,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	op_interruptible(op);
 	target = cache_get_link(op->fs->cache, op->path);
 	if (target) {
-		if (fsreq_claim(&op->r))
-			fuse_reply_readlink(op->r.req, target);
+		readlink_reply(op, target);
 		g_free(target);
 		return op_free(op);
 	}

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <unistd.h>
 #include <glib.h>
 #include <libssh2.h>
@@ -118,6 +121,7 @@ struct sftp_conn {
 	void *link_data;
 	int usable;		/* as last reported to link_cb */
 	int64_t mono0, boot0;	/* clocks at the last tick: suspend */
+	int nl_fd;		/* rtnetlink: local addresses changing */
 
 	uint32_t exts;
 	GString *ext_names;
@@ -1279,6 +1283,89 @@ static long on_watch(struct loop *l, long long id, void *data)
 	return 500;
 }
 
+/* Is the address an RTM_DELADDR message names the local end of our
+ * socket? Then the connection cannot survive. */
+static int addr_is_ours(struct sftp_conn *c, struct nlmsghdr *nh)
+{
+	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int len = (int)IFA_PAYLOAD(nh);
+
+	if (c->sock < 0 || getsockname(c->sock, (struct sockaddr *)&ss, &sl) ||
+	    ss.ss_family != ifa->ifa_family)
+		return 0;
+	for (struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		const void *mine;
+		size_t n;
+
+		if (a->rta_type != IFA_LOCAL && a->rta_type != IFA_ADDRESS)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			mine = &((struct sockaddr_in *)&ss)->sin_addr;
+			n = 4;
+		} else {
+			mine = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+			n = 16;
+		}
+		if (RTA_PAYLOAD(a) == n && !memcmp(RTA_DATA(a), mine, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* The machine's addresses changed (another network, a VPN, DHCP): probe
+ * the link at once instead of waiting for a request to time out; if the
+ * connection's own local address went away, drop it now. */
+static void on_netlink(struct loop *l, int fd, int events, void *data)
+{
+	struct sftp_conn *c = data;
+	char buf[8192];
+	int changed = 0, ours = 0, next;
+	ssize_t n;
+
+	(void)l; (void)events;
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		int len = (int)n;
+
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+		     NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+			if (nh->nlmsg_type != RTM_NEWADDR &&
+			    nh->nlmsg_type != RTM_DELADDR)
+				continue;
+			changed = 1;
+			if (nh->nlmsg_type == RTM_DELADDR && addr_is_ours(c, nh))
+				ours = 1;
+		}
+	}
+	if (!changed || !c->session || get_state(c) != CONN_UP)
+		return;
+	if (ours) {
+		conn_fail(c, "the connection's local address went away");
+		return;
+	}
+	log_info("local addresses changed: probing the link");
+	libssh2_keepalive_send(c->session, &next);
+	c->probe_sent = loop_now_ms();
+	report_link(c, 0);
+	pump(c);
+}
+
+static int netlink_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			NETLINK_ROUTE);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 void sftp_conn_set_link_cb(struct sftp_conn *c,
 			   void (*cb)(void *data, int usable), void *data)
 {
@@ -1589,6 +1676,7 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	memset(x, 0, sizeof(*x));
 	x->sock = -1;
 	c->sock = -1;
+	c->nl_fd = -1;
 	c->loop = loop_new();
 	pthread_mutex_init(&c->lock, NULL);
 	g_queue_init(&c->incoming);
@@ -1606,6 +1694,9 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->boot0 = boottime_ms();
 	loop_set_before_sleep(c->loop, before_sleep, c);
 	loop_add_timer(c->loop, 500, on_watch, c);
+	c->nl_fd = netlink_open();	/* best effort: probes come anyway */
+	if (c->nl_fd >= 0)
+		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, on_netlink, c);
 
 	ch = open_channel(&c->x, err);
 	if (!ch)
@@ -1733,6 +1824,10 @@ void sftp_conn_free(struct sftp_conn *c)
 	g_hash_table_steal_all(c->pending);
 	fail_queue(&failed, -EIO);
 	drop_session(c, 1);
+	if (c->nl_fd >= 0) {
+		loop_del_fd(c->loop, c->nl_fd);
+		close(c->nl_fd);
+	}
 	g_hash_table_destroy(c->pending);
 	buf_free(&c->out);
 	buf_free(&c->in);

@@ -21,6 +21,7 @@ struct fs_opts {
 	int have_login;		/* remote_uid/gid are known */
 	int nocto;		/* open trusts the attribute cache */
 	int noxattr;		/* xattr calls: ENOSYS, the kernel stops */
+	int symlinks_raw;	/* show targets as the server has them */
 	int uid, gid;		/* -1: not forced */
 	int umask;		/* -1: none */
 	double attr_timeout;	/* s: kernel attribute/entry cache */

@@ -116,3 +116,36 @@ def test_link_down_during_read(rfs, ns_sshd, netns_pair, outcome):
         time.sleep(0.5)
     assert rc2 == 0 and d2 == hashlib.sha256(data).hexdigest(), log
     assert 'reconnected after' in m.stderr()
+
+
+@pytest.mark.timeout_s(90)
+def test_local_address_changes(rfs, ns_sshd, netns_pair):
+    """A new local address probes the link at once; losing the address the
+    connection runs from drops it at once (no waiting for dead_after), and
+    once the address is back rfs reconnects."""
+    rfs.use(ns_sshd)
+    (rfs.remote / 'f').write_bytes(b'data')
+    argv = in_netns(netns_pair['client'], rfs.argv(
+        host=netns_pair['server_ip'], extra_o=[
+            'loglevel=info,dead_after=60,reconnect_timeout=30,cache=no']))
+    m = harness.start_mount(argv, str(rfs.mnt), env=rfs.env)
+    rfs.watchdog.watch(m.pid)
+    rfs.mounts.append(m)
+    assert os.listdir(m.mnt) == ['f']
+    client = netns_pair['server_ip'].rsplit('.', 1)[0]
+    run(['ip', '-n', netns_pair['client'], 'addr', 'add', client + '.3/24',
+         'dev', 'va'])
+    assert harness.wait_for(
+        lambda: 'local addresses changed' in m.stderr(), 3), m.stderr()
+    t = time.monotonic()
+    run(['ip', '-n', netns_pair['client'], 'addr', 'del', client + '.1/24',
+         'dev', 'va'])
+    assert harness.wait_for(
+        lambda: "local address went away" in m.stderr(), 3), m.stderr()
+    assert time.monotonic() - t < 3
+    # (The kernel removed .3 with .1, its subnet's primary.) The address
+    # back: rfs reconnects and the mount carries on.
+    run(['ip', '-n', netns_pair['client'], 'addr', 'add', client + '.1/24',
+         'dev', 'va'])
+    assert os.listdir(m.mnt) == ['f'], m.stderr()
+    assert 'reconnected after' in m.stderr()

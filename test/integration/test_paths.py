@@ -38,3 +38,37 @@ def test_relative_path_is_under_home(rfs):
         assert read_file(os.path.join(d, 'back')) == b'written'
     finally:
         shutil.rmtree(d)
+
+
+def test_symlinks_kept_inside_the_mount(mount, remote):
+    """A server's absolute or escaping symlink must not lead to the
+    client's own files: by default the target shown stays inside the
+    mount (an absolute target inside the mounted directory becomes the
+    relative path to it); symlinks=raw shows what the server has."""
+    base = str(remote)
+    (remote / 'd').mkdir()
+    (remote / 'd' / 'file').write_bytes(b'inside')
+    os.symlink(base + '/d/file', str(remote / 'abs_inside'))
+    os.symlink('/etc/passwd', str(remote / 'd' / 'abs_outside'))
+    os.symlink('../../../../../../../../etc/passwd',
+               str(remote / 'd' / 'rel_escape'))
+    os.symlink('file', str(remote / 'd' / 'rel_inside'))
+    m = mount()
+    assert os.readlink(m.path('abs_inside')) == 'd/file'
+    assert open(m.path('abs_inside'), 'rb').read() == b'inside'
+    assert os.readlink(m.path('d', 'rel_inside')) == 'file'
+    for name in ('abs_outside', 'rel_escape'):
+        shown = os.readlink(m.path('d', name))
+        resolved = os.path.realpath(m.path('d', name))
+        assert resolved.startswith(m.mnt + '/'), (name, shown, resolved)
+        assert not os.path.exists(m.path('d', name))   # not the client's
+    m.unmount()
+    m = mount(extra_o=['symlinks=raw'])
+    assert os.readlink(m.path('d', 'abs_outside')) == '/etc/passwd'
+    assert os.readlink(m.path('abs_inside')) == base + '/d/file'
+
+
+def test_symlinks_option_rejects_bad_value(rfs):
+    from harness import assert_fails, EXIT_USAGE
+    res = rfs.run(extra_o=['symlinks=sometimes'])
+    assert_fails(res, EXIT_USAGE, 'symlinks', mnt=rfs.mnt)

@@ -30,7 +30,7 @@ def stats(mnt):
 
 def test_stats_xattr(mount, remote):
     (remote / 'f').write_text('x' * 100000)
-    m = mount()
+    m = mount(extra_o=['xattr'])
     os.listdir(m.mnt)
     with open(m.path('f'), 'rb') as f:
         assert len(f.read()) == 100000
@@ -55,7 +55,7 @@ def test_stats_xattr(mount, remote):
 
 def test_other_xattrs_answered_locally(mount, remote):
     (remote / 'f').write_text('data')
-    m = mount()
+    m = mount(extra_o=['xattr'])
     f = m.path('f')
     os.stat(f)
     before = stats(m.mnt)['requests']
@@ -133,7 +133,7 @@ def test_stats_count_reconnects(rfs, sshd, tmp_path):
             f.write(sshd.known_hosts_text().replace(
                 '[127.0.0.1]:%d' % sshd.port, '[127.0.0.1]:%d' % p.port))
         m = rfs.mount(port=p.port, known_hosts=kh,
-                      extra_o=['cache=no,reconnect_timeout=20'])
+                      extra_o=['cache=no,reconnect_timeout=20,xattr'])
         os.listdir(m.mnt)
         assert stats(m.mnt)['reconnects'] == 0
         p.cut()
@@ -151,11 +151,12 @@ def test_stats_count_reconnects(rfs, sshd, tmp_path):
         p.stop()
 
 
-def test_noxattr_answers_enosys(mount):
-    """-o noxattr: no xattrs at all (the kernel stops asking), and so no
-    stats xattr either."""
+@pytest.mark.parametrize('opt', [None, 'noxattr'])
+def test_noxattr_answers_enosys(mount, opt):
+    """By default (or -o noxattr): no xattrs at all, the kernel stops
+    asking (ls -l makes no call per file), so no stats xattr either."""
     import errno
-    m = mount(extra_o=['noxattr'])
+    m = mount(extra_o=[opt] if opt else [])
     for path in (m.mnt,):
         try:
             os.getxattr(path, 'user.rfs.stats')
