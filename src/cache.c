@@ -29,7 +29,34 @@ struct cache {
 	GQueue order;		/* struct entry *, oldest first */
 	uint64_t hits, misses;
 	int offline;		/* serve entries past their timeout */
+	GSList *fills;		/* struct cache_fill *: listings in flight */
 };
+
+static char *parent_of(const char *path);
+
+struct cache_fill {
+	char *dir;
+	int dirty;		/* changed meanwhile: do not keep it */
+};
+
+/* A change to path (or, tree, everything below it) makes a listing in
+ * flight of its directory (or of one below) stale. (c->lock held) */
+static void fills_dirty(struct cache *c, const char *path, int tree)
+{
+	char *parent = parent_of(path);
+	size_t n = strlen(path);
+
+	for (GSList *l = c->fills; l; l = l->next) {
+		struct cache_fill *f = l->data;
+
+		if ((parent && !strcmp(f->dir, parent)) ||
+		    !strcmp(f->dir, path) ||
+		    (tree && !strncmp(f->dir, path, n) &&
+		     (f->dir[n] == '/' || (n == 1 && path[0] == '/'))))
+			f->dirty = 1;
+	}
+	g_free(parent);
+}
 
 static int64_t now_ms(void)
 {
@@ -109,8 +136,6 @@ static void drop(struct cache *c, struct entry *e)
 	g_queue_delete_link(&c->order, e->age);
 	g_hash_table_remove(c->map, e->path);	/* frees e */
 }
-
-static char *parent_of(const char *path);
 
 /* Make room: the oldest goes. Its parent's listing goes with it, which
  * would otherwise say the name does not exist. */
@@ -242,6 +267,19 @@ void cache_put_neg(struct cache *c, const char *path)
 	pthread_mutex_unlock(&c->lock);
 }
 
+int cache_has_dir(struct cache *c, const char *dir)
+{
+	struct entry *e;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, dir, 0);
+	r = e && e->dir && !e->dir_names_only &&
+	    fresh(c, e->dir_until, now_ms());
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 GArray *cache_get_dir(struct cache *c, const char *dir)
 {
 	struct entry *e;
@@ -258,6 +296,32 @@ GArray *cache_get_dir(struct cache *c, const char *dir)
 		c->misses++;
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+struct cache_fill *cache_fill_begin(struct cache *c, const char *dir)
+{
+	struct cache_fill *f = g_new0(struct cache_fill, 1);
+
+	f->dir = g_strdup(dir);
+	pthread_mutex_lock(&c->lock);
+	c->fills = g_slist_prepend(c->fills, f);
+	pthread_mutex_unlock(&c->lock);
+	return f;
+}
+
+void cache_fill_end(struct cache *c, struct cache_fill *f,
+		    const GArray *ents)
+{
+	int dirty;
+
+	pthread_mutex_lock(&c->lock);
+	c->fills = g_slist_remove(c->fills, f);
+	dirty = f->dirty;
+	pthread_mutex_unlock(&c->lock);
+	if (ents && !dirty)
+		cache_put_dir(c, f->dir, ents);
+	g_free(f->dir);
+	g_free(f);
 }
 
 void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
@@ -314,6 +378,7 @@ void cache_put_link(struct cache *c, const char *path, const char *target)
 
 static void invalidate_locked(struct cache *c, const char *path)
 {
+	fills_dirty(c, path, 0);
 	struct entry *e = get(c, path, 0);
 	char *parent = parent_of(path);
 
@@ -347,6 +412,7 @@ void cache_created(struct cache *c, const char *path,
 	guint i;
 
 	pthread_mutex_lock(&c->lock);
+	fills_dirty(c, path, 0);
 	e = get(c, path, 1);	/* first: making it may evict the parent */
 	p = parent_listing(c, path, &name);
 	if (!p) {
@@ -400,6 +466,7 @@ void cache_invalidate_tree(struct cache *c, const char *path)
 
 	pthread_mutex_lock(&c->lock);
 	invalidate_locked(c, path);
+	fills_dirty(c, path, 1);
 	for (l = c->order.head; l;) {
 		struct entry *e = l->data;
 

@@ -37,6 +37,11 @@
 
 #define HIDDEN_PREFIX ".rfs-unlinked-"
 #define NAME_MAX_SFTP 255
+/* Directory listings fetched ahead (see "directory listings" below). */
+#define PREFETCH_MAX 16
+#define PREFETCH_PER_DIR 256
+#define PREFETCH_QUEUE 4096
+#define READDIR_AHEAD 2		/* READDIRs in flight per listing */
 
 struct node {
 	fuse_ino_t ino;
@@ -52,6 +57,7 @@ struct node {
 				 * unknown */
 	uint32_t mode;		/* last known st_mode */
 	uint64_t dir_hash;	/* of the listing the kernel last got */
+	unsigned lookup_misses;	/* lookups in it the cache could not answer */
 	int data_known;		/* the kernel's page cache of the file holds
 				 * the content of this size and mtime */
 	uint64_t data_size;
@@ -560,6 +566,37 @@ static void lookup_done(struct sftp_reply *r, void *data)
 	op_free(op);
 }
 
+static void listing_start(struct rfs *fs, const char *path, struct op *op);
+
+/* A second lookup in a directory the cache could not answer (git status,
+ * make: lstat after lstat in one directory): fetch its listing in the
+ * background, so the lookups after it need no round trip. */
+static void lookup_miss(struct op *op)
+{
+	struct rfs *fs = op->fs;
+	char *dir;
+	int go;
+
+	pthread_mutex_lock(&fs->lock);
+	go = ++op->parent->lookup_misses >= 2 && fs->o.cache.dir_ms &&
+	     fs->prefetching < PREFETCH_MAX;
+	pthread_mutex_unlock(&fs->lock);
+	if (!go)
+		return;
+	dir = g_path_get_dirname(op->path2);
+	pthread_mutex_lock(&fs->lock);
+	go = !g_hash_table_contains(fs->listings, dir);
+	pthread_mutex_unlock(&fs->lock);
+	if (go && !cache_has_dir(fs->cache, dir)) {
+		pthread_mutex_lock(&fs->lock);
+		op->parent->lookup_misses = 0;
+		fs->prefetching++;
+		pthread_mutex_unlock(&fs->lock);
+		listing_start(fs, dir, NULL);
+	}
+	g_free(dir);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct op *op;
@@ -587,6 +624,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (stale_wait(op, op->path2, 2))
 		return;
+	lookup_miss(op);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
 }
 
@@ -939,53 +977,42 @@ static char **path_parts(const char *path)
 }
 
 /* A symlink target as the mount shows it. A hostile or careless server
- * must not reach the client's own files through a link ("/etc/shadow",
- * "../../../../etc/shadow" followed by a root backup job): unless
- * symlinks=raw, a target that leads out of the mounted directory is
- * rewritten relative to the link, to the same path below the mount root
- * (as if the mount were the server's "/"), and an absolute target inside
- * the mounted directory becomes the relative path to it (sshfs's
- * transform_symlinks), so it works wherever the mount is. */
+ * must not reach the client's own files through an absolute link
+ * ("/etc/shadow" followed by a root backup job): unless symlinks=raw, an
+ * absolute target is rewritten relative to the link: to the file when it
+ * is inside the mounted directory (sshfs's transform_symlinks: it works
+ * wherever the mount is), else to the same path below the mount root, as
+ * if the mount were the server's "/". Relative targets are shown as they
+ * are, as on any filesystem. */
 static char *link_shown(struct rfs *fs, const char *link, const char *target)
 {
-	char *dir = g_path_get_dirname(link), *joined;
-	char **base = path_parts(fs->base), **ldir = path_parts(dir), **t;
-	guint nb = g_strv_length(base), nl = g_strv_length(ldir), i;
-	gboolean inside = TRUE;
+	char *dir, **base, **ldir, **t;
+	guint nb, nl, i, skip;
 	GString *out;
 
-	if (fs->o.symlinks_raw || !*target) {
-		g_free(dir);
-		g_strfreev(base);
-		g_strfreev(ldir);
-		return g_strdup(target);
-	}
-	joined = target[0] == '/' ? g_strdup(target)
-				  : g_strconcat(dir, "/", target, NULL);
-	t = path_parts(joined);
-	for (i = 0; i < nb; i++)
+	if (fs->o.symlinks_raw || target[0] != '/')
+		return g_strdup(target);	/* relative: as anywhere */
+	dir = g_path_get_dirname(link);
+	base = path_parts(fs->base);
+	ldir = path_parts(dir);
+	t = path_parts(target);
+	nb = g_strv_length(base);
+	nl = g_strv_length(ldir);
+	/* Inside the base: skip it; else the whole path, below the root. */
+	skip = nb;
+	for (i = 0; i < nb && skip; i++)
 		if (!t[i] || strcmp(t[i], base[i]))
-			inside = FALSE;
-	if (inside && target[0] != '/') {	/* stays inside: as it is */
-		out = g_string_new(target);
-	} else {
-		/* Up from the link's directory to the mount root, then down:
-		 * to the target below the base, or (outside it) to the
-		 * target's whole path below the mount root. */
-		guint skip = inside ? nb : 0;
-
-		out = g_string_new(NULL);
-		for (i = nb; i < nl; i++)
-			g_string_append(out, "../");
-		for (i = skip; t[i]; i++)
-			g_string_append_printf(out, "%s/", t[i]);
-		if (out->len)
-			g_string_truncate(out, out->len - 1);
-		else
-			g_string_assign(out, ".");
-	}
+			skip = 0;
+	out = g_string_new(NULL);
+	for (i = nb; i < nl; i++)	/* up to the mount root */
+		g_string_append(out, "../");
+	for (i = skip; t[i]; i++)	/* and down */
+		g_string_append_printf(out, "%s/", t[i]);
+	if (out->len)
+		g_string_truncate(out, out->len - 1);
+	else
+		g_string_assign(out, ".");
 	g_free(dir);
-	g_free(joined);
 	g_strfreev(base);
 	g_strfreev(ldir);
 	g_strfreev(t);
@@ -1747,16 +1774,13 @@ static void dir_free(struct dir *d)
  * the subdirectories it revealed (one level: ls -lR and find find the
  * next level ready), at most PREFETCH_MAX at a time per mount.
  */
-#define PREFETCH_MAX 16
-#define PREFETCH_PER_DIR 256
-#define PREFETCH_QUEUE 4096
-#define READDIR_AHEAD 2		/* READDIRs in flight per listing */
 
 struct listing {
 	struct rfs *fs;
 	char *path;
 	GArray *ents;		/* struct cache_dent, "." and ".." first */
 	struct sftp_file *dir;	/* the OPENDIR handle */
+	struct cache_fill *fill;	/* into the cache, unless changed */
 	GSList *waiters;	/* struct op *: opendirs (guarded by fs->lock) */
 	int prefetch;		/* nobody asked: counts in fs->prefetching */
 	int inflight;		/* READDIRs sent, not answered (I/O thread) */
@@ -1872,8 +1896,7 @@ static void listing_end(struct listing *l, int err)
 	GSList *waiters;
 	char *next;
 
-	if (!err)
-		cache_put_dir(fs->cache, l->path, l->ents);
+	cache_fill_end(fs->cache, l->fill, err ? NULL : l->ents);
 	pthread_mutex_lock(&fs->lock);
 	g_hash_table_remove(fs->listings, l->path);
 	waiters = l->waiters;
@@ -2017,6 +2040,7 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op)
 		l->waiters = g_slist_prepend(NULL, op);
 	g_hash_table_insert(fs->listings, l->path, l);
 	pthread_mutex_unlock(&fs->lock);
+	l->fill = cache_fill_begin(fs->cache, path);
 	sftp_path(fs->conn, SSH_FXP_OPENDIR, path, listing_opened, l);
 }
 

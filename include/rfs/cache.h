@@ -49,6 +49,15 @@ void cache_put_attr(struct cache *c, const char *path,
 		    const struct sftp_attrs *a, uint32_t nlink);
 void cache_put_neg(struct cache *c, const char *path);
 
+/* A listing being fetched: cache_fill_end() keeps ents (NULL: failed)
+ * unless one of our own changes touched the directory meanwhile (the
+ * listing may predate it). */
+struct cache_fill;
+struct cache_fill *cache_fill_begin(struct cache *c, const char *dir);
+void cache_fill_end(struct cache *c, struct cache_fill *f,
+		    const GArray *ents);
+/* Is there a fresh listing of dir? (No copy.) */
+int cache_has_dir(struct cache *c, const char *dir);
 /* A fresh listing of dir: a copy (free with cache_dents_free), or NULL. */
 GArray *cache_get_dir(struct cache *c, const char *dir);
 /* Store a whole listing (struct cache_dent, copied); also the attributes
