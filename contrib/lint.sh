@@ -14,10 +14,10 @@ if [ ! -f "$b/compile_commands.json" ]; then
 	exit 1
 fi
 
-# PENDING: files other work is changing right now; their findings are
-# printed but do not fail the run yet. Empty this list as each is fixed,
-# then call lint.sh from contrib/test.sh.
-PENDING="src/sftp.c src/stream.c src/fs.c src/cli.c src/recon.c"
+# PENDING: files whose findings are printed but do not fail the run (for
+# a file in the middle of a larger change). Empty: everything counts;
+# contrib/test.sh runs this as meson test 'lint'.
+PENDING=""
 
 # Beyond meson's -Wall -Wextra -Wformat=2 -Wshadow: -Wconversion (with
 # gcc's -Wsign-conversion) once the PENDING files are clean of it, it moves

@@ -3,7 +3,8 @@
 #   contrib/test.sh [BUILDDIR]          (as root on a fresh Debian 12)
 #   contrib/test.sh --quick [BUILDDIR]  (day-to-day: about 15 s)
 # Full run, two builds, each test once where it finds the most:
-#   BUILDDIR        unit tests, fuzzing (contrib/fuzz.sh, 10 s a target),
+#   BUILDDIR        unit tests, static analysis (contrib/lint.sh), fuzzing
+#                   (contrib/fuzz.sh, 10 s a target),
 #                   and the operations under valgrind (suite 'valgrind')
 #   BUILDDIR-asan   AddressSanitizer + UndefinedBehaviorSanitizer: unit
 #                   tests and the whole integration suite (any report
@@ -32,9 +33,9 @@ if [ "$quick" = 1 ]; then
 fi
 "$top/contrib/build.sh" "$b-asan" -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dbuildtype=debug
-echo "== unit tests, fuzzing, valgrind smoke (build: $b)"
+echo "== unit tests, static analysis, fuzzing, valgrind smoke (build: $b)"
 meson test -C "$b" --print-errorlogs --num-processes 1 \
-	--suite unit --suite fuzz --suite valgrind || rc=$?
+	--suite unit --suite lint --suite fuzz --suite valgrind || rc=$?
 echo "== unit and integration tests under ASan+UBSan (build: $b-asan)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \

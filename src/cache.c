@@ -85,6 +85,18 @@ void cache_dents_free(GArray *ents)
 	g_array_free(ents, TRUE);
 }
 
+void cache_dents_add(GArray *ents, const char *name,
+		     const struct sftp_attrs *a, uint32_t nlink)
+{
+	struct cache_dent *d;
+
+	g_array_set_size(ents, ents->len + 1);
+	d = &g_array_index(ents, struct cache_dent, ents->len - 1);
+	d->name = g_strdup(name);
+	d->a = *a;
+	d->nlink = nlink;
+}
+
 GArray *cache_dents_copy(const GArray *src)
 {
 	GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(struct cache_dent),
@@ -309,6 +321,16 @@ struct cache_fill *cache_fill_begin(struct cache *c, const char *dir)
 	return f;
 }
 
+int cache_fill_dirty(struct cache *c, struct cache_fill *f)
+{
+	int dirty;
+
+	pthread_mutex_lock(&c->lock);
+	dirty = f->dirty;
+	pthread_mutex_unlock(&c->lock);
+	return dirty;
+}
+
 void cache_fill_end(struct cache *c, struct cache_fill *f,
 		    const GArray *ents)
 {
@@ -408,7 +430,6 @@ void cache_created(struct cache *c, const char *path,
 {
 	struct entry *p, *e;
 	char *name;
-	struct cache_dent d = { 0 };
 	guint i;
 
 	pthread_mutex_lock(&c->lock);
@@ -424,11 +445,10 @@ void cache_created(struct cache *c, const char *path,
 		if (!strcmp(g_array_index(p->dir, struct cache_dent, i).name,
 			    name))
 			break;
-	if (i == p->dir->len) {
-		d.name = g_strdup(name);
-		g_array_append_val(p->dir, d);
-	}
-	g_array_index(p->dir, struct cache_dent, i).a = *a;
+	if (i == p->dir->len)
+		cache_dents_add(p->dir, name, a, 0);
+	else
+		g_array_index(p->dir, struct cache_dent, i).a = *a;
 	p->dir_names_only = 1;
 	e->attr_until = ATTR_ASK;
 	e->neg_until = 0;

@@ -245,18 +245,17 @@ static void add_fuse_opt(struct cli *c, const char *o)
 }
 
 /* cache_timeout and its per-kind overrides; -1 = not given. */
-static gboolean set_cache_timeout(struct cli *c, const char *name, int s)
+/* Which of cache_s[] an option name sets, or -1. */
+static int cache_timeout_kind(const char *name)
 {
 	static const char *const kinds[] = { "cache_timeout",
 		"cache_stat_timeout", "cache_dir_timeout",
 		"cache_link_timeout", "cache_negative_timeout", NULL };
 
 	for (int i = 0; kinds[i]; i++)
-		if (!strcmp(name, kinds[i])) {
-			c->cache_s[i] = s;
-			return TRUE;
-		}
-	return FALSE;
+		if (!strcmp(name, kinds[i]))
+			return i;
+	return -1;
 }
 
 /* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's). */
@@ -302,15 +301,13 @@ static void one_option(struct cli *c, const char *opt)
 	} else if (!strcmp(name, "umask") && val) {
 		c->fso.umask = parse_int(name, val, 8, 0777);
 	} else if (!strcmp(name, "cache") && val) {
-		if (strcmp(val, "yes") && strcmp(val, "no"))
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
 			usage_error("bad value for option 'cache': '%s' "
 				    "(yes or no)", val);
 		c->cache_off = !strcmp(val, "no");
-	} else if (g_str_has_prefix(name, "cache_") &&
-		   g_str_has_suffix(name, "timeout") && val &&
-		   set_cache_timeout(c, name, parse_int(name, val, 10,
-							86400 * 365))) {
-		;
+	} else if (cache_timeout_kind(name) >= 0 && val) {
+		c->cache_s[cache_timeout_kind(name)] =
+			parse_int(name, val, 10, 86400 * 365);
 	} else if (!strcmp(name, "reconnect_timeout") && val) {
 		c->reconnect_timeout = parse_int(name, val, 10, 86400);
 	} else if (!strcmp(name, "probe_after") && val) {
@@ -328,7 +325,7 @@ static void one_option(struct cli *c, const char *opt)
 	} else if (!strcmp(name, "xattr") && !val) {
 		c->fso.noxattr = 0;
 	} else if (!strcmp(name, "symlinks") && val) {
-		if (strcmp(val, "inside") && strcmp(val, "raw"))
+		if (strcmp(val, "inside") != 0 && strcmp(val, "raw") != 0)
 			usage_error("option 'symlinks=%s': expected inside "
 				    "or raw", val);
 		c->fso.symlinks_raw = !strcmp(val, "raw");
@@ -342,12 +339,11 @@ static void one_option(struct cli *c, const char *opt)
 		c->loglevel = parse_loglevel(val);
 	} else if (!strcmp(name, "no_default_permissions") && !val) {
 		c->no_default_perms = 1;
-	} else if (c->helper && !strcmp(name, "user") && val) {
-		;	/* mount(8)'s user=LOGIN of a user mount, not User= */
-	} else if (in_list(mount_ignored, name) && !val) {
-		;	/* fstab's business, not ours */
-	} else if (!strcmp(name, "comment") || g_str_has_prefix(name, "x-")) {
-		;
+	} else if ((c->helper && !strcmp(name, "user") && val) ||
+		   (in_list(mount_ignored, name) && !val) ||
+		   !strcmp(name, "comment") || g_str_has_prefix(name, "x-")) {
+		;	/* fstab's business, not ours; user=LOGIN is mount(8)'s
+			 * for a user mount, not User= */
 	} else if (in_list(fuse_flags, name) && !val) {
 		if (!strcmp(name, "allow_other"))
 			c->allow_other = 1;
@@ -470,9 +466,12 @@ static void parse_args(struct cli *c, int argc, char **argv)
  * anyway (conf_home); a ProxyCommand needs PATH, its shell HOME. */
 static void helper_env(void)
 {
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd pwd, *pw = NULL;
+	char buf[4096];
 
-	if (!getenv("HOME") && pw && pw->pw_dir)
+	if (!getenv("HOME") &&
+	    getpwuid_r(getuid(), &pwd, buf, sizeof(buf), &pw) == 0 && pw &&
+	    pw->pw_dir)
 		setenv("HOME", pw->pw_dir, 1);
 	if (!getenv("PATH"))
 		setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);

@@ -84,6 +84,8 @@ struct rfs {
 	int offline;		/* the link is down or suspect (atomic) */
 	GSList *stale_waiters;	/* struct op *: stats with an expired cache
 				 * entry to answer if the link fails */
+	pthread_mutex_t stale_lock;	/* guards stale_waiters; held while
+					 * answering them (before fs->lock) */
 	struct statvfs last_statfs;	/* answered while offline */
 	int have_statfs;
 };
@@ -193,9 +195,10 @@ static void node_maybe_free(struct rfs *fs, struct node *n)
 	while (n && n != fs->root && n->nlookup == 0 && n->refs == 0 &&
 	       n->opens == 0) {
 		struct node *p = n->parent;
+		uint64_t ino = n->ino;
 
 		node_detach(fs, n);
-		g_hash_table_remove(fs->inodes, &(uint64_t){ n->ino });
+		g_hash_table_remove(fs->inodes, &ino);
 		g_free(n->name);
 		g_free(n);
 		if (!p)
@@ -478,20 +481,21 @@ static int stale_wait(struct op *op, const char *path, int kind)
 		op_free(op);
 		return 1;
 	}
-	pthread_mutex_lock(&op->fs->lock);
+	pthread_mutex_lock(&op->fs->stale_lock);
 	op->fs->stale_waiters = g_slist_prepend(op->fs->stale_waiters, op);
-	pthread_mutex_unlock(&op->fs->lock);
+	pthread_mutex_unlock(&op->fs->stale_lock);
 	return 0;
 }
 
 /* op's reply arrived (I/O thread): it answers itself. */
 static void stale_done(struct op *op)
 {
-	if (!op->stale_kind)
-		return;
-	pthread_mutex_lock(&op->fs->lock);
-	op->fs->stale_waiters = g_slist_remove(op->fs->stale_waiters, op);
-	pthread_mutex_unlock(&op->fs->lock);
+	/* After this an answer from the stale entry is done with op. */
+	pthread_mutex_lock(&op->fs->stale_lock);
+	if (op->stale_kind)
+		op->fs->stale_waiters = g_slist_remove(op->fs->stale_waiters,
+						       op);
+	pthread_mutex_unlock(&op->fs->stale_lock);
 }
 
 /* The link turned unusable (I/O thread, like the replies): answer every
@@ -501,16 +505,18 @@ static void stale_release(struct rfs *fs)
 {
 	GSList *list;
 
-	pthread_mutex_lock(&fs->lock);
+	/* Held throughout: an op whose reply comes meanwhile (on another
+	 * thread, if its request failed at once) is not freed under us. */
+	pthread_mutex_lock(&fs->stale_lock);
 	list = fs->stale_waiters;
 	fs->stale_waiters = NULL;
-	pthread_mutex_unlock(&fs->lock);
 	for (GSList *l = list; l; l = l->next) {
 		struct op *op = l->data;
 
 		op->stale_kind = 0;	/* off the list */
 		stale_answer(op);
 	}
+	pthread_mutex_unlock(&fs->stale_lock);
 	g_slist_free(list);
 }
 
@@ -1001,7 +1007,7 @@ static char *link_shown(struct rfs *fs, const char *link, const char *target)
 	/* Inside the base: skip it; else the whole path, below the root. */
 	skip = nb;
 	for (i = 0; i < nb && skip; i++)
-		if (!t[i] || strcmp(t[i], base[i]))
+		if (!t[i] || strcmp(t[i], base[i]) != 0)
 			skip = 0;
 	out = g_string_new(NULL);
 	for (i = nb; i < nl; i++)	/* up to the mount root */
@@ -1316,6 +1322,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!op->r.req)
 		return op_free(op);
+	g_assert(op->parent);	/* op_new: a live parent, or answered */
 	op->flags = SSH_FXP_REMOVE;
 	key = name_key(op->parent, name);
 	pthread_mutex_lock(&fs->lock);
@@ -1451,7 +1458,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!op->r.req)
 		return op_free(op);
-	if (flags & ~RENAME_NOREPLACE)
+	g_assert(op->parent && op->path2);	/* op_new's, as above */
+	if (flags & ~(unsigned int)RENAME_NOREPLACE)
 		return op_reply_err(op, EINVAL);	/* RENAME_EXCHANGE... */
 	if (strlen(newname) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
@@ -1676,6 +1684,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!op->r.req)
 		return op_free(op);
+	g_assert(op->node);	/* op_new: a live inode, or answered */
 	op->fi = *fi;
 	op->fi.keep_cache = 0;
 	if (!(fi->flags & O_TRUNC))
@@ -1793,14 +1802,11 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op);
 static GArray *dents_new(void)
 {
 	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct cache_dent));
-	struct cache_dent dot = { 0 };
+	struct sftp_attrs dir = { .flags = SFTP_ATTR_PERMISSIONS,
+				  .perm = S_IFDIR | 0755 };
 
-	dot.a.flags = SFTP_ATTR_PERMISSIONS;
-	dot.a.perm = S_IFDIR | 0755;
-	dot.name = g_strdup(".");
-	g_array_append_val(a, dot);
-	dot.name = g_strdup("..");
-	g_array_append_val(a, dot);
+	cache_dents_add(a, ".", &dir, 0);
+	cache_dents_add(a, "..", &dir, 0);
 	return a;
 }
 
@@ -1896,9 +1902,11 @@ static void listing_end(struct listing *l, int err)
 	GSList *waiters;
 	char *next;
 
-	cache_fill_end(fs->cache, l->fill, err ? NULL : l->ents);
 	pthread_mutex_lock(&fs->lock);
-	g_hash_table_remove(fs->listings, l->path);
+	if (g_hash_table_lookup(fs->listings, l->path) == l)
+		g_hash_table_remove(fs->listings, l->path);
+	/* Off the table first: listing_start reads l->fill under the lock. */
+	cache_fill_end(fs->cache, l->fill, err ? NULL : l->ents);
 	waiters = l->waiters;
 	l->waiters = NULL;
 	if (l->prefetch)
@@ -1948,7 +1956,8 @@ static void listing_opened(struct sftp_reply *r, void *data);
 static void listing_finish(struct listing *l)
 {
 	sftp_handle(l->fs->conn, SSH_FXP_CLOSE, l->dir, NULL, NULL);
-	g_clear_pointer(&l->dir, sftp_file_unref);
+	sftp_file_unref(l->dir);
+	l->dir = NULL;
 	if (l->lost && !l->err) {
 		l->lost = l->eof = 0;
 		l->restarts++;
@@ -1982,16 +1991,12 @@ static void listing_next(struct sftp_reply *r, void *data)
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
 		struct sftp_name *n = &r->names[i];
-		struct cache_dent e;
-
 		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
 		    g_str_has_prefix(n->name, HIDDEN_PREFIX) ||
 		    strchr(n->name, '/') || !*n->name)
 			continue;
-		e.name = g_strdup(n->name);
-		e.a = n->attrs;
-		e.nlink = longname_nlink(n->longname);
-		g_array_append_val(l->ents, e);
+		cache_dents_add(l->ents, n->name, &n->attrs,
+				longname_nlink(n->longname));
 	}
 	if (l->eof) {		/* a later answer said EOF already */
 		if (!l->inflight)
@@ -2023,7 +2028,9 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op)
 
 	pthread_mutex_lock(&fs->lock);
 	l = g_hash_table_lookup(fs->listings, path);
-	if (l) {		/* already on its way: wait for it */
+	/* Already on its way: wait for it, unless one of our own changes
+	 * came after it began (it would not show it). */
+	if (l && !cache_fill_dirty(fs->cache, l->fill)) {
 		if (op)
 			l->waiters = g_slist_prepend(l->waiters, op);
 		else
@@ -2038,9 +2045,9 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op)
 	l->prefetch = op == NULL;
 	if (op)
 		l->waiters = g_slist_prepend(NULL, op);
-	g_hash_table_insert(fs->listings, l->path, l);
-	pthread_mutex_unlock(&fs->lock);
 	l->fill = cache_fill_begin(fs->cache, path);
+	g_hash_table_replace(fs->listings, l->path, l);	/* the newest */
+	pthread_mutex_unlock(&fs->lock);
 	sftp_path(fs->conn, SSH_FXP_OPENDIR, path, listing_opened, l);
 }
 
@@ -2476,7 +2483,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
-		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+		conn->want &= ~(unsigned int)FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -2563,6 +2570,7 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->cache = cache_new(&o->cache);
 	fs->listings = g_hash_table_new(g_str_hash, g_str_equal);
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->stale_lock, NULL);
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
 	fs->names = g_hash_table_new(g_str_hash, g_str_equal);
@@ -2601,6 +2609,8 @@ void fs_free(struct rfs *fs)
 	g_hash_table_destroy(fs->listings);
 	g_queue_clear_full(&fs->prefetch_q, g_free);
 	pthread_mutex_destroy(&fs->lock);
+	pthread_mutex_destroy(&fs->stale_lock);
+	g_slist_free(fs->stale_waiters);
 	g_free(fs->base);
 	g_free(fs);
 }

@@ -345,7 +345,7 @@ static gint by_seq(gconstpointer a, gconstpointer b)
 static void conn_fail(struct sftp_conn *c, const char *why)
 {
 	GQueue failed = G_QUEUE_INIT, again = G_QUEUE_INIT, lost = G_QUEUE_INIT;
-	GPtrArray *sent = g_ptr_array_new();
+	GPtrArray *sent;
 	GHashTableIter it;
 	gpointer v;
 	int64_t now = loop_now_ms();
@@ -354,6 +354,7 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 	if (st == CONN_DOWN || st == CONN_CLOSED)
 		return;
 	log_err("connection lost: %s", why);
+	sent = g_ptr_array_new();
 	g_hash_table_iter_init(&it, c->pending);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		g_ptr_array_add(sent, v);
@@ -1288,9 +1289,9 @@ static long on_watch(struct loop *l, long long id, void *data)
 static int addr_is_ours(struct sftp_conn *c, struct nlmsghdr *nh)
 {
 	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
-	int len = (int)IFA_PAYLOAD(nh);
+	unsigned int len = (unsigned int)IFA_PAYLOAD(nh);
 
 	if (c->sock < 0 || getsockname(c->sock, (struct sockaddr *)&ss, &sl) ||
 	    ss.ss_family != ifa->ifa_family)
@@ -1327,7 +1328,7 @@ static void on_netlink(struct loop *l, int fd, int events, void *data)
 
 	(void)l; (void)events;
 	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		int len = (int)n;
+		unsigned int len = (unsigned int)n;
 
 		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 		     NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {

@@ -38,7 +38,7 @@ void stats_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
+	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR) != 0) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}

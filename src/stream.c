@@ -41,10 +41,14 @@ struct writer {			/* a FUSE write waiting for room */
 struct wchunk {			/* one SFTP WRITE in flight */
 	struct stream *s;
 	size_t len;
-	fuse_req_t req;		/* write-through: answer when done */
-	size_t reply_size;
-	int *left;		/* write-through: pieces not answered */
-	int *err;
+	struct through *t;	/* write-through: the write it is part of */
+};
+
+struct through {		/* an O_SYNC write, answered by its last piece */
+	fuse_req_t req;
+	size_t size;
+	int left;		/* pieces not answered */
+	int err;
 };
 
 struct stream {
@@ -496,8 +500,8 @@ static void wchunk_done(struct sftp_reply *r, void *data)
 	struct stream *s = w->s;
 	GSList *answer = NULL;
 	struct writer *wr;
-	fuse_req_t through = NULL;
-	int err, through_err = 0;
+	struct through *through = NULL;
+	int err;
 
 	pthread_mutex_lock(&s->lock);
 	s->wb_bytes -= w->len;
@@ -507,24 +511,19 @@ static void wchunk_done(struct sftp_reply *r, void *data)
 		log_err("write failed: %s; the next write, fsync or close "
 			"reports it", g_strerror(-r->err));
 	}
-	while ((wr = g_queue_peek_head(&s->writers)) &&
-	       (s->werr || have_room(s)))
+	while (!g_queue_is_empty(&s->writers) && (s->werr || have_room(s)))
 		answer = g_slist_append(answer, g_queue_pop_head(&s->writers));
 	err = s->werr;
-	if (w->req && r->err && !*w->err)
-		*w->err = r->err;
-	if (w->req && --*w->left == 0) {
-		/* write-through: the last piece answers */
-		through = w->req;
-		through_err = *w->err;
-		g_free(w->left);
-		g_free(w->err);
-	}
+	if (w->t && r->err && !w->t->err)
+		w->t->err = r->err;
+	if (w->t && --w->t->left == 0)
+		through = w->t;	/* write-through: the last piece answers */
 	unref_unlock(s);
-	if (through && through_err)
-		fuse_reply_err(through, -through_err);
+	if (through && through->err)
+		fuse_reply_err(through->req, -through->err);
 	else if (through)
-		fuse_reply_write(through, w->reply_size);
+		fuse_reply_write(through->req, through->size);
+	g_free(through);
 	for (GSList *l = answer; l; l = l->next) {
 		wr = l->data;
 		if (err)
@@ -543,17 +542,17 @@ static void write_through(struct stream *s, fuse_req_t req, const char *buf,
 {
 	size_t max = sftp_conn_max_write(s->p->conn);
 	int n = size ? (int)((size + max - 1) / max) : 1;
-	int *left = g_new(int, 1), *err = g_new0(int, 1);
+	struct through *t = g_new0(struct through, 1);
 
-	*left = n;
+	g_assert(n > 0);	/* the last piece frees t */
+	t->req = req;
+	t->size = size;
+	t->left = n;
 	for (int i = 0; i < n; i++) {
 		struct wchunk *w = g_new0(struct wchunk, 1);
 		size_t start = (size_t)i * max;
 
-		w->req = req;
-		w->reply_size = size;
-		w->left = left;
-		w->err = err;
+		w->t = t;
 		send_write(s, off + start, buf + start, MIN(max, size - start),
 			   w);
 	}

@@ -56,6 +56,8 @@ struct cache_fill;
 struct cache_fill *cache_fill_begin(struct cache *c, const char *dir);
 void cache_fill_end(struct cache *c, struct cache_fill *f,
 		    const GArray *ents);
+/* Has a change touched its directory since it began? */
+int cache_fill_dirty(struct cache *c, struct cache_fill *f);
 /* Is there a fresh listing of dir? (No copy.) */
 int cache_has_dir(struct cache *c, const char *dir);
 /* A fresh listing of dir: a copy (free with cache_dents_free), or NULL. */
@@ -64,6 +66,9 @@ GArray *cache_get_dir(struct cache *c, const char *dir);
  * of every entry, so lookups in dir need no round trip. */
 void cache_put_dir(struct cache *c, const char *dir, const GArray *ents);
 void cache_dents_free(GArray *ents);
+/* Append an entry (name copied). */
+void cache_dents_add(GArray *ents, const char *name,
+		     const struct sftp_attrs *a, uint32_t nlink);
 GArray *cache_dents_copy(const GArray *ents);
 
 /* The symlink target (g_free) or NULL. */
