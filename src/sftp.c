@@ -24,7 +24,7 @@
  * ask for are smaller. Anything longer than this is a hostile server. */
 #define SFTP_MAX_PACKET (256 * 1024 + 1024)
 #define SFTP_DEFAULT_IO (32 * 1024)
-#define CHANNEL_WINDOW (64 * 1024 * 1024)
+#define CHANNEL_WINDOW (32 * 1024 * 1024)
 #define OUT_HIGH_WATER (1024 * 1024)	/* bytes handed to libssh2 at once */
 
 struct sftp_file {

@@ -511,7 +511,11 @@ static void wchunk_done(struct sftp_reply *r, void *data)
 		log_err("write failed: %s; the next write, fsync or close "
 			"reports it", g_strerror(-r->err));
 	}
-	while (!g_queue_is_empty(&s->writers) && (s->werr || have_room(s)))
+	/* Room, or nothing of ours left in flight: then the mount's budget
+	 * is held by other files, whose completions do not wake us; go on
+	 * (one write over the budget per file at most). */
+	while (!g_queue_is_empty(&s->writers) &&
+	       (s->werr || have_room(s) || s->wb_bytes == 0))
 		answer = g_slist_append(answer, g_queue_pop_head(&s->writers));
 	err = s->werr;
 	if (w->t && r->err && !w->t->err)
