@@ -3,6 +3,7 @@
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 
@@ -13,7 +14,7 @@ pytest.register_assert_rewrite('harness')
 
 import harness  # noqa: E402
 from harness import (Keys, Sshd, RfsArgs, base_env, start_mount,  # noqa: E402
-                     run_rfs, fusermount_u, mounts)
+                     run_rfs, fusermount_u, mounts, TempUser)
 from proxy import TcpProxy  # noqa: E402
 
 DEFAULT_TIMEOUT = 60  # seconds per test, see Watchdog
@@ -182,3 +183,24 @@ def proxied(rfs, sshd, tmp_path):
         yield p, kh
     finally:
         p.stop()
+
+
+@pytest.fixture
+def user():
+    """A local user made for the test (useradd), removed after."""
+    u = TempUser('rfsuser')
+    try:
+        yield u
+    finally:
+        u.remove()
+
+
+@pytest.fixture
+def fuse_for_all():
+    """/dev/fuse usable by the test's users for the test's duration."""
+    old = stat.S_IMODE(os.stat('/dev/fuse').st_mode)
+    os.chmod('/dev/fuse', 0o666)
+    try:
+        yield
+    finally:
+        os.chmod('/dev/fuse', old)

@@ -17,7 +17,6 @@ import ctypes
 import errno
 import os
 import shutil
-import stat
 import subprocess
 import tempfile
 import time
@@ -26,7 +25,7 @@ import pytest
 
 from harness import (as_user, assert_errno, find_pids_with_arg, fusermount_u,
                      is_mounted, keygen, mounts, pid_alive, proc_argv,
-                     read_pub, rfs_bin, run, TempUser, EXIT_OK, EXIT_USAGE)
+                     read_pub, rfs_bin, run, EXIT_OK, EXIT_USAGE)
 
 MOUNT = '/usr/bin/mount'
 UMOUNT = '/usr/bin/umount'
@@ -343,23 +342,6 @@ def test_fstab_bad_option(helper, sbin_type, rfs, tmp_path):
 # -- a user mount --------------------------------------------------------
 
 
-@pytest.fixture
-def user():
-    u = TempUser('rfsmnt')
-    try:
-        yield u
-    finally:
-        u.remove()
-
-
-@pytest.fixture
-def fuse_for_all():
-    old = stat.S_IMODE(os.stat('/dev/fuse').st_mode)
-    os.chmod('/dev/fuse', 0o666)
-    try:
-        yield
-    finally:
-        os.chmod('/dev/fuse', old)
 
 
 def test_user_mount_as_mount8_runs_it(sshd, user, fuse_for_all, helper,

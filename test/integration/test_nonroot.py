@@ -3,13 +3,11 @@ unmount."""
 
 import os
 import shutil
-import stat
 import tempfile
 
-import pytest
 
 from harness import (as_user, keygen, read_file, read_pub, rfs_bin, run,
-                     start_mount, write_file, RfsArgs, TempUser)
+                     start_mount, write_file, RfsArgs)
 
 SCRIPT = r'''
 import os, sys
@@ -20,25 +18,6 @@ with open(os.path.join(mnt, 'from-user'), 'w') as f:
     f.write('written by %d' % os.getuid())
 print(open(os.path.join(mnt, 'from-user')).read())
 '''
-
-
-@pytest.fixture
-def user():
-    u = TempUser('rfsuser')
-    try:
-        yield u
-    finally:
-        u.remove()
-
-
-@pytest.fixture
-def fuse_for_all():
-    old = stat.S_IMODE(os.stat('/dev/fuse').st_mode)
-    os.chmod('/dev/fuse', 0o666)
-    try:
-        yield
-    finally:
-        os.chmod('/dev/fuse', old)
 
 
 def test_nonroot_mount(sshd, user, fuse_for_all, rfs):
