@@ -5,7 +5,8 @@
 # Full run, two builds, each test once where it finds the most:
 #   BUILDDIR        unit tests, static analysis (contrib/lint.sh), fuzzing
 #                   (contrib/fuzz.sh, 10 s a target),
-#                   and the operations under valgrind (suite 'valgrind')
+#                   the operations under valgrind (suite 'valgrind') and
+#                   the memory bounds of test_limits.py (suite 'limits')
 #   BUILDDIR-asan   AddressSanitizer + UndefinedBehaviorSanitizer: unit
 #                   tests and the whole integration suite (any report
 #                   aborts rfs and fails the test)
@@ -35,7 +36,8 @@ fi
 	-Db_lundef=false -Dbuildtype=debug
 echo "== unit tests, static analysis, fuzzing, valgrind smoke (build: $b)"
 meson test -C "$b" --print-errorlogs --num-processes 1 \
-	--suite unit --suite lint --suite fuzz --suite valgrind || rc=$?
+	--suite unit --suite lint --suite fuzz --suite valgrind \
+	--suite limits || rc=$?
 echo "== unit and integration tests under ASan+UBSan (build: $b-asan)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \

@@ -18,8 +18,16 @@ import time
 import pytest
 
 MiB = 1 << 20
-# AddressSanitizer's shadow memory and quarantine triple the footprint.
-ASAN = 3 if 'ASAN_OPTIONS' in os.environ else 1
+# Under AddressSanitizer (its quarantine alone keeps up to 256 MiB of freed
+# memory) the RSS says nothing: checked in the plain build (suite 'limits').
+ASAN = 'ASAN_OPTIONS' in os.environ
+
+
+def check_rss(pid, bound):
+    rss = peak_rss_mib(pid)
+    if not ASAN:
+        assert rss < bound, rss
+    return rss
 
 
 def peak_rss_mib(pid):
@@ -45,7 +53,7 @@ def test_directory_of_100000_entries(mount, remote):
         assert 'entry-000000' in names and 'entry-099999' in names
     st = os.stat(m.path('big', 'entry-054321'))
     assert st.st_size == 0
-    assert peak_rss_mib(m.pid) < 150 * ASAN, peak_rss_mib(m.pid)
+    check_rss(m.pid, 150)
 
 
 @pytest.mark.timeout_s(180)
@@ -91,10 +99,9 @@ def test_many_readers_and_writers_bounded(mount, remote):
             h.update(bytes([i]) + block[1:])
         assert digests['r%d' % i] == h.hexdigest(), i
         assert os.path.getsize(remote / ('w%d' % i)) == size
-    rss = peak_rss_mib(m.pid)
+    rss = check_rss(m.pid, 160)
     print('16 streams, %.1f s, peak RSS %.0f MiB' % (
         time.monotonic() - t0, rss))
-    # 64 MiB of data in flight at most, plus packets, libssh2 and the
+    # 32 MiB of data in flight at most, plus packets, libssh2 and the
     # channel window: well under what 16 unbounded streams would take
-    # (8 MiB readahead + 8 MiB write-behind each: 256 MiB).
-    assert rss < 160 * ASAN, rss
+    # (8 MiB readahead + 8 MiB write-behind each: 256 MiB). check_rss.
