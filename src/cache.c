@@ -279,15 +279,21 @@ void cache_put_neg(struct cache *c, const char *path)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* dir's whole listing, fresh, or NULL (c->lock held). */
+static struct entry *listing_of(struct cache *c, const char *dir)
+{
+	struct entry *e = get(c, dir, 0);
+
+	return e && e->dir && !e->dir_names_only &&
+	       fresh(c, e->dir_until, now_ms()) ? e : NULL;
+}
+
 int cache_has_dir(struct cache *c, const char *dir)
 {
-	struct entry *e;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
-	e = get(c, dir, 0);
-	r = e && e->dir && !e->dir_names_only &&
-	    fresh(c, e->dir_until, now_ms());
+	r = listing_of(c, dir) != NULL;
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
@@ -298,9 +304,7 @@ GArray *cache_get_dir(struct cache *c, const char *dir)
 	GArray *r = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	e = get(c, dir, 0);
-	if (e && e->dir && !e->dir_names_only &&
-	    fresh(c, e->dir_until, now_ms()))
+	if ((e = listing_of(c, dir)))
 		r = cache_dents_copy(e->dir);
 	if (r)
 		c->hits++;

@@ -145,31 +145,35 @@ static void stats_rtt(struct sftp_conn *c, int64_t ms)
 
 /* ---- files ---- */
 
-struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
-				uint32_t pflags)
+/* A file without a handle yet (gen 0: no connection's). */
+static struct sftp_file *file_alloc(const char *path, uint32_t pflags)
 {
 	struct sftp_file *f = g_new0(struct sftp_file, 1);
 
 	f->refs = 1;
 	pthread_mutex_init(&f->lock, NULL);
+	f->path = g_strdup(path);
+	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
+	g_queue_init(&f->parked);
+	return f;
+}
+
+struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
+				uint32_t pflags)
+{
+	struct sftp_file *f = file_alloc(path, pflags);
+
 	f->gen = r->gen;
 	f->len = (uint32_t)MIN(r->handle_len, SFTP_MAX_HANDLE);
 	memcpy(f->data, r->handle, f->len);
-	f->path = g_strdup(path);
-	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
 	return f;
 }
 
 struct sftp_file *sftp_file_lazy(const char *path, uint32_t pflags)
 {
-	struct sftp_file *f = g_new0(struct sftp_file, 1);
+	struct sftp_file *f = file_alloc(path, pflags);
 
-	f->refs = 1;
-	pthread_mutex_init(&f->lock, NULL);
-	f->path = g_strdup(path);
-	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
-	f->lazy = 1;		/* gen 0: no connection's */
-	g_queue_init(&f->parked);
+	f->lazy = 1;
 	return f;
 }
 
@@ -780,12 +784,13 @@ static void send_internal(struct sftp_conn *c, struct sftp_req *q,
 	send_req(c, q);
 }
 
-static void release_held(struct sftp_conn *c)
+/* Requests that waited (in order) go to the front of the queue again. */
+static void requeue_front(struct sftp_conn *c, GQueue *waited)
 {
 	struct sftp_req *q;
 
 	pthread_mutex_lock(&c->lock);
-	while ((q = g_queue_pop_tail(&c->held)))
+	while ((q = g_queue_pop_tail(waited)))
 		g_queue_push_head(&c->incoming, q);
 	pthread_mutex_unlock(&c->lock);
 	loop_wake(c->loop);
@@ -819,7 +824,7 @@ static void reopen_end(struct reopen *ro, int err)
 	}
 	g_free(path);
 	if (--c->reopening == 0)
-		release_held(c);
+		requeue_front(c, &c->held);
 	sftp_file_unref(f);
 	g_free(ro);
 }
@@ -832,16 +837,12 @@ static void unpark(struct sftp_conn *c, struct sftp_file *f, int err)
 {
 	struct sftp_req *q;
 
-	if (err) {
-		while ((q = g_queue_pop_head(&f->parked)))
-			req_fail(q, err);
+	if (!err) {
+		requeue_front(c, &f->parked);
 		return;
 	}
-	pthread_mutex_lock(&c->lock);
-	while ((q = g_queue_pop_tail(&f->parked)))
-		g_queue_push_head(&c->incoming, q);
-	pthread_mutex_unlock(&c->lock);
-	loop_wake(c->loop);
+	while ((q = g_queue_pop_head(&f->parked)))
+		req_fail(q, err);
 }
 
 static int reopen_lost(struct reopen *ro)
@@ -1242,12 +1243,24 @@ static int64_t oldest_pending(struct sftp_conn *c)
  * probe_ms on a link silent as long sends a keepalive; waiting dead_ms
  * with nothing at all arriving drops the connection (and reconnects). A
  * suspend (boot time jumping ahead of monotonic time) probes at once. */
+/* An SSH keepalive wanting a reply: any answer proves the link alive;
+ * on_watch() drops it if none comes within dead_ms. */
+static void probe_now(struct sftp_conn *c)
+{
+	int next;
+
+	libssh2_keepalive_send(c->session, &next);
+	c->probe_sent = loop_now_ms();
+	report_link(c, 0);	/* suspect until an answer */
+	pump(c);		/* send it now */
+}
+
 static long on_watch(struct loop *l, long long id, void *data)
 {
 	struct sftp_conn *c = data;
 	int64_t now = loop_now_ms(), boot = boottime_ms();
 	int64_t rx, oldest, waiting = 0;
-	int resumed, next;
+	int resumed;
 
 	(void)l; (void)id;
 	resumed = (boot - c->boot0) - (now - c->mono0) > 2000;
@@ -1276,10 +1289,7 @@ static long on_watch(struct loop *l, long long id, void *data)
 	    now - c->probe_sent >= 1000) {
 		if (resumed)
 			log_info("clock jump (suspend?): probing the link");
-		libssh2_keepalive_send(c->session, &next);
-		c->probe_sent = now;
-		report_link(c, 0);	/* suspect until an answer */
-		pump(c);	/* send it now */
+		probe_now(c);
 	}
 	return 500;
 }
@@ -1323,7 +1333,7 @@ static void on_netlink(struct loop *l, int fd, int events, void *data)
 {
 	struct sftp_conn *c = data;
 	char buf[8192];
-	int changed = 0, ours = 0, next;
+	int changed = 0, ours = 0;
 	ssize_t n;
 
 	(void)l; (void)events;
@@ -1347,10 +1357,7 @@ static void on_netlink(struct loop *l, int fd, int events, void *data)
 		return;
 	}
 	log_info("local addresses changed: probing the link");
-	libssh2_keepalive_send(c->session, &next);
-	c->probe_sent = loop_now_ms();
-	report_link(c, 0);
-	pump(c);
+	probe_now(c);
 }
 
 static int netlink_open(void)

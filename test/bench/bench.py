@@ -39,6 +39,11 @@ import tarfile
 import tempfile
 import time
 
+# One way to stop a process by its PID, shared with the test suite.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'integration'))
+from harness import stop_pid as stop_proc  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -125,26 +130,6 @@ def run_cleanups():
 
 def _terminate(signum, frame):
     raise SystemExit(128 + signum)
-
-
-def stop_proc(proc, sig=signal.SIGTERM, timeout=5.0):
-    """Stop a Popen by its PID: sig, wait, SIGKILL. Returns its status."""
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(10)
-    return proc.returncode
 
 
 def free_port():

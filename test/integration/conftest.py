@@ -113,6 +113,11 @@ class Rfs:
     def mount(self, remote_path='default', extra_args=(), env=None,
               mnt=None, input=None, timeout=15, **kw):
         argv = self.argv(remote_path, mnt, extra_args=extra_args, **kw)
+        return self.start(argv, mnt, env=env, input=input, timeout=timeout)
+
+    def start(self, argv, mnt=None, env=None, input=None, timeout=15):
+        """Mount with this argv (e.g. self.argv() run in a namespace),
+        watched and torn down like mount()'s."""
         m = start_mount(argv, str(mnt or self.mnt), env=env or self.env,
                         input=input, timeout=timeout)
         self.watchdog.watch(m.pid)

@@ -84,9 +84,7 @@ def test_link_down_during_read(rfs, ns_sshd, netns_pair, outcome):
         host=netns_pair['server_ip'], extra_o=[
             'probe_after=1,dead_after=3,reconnect_timeout=%d' % rt,
             'cache=no']))
-    m = harness.start_mount(argv, str(rfs.mnt), env=rfs.env)
-    rfs.watchdog.watch(m.pid)
-    rfs.mounts.append(m)
+    m = rfs.start(argv)
     assert os.listdir(m.mnt) == ['big']
     import threading
     res = {}
@@ -128,9 +126,7 @@ def test_local_address_changes(rfs, ns_sshd, netns_pair):
     argv = in_netns(netns_pair['client'], rfs.argv(
         host=netns_pair['server_ip'], extra_o=[
             'loglevel=info,dead_after=60,reconnect_timeout=30,cache=no']))
-    m = harness.start_mount(argv, str(rfs.mnt), env=rfs.env)
-    rfs.watchdog.watch(m.pid)
-    rfs.mounts.append(m)
+    m = rfs.start(argv)
     assert os.listdir(m.mnt) == ['f']
     client = netns_pair['server_ip'].rsplit('.', 1)[0]
     run(['ip', '-n', netns_pair['client'], 'addr', 'add', client + '.3/24',
