@@ -625,7 +625,8 @@ static void test_add_hashed(struct fix *f, gconstpointer data)
 				   TRUE, &err), ==, 0);
 	g_assert_no_error(err);
 	g_assert_true(g_file_get_contents(p, &txt, NULL, NULL));
-	g_assert_null(strstr(txt, "srv"));
+	/* (not "srv": base64 of a random salt or key may hold it) */
+	g_assert_null(strstr(txt, "srv.example"));
 	lines = g_strsplit(txt, "\n", -1);
 	g_assert_cmpuint(g_strv_length(lines), ==, 4);
 	g_assert_true(g_str_has_prefix(lines[0], "|1|"));
