@@ -3,6 +3,7 @@
  * Option classes, decided once here:
  *   rfs's own        idmap= uid= gid= umask= cache= cache_*timeout=
  *                    reconnect_timeout= probe_after= dead_after=
+ *                    max_conns=
  *                    loglevel= ssh_config= (F=) password_stdin
  *                    no_default_permissions
  *   ssh_config       any keyword conf_is_keyword() knows (case-insensitive)
@@ -54,6 +55,7 @@ struct cli {
 	int reconnect_password;
 	int reconnect_timeout;		/* s */
 	int probe_after, dead_after;	/* s */
+	int max_conns;			/* SSH connections, >= 1 */
 	int cache_off;			/* -o cache=no */
 	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
 	int loglevel;			/* -o loglevel=, -1 unset */
@@ -149,6 +151,8 @@ static void help(void)
 "                         fail with EIO (default 30)\n"
 "  probe_after=S          probe a link silent this long under a request (5)\n"
 "  dead_after=S           drop and reconnect a link silent this long (15)\n"
+"  max_conns=N            spread open files over N SSH connections (1..16;\n"
+"                         default 1), each its own crypto stream and thread\n"
 "  loglevel=L             error, warn (default), info or debug (= -d's log)\n"
 "  no_default_permissions with allow_other: let the server alone decide\n"
 "                         access (default: allow_other adds\n"
@@ -312,6 +316,11 @@ static void one_option(struct cli *c, const char *opt)
 		c->reconnect_timeout = parse_int(name, val, 10, 86400);
 	} else if (!strcmp(name, "probe_after") && val) {
 		c->probe_after = MAX(parse_int(name, val, 10, 86400), 1);
+	} else if (!strcmp(name, "max_conns") && val) {
+		c->max_conns = parse_int(name, val, 10, 16);
+		if (c->max_conns < 1)
+			usage_error("bad value for option 'max_conns': '%s' "
+				    "(1 to 16)", val);
 	} else if (!strcmp(name, "dead_after") && val) {
 		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
 	} else if (!strcmp(name, "password_stdin") && !val) {
@@ -942,6 +951,7 @@ int main(int argc, char **argv)
 	c.reconnect_timeout = 30;
 	c.fso.noxattr = 1;	/* see xattr in rfs(1) */
 	c.probe_after = 5;
+	c.max_conns = 1;
 	c.dead_after = 15;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);
@@ -991,20 +1001,25 @@ int main(int argc, char **argv)
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
 	host_key = xport_host_key(&x);
-	if (password && !c.reconnect_password) {
-		log_warn("logged in with a password: after a lost connection "
-			 "rfs cannot log in again unless -o reconnect_password "
-			 "(or a key) is used");
-		auth_secret_free(password);
-		password = NULL;
-	}
 	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
 	if (!sc)
 		die(e);		/* the conn freed the session */
+	/* The password (if one logged in) serves max_conns' connections;
+	 * it is kept after the mount only with reconnect_password. */
 	rc_ = recon_new(cf, c.config_file, host_key, password);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
 				c.reconnect_timeout * 1000);
 	set_liveness(&c, cf, sc);
+	if (c.max_conns > 1 &&
+	    sftp_conn_add(sc, (unsigned)c.max_conns - 1, recon_connect, rc_,
+			  STARTUP_TIMEOUT_MS, &e))
+		die(e);
+	if (password && !c.reconnect_password) {
+		log_warn("logged in with a password: after a lost connection "
+			 "rfs cannot log in again unless -o reconnect_password "
+			 "(or a key) is used");
+		recon_forget_password(rc_);
+	}
 	base = resolve_remote(&c, sc);
 	c.fso.max_write = 1024 * 1024;
 	fs = fs_new(sc, base, &c.fso);

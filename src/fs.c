@@ -806,15 +806,16 @@ static void setattr_send(struct op *op)
 		/* Linux never changes a symlink's mode. */
 		op->a.flags &= ~SFTP_ATTR_PERMISSIONS;
 	}
-	if (op->file)
-		sftp_fsetstat(fs->conn, op->file, &op->a, setattr_done, op);
-	else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT))
-		return op_reply_err(op, EOPNOTSUPP);
-	else
-		sftp_setstat(fs->conn, op->path, &op->a, is_link, setattr_done,
-			     op);
 	op->flags = 0;		/* attr_done: do not cache (just changed) */
-	stat_node(op, setattr_stat);
+	if (op->file) {
+		sftp_fsetstat(fs->conn, op->file, &op->a, setattr_done,
+			      setattr_stat, op);
+	} else if (is_link && !(fs->exts & SFTP_EXT_LSETSTAT)) {
+		op_reply_err(op, EOPNOTSUPP);
+	} else {
+		sftp_setstat(fs->conn, op->path, &op->a, is_link, setattr_done,
+			     setattr_stat, op);
+	}
 }
 
 /* fchmod, fchown, futimens on a file this mount created and has open for
@@ -1105,7 +1106,8 @@ static void created_stat(struct sftp_reply *r, void *data)
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
 		note_created(op);
-		sftp_setstat(op->fs->conn, op->path2, &fix, 0, created_fixed, op);
+		sftp_setstat(op->fs->conn, op->path2, &fix, 0, created_fixed,
+			     NULL, op);
 		return;
 	}
 	note_created(op);
@@ -1143,10 +1145,6 @@ static void create_node_stat(struct sftp_reply *r, void *data)
 	created_stat(r, data);
 }
 
-static void create_node(struct op *op)
-{
-	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, create_node_stat, op);
-}
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
@@ -1160,8 +1158,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return op_reply_err(op, ENAMETOOLONG);
 	op->mode = mode;
 	a.perm = mode & 07777;
-	sftp_mkdir(op->fs->conn, op->path2, &a, create_node_done, op);
-	create_node(op);
+	sftp_mkdir(op->fs->conn, op->path2, &a, create_node_done,
+		   create_node_stat, op);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -1173,8 +1171,8 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		return op_free(op);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
-	sftp_symlink(op->fs->conn, link, op->path2, create_node_done, op);
-	create_node(op);
+	sftp_symlink(op->fs->conn, link, op->path2, create_node_done,
+		     create_node_stat, op);
 }
 
 static void mknod_close(struct sftp_reply *r, void *data)
@@ -2280,7 +2278,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
 		sftp_fsetstat(op->fs->conn, op->file, &fix,
-			      create_fixed, op);
+			      create_fixed, NULL, op);
 		return;
 	}
 	create_fixed(NULL, op);
@@ -2349,9 +2347,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op->fi = *fi;
 	op->mode = mode;
 	a.perm = mode & 07777;
-	sftp_open(op->fs->conn, op->path2, pflags_of(fi->flags | O_CREAT), &a,
-		  create_open, op);
-	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, create_stat, op);
+	sftp_open_lstat(op->fs->conn, op->path2, pflags_of(fi->flags | O_CREAT),
+			&a, create_open, create_stat, op);
 }
 
 /* ---- copy_file_range ---- */
@@ -2370,7 +2367,17 @@ struct copy {
 	int waiting;
 	struct sftp_file *in, *out;	/* references, while waiting */
 	uint64_t off_out;
+	int refs;		/* callbacks to come that use it */
 };
+
+static void copy_unref(struct copy *c)
+{
+	if (!g_atomic_int_dec_and_test(&c->refs))
+		return;
+	sftp_file_unref(c->in);
+	sftp_file_unref(c->out);
+	g_free(c);
+}
 
 static void copy_done(struct sftp_reply *r, void *data);
 
@@ -2387,7 +2394,7 @@ static void copy_opened(struct sftp_reply *r, void *data)
 
 	if (r->err && !c->err)
 		c->err = r->err;
-	if (--c->waiting)
+	if (!g_atomic_int_dec_and_test(&c->waiting))
 		return;
 	if (c->err) {
 		struct sftp_reply none = { 0 };
@@ -2410,6 +2417,8 @@ static void copy_size(struct sftp_reply *r, void *data)
 		c->done = (size_t)MIN(c->len, r->attrs.size - c->off_in);
 	if (c->waiting)
 		copy_opened(r, c);
+	else
+		copy_unref(c);
 }
 
 static void copy_done(struct sftp_reply *r, void *data)
@@ -2423,9 +2432,7 @@ static void copy_done(struct sftp_reply *r, void *data)
 		else
 			fuse_reply_write(c->r.req, c->done);
 	}
-	sftp_file_unref(c->in);
-	sftp_file_unref(c->out);
-	g_free(c);
+	copy_unref(c);
 }
 
 static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
@@ -2461,12 +2468,19 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	stream_invalidate(out);
 	c->in = sftp_file_ref(stream_file(in));
 	c->out = sftp_file_ref(stream_file(out));
+	/* copy-data wants both handles of one server process: a source not
+	 * opened yet opens where the destination is. */
+	sftp_file_colocate(fs->conn, c->in, c->out);
 	c->off_out = (uint64_t)off_out;
 	if (sftp_file_is_open(c->in) && sftp_file_is_open(c->out)) {
+		/* Same round trip, same channel: the FSTAT answers first,
+		 * unless the COPY fails before it is sent (copy_done). */
+		c->refs = 2;
 		sftp_handle(fs->conn, SSH_FXP_FSTAT, c->in, copy_size, c);
-		copy_send(c);	/* same round trip */
+		copy_send(c);
 		return;
 	}
+	c->refs = 1;
 	c->waiting = 2;		/* each FSTAT opens its file if need be */
 	sftp_handle(fs->conn, SSH_FXP_FSTAT, c->in, copy_size, c);
 	sftp_handle(fs->conn, SSH_FXP_FSTAT, c->out, copy_opened, c);

@@ -25,6 +25,12 @@ struct recon *recon_new(const struct conf *conf, const char *config_file,
 	return r;
 }
 
+void recon_forget_password(struct recon *r)
+{
+	auth_secret_free(r->password);
+	r->password = NULL;
+}
+
 void recon_free(struct recon *r)
 {
 	if (!r)

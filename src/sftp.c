@@ -43,6 +43,12 @@ struct sftp_file {
 	GQueue parked;		/* lazy: requests waiting for the OPEN */
 	int stale;		/* -errno once reopening failed */
 	struct sftp_attrs seen;	/* from the last FSTAT: who it was */
+	/* Where its handle lives (guarded by lock; set once, the lane only
+	 * changes on its connection's I/O thread): NULL until a request
+	 * needs it (a lazy file) or the OPEN answered. */
+	struct sftp_conn *conn;
+	uint8_t lane;
+	int writer;		/* in the writers table under its path */
 };
 
 struct sftp_req {
@@ -52,6 +58,7 @@ struct sftp_req {
 	uint8_t internal;	/* ours (INIT, reopen): never sent again */
 	uint8_t no_replay;	/* outcome unknown after a loss: fail it */
 	uint8_t replayed;	/* sent again after a reconnect */
+	uint8_t lane;		/* the channel it goes on (LANE_*) */
 	uint32_t max_data;	/* READ: bytes asked for */
 	struct buf pkt;		/* whole packet, kept until the reply */
 	struct sftp_file *file;	/* handle requests: the file (a ref) */
@@ -71,10 +78,34 @@ enum conn_state {
 	CONN_CLOSED,		/* gone for good: requests fail at once */
 };
 
+/* Lanes: SFTP channels on one SSH session, each its own sftp-server
+ * process on the server (which answers one request at a time, in order).
+ * Metadata requests take one, file data the other, so a stat never waits
+ * behind megabytes of READ replies. A handle belongs to the lane (the
+ * server process) that opened it. */
+#define LANE_META 0
+#define LANE_BULK 1
+#define NLANES 2
+
+struct lane {
+	LIBSSH2_CHANNEL *channel;
+	GHashTable *pending;	/* id -> struct sftp_req * */
+	GQueue outq;		/* requests with an id, not fully written */
+	struct buf out;		/* bytes for libssh2_channel_write */
+	size_t out_off;
+	struct buf in;		/* bytes read, not yet a whole packet */
+	uint32_t next_id;
+	int version;		/* 0 until VERSION arrived */
+};
+
 struct sftp_conn {
 	struct xport x;		/* the sessions (with jump hosts) and socket */
 	LIBSSH2_SESSION *session;	/* = x.session, NULL while down */
-	LIBSSH2_CHANNEL *channel;
+	struct lane lanes[NLANES];
+	int nlanes;		/* open on this session: 1 or 2 */
+	int init_left, init_err;	/* INITs not answered yet */
+	sftp_done_cb init_cb;	/* when all are */
+	void *init_data;
 	int sock;		/* = x.sock */
 	struct loop *loop;
 	pthread_t thread;
@@ -100,16 +131,9 @@ struct sftp_conn {
 	struct recon_job *job;	/* an attempt running on its thread */
 
 	/* I/O thread only. */
-	GHashTable *pending;	/* id -> struct sftp_req * */
 	uint64_t next_seq;
 	int reopening;		/* files being reopened after a reconnect */
 	GQueue held;		/* requests waiting for them, in order */
-	GQueue outq;		/* requests with an id, not fully written */
-	struct buf out;		/* bytes for libssh2_channel_write */
-	size_t out_off;
-	struct buf in;		/* bytes read, not yet a whole packet */
-	uint32_t next_id;
-	int version;		/* 0 until VERSION arrived */
 	/* Liveness (I/O thread). */
 	int probe_ms;		/* a request unanswered this long, with the
 				 * link silent as long: probe */
@@ -128,6 +152,15 @@ struct sftp_conn {
 	size_t max_read, max_write;
 	/* Counters: the I/O thread adds, any thread reads (__atomic). */
 	struct sftp_stats stats;
+
+	/* -o max_conns: the first connection (the one fs.c holds) lists
+	 * them all, itself first; set before the I/O threads start. */
+	struct sftp_conn *primary;	/* NULL: this is the first */
+	struct sftp_conn **all;
+	unsigned nall;
+	unsigned rr;		/* round robin of new files (atomic) */
+	pthread_mutex_t link_lock;	/* guards down */
+	unsigned down;		/* connections unusable (first only) */
 };
 
 /* Smoothed reply time of metadata requests (not READ/WRITE, whose time
@@ -145,6 +178,53 @@ static void stats_rtt(struct sftp_conn *c, int64_t ms)
 
 /* ---- files ---- */
 
+/* Files open for writing, by path: a path request naming one (a stat, a
+ * truncate, a chmod) goes on that file's lane, after its writes, since
+ * another lane's server process could overtake them. Lock order:
+ * writers_lock, then a file's lock. */
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *writers;	/* path (ours) -> struct sftp_file * */
+
+static void writers_add(struct sftp_file *f, const char *path)
+{
+	pthread_mutex_lock(&writers_lock);
+	if (!writers)
+		writers = g_hash_table_new_full(g_str_hash, g_str_equal,
+						g_free, NULL);
+	g_hash_table_replace(writers, g_strdup(path), f);
+	pthread_mutex_unlock(&writers_lock);
+}
+
+static void writers_del(struct sftp_file *f, const char *path)
+{
+	pthread_mutex_lock(&writers_lock);
+	if (writers && g_hash_table_lookup(writers, path) == f)
+		g_hash_table_remove(writers, path);
+	pthread_mutex_unlock(&writers_lock);
+}
+
+/* A file open for writing under path: where its handle lives. */
+static int writers_find(const char *path, struct sftp_conn **c,
+			uint8_t *lane)
+{
+	struct sftp_file *f;
+	int found = 0;
+
+	pthread_mutex_lock(&writers_lock);
+	f = writers ? g_hash_table_lookup(writers, path) : NULL;
+	if (f) {
+		pthread_mutex_lock(&f->lock);
+		if (f->conn) {
+			*c = f->conn;
+			*lane = f->lane;
+			found = 1;
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_mutex_unlock(&writers_lock);
+	return found;
+}
+
 /* A file without a handle yet (gen 0: no connection's). */
 static struct sftp_file *file_alloc(const char *path, uint32_t pflags)
 {
@@ -155,6 +235,10 @@ static struct sftp_file *file_alloc(const char *path, uint32_t pflags)
 	f->path = g_strdup(path);
 	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
 	g_queue_init(&f->parked);
+	if (path && (pflags & SSH_FXF_WRITE)) {
+		f->writer = 1;
+		writers_add(f, path);
+	}
 	return f;
 }
 
@@ -166,6 +250,10 @@ struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
 	f->gen = r->gen;
 	f->len = (uint32_t)MIN(r->handle_len, SFTP_MAX_HANDLE);
 	memcpy(f->data, r->handle, f->len);
+	pthread_mutex_lock(&f->lock);
+	f->conn = r->conn;
+	f->lane = (uint8_t)r->lane;
+	pthread_mutex_unlock(&f->lock);
 	return f;
 }
 
@@ -197,6 +285,8 @@ void sftp_file_unref(struct sftp_file *f)
 {
 	if (!f || !g_atomic_int_dec_and_test(&f->refs))
 		return;
+	if (f->writer && f->path)
+		writers_del(f, f->path);
 	g_free(f->path);
 	pthread_mutex_destroy(&f->lock);
 	g_free(f);
@@ -213,7 +303,56 @@ void sftp_file_set_path(struct sftp_file *f, const char *path)
 		f->gone = !path;
 	}
 	pthread_mutex_unlock(&f->lock);
+	if (old && f->writer) {
+		writers_del(f, old);
+		if (path)
+			writers_add(f, path);
+	}
 	g_free(old);
+}
+
+/* Which connection of c's (-o max_conns) takes the next file. */
+static struct sftp_conn *pick_conn(struct sftp_conn *c)
+{
+	if (c->primary)
+		c = c->primary;
+	if (c->nall < 2)
+		return c;
+	return c->all[__atomic_fetch_add(&c->rr, 1, __ATOMIC_RELAXED) %
+		      c->nall];
+}
+
+/* Give f a place if it has none yet (a lazy file): a connection of c's,
+ * the bulk lane. Returns that connection. */
+static struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f)
+{
+	struct sftp_conn *to;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->conn) {
+		f->conn = pick_conn(c);
+		f->lane = LANE_BULK;
+	}
+	to = f->conn;
+	pthread_mutex_unlock(&f->lock);
+	return to;
+}
+
+void sftp_file_colocate(struct sftp_conn *c, struct sftp_file *f,
+			struct sftp_file *with)
+{
+	struct sftp_conn *to = bind_file(c, with);
+	uint8_t lane;
+
+	pthread_mutex_lock(&with->lock);
+	lane = with->lane;
+	pthread_mutex_unlock(&with->lock);
+	pthread_mutex_lock(&f->lock);
+	if (!f->conn) {
+		f->conn = to;
+		f->lane = lane;
+	}
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void req_free(struct sftp_req *q)
@@ -268,14 +407,18 @@ static void drop_session(struct sftp_conn *c, int polite)
 		if (!polite)
 			shutdown(c->sock, SHUT_RDWR);
 	}
-	xport_close(&c->x);
+	xport_close(&c->x);	/* frees the channels too */
 	c->session = NULL;
-	c->channel = NULL;
 	c->sock = -1;
-	c->version = 0;
-	g_queue_clear(&c->outq);
-	c->out.len = c->out_off = 0;
-	c->in.len = 0;
+	for (int i = 0; i < NLANES; i++) {
+		struct lane *L = &c->lanes[i];
+
+		L->channel = NULL;
+		L->version = 0;
+		g_queue_clear(&L->outq);
+		L->out.len = L->out_off = 0;
+		L->in.len = 0;
+	}
 }
 
 static void fail_queue(GQueue *q, int err)
@@ -287,14 +430,24 @@ static void fail_queue(GQueue *q, int err)
 }
 
 /* Tell link_cb when the link turns unusable (down, or a probe is
- * unanswered) or usable again. I/O thread. */
+ * unanswered) or usable again; with several connections, when the first
+ * of them turns unusable and when the last is usable again. I/O thread
+ * (of any of them). */
 static void report_link(struct sftp_conn *c, int usable)
 {
+	struct sftp_conn *p = c->primary ? c->primary : c;
+	int before, after;
+
 	if (usable == c->usable)
 		return;
 	c->usable = usable;
-	if (c->link_cb)
-		c->link_cb(c->link_data, usable);
+	pthread_mutex_lock(&p->link_lock);
+	before = p->down == 0;
+	p->down = usable ? p->down - 1 : p->down + 1;
+	after = p->down == 0;
+	if (before != after && p->link_cb)
+		p->link_cb(p->link_data, after);
+	pthread_mutex_unlock(&p->link_lock);
 }
 
 static long on_reconnect(struct loop *l, long long id, void *data);
@@ -359,10 +512,14 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 		return;
 	log_err("connection lost: %s", why);
 	sent = g_ptr_array_new();
-	g_hash_table_iter_init(&it, c->pending);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		g_ptr_array_add(sent, v);
-	g_hash_table_steal_all(c->pending);
+	for (int i = 0; i < NLANES; i++) {
+		GHashTable *pending = c->lanes[i].pending;
+
+		g_hash_table_iter_init(&it, pending);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			g_ptr_array_add(sent, v);
+		g_hash_table_steal_all(pending);
+	}
 	g_ptr_array_sort(sent, by_seq);
 	pthread_mutex_lock(&c->lock);
 	c->state = c->reconnect ? CONN_DOWN : CONN_CLOSED;
@@ -425,26 +582,60 @@ static void ignore_reply(struct sftp_reply *r, void *data)
 	(void)r; (void)data;
 }
 
-static void submit(struct sftp_conn *c, struct sftp_req *q,
-		   sftp_done_cb cb, void *data)
+/* Queue q, and if then is not NULL, then right behind it on the same
+ * lane: both are queued, or both fail. */
+static void submit2(struct sftp_conn *c, struct sftp_req *q,
+		    sftp_done_cb cb, struct sftp_req *then,
+		    sftp_done_cb then_cb, void *data)
 {
+	struct sftp_req *qs[2] = { q, then };
 	int dead;
 
-	q->cb = cb ? cb : ignore_reply;
-	q->data = data;
-	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
+	for (int i = 0; i < 2 && qs[i]; i++) {
+		qs[i]->cb = (i ? then_cb : cb) ? (i ? then_cb : cb)
+					      : ignore_reply;
+		qs[i]->data = data;
+		buf_set_u32(&qs[i]->pkt, 0, (uint32_t)(qs[i]->pkt.len - 4));
+	}
+	if (q->file)		/* its handle's connection; route() the lane */
+		c = bind_file(c, q->file);
+	if (then)
+		then->lane = q->lane;
 	pthread_mutex_lock(&c->lock);
 	q->sent_ms = loop_now_ms();
 	dead = c->state == CONN_CLOSED ||
 	       (c->state == CONN_DOWN &&
 		(c->reconnect_timeout_ms == 0 || c->offline));
-	if (!dead)
-		g_queue_push_tail(&c->incoming, q);
+	for (int i = 0; i < 2 && qs[i] && !dead; i++) {
+		qs[i]->sent_ms = q->sent_ms;
+		g_queue_push_tail(&c->incoming, qs[i]);
+	}
 	pthread_mutex_unlock(&c->lock);
-	if (dead)
-		req_fail(q, -EIO);
-	else
+	if (!dead) {
 		loop_wake(c->loop);
+		return;
+	}
+	req_fail(q, -EIO);
+	if (then)
+		req_fail(then, -EIO);
+}
+
+static void submit(struct sftp_conn *c, struct sftp_req *q,
+		   sftp_done_cb cb, void *data)
+{
+	submit2(c, q, cb, NULL, NULL, data);
+}
+
+/* An LSTAT of path to send right behind another request, or NULL. */
+static struct sftp_req *lstat_if(sftp_done_cb stat_cb, const char *path)
+{
+	struct sftp_req *q;
+
+	if (!stat_cb)
+		return NULL;
+	q = req_new(SSH_FXP_LSTAT, SSH_FXP_ATTRS, strlen(path));
+	buf_put_cstring(&q->pkt, path);
+	return q;
 }
 
 static uint8_t want_for(uint8_t type)
@@ -460,13 +651,29 @@ static uint8_t want_for(uint8_t type)
 	}
 }
 
+/* A path request: on the metadata lane, unless a file open for writing
+ * has that path: then after its writes, on its lane. */
+static void submit_path(struct sftp_conn *c, struct sftp_req *q,
+			const char *path, sftp_done_cb cb,
+			sftp_done_cb stat_cb, void *data)
+{
+	struct sftp_conn *w;
+	uint8_t lane;
+
+	if (writers_find(path, &w, &lane)) {
+		c = w;
+		q->lane = lane;
+	}
+	submit2(c, q, cb, lstat_if(stat_cb, path), stat_cb, data);
+}
+
 void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	       sftp_done_cb cb, void *data)
 {
 	struct sftp_req *q = req_new(type, want_for(type), strlen(path));
 
 	buf_put_cstring(&q->pkt, path);
-	submit(c, q, cb, data);
+	submit_path(c, q, path, cb, NULL, data);
 }
 
 /* The file's current handle; take_incoming() puts a newer one in its
@@ -491,17 +698,45 @@ void sftp_handle(struct sftp_conn *c, uint8_t type,
 	submit(c, q, cb, data);
 }
 
-void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
-	       const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+/* An OPEN, placed: where a file open for writing under that path is
+ * (its writes come first), else on the bulk lane of the next connection.
+ * Returns the connection. */
+static struct sftp_conn *open_new(struct sftp_conn *c, const char *path,
+				  uint32_t pflags, const struct sftp_attrs *a,
+				  struct sftp_req **qp)
 {
 	struct sftp_req *q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE,
 				     strlen(path) + 40);
 	struct sftp_attrs none = { 0 };
+	struct sftp_conn *w;
 
 	buf_put_cstring(&q->pkt, path);
 	buf_put_u32(&q->pkt, pflags);
 	buf_put_attrs(&q->pkt, a ? a : &none);
+	*qp = q;
+	if (writers_find(path, &w, &q->lane))
+		return w;
+	q->lane = LANE_BULK;
+	return pick_conn(c);
+}
+
+void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
+	       const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+{
+	struct sftp_req *q;
+
+	c = open_new(c, path, pflags, a, &q);
 	submit(c, q, cb, data);
+}
+
+void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
+		     const struct sftp_attrs *a, sftp_done_cb open_cb,
+		     sftp_done_cb stat_cb, void *data)
+{
+	struct sftp_req *q;
+
+	c = open_new(c, path, pflags, a, &q);
+	submit2(c, q, open_cb, lstat_if(stat_cb, path), stat_cb, data);
 }
 
 void sftp_read(struct sftp_conn *c, struct sftp_file *h,
@@ -530,13 +765,14 @@ void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 }
 
 void sftp_mkdir(struct sftp_conn *c, const char *path,
-		const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+		const struct sftp_attrs *a, sftp_done_cb cb,
+		sftp_done_cb stat_cb, void *data)
 {
 	struct sftp_req *q = req_new(SSH_FXP_MKDIR, 0, strlen(path) + 40);
 
 	buf_put_cstring(&q->pkt, path);
 	buf_put_attrs(&q->pkt, a);
-	submit(c, q, cb, data);
+	submit_path(c, q, path, cb, stat_cb, data);
 }
 
 static struct sftp_req *ext_new(const char *name, uint8_t want, size_t hint)
@@ -550,7 +786,7 @@ static struct sftp_req *ext_new(const char *name, uint8_t want, size_t hint)
 
 void sftp_setstat(struct sftp_conn *c, const char *path,
 		  const struct sftp_attrs *a, int nofollow,
-		  sftp_done_cb cb, void *data)
+		  sftp_done_cb cb, sftp_done_cb stat_cb, void *data)
 {
 	struct sftp_req *q;
 
@@ -560,17 +796,23 @@ void sftp_setstat(struct sftp_conn *c, const char *path,
 		q = req_new(SSH_FXP_SETSTAT, 0, strlen(path) + 40);
 	buf_put_cstring(&q->pkt, path);
 	buf_put_attrs(&q->pkt, a);
-	submit(c, q, cb, data);
+	submit_path(c, q, path, cb, stat_cb, data);
 }
 
 void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
-		   const struct sftp_attrs *a, sftp_done_cb cb, void *data)
+		   const struct sftp_attrs *a, sftp_done_cb cb,
+		   sftp_done_cb stat_cb, void *data)
 {
 	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, h->len + 40);
+	struct sftp_req *st = NULL;
 
 	put_handle(q, h);
 	buf_put_attrs(&q->pkt, a);
-	submit(c, q, cb, data);
+	if (stat_cb) {
+		st = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, h->len);
+		put_handle(st, h);
+	}
+	submit2(c, q, cb, st, stat_cb, data);
 }
 
 static void two_paths(struct sftp_conn *c, struct sftp_req *q,
@@ -595,11 +837,15 @@ void sftp_rename(struct sftp_conn *c, const char *oldpath,
 /* OpenSSH's server takes SYMLINK's two paths in the opposite order to the
  * draft (target first); its client and every other follows it. */
 void sftp_symlink(struct sftp_conn *c, const char *target,
-		  const char *linkpath, sftp_done_cb cb, void *data)
+		  const char *linkpath, sftp_done_cb cb,
+		  sftp_done_cb stat_cb, void *data)
 {
-	two_paths(c, req_new(SSH_FXP_SYMLINK, 0,
-			     strlen(target) + strlen(linkpath) + 8),
-		  target, linkpath, cb, data);
+	struct sftp_req *q = req_new(SSH_FXP_SYMLINK, 0,
+				     strlen(target) + strlen(linkpath) + 8);
+
+	buf_put_cstring(&q->pkt, target);
+	buf_put_cstring(&q->pkt, linkpath);
+	submit_path(c, q, linkpath, cb, stat_cb, data);
 }
 
 void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
@@ -654,17 +900,31 @@ void sftp_copy_data(struct sftp_conn *c, struct sftp_file *src,
 
 /* ---- decoding replies: sftp_wire.c ---- */
 
-static void note_extensions(struct sftp_conn *c, struct bufr *r, int *rc)
+/* The first VERSION of the mount says what the server offers; later
+ * ones (other lanes, reconnects) are checked only. */
+static void note_extensions(struct sftp_conn *c, struct lane *L,
+			    struct bufr *r, int *rc)
 {
-	*rc = sftp_wire_version(r, &c->exts, c->ext_names);
-	if (*rc != -EPROTO && *rc != -EPROTONOSUPPORT)
-		c->version = 3;
+	uint32_t exts = 0;
+	GString *names = g_string_new(NULL);
+
+	*rc = sftp_wire_version(r, &exts, names);
+	if (*rc != -EPROTO && *rc != -EPROTONOSUPPORT) {
+		L->version = 3;
+		if (!c->ext_names->len && !c->exts) {
+			c->exts = exts;
+			g_string_assign(c->ext_names, names->str);
+		}
+	}
+	g_string_free(names, TRUE);
 }
 
-/* One whole packet (without its length). 0, or -EPROTO to drop the
- * connection. */
-static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
+/* One whole packet (without its length) from lane i. 0, or -EPROTO to
+ * drop the connection. */
+static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
+		    size_t len)
 {
+	struct lane *L = &c->lanes[i];
 	struct bufr r;
 	uint8_t type;
 	uint32_t id;
@@ -677,15 +937,15 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 	bufr_init(&r, p, len);
 	if (buf_get_u8(&r, &type))
 		return -EPROTO;
-	if (!c->version) {
+	if (!L->version) {
 		if (type != SSH_FXP_VERSION)
 			return -EPROTO;
-		q = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(0));
-		note_extensions(c, &r, &rc);
+		q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(0));
+		note_extensions(c, L, &r, &rc);
 		if (rc == -EPROTO)
 			log_err("protocol error: malformed VERSION");
 		if (q) {
-			g_hash_table_remove(c->pending, GUINT_TO_POINTER(0));
+			g_hash_table_remove(L->pending, GUINT_TO_POINTER(0));
 			rep.err = rc;
 			rep.type = type;
 			rep.gen = c->gen;
@@ -696,13 +956,15 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 	}
 	if (buf_get_u32(&r, &id))
 		return -EPROTO;
-	q = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(id));
+	q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(id));
 	if (!q) {
 		log_err("protocol error: reply for unknown request id %u", id);
 		return -EPROTO;
 	}
-	g_hash_table_remove(c->pending, GUINT_TO_POINTER(id));
+	g_hash_table_remove(L->pending, GUINT_TO_POINTER(id));
 	rep.gen = c->gen;
+	rep.conn = c;
+	rep.lane = i;
 	rep.replayed = q->replayed;
 	{
 		struct sftp_wire_req w = { q->type, q->want, q->max_data };
@@ -716,12 +978,13 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 			sftp_wire_free_names(rep.names, rep.count);
 		g_free(msg);
 		/* Put it back so conn_fail() fails it with the rest. */
-		g_hash_table_insert(c->pending, GUINT_TO_POINTER(id), q);
+		g_hash_table_insert(L->pending, GUINT_TO_POINTER(id), q);
 		return -EPROTO;
 	}
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		log_debug("sftp: id %u type %u -> reply %u status %u %zu bytes "
-			  "%lld ms", id, q->type, type, rep.status, len,
+		log_debug("sftp: lane %d id %u type %u -> reply %u status %u "
+			  "%zu bytes %lld ms", i, id, q->type, type, rep.status,
+			  len,
 			  (long long)(loop_now_ms() - q->sent_ms));
 	if (q->file && type == SSH_FXP_ATTRS)
 		q->file->seen = rep.attrs;	/* who the file is */
@@ -737,22 +1000,25 @@ static int dispatch(struct sftp_conn *c, const unsigned char *p, size_t len)
 
 /* ---- the I/O engine (I/O thread) ---- */
 
+/* Onto q->lane's output queue, with an id. */
 static void send_req(struct sftp_conn *c, struct sftp_req *q)
 {
+	struct lane *L = &c->lanes[q->lane];
+
 	if (q->type == SSH_FXP_INIT) {
 		q->id = 0;
 	} else {
 		do
-			q->id = ++c->next_id;
-		while (q->id == 0 || g_hash_table_contains(c->pending,
+			q->id = ++L->next_id;
+		while (q->id == 0 || g_hash_table_contains(L->pending,
 						GUINT_TO_POINTER(q->id)));
 		buf_set_u32(&q->pkt, 5, q->id);
 	}
 	q->sent_ms = loop_now_ms();
 	q->seq = ++c->next_seq;
 	STATS_ADD(c, requests, 1);
-	g_hash_table_insert(c->pending, GUINT_TO_POINTER(q->id), q);
-	g_queue_push_tail(&c->outq, q);
+	g_hash_table_insert(L->pending, GUINT_TO_POINTER(q->id), q);
+	g_queue_push_tail(&L->outq, q);
 }
 
 /* ---- reopening files after a reconnect (I/O thread) ----
@@ -775,9 +1041,10 @@ struct reopen {
 };
 
 static void send_internal(struct sftp_conn *c, struct sftp_req *q,
-			  sftp_done_cb cb, void *data)
+			  uint8_t lane, sftp_done_cb cb, void *data)
 {
 	q->internal = 1;
+	q->lane = lane;
 	q->cb = cb;
 	q->data = data;
 	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
@@ -903,7 +1170,7 @@ static void reopen_stat(struct sftp_reply *r, void *data)
 		struct sftp_req *q = req_new(SSH_FXP_CLOSE, 0, ro->len);
 
 		buf_put_string(&q->pkt, ro->data, ro->len);
-		send_internal(ro->c, q, ignore_reply, NULL);
+		send_internal(ro->c, q, f->lane, ignore_reply, NULL);
 	}
 	reopen_end(ro, -ESTALE);
 }
@@ -925,7 +1192,7 @@ static void reopen_open(struct sftp_reply *r, void *data)
 	memcpy(ro->data, r->handle, r->handle_len);
 	q = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, ro->len);
 	buf_put_string(&q->pkt, ro->data, ro->len);
-	send_internal(ro->c, q, reopen_stat, ro);
+	send_internal(ro->c, q, ro->f->lane, reopen_stat, ro);
 }
 
 static void reopen_start(struct sftp_conn *c, struct sftp_file *f)
@@ -942,12 +1209,14 @@ static void reopen_start(struct sftp_conn *c, struct sftp_file *f)
 	if (!ro->first)
 		c->reopening++;
 	pthread_mutex_lock(&f->lock);
+	/* This connection may have fewer lanes than the last one. */
+	f->lane = (uint8_t)MIN(f->lane, c->nlanes - 1);
 	q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE, strlen(f->path) + 16);
 	buf_put_cstring(&q->pkt, f->path);
 	pthread_mutex_unlock(&f->lock);
 	buf_put_u32(&q->pkt, f->pflags);
 	buf_put_attrs(&q->pkt, &none);
-	send_internal(c, q, reopen_open, ro);
+	send_internal(c, q, f->lane, reopen_open, ro);
 }
 
 #define HANDLE_LOST (-0x10000)	/* not an errno: died with its connection */
@@ -1013,6 +1282,9 @@ static int route(struct sftp_conn *c, struct sftp_req *q)
 {
 	int rc;
 
+	/* A handle's lane is its file's (which a reopen may change). */
+	q->lane = (uint8_t)MIN(q->file ? q->file->lane : q->lane,
+			       c->nlanes - 1);
 	if (q->file && q->file->lazy && !q->file2) {
 		struct sftp_file *f = q->file;
 
@@ -1027,6 +1299,8 @@ static int route(struct sftp_conn *c, struct sftp_req *q)
 	if (!q->file)
 		return c->reopening ? 0 : 1;
 	if (q->file2) {		/* copy-data: both handles current */
+		if (q->file2->conn != c || q->file2->lane != q->file->lane)
+			return -EXDEV;	/* two server processes */
 		if (q->hgen != c->gen || q->file->stale || q->file2->stale)
 			return HANDLE_LOST;
 		return c->reopening ? 0 : 1;
@@ -1071,42 +1345,46 @@ static void take_incoming(struct sftp_conn *c)
 	}
 }
 
-/* Write as much as libssh2 takes. 0, or -1 after conn_fail(). */
-static int do_write(struct sftp_conn *c)
+/* Write as much of lane i's queue as libssh2 takes. 0, or -1 after
+ * conn_fail(). */
+static int do_write(struct sftp_conn *c, int i)
 {
+	struct lane *L = &c->lanes[i];
+
 	for (;;) {
 		ssize_t n;
 
 		/* Coalesce queued packets: libssh2 sends one SSH packet per
 		 * call at best, so small SFTP requests go out together. */
-		while (c->out.len - c->out_off < OUT_HIGH_WATER &&
-		       !g_queue_is_empty(&c->outq)) {
-			struct sftp_req *q = g_queue_pop_head(&c->outq);
+		while (L->out.len - L->out_off < OUT_HIGH_WATER &&
+		       !g_queue_is_empty(&L->outq)) {
+			struct sftp_req *q = g_queue_pop_head(&L->outq);
 
-			if (c->out_off == c->out.len)
-				c->out.len = c->out_off = 0;
-			buf_put_raw(&c->out, q->pkt.data, q->pkt.len);
+			if (L->out_off == L->out.len)
+				L->out.len = L->out_off = 0;
+			buf_put_raw(&L->out, q->pkt.data, q->pkt.len);
 		}
-		if (c->out_off == c->out.len)
+		if (L->out_off == L->out.len)
 			return 0;
-		n = libssh2_channel_write(c->channel,
-					  (const char *)c->out.data + c->out_off,
-					  c->out.len - c->out_off);
+		n = libssh2_channel_write(L->channel,
+					  (const char *)L->out.data + L->out_off,
+					  L->out.len - L->out_off);
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
 			conn_fail(c, xport_error(c->session));
 			return -1;
 		}
-		c->out_off += (size_t)n;
+		L->out_off += (size_t)n;
 		STATS_ADD(c, bytes_out, n);
 	}
 }
 
-/* Read until EAGAIN, dispatching whole packets. 0, or -1 after
+/* Read lane i until EAGAIN, dispatching whole packets. 0, or -1 after
  * conn_fail(). */
-static int do_read(struct sftp_conn *c)
+static int do_read(struct sftp_conn *c, int i)
 {
+	struct lane *L = &c->lanes[i];
 	LIBSSH2_SESSION *s0 = c->session;
 
 	for (;;) {
@@ -1114,10 +1392,10 @@ static int do_read(struct sftp_conn *c)
 		size_t off = 0;
 		char junk[4096];
 
-		buf_reserve(&c->in, 64 * 1024);
-		n = libssh2_channel_read(c->channel,
-					 (char *)c->in.data + c->in.len,
-					 c->in.cap - c->in.len);
+		buf_reserve(&L->in, 64 * 1024);
+		n = libssh2_channel_read(L->channel,
+					 (char *)L->in.data + L->in.len,
+					 L->in.cap - L->in.len);
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (n < 0) {
@@ -1125,40 +1403,40 @@ static int do_read(struct sftp_conn *c)
 			return -1;
 		}
 		if (n == 0) {
-			if (libssh2_channel_eof(c->channel)) {
+			if (libssh2_channel_eof(L->channel)) {
 				conn_fail(c, "the server closed the SFTP channel");
 				return -1;
 			}
 			break;
 		}
-		c->in.len += (size_t)n;
+		L->in.len += (size_t)n;
 		STATS_ADD(c, bytes_in, n);
-		while (c->in.len - off >= 4) {
-			uint32_t plen = buf_peek_u32(c->in.data + off);
+		while (L->in.len - off >= 4) {
+			uint32_t plen = buf_peek_u32(L->in.data + off);
 
 			if (plen == 0 || plen > SFTP_MAX_PACKET) {
 				log_err("protocol error: packet length %u", plen);
 				conn_fail(c, "protocol error from server");
 				return -1;
 			}
-			if (c->in.len - off - 4 < plen)
+			if (L->in.len - off - 4 < plen)
 				break;
-			if (dispatch(c, c->in.data + off + 4, plen)) {
+			if (dispatch(c, i, L->in.data + off + 4, plen)) {
 				conn_fail(c, "protocol error from server");
 				return -1;
 			}
 			/* A callback may have dropped the connection (and
-			 * emptied c->in): stop parsing what is gone. */
+			 * emptied L->in): stop parsing what is gone. */
 			if (c->session != s0)
 				return -1;
 			off += 4 + (size_t)plen;
 		}
 		if (off) {
-			memmove(c->in.data, c->in.data + off, c->in.len - off);
-			c->in.len -= off;
+			memmove(L->in.data, L->in.data + off, L->in.len - off);
+			L->in.len -= off;
 		}
 		/* The server's stderr must not fill the channel window. */
-		while (libssh2_channel_read_stderr(c->channel, junk,
+		while (libssh2_channel_read_stderr(L->channel, junk,
 						   sizeof(junk)) > 0)
 			;
 	}
@@ -1196,8 +1474,9 @@ static void pump(struct sftp_conn *c)
 		return;
 	}
 	take_incoming(c);
-	if (do_write(c) || do_read(c) || do_write(c))
-		return;
+	for (int i = 0; i < c->nlanes; i++)
+		if (do_write(c, i) || do_read(c, i) || do_write(c, i))
+			return;
 	update_poll(c);
 }
 
@@ -1227,12 +1506,14 @@ static int64_t oldest_pending(struct sftp_conn *c)
 	gpointer v;
 	int64_t oldest = 0;
 
-	g_hash_table_iter_init(&it, c->pending);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct sftp_req *q = v;
+	for (int i = 0; i < c->nlanes; i++) {
+		g_hash_table_iter_init(&it, c->lanes[i].pending);
+		while (g_hash_table_iter_next(&it, NULL, &v)) {
+			struct sftp_req *q = v;
 
-		if (!oldest || q->sent_ms < oldest)
-			oldest = q->sent_ms;
+			if (!oldest || q->sent_ms < oldest)
+				oldest = q->sent_ms;
+		}
 	}
 	return oldest;
 }
@@ -1384,6 +1665,8 @@ void sftp_conn_set_link_cb(struct sftp_conn *c,
 void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
 			    int alive_ms)
 {
+	for (unsigned i = 1; i < c->nall; i++)
+		sftp_conn_set_liveness(c->all[i], probe_ms, dead_ms, alive_ms);
 	c->probe_ms = probe_ms;
 	c->dead_ms = dead_ms;
 	c->alive_ms = alive_ms;
@@ -1426,8 +1709,6 @@ static void *io_thread(void *data)
 	return NULL;
 }
 
-/* Open the sftp subsystem on c->session (blocking, bounded by the
- * session timeout), switch to non-blocking and queue INIT. */
 /* Open the sftp subsystem on x's session (blocking, bounded by the
  * session timeout). Any thread that owns x. */
 static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
@@ -1452,16 +1733,56 @@ static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
 	return ch;
 }
 
-/* Make c->x (with its sftp channel ch) the connection: non-blocking,
- * polled, and INIT queued. I/O thread, or before it exists. */
-static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch,
+/* Open the lanes' channels into ch[]: how many (1 or NLANES), or 0 with
+ * *err. A server that allows one channel per session (MaxSessions 1)
+ * gets one lane for everything. */
+static int open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES],
+		      GError **err)
+{
+	GError *e = NULL;
+	int n = 0;
+
+	if (!(ch[n++] = open_channel(x, err)))
+		return 0;
+	while (n < NLANES) {
+		if (!(ch[n] = open_channel(x, &e))) {
+			log_info("one SFTP channel only (%s): metadata and "
+				 "file data share it", e->message);
+			g_clear_error(&e);
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Each lane's VERSION: when the last is in, the connection's. */
+static void lane_init_done(struct sftp_reply *r, void *data)
+{
+	struct sftp_conn *c = data;
+	struct sftp_reply all = { 0 };
+
+	if (r->err && !c->init_err)
+		c->init_err = r->err;
+	if (--c->init_left > 0)
+		return;
+	all.err = c->init_err;
+	all.type = SSH_FXP_VERSION;
+	all.gen = c->gen;
+	c->init_cb(&all, c->init_data);
+}
+
+/* Make c->x (with its n sftp channels ch) the connection: non-blocking,
+ * polled, and an INIT queued on each lane; init_cb when all answered.
+ * I/O thread, or before it exists. */
+static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 		    sftp_done_cb init_cb, void *data)
 {
-	struct sftp_req *q;
-
 	c->session = c->x.session;
 	c->sock = c->x.sock;
-	c->channel = ch;
+	c->nlanes = n;
+	for (int i = 0; i < n; i++)
+		c->lanes[i].channel = ch[i];
 	xport_set_blocking(&c->x, 0);
 	/* want_reply: the answer is what proves the link alive. Keepalives
 	 * go out only while we wait for an answer, or every
@@ -1475,12 +1796,20 @@ static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch,
 	c->gen++;
 	c->state = CONN_INIT;
 	pthread_mutex_unlock(&c->lock);
-	q = req_new(SSH_FXP_INIT, 0, 8);
-	buf_put_u32(&q->pkt, 3);
-	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
-	q->cb = init_cb;
-	q->data = data;
-	send_req(c, q);
+	c->init_cb = init_cb;
+	c->init_data = data;
+	c->init_left = n;
+	c->init_err = 0;
+	for (int i = 0; i < n; i++) {
+		struct sftp_req *q = req_new(SSH_FXP_INIT, 0, 8);
+
+		buf_put_u32(&q->pkt, 3);
+		buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
+		q->cb = lane_init_done;
+		q->data = c;
+		q->lane = (uint8_t)i;
+		send_req(c, q);
+	}
 }
 
 /* ---- reconnect (I/O thread) ---- */
@@ -1528,7 +1857,8 @@ struct recon_job {
 	void *connect_data;
 	int done, ok;
 	struct xport x;
-	LIBSSH2_CHANNEL *ch;
+	LIBSSH2_CHANNEL *ch[NLANES];
+	int nch;
 	char *why;
 };
 
@@ -1541,8 +1871,8 @@ static void job_unref(struct recon_job *j)
 	pthread_mutex_unlock(&j->lock);
 	if (!last)
 		return;
-	if (j->ch)
-		libssh2_channel_free(j->ch);
+	for (int i = 0; i < j->nch; i++)
+		libssh2_channel_free(j->ch[i]);
 	xport_close(&j->x);	/* unless installed (then zeroed) */
 	g_free(j->why);
 	pthread_mutex_destroy(&j->lock);
@@ -1555,10 +1885,10 @@ static void *recon_thread(void *data)
 	GError *e = NULL;
 	char *why = NULL;
 	struct xport x;
-	LIBSSH2_CHANNEL *ch = NULL;
-	int ok = j->connect(j->connect_data, &x, &why) == 0;
+	LIBSSH2_CHANNEL *ch[NLANES];
+	int n = 0, ok = j->connect(j->connect_data, &x, &why) == 0;
 
-	if (ok && !(ch = open_channel(&x, &e))) {
+	if (ok && !(n = open_lanes(&x, ch, &e))) {
 		why = g_strdup(e->message);
 		g_clear_error(&e);
 		xport_close(&x);
@@ -1569,7 +1899,8 @@ static void *recon_thread(void *data)
 	j->ok = ok;
 	if (ok) {
 		j->x = x;
-		j->ch = ch;
+		memcpy(j->ch, ch, sizeof(ch));
+		j->nch = n;
 	}
 	j->why = why;
 	if (j->c)
@@ -1622,8 +1953,8 @@ static void recon_check(struct sftp_conn *c)
 		c->x = j->x;
 		memset(&j->x, 0, sizeof(j->x));
 		j->x.sock = -1;
-		install(c, j->ch, reinit_done, c);
-		j->ch = NULL;
+		install(c, j->ch, j->nch, reinit_done, c);
+		j->nch = 0;
 	} else {
 		log_err("reconnect failed: %s",
 			 j->why ? j->why : "unknown error");
@@ -1667,6 +1998,8 @@ static long on_expire(struct loop *l, long long id, void *data)
 void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
 			     void *data, int timeout_ms)
 {
+	for (unsigned i = 1; i < c->nall; i++)
+		sftp_conn_set_reconnect(c->all[i], cb, data, timeout_ms);
 	c->reconnect = cb;
 	c->reconnect_data = data;
 	c->reconnect_timeout_ms = timeout_ms;
@@ -1676,9 +2009,9 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 				GError **err)
 {
 	struct sftp_conn *c = g_new0(struct sftp_conn, 1);
-	LIBSSH2_CHANNEL *ch;
+	LIBSSH2_CHANNEL *ch[NLANES];
 	struct sftp_req *q;
-	int init = 0, rc;
+	int init = 0, rc, n;
 
 	c->x = *x;		/* ours now */
 	memset(x, 0, sizeof(*x));
@@ -1687,12 +2020,18 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->nl_fd = -1;
 	c->loop = loop_new();
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->link_lock, NULL);
 	g_queue_init(&c->incoming);
-	g_queue_init(&c->outq);
 	g_queue_init(&c->held);
-	c->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
-	buf_init(&c->out, 64 * 1024);
-	buf_init(&c->in, 64 * 1024);
+	for (int i = 0; i < NLANES; i++) {
+		struct lane *L = &c->lanes[i];
+
+		g_queue_init(&L->outq);
+		L->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
+		buf_init(&L->out, 64 * 1024);
+		buf_init(&L->in, 64 * 1024);
+	}
+	c->nlanes = 1;
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
 	c->usable = 1;
@@ -1706,10 +2045,10 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	if (c->nl_fd >= 0)
 		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, on_netlink, c);
 
-	ch = open_channel(&c->x, err);
-	if (!ch)
+	n = open_lanes(&c->x, ch, err);
+	if (!n)
 		goto fail;
-	install(c, ch, init_done, &init);
+	install(c, ch, n, init_done, &init);
 	rc = sftp_conn_wait(c, timeout_ms);
 	if (init == -EPROTONOSUPPORT) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server "
@@ -1732,7 +2071,8 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 			goto fail;
 		}
 	}
-	log_debug("sftp: version 3, extensions: %s; read %zu write %zu",
+	log_debug("sftp: version 3, %d channel%s, extensions: %s; read %zu "
+		  "write %zu", c->nlanes, c->nlanes > 1 ? "s" : "",
 		  c->ext_names->str, c->max_read, c->max_write);
 	return c;
 fail:
@@ -1753,8 +2093,10 @@ static void wait_check(struct loop *l, void *data)
 	struct sftp_conn *c = data;
 
 	pump(c);
-	if (g_hash_table_size(c->pending) == 0 &&
-	    g_queue_is_empty(&c->incoming))
+	for (int i = 0; i < NLANES; i++)
+		if (g_hash_table_size(c->lanes[i].pending))
+			return;
+	if (g_queue_is_empty(&c->incoming))
 		loop_stop(l);
 }
 
@@ -1773,6 +2115,9 @@ int sftp_conn_wait(struct sftp_conn *c, int timeout_ms)
 
 int sftp_conn_start(struct sftp_conn *c)
 {
+	for (unsigned i = 1; i < c->nall; i++)
+		if (sftp_conn_start(c->all[i]))
+			return -EAGAIN;
 	if (pthread_create(&c->thread, NULL, io_thread, c))
 		return -EAGAIN;
 	c->thread_started = 1;
@@ -1807,6 +2152,9 @@ void sftp_conn_free(struct sftp_conn *c)
 
 	if (!c)
 		return;
+	for (unsigned i = 1; i < c->nall; i++)
+		sftp_conn_free(c->all[i]);
+	g_free(c->all);
 	if (c->thread_started) {
 		loop_set_wake_cb(c->loop, stop_cb, NULL);
 		loop_wake(c->loop);
@@ -1826,31 +2174,77 @@ void sftp_conn_free(struct sftp_conn *c)
 	while ((v = g_queue_pop_head(&c->incoming)))
 		g_queue_push_tail(&failed, v);
 	pthread_mutex_unlock(&c->lock);
-	g_hash_table_iter_init(&it, c->pending);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		g_queue_push_tail(&failed, v);
-	g_hash_table_steal_all(c->pending);
+	for (int i = 0; i < NLANES; i++) {
+		g_hash_table_iter_init(&it, c->lanes[i].pending);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			g_queue_push_tail(&failed, v);
+		g_hash_table_steal_all(c->lanes[i].pending);
+	}
 	fail_queue(&failed, -EIO);
 	drop_session(c, 1);
 	if (c->nl_fd >= 0) {
 		loop_del_fd(c->loop, c->nl_fd);
 		close(c->nl_fd);
 	}
-	g_hash_table_destroy(c->pending);
-	buf_free(&c->out);
-	buf_free(&c->in);
+	for (int i = 0; i < NLANES; i++) {
+		g_hash_table_destroy(c->lanes[i].pending);
+		buf_free(&c->lanes[i].out);
+		buf_free(&c->lanes[i].in);
+	}
 	g_string_free(c->ext_names, TRUE);
 	loop_free(c->loop);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->link_lock);
 	g_free(c);
 }
 
+#define LOAD(c, field) __atomic_load_n(&(c)->stats.field, __ATOMIC_RELAXED)
+
+/* Summed over the connections; the reply time is the first's (it
+ * carries the metadata). */
 void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 {
-	s->requests = __atomic_load_n(&c->stats.requests, __ATOMIC_RELAXED);
-	s->bytes_out = __atomic_load_n(&c->stats.bytes_out, __ATOMIC_RELAXED);
-	s->bytes_in = __atomic_load_n(&c->stats.bytes_in, __ATOMIC_RELAXED);
-	s->reconnects = __atomic_load_n(&c->stats.reconnects,
-					__ATOMIC_RELAXED);
-	s->rtt_ms8 = __atomic_load_n(&c->stats.rtt_ms8, __ATOMIC_RELAXED);
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < MAX(c->nall, 1u); i++) {
+		const struct sftp_conn *k = c->nall ? c->all[i] : c;
+
+		s->requests += LOAD(k, requests);
+		s->bytes_out += LOAD(k, bytes_out);
+		s->bytes_in += LOAD(k, bytes_in);
+		s->reconnects += LOAD(k, reconnects);
+	}
+	s->rtt_ms8 = LOAD(c, rtt_ms8);
+	s->conns = MAX(c->nall, 1u);
+	s->channels = (unsigned)c->nlanes;
+}
+
+/* Open n more connections like c (-o max_conns): cb makes each, as a
+ * reconnect does. Before sftp_conn_start(), after the setters. */
+int sftp_conn_add(struct sftp_conn *c, unsigned n, sftp_connect_cb cb,
+		  void *data, int timeout_ms, GError **err)
+{
+	c->all = g_new0(struct sftp_conn *, n + 1);
+	c->all[0] = c;
+	c->nall = 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct xport x;
+		char *why = NULL;
+		struct sftp_conn *k;
+
+		if (cb(data, &x, &why)) {
+			rfs_set_error(err, RFS_EXIT_CONNECT, "connection %u of "
+				      "%u (max_conns): %s", i + 2, n + 1, why);
+			g_free(why);
+			return -1;
+		}
+		k = sftp_conn_new(&x, timeout_ms, err);
+		if (!k)
+			return -1;
+		k->primary = c;
+		sftp_conn_set_reconnect(k, c->reconnect, c->reconnect_data,
+					c->reconnect_timeout_ms);
+		sftp_conn_set_liveness(k, c->probe_ms, c->dead_ms, c->alive_ms);
+		c->all[c->nall++] = k;
+	}
+	return 0;
 }

@@ -16,14 +16,15 @@ char *stats_text(struct rfs *fs)
 	fs_stats(fs, &s, &hits, &misses);
 	return g_strdup_printf("requests=%llu bytes_out=%llu bytes_in=%llu "
 		"cache_hits=%llu cache_misses=%llu cache_hit_rate=%.1f%% "
-		"reconnects=%llu rtt_ms=%.1f",
+		"reconnects=%llu rtt_ms=%.1f conns=%u channels=%u",
 		(unsigned long long)s.requests,
 		(unsigned long long)s.bytes_out,
 		(unsigned long long)s.bytes_in,
 		(unsigned long long)hits, (unsigned long long)misses,
 		hits + misses ? 100.0 * (double)hits / (double)(hits + misses)
 			      : 0.0,
-		(unsigned long long)s.reconnects, (double)s.rtt_ms8 / 8);
+		(unsigned long long)s.reconnects, (double)s.rtt_ms8 / 8,
+		s.conns, s.channels);
 }
 
 /* ---- xattrs: all answered locally ---- */

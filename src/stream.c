@@ -638,7 +638,7 @@ int stream_setstat(struct stream *s, const struct sftp_attrs *a)
 		send_cbuf(s);	/* after the writes: times stay as set */
 		s->wb_other++;
 		s->refs++;
-		sftp_fsetstat(s->p->conn, s->f, a, setstat_done, s);
+		sftp_fsetstat(s->p->conn, s->f, a, setstat_done, NULL, s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return err;

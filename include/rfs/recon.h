@@ -22,6 +22,8 @@ struct recon;
  * memory, or NULL): -o reconnect_password, the password that logged in. */
 struct recon *recon_new(const struct conf *conf, const char *config_file,
 			GBytes *host_key, char *password);
+/* Drop the password (the mount's extra connections are made). */
+void recon_forget_password(struct recon *r);
 void recon_free(struct recon *r);	/* recon_free(NULL) does nothing */
 
 /* An sftp_connect_cb: data is a struct recon. */

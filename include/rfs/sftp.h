@@ -1,11 +1,17 @@
-/* sftp: our SFTP v3 client over one libssh2 channel, many requests in
- * flight.
+/* sftp: our SFTP v3 client, many requests in flight.
  *
  * One I/O thread owns the non-blocking libssh2 session. Other threads
  * build a request and submit it: it is queued under a lock and the I/O
  * thread is woken (eventfd). The I/O thread gives it an id, writes it and
  * records it as pending; the reply is decoded and matched by id, and the
  * request's callback runs on the I/O thread. Callbacks must not block.
+ *
+ * The session carries two SFTP channels (each its own sftp-server process
+ * on the server, which answers one request at a time): metadata and
+ * directories on one, open files' data on the other. Requests on one file
+ * stay on one channel, in order. With sftp_conn_add() there are several
+ * sessions, each with its own I/O thread: callbacks may then run on any
+ * of them (one file's always on the same one).
  *
  * Before the I/O thread exists (at mount time, before daemonizing),
  * sftp_conn_wait() runs the same loop on the calling thread until every
@@ -101,6 +107,8 @@ struct sftp_reply {
 	uint32_t count;
 	struct bufr ext;			/* EXTENDED_REPLY body */
 	uint32_t gen;		/* connection generation it came from */
+	struct sftp_conn *conn;	/* and the connection and lane: where a */
+	int lane;		/* HANDLE is valid */
 	int lost;		/* no reply: the connection broke with the
 				 * request in flight, and it could not be
 				 * sent again (err is -EIO) */
@@ -143,9 +151,10 @@ int sftp_conn_alive(const struct sftp_conn *c);
 void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
 			    int alive_ms);
 
-/* cb(data, 0) on the I/O thread when the link turns unusable (lost, or
- * a liveness probe is unanswered), cb(data, 1) when it is usable again.
- * Set before sftp_conn_start(). */
+/* cb(data, 0) on an I/O thread when the link turns unusable (lost, or
+ * a liveness probe is unanswered; with several connections: the first
+ * of them), cb(data, 1) when it is (all are) usable again. Set before
+ * sftp_conn_start(). */
 void sftp_conn_set_link_cb(struct sftp_conn *c,
 			   void (*cb)(void *data, int usable), void *data);
 
@@ -162,6 +171,15 @@ typedef int (*sftp_connect_cb)(void *data, struct xport *x, char **why);
 void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
 			     void *data, int timeout_ms);
 
+/* -o max_conns: open n more connections to the same server, made by cb
+ * (as a reconnect makes them: no prompts). New files are spread over all
+ * of them round robin, each file's requests stay on its connection (and
+ * so in order); path requests go on the first, or on the connection of
+ * a file open for writing under that path. Call after the setters above,
+ * before sftp_conn_start(). 0, or -1 with *err. */
+int sftp_conn_add(struct sftp_conn *c, unsigned n, sftp_connect_cb cb,
+		  void *data, int timeout_ms, GError **err);
+
 /* Map an SSH_FX_* status to -errno. */
 int sftp_status_errno(uint32_t status);
 
@@ -176,6 +194,11 @@ struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
  * every request on it (ENOENT as ESTALE: it existed when it was
  * "opened"). */
 struct sftp_file *sftp_file_lazy(const char *path, uint32_t pflags);
+/* Put f where with is (the same connection and server process), if f
+ * has no place yet (a lazy file not opened): copy-data needs both
+ * handles on one. c: the mount's connection. */
+void sftp_file_colocate(struct sftp_conn *c, struct sftp_file *f,
+			struct sftp_file *with);
 /* Has it a handle (of this or an earlier connection)? */
 int sftp_file_is_open(struct sftp_file *f);
 struct sftp_file *sftp_file_ref(struct sftp_file *f);
@@ -196,23 +219,35 @@ void sftp_handle(struct sftp_conn *c, uint8_t type,
 						/* FSTAT READDIR CLOSE */
 void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 	       const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+/* OPEN, and right behind it on the same channel an LSTAT of the path:
+ * one round trip, and the LSTAT sees what the OPEN created. */
+void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
+		     const struct sftp_attrs *a, sftp_done_cb open_cb,
+		     sftp_done_cb stat_cb, void *data);
 void sftp_read(struct sftp_conn *c, struct sftp_file *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data);
 void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data);
+/* stat_cb (or NULL): an LSTAT of the path (linkpath) right behind, on
+ * the same channel: one round trip, and it sees what the request did. */
 void sftp_mkdir(struct sftp_conn *c, const char *path,
-		const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+		const struct sftp_attrs *a, sftp_done_cb cb,
+		sftp_done_cb stat_cb, void *data);
 void sftp_setstat(struct sftp_conn *c, const char *path,
 		  const struct sftp_attrs *a, int nofollow,
-		  sftp_done_cb cb, void *data);	/* nofollow: lsetstat@ */
+		  sftp_done_cb cb, sftp_done_cb stat_cb,
+		  void *data);		/* nofollow: lsetstat@ */
+/* stat_cb (or NULL): an FSTAT right behind, as for sftp_setstat. */
 void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
-		   const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+		   const struct sftp_attrs *a, sftp_done_cb cb,
+		   sftp_done_cb stat_cb, void *data);
 /* posix: posix-rename@openssh.com (replaces newpath); else SSH_FXP_RENAME */
 void sftp_rename(struct sftp_conn *c, const char *oldpath,
 		 const char *newpath, int posix, sftp_done_cb cb, void *data);
 void sftp_symlink(struct sftp_conn *c, const char *target,
-		  const char *linkpath, sftp_done_cb cb, void *data);
+		  const char *linkpath, sftp_done_cb cb,
+		  sftp_done_cb stat_cb, void *data);
 void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
 		   const char *newpath, sftp_done_cb cb, void *data);
 void sftp_statvfs(struct sftp_conn *c, const char *path,
@@ -238,6 +273,8 @@ struct sftp_stats {
 	uint64_t reconnects;	/* successful reconnects */
 	uint64_t rtt_ms8;	/* smoothed metadata reply time, 1/8 ms;
 				 * 0: none yet */
+	unsigned conns;		/* SSH connections (max_conns) */
+	unsigned channels;	/* SFTP channels on the first */
 };
 
 /* A snapshot of c's counters. Any thread. */

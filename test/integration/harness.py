@@ -356,7 +356,8 @@ class Sshd:
         return str(path)
 
     def _write_config(self):
-        lines = [
+        # sshd takes the first value of a keyword: the test's come first.
+        lines = self.extra_config + [
             'ListenAddress %s' % self.host,
             'Port %d' % self.port,
         ] + ['HostKey %s' % k for k in self.keys.host_keys()] + [
@@ -374,7 +375,7 @@ class Sshd:
             'LogLevel DEBUG1',
             'MaxStartups 100:30:200',
             'MaxSessions 50',
-        ] + self.extra_config
+        ]
         with open(self.config, 'w') as f:
             f.write('\n'.join(lines) + '\n')
 
