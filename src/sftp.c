@@ -69,6 +69,7 @@ struct sftp_req {
 	sftp_done_cb cb;
 	void *data;
 	int64_t sent_ms;	/* submitted, then sent */
+	int64_t sent_us;	/* sent (monotonic, microseconds) */
 };
 
 enum conn_state {
@@ -152,6 +153,10 @@ struct sftp_conn {
 	size_t max_read, max_write;
 	/* Counters: the I/O thread adds, any thread reads (__atomic). */
 	struct sftp_stats stats;
+	int64_t min_rtt_us;	/* the quickest metadata answer of this
+				 * link (0: none yet): the path's round trip
+				 * without queueing */
+	int64_t meta_us;	/* when the last path request was submitted */
 
 	/* -o max_conns: the first connection (the one fs.c holds) lists
 	 * them all, itself first; set before the I/O threads start. */
@@ -599,6 +604,9 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	if (q->file)		/* its handle's connection; route() the lane */
 		c = bind_file(c, q->file);
+	else if (q->lane == LANE_META)
+		__atomic_store_n(&c->meta_us, g_get_monotonic_time(),
+				 __ATOMIC_RELAXED);
 	if (then)
 		then->lane = q->lane;
 	pthread_mutex_lock(&c->lock);
@@ -988,8 +996,15 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 			  (long long)(loop_now_ms() - q->sent_ms));
 	if (q->file && type == SSH_FXP_ATTRS)
 		q->file->seen = rep.attrs;	/* who the file is */
-	if (q->type != SSH_FXP_READ && q->type != SSH_FXP_WRITE)
+	if (q->type != SSH_FXP_READ && q->type != SSH_FXP_WRITE) {
+		int64_t us = g_get_monotonic_time() - q->sent_us;
+		int64_t min = __atomic_load_n(&c->min_rtt_us, __ATOMIC_RELAXED);
+
 		stats_rtt(c, loop_now_ms() - q->sent_ms);
+		if (!min || us < min)
+			__atomic_store_n(&c->min_rtt_us, MAX(us, 1),
+					 __ATOMIC_RELAXED);
+	}
 	q->cb(&rep, q->data);
 	if (rep.names)
 		sftp_wire_free_names(rep.names, rep.count);
@@ -1015,6 +1030,7 @@ static void send_req(struct sftp_conn *c, struct sftp_req *q)
 		buf_set_u32(&q->pkt, 5, q->id);
 	}
 	q->sent_ms = loop_now_ms();
+	q->sent_us = g_get_monotonic_time();
 	q->seq = ++c->next_seq;
 	STATS_ADD(c, requests, 1);
 	g_hash_table_insert(L->pending, GUINT_TO_POINTER(q->id), q);
@@ -1796,6 +1812,7 @@ static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	c->gen++;
 	c->state = CONN_INIT;
 	pthread_mutex_unlock(&c->lock);
+	__atomic_store_n(&c->min_rtt_us, 0, __ATOMIC_RELAXED);	/* a new path */
 	c->init_cb = init_cb;
 	c->init_data = data;
 	c->init_left = n;
@@ -2196,6 +2213,16 @@ void sftp_conn_free(struct sftp_conn *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->link_lock);
 	g_free(c);
+}
+
+int64_t sftp_conn_min_rtt_us(const struct sftp_conn *c)
+{
+	return __atomic_load_n(&c->min_rtt_us, __ATOMIC_RELAXED);
+}
+
+int64_t sftp_conn_last_meta_us(const struct sftp_conn *c)
+{
+	return __atomic_load_n(&c->meta_us, __ATOMIC_RELAXED);
 }
 
 #define LOAD(c, field) __atomic_load_n(&(c)->stats.field, __ATOMIC_RELAXED)

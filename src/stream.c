@@ -11,12 +11,35 @@
 #include "rfs/log.h"
 
 #define RA_START (256 * 1024)	/* first readahead window, bytes */
+#define PACE_FLOOR (1024 * 1024)	/* in flight at least (bytes) */
+#define PACE_ALPHA (1024 * 1024)	/* queued beyond the BDP: grow below */
+#define PACE_BETA (2 * 1024 * 1024)	/* ... shrink above */
+#define PACE_SAMPLE_US 50000		/* rate samples span this, or 2 RTT */
+#define PACE_IDLE_US 250000		/* a pause this long: a new sample */
+#define PACE_CALM_US 2000000		/* no stat for this long: full speed */
 
+/* How much a stream keeps in flight one way. Alone on the link, the
+ * per-file budget (8 MiB): the CPUs on both ends and the TCP buffers
+ * need that to run at the link's speed. But bytes in flight also queue
+ * in the TCP buffers ahead of everything else on the connection, so
+ * once a path request (a stat, an ls) came while data was flowing, and
+ * for 2 s after the last one, a stream keeps only what the link holds
+ * (as TCP Vegas does): the bandwidth-delay product (measured rate
+ * x the link's quickest round trip) plus 1 to 2 MiB. While that cap is
+ * what limits the rate, the rate follows it up and the cap doubles. */
+struct pace {
+	uint64_t rate;		/* bytes/s, smoothed; 0: not known yet */
+	int64_t t0, last;	/* this sample's start, the last bytes */
+	uint64_t bytes;		/* in this sample */
+	size_t cap;		/* bytes in flight allowed; 0: PACE_FLOOR */
+};
 struct stream_pool {
 	struct sftp_conn *conn;
 	size_t per_file, total;
-	pthread_mutex_t lock;	/* guards used */
+	pthread_mutex_t lock;	/* guards used, busy_since, busy_last */
 	size_t used;		/* bytes in flight, all streams */
+	int64_t busy_since;	/* data has flowed since (no pause) */
+	int64_t busy_last;	/* the last bytes */
 };
 
 struct chunk {			/* one SFTP READ of readahead */
@@ -64,6 +87,9 @@ struct stream {
 	size_t window;		/* readahead bytes wanted ahead */
 	size_t ra_bytes;	/* readahead held or in flight */
 	uint64_t eof_at;	/* end of file seen by a READ, or UINT64_MAX */
+
+	struct pace rpace;	/* sequential reads */
+	struct pace wpace;	/* writes answered */
 
 	struct buf cbuf;	/* coalesced writes at coff, not sent yet */
 	uint64_t coff;
@@ -114,6 +140,60 @@ static void pool_add(struct stream_pool *p, size_t n, int sign)
 	pthread_mutex_lock(&p->lock);
 	p->used = sign > 0 ? p->used + n : p->used - MIN(n, p->used);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- pacing (s->lock held) ---- */
+
+static void pace_add(struct stream *s, struct pace *p, size_t n)
+{
+	int64_t now = g_get_monotonic_time();
+	int64_t rtt = sftp_conn_min_rtt_us(s->p->conn);
+	int64_t dt = now - p->t0;
+
+	pthread_mutex_lock(&s->p->lock);
+	if (now - s->p->busy_last > PACE_IDLE_US)
+		s->p->busy_since = now;
+	s->p->busy_last = now;
+	pthread_mutex_unlock(&s->p->lock);
+	if (!p->t0 || now - p->last > PACE_IDLE_US + 2 * rtt) {
+		p->t0 = now;	/* idle meanwhile: measure from here */
+		p->bytes = 0;
+		dt = 0;
+	}
+	p->last = now;
+	p->bytes += n;
+	if (dt < MAX(PACE_SAMPLE_US, 2 * rtt))
+		return;
+	{
+		uint64_t sample = p->bytes * 1000000 / (uint64_t)dt;
+		uint64_t bdp, cap = p->cap ? p->cap : PACE_FLOOR;
+
+		p->rate = p->rate ? (p->rate + sample) / 2 : sample;
+		bdp = p->rate * (uint64_t)MAX(rtt, 0) / 1000000;
+		if (cap < bdp + PACE_ALPHA)
+			cap = MAX(cap * 2, bdp + PACE_ALPHA);
+		else if (cap > bdp + PACE_BETA)
+			cap = bdp + PACE_BETA;
+		p->cap = (size_t)CLAMP(cap, (uint64_t)PACE_FLOOR,
+				       (uint64_t)s->p->per_file);
+	}
+	p->t0 = now;
+	p->bytes = 0;
+}
+
+/* Bytes this stream may keep in flight one way: see struct pace. A path
+ * request counts if it came while data was flowing on the mount (not the
+ * lookups and the open that started it). */
+static size_t pace_cap(struct stream *s, const struct pace *p)
+{
+	int64_t meta = sftp_conn_last_meta_us(s->p->conn), since;
+
+	pthread_mutex_lock(&s->p->lock);
+	since = s->p->busy_since;
+	pthread_mutex_unlock(&s->p->lock);
+	if (meta > since && g_get_monotonic_time() - meta < PACE_CALM_US)
+		return p->cap ? p->cap : PACE_FLOOR;
+	return s->p->per_file;
 }
 
 /* ---- lifetime ---- */
@@ -424,7 +504,8 @@ void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
 		     (off > s->next_off && off < s->next_off + s->window &&
 		      s->chunks.length);
 	if (sequential) {
-		s->window = MIN(s->window * 2, s->p->per_file);
+		pace_add(s, &s->rpace, size);
+		s->window = MIN(s->window * 2, pace_cap(s, &s->rpace));
 	} else {
 		log_debug("stream: reset at %llu (next %llu)",
 			  (unsigned long long)off,
@@ -490,7 +571,7 @@ void stream_push(struct stream *s)
 
 static int have_room(struct stream *s)
 {
-	return s->wb_bytes + s->cbuf.len <= s->p->per_file &&
+	return s->wb_bytes + s->cbuf.len <= pace_cap(s, &s->wpace) &&
 	       pool_room(s->p, 0);
 }
 
@@ -506,6 +587,8 @@ static void wchunk_done(struct sftp_reply *r, void *data)
 	pthread_mutex_lock(&s->lock);
 	s->wb_bytes -= w->len;
 	pool_add(s->p, w->len, -1);
+	if (!r->err)
+		pace_add(s, &s->wpace, w->len);
 	if (r->err && !s->werr) {
 		s->werr = r->err;
 		log_err("write failed: %s; the next write, fsync or close "

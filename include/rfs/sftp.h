@@ -277,6 +277,15 @@ struct sftp_stats {
 	unsigned channels;	/* SFTP channels on the first */
 };
 
+/* The quickest answer to a metadata request on c's current link, in
+ * microseconds (0: none yet): the round trip without queueing, for
+ * sizing what is kept in flight. Any thread. */
+int64_t sftp_conn_min_rtt_us(const struct sftp_conn *c);
+
+/* When a path request (a stat, a listing...) was last submitted on c,
+ * monotonic microseconds (0: never). Any thread. */
+int64_t sftp_conn_last_meta_us(const struct sftp_conn *c);
+
 /* A snapshot of c's counters. Any thread. */
 void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s);
 

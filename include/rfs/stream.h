@@ -6,7 +6,12 @@
  * ever asks 128 KiB ahead). Random reads fetch just what was asked.
  *
  * Writes: a write is answered once its data is queued, up to a cap of
- * bytes in flight per file and per mount (back-pressure beyond). Small
+ * bytes in flight per file and per mount (back-pressure beyond).
+ *
+ * The cap: the per-file budget while data flows alone; while path
+ * requests (stat, ls) come meanwhile, the measured bandwidth-delay
+ * product plus 1-2 MiB, so that they do not queue behind megabytes in the
+ * connection's TCP buffers (struct pace in stream.c). Small
  * contiguous writes are coalesced. The first error of any write is kept
  * and returned by the next write, flush (close) and fsync: never dropped.
  * flush answers only when every earlier write has been answered. Files

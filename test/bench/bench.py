@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 
 # One way to stop a process by its PID, shared with the test suite.
@@ -64,13 +65,17 @@ MIB = 1 << 20
 # under about 15 minutes; "small" is --quick.
 PROFILES = {
     'full': dict(seq_mib=256, tree_dirs=100, tree_files=5000,
-                 untar_files=1000, git_files=2000, cp_mib=64, fio_s=10),
+                 untar_files=1000, git_files=2000, cp_mib=64, fio_s=10,
+                 par_mib=64),
     'medium': dict(seq_mib=128, tree_dirs=100, tree_files=5000,
-                   untar_files=500, git_files=2000, cp_mib=64, fio_s=8),
+                   untar_files=500, git_files=2000, cp_mib=64, fio_s=8,
+                   par_mib=32),
     'small': dict(seq_mib=64, tree_dirs=20, tree_files=1000,
-                  untar_files=200, git_files=500, cp_mib=16, fio_s=5),
+                  untar_files=200, git_files=500, cp_mib=16, fio_s=5,
+                  par_mib=16),
     'wan': dict(seq_mib=64, tree_dirs=20, tree_files=1000,
-                untar_files=100, git_files=500, cp_mib=16, fio_s=5),
+                untar_files=100, git_files=500, cp_mib=16, fio_s=5,
+                par_mib=16),
 }
 
 # name, unit, higher_is_better, label for the table
@@ -87,6 +92,8 @@ METRICS = [
     ('gitstatus_cold', 's', False, 'git status, {git_files} files, cold'),
     ('gitstatus_warm', 's', False, 'git status, {git_files} files, warm'),
     ('cp', 's', False, 'cp {cp_mib} MiB file inside the mount'),
+    ('stat_busy', 'ms', False, 'stat of a new name during a big read'),
+    ('par4read', 'MB/s', True, '4 files of {par_mib} MiB at once, max_conns=4'),
 ]
 METRIC = {m[0]: m for m in METRICS}
 FSES = ('rfs', 'sshfs')
@@ -204,8 +211,9 @@ class Mount:
     """One rfs or sshfs daemon run with -f in the background, and its
     mountpoint (unique per mount). Stopped by unmounting, then by PID."""
 
-    def __init__(self, bench, fs, debug=False):
+    def __init__(self, bench, fs, debug=False, opts=()):
         self.bench, self.fs, self.debug = bench, fs, debug
+        self.opts = list(opts)   # -o options for either file system
         bench.nmounts += 1
         self.mnt = os.path.join(bench.scratch, 'mnt-%s-%d' % (
             fs, bench.nmounts))
@@ -219,7 +227,7 @@ class Mount:
             opts = ['User=root', 'IdentityFile=' + b.key,
                     'IdentitiesOnly=yes', 'UserKnownHostsFile=' + b.kh,
                     'GlobalKnownHostsFile=/dev/null',
-                    'StrictHostKeyChecking=yes']
+                    'StrictHostKeyChecking=yes'] + self.opts
             return [b.rfs, '127.0.0.1:' + b.remote, self.mnt,
                     '-d' if self.debug else '-f', '-F', '/dev/null',
                     '-p', str(b.port), '-o', ','.join(opts)]
@@ -227,7 +235,7 @@ class Mount:
                 'UserKnownHostsFile=' + b.kh,
                 'GlobalKnownHostsFile=/dev/null',
                 'StrictHostKeyChecking=yes', 'BatchMode=yes',
-                'port=%d' % b.port]
+                'port=%d' % b.port] + self.opts
         if b.cipher:
             opts.append('Ciphers=' + b.cipher)
         return [SSHFS, 'root@127.0.0.1:' + b.remote, self.mnt, '-f',
@@ -524,7 +532,7 @@ class Bench:
 
     def dataset(self, kind, p):
         """Create (once) what a workload reads; returns its description."""
-        used = {'seq': ('seq_mib',), 'cp': ('cp_mib',),
+        used = {'seq': ('seq_mib',), 'cp': ('cp_mib',), 'par': ('par_mib',),
                 'tree': ('tree_dirs', 'tree_files'),
                 'untar': ('untar_files',), 'git': ('git_files',)}[kind]
         key = (kind,) + tuple(p[k] for k in used)
@@ -542,6 +550,15 @@ class Bench:
         wsha = write_random(src, n, seed=2)
         return dict(name=os.path.basename(path), path=path, size=n, sha=sha,
                     wsrc=src, wsha=wsha)
+
+    def _make_par(self, p):
+        n = p['par_mib'] * MIB
+        files = []
+        for i in range(4):
+            path = os.path.join(self.remote, 'par-%d-%d' % (p['par_mib'], i))
+            files.append((os.path.basename(path),
+                          write_random(path, n, seed=10 + i)))
+        return dict(files=files, size=n)
 
     def _make_cp(self, p):
         n = p['cp_mib'] * MIB
@@ -805,6 +822,88 @@ def w_cp(b, fs, p, dl, rep):
         rm_server(server)
 
 
+# Times stat(2) of each path given, a pause between: prints seconds.
+STAT_PROBE = '''
+import os, sys, time
+out = []
+for p in sys.argv[1:]:
+    t = time.monotonic()
+    os.stat(p)
+    out.append(time.monotonic() - t)
+    time.sleep(0.05)
+print(' '.join('%.6f' % x for x in out))
+'''
+
+
+def w_statload(b, fs, p, dl, rep):
+    """stat(2) of names not seen before (a new directory each) while a
+    big file streams in: does metadata wait behind bulk data?"""
+    seq, tree = b.dataset('seq', p), b.dataset('tree', p)
+    stop, passes, current = threading.Event(), [], [None]
+
+    def reader():
+        # O_DIRECT, again and again: every pass goes over the network.
+        while not stop.is_set():
+            proc = subprocess.Popen(
+                ['dd', 'if=' + m.path(seq['name']), 'of=/dev/null',
+                 'bs=1M', 'iflag=direct'], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            current[0] = proc
+            passes.append(proc.wait())
+
+    with Mount(b, fs) as m:
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        try:
+            time.sleep(0.5)     # streaming by now
+            n = min(20, p['tree_dirs'])
+            paths = [m.path(tree['name'], 'd%03d' % i, 'f%05d.txt' % i)
+                     for i in range(n)]
+            r = sh([sys.executable, '-c', STAT_PROBE] + paths, dl)
+        finally:
+            stop.set()
+            if current[0] is not None:
+                stop_proc(current[0], signal.SIGKILL)
+            t.join(30)
+        if any(passes[:-1]) or t.is_alive():
+            raise Failed('the read failed while the stats ran: %s'
+                         % passes)
+    lat = [float(x) for x in r.stdout.split()]
+    if len(lat) != n:
+        raise Failed('stat probe printed %r' % r.stdout[:200])
+    return {'stat_busy': statistics.median(lat) * 1000}
+
+
+def w_par4read(b, fs, p, dl, rep):
+    """Four files read at once, both file systems with max_conns=4:
+    several encryption streams and TCP connections at work."""
+    d = b.dataset('par', p)
+    with Mount(b, fs, opts=['max_conns=4']) as m:
+        procs = []
+        t0 = time.monotonic()
+        for name, _ in d['files']:
+            procs.append(subprocess.Popen(
+                ['dd', 'if=' + m.path(name), 'of=/dev/null', 'bs=1M'],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, start_new_session=True))
+        try:
+            for q in procs:
+                q.wait(dl.left())
+            t = time.monotonic() - t0
+            for q in procs:
+                got = parse_dd_bytes(q.stderr.read())
+                if q.returncode != 0 or got != d['size']:
+                    raise Failed('par4read: dd exit %s, %d bytes of %d' % (
+                        q.returncode, got, d['size']))
+        except subprocess.TimeoutExpired:
+            raise Timeout('par4read: dd still running at the deadline')
+        finally:
+            for q in procs:
+                stop_proc(q, signal.SIGKILL)
+                q.stderr.close()
+    return {'par4read': 4 * d['size'] / t / 1e6}
+
+
 def raw_read(b, p, dl):
     """MB/s of `ssh host cat FILE`, timed from the first byte to EOF (so
     connection setup is not counted, as it is not for the mounts)."""
@@ -880,6 +979,8 @@ WORKLOADS = [
     ('fio', w_fio, ('randread4k',), None),
     ('git', w_git, ('gitstatus_cold', 'gitstatus_warm'), None),
     ('cp', w_cp, ('cp',), None),
+    ('statload', w_statload, ('stat_busy',), None),
+    ('par4read', w_par4read, ('par4read',), None),
 ]
 
 
@@ -914,7 +1015,8 @@ def run_rtt(b, args, rtt):
         try:
             b.dataset({'seqread': 'seq', 'seqwrite': 'seq', 'fio': 'seq',
                        'tree': 'tree', 'untar': 'untar', 'git': 'git',
-                       'cp': 'cp'}[wname], p)
+                       'cp': 'cp', 'statload': 'tree',
+                       'par4read': 'par'}[wname], p)
         except (Failed, OSError) as e:
             log('%s: preparing the data failed: %s' % (wname, e))
             for m in metrics:
