@@ -716,6 +716,8 @@ static int op_push_node(struct op *op, int invalidate)
 	return open;
 }
 
+static int getattr_local(struct op *op);
+
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -724,9 +726,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
-	/* An open file may be changing under writes: ask the server. */
-	if (!op_push_node(op, 0) &&
-	    (!fi || !((struct file *)(uintptr_t)fi->fh)->writable)) {
+	/* An open file may be changing under writes: ask the server,
+	 * unless it is one we created and only we write. */
+	if (op_push_node(op, 0)) {
+		if (getattr_local(op))
+			return;
+	} else if (!fi || !((struct file *)(uintptr_t)fi->fh)->writable) {
 		struct sftp_attrs a;
 		uint32_t nlink;
 
@@ -823,29 +828,60 @@ static void setattr_send(struct op *op)
  * without the file handle, so the node's open file is used): sent behind
  * its writes without waiting, answered from what we know; an error comes
  * back from the next write, fsync or close of that file. 1 if answered. */
+/* The node's file open for writing whose attributes we know (this mount
+ * created it), or NULL; *a: them as they are now (fs->lock held). */
+static struct file *known_file_locked(struct node *n, struct file *only,
+				      struct sftp_attrs *a, uint64_t *end,
+				      uint64_t *writes)
+{
+	for (GSList *l = n->files; l; l = l->next) {
+		struct file *f = l->data;
+
+		if ((only && f != only) || !f->writable || !f->have_a)
+			continue;
+		*a = f->a;
+		stream_write_marks(f->st, end, writes);
+		if (*writes != f->a_writes)	/* written since: mtime moved */
+			a->mtime = (uint32_t)time(NULL);
+		return f;
+	}
+	return NULL;
+}
+
+/* A stat of a file this mount created and is writing (tar's, between
+ * its writes and its fchown): answered from what we know, as
+ * setattr_local() is. 1 if answered. */
+static int getattr_local(struct op *op)
+{
+	struct sftp_attrs a = { 0 };
+	uint64_t end = 0, writes = 0;
+	struct file *f;
+	int writers = 0;
+
+	pthread_mutex_lock(&op->fs->lock);
+	f = known_file_locked(op->node, NULL, &a, &end, &writes);
+	for (GSList *l = op->node->files; l; l = l->next)
+		writers += ((struct file *)l->data)->writable;
+	pthread_mutex_unlock(&op->fs->lock);
+	if (!f || writers != 1 || !(a.flags & SFTP_ATTR_PERMISSIONS) ||
+	    !(a.flags & SFTP_ATTR_SIZE))
+		return 0;
+	a.size = MAX(a.size, end);
+	reply_attr(op, op->node, &a);
+	op_free(op);
+	return 1;
+}
+
 static int setattr_local(struct op *op, struct file *only)
 {
 	struct rfs *fs = op->fs;
 	struct sftp_attrs a = { 0 }, set = op->a;
-	struct file *f = NULL;
+	struct file *f;
 	uint64_t end = 0, writes = 0;
 	int err = 0, to_set = op->to_set;
 
 	pthread_mutex_lock(&fs->lock);
-	for (GSList *l = op->node->files; l; l = l->next) {
-		struct file *c = l->data;
-
-		if ((!only || c == only) && c->writable && c->have_a) {
-			f = c;
-			break;
-		}
-	}
-	if (f) {
-		a = f->a;
-		stream_write_marks(f->st, &end, &writes);
-		if (writes != f->a_writes)	/* written since: mtime moved */
-			a.mtime = (uint32_t)time(NULL);
-	}
+	f = known_file_locked(op->node, only, &a, &end, &writes);
 	if (!f || !(a.flags & SFTP_ATTR_PERMISSIONS) ||
 	    ((set.flags & SFTP_ATTR_UIDGID) && !(a.flags & SFTP_ATTR_UIDGID)) ||
 	    ((set.flags & SFTP_ATTR_ACMODTIME) &&

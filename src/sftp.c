@@ -59,6 +59,7 @@ struct sftp_req {
 	uint8_t no_replay;	/* outcome unknown after a loss: fail it */
 	uint8_t replayed;	/* sent again after a reconnect */
 	uint8_t lane;		/* the channel it goes on (LANE_*) */
+	struct sftp_conn *bulk;	/* READ/WRITE: counted in its bulk_pending */
 	uint32_t max_data;	/* READ: bytes asked for */
 	struct buf pkt;		/* whole packet, kept until the reply */
 	struct sftp_file *file;	/* handle requests: the file (a ref) */
@@ -156,7 +157,9 @@ struct sftp_conn {
 	int64_t min_rtt_us;	/* the quickest metadata answer of this
 				 * link (0: none yet): the path's round trip
 				 * without queueing */
-	int64_t meta_us;	/* when the last path request was submitted */
+	int64_t meta_us;	/* when the last path request was submitted
+				 * while file data was in flight */
+	int bulk_pending;	/* READs and WRITEs not answered (atomic) */
 
 	/* -o max_conns: the first connection (the one fs.c holds) lists
 	 * them all, itself first; set before the I/O threads start. */
@@ -323,7 +326,9 @@ static struct sftp_conn *pick_conn(struct sftp_conn *c)
 		c = c->primary;
 	if (c->nall < 2)
 		return c;
-	return c->all[__atomic_fetch_add(&c->rr, 1, __ATOMIC_RELAXED) %
+	/* From the second: the first carries the path requests, which then
+	 * do not queue behind the data of the first file opened. */
+	return c->all[(__atomic_fetch_add(&c->rr, 1, __ATOMIC_RELAXED) + 1) %
 		      c->nall];
 }
 
@@ -362,6 +367,8 @@ void sftp_file_colocate(struct sftp_conn *c, struct sftp_file *f,
 
 static void req_free(struct sftp_req *q)
 {
+	if (q->bulk)
+		__atomic_fetch_sub(&q->bulk->bulk_pending, 1, __ATOMIC_RELAXED);
 	buf_free(&q->pkt);
 	sftp_file_unref(q->file);
 	sftp_file_unref(q->file2);
@@ -604,9 +611,14 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	if (q->file)		/* its handle's connection; route() the lane */
 		c = bind_file(c, q->file);
-	else if (q->lane == LANE_META)
+	if (q->type == SSH_FXP_READ || q->type == SSH_FXP_WRITE) {
+		q->bulk = c;
+		__atomic_fetch_add(&c->bulk_pending, 1, __ATOMIC_RELAXED);
+	} else if (!q->file && q->lane == LANE_META &&
+		   __atomic_load_n(&c->bulk_pending, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&c->meta_us, g_get_monotonic_time(),
 				 __ATOMIC_RELAXED);
+	}
 	if (then)
 		then->lane = q->lane;
 	pthread_mutex_lock(&c->lock);

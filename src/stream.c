@@ -11,9 +11,9 @@
 #include "rfs/log.h"
 
 #define RA_START (256 * 1024)	/* first readahead window, bytes */
-#define PACE_FLOOR (1024 * 1024)	/* in flight at least (bytes) */
-#define PACE_ALPHA (1024 * 1024)	/* queued beyond the BDP: grow below */
-#define PACE_BETA (2 * 1024 * 1024)	/* ... shrink above */
+#define PACE_FLOOR (512 * 1024)	/* in flight at least (bytes) */
+#define PACE_ALPHA (512 * 1024)	/* queued beyond the BDP: grow below */
+#define PACE_BETA (1024 * 1024)	/* ... shrink above */
 #define PACE_SAMPLE_US 50000		/* rate samples span this, or 2 RTT */
 #define PACE_IDLE_US 250000		/* a pause this long: a new sample */
 #define PACE_CALM_US 2000000		/* no stat for this long: full speed */
@@ -25,7 +25,7 @@
  * once a path request (a stat, an ls) came while data was flowing, and
  * for 2 s after the last one, a stream keeps only what the link holds
  * (as TCP Vegas does): the bandwidth-delay product (measured rate
- * x the link's quickest round trip) plus 1 to 2 MiB. While that cap is
+ * x the link's quickest round trip) plus 0.5 to 1 MiB. While that cap is
  * what limits the rate, the rate follows it up and the cap doubles. */
 struct pace {
 	uint64_t rate;		/* bytes/s, smoothed; 0: not known yet */
@@ -36,10 +36,8 @@ struct pace {
 struct stream_pool {
 	struct sftp_conn *conn;
 	size_t per_file, total;
-	pthread_mutex_t lock;	/* guards used, busy_since, busy_last */
+	pthread_mutex_t lock;	/* guards used */
 	size_t used;		/* bytes in flight, all streams */
-	int64_t busy_since;	/* data has flowed since (no pause) */
-	int64_t busy_last;	/* the last bytes */
 };
 
 struct chunk {			/* one SFTP READ of readahead */
@@ -150,11 +148,6 @@ static void pace_add(struct stream *s, struct pace *p, size_t n)
 	int64_t rtt = sftp_conn_min_rtt_us(s->p->conn);
 	int64_t dt = now - p->t0;
 
-	pthread_mutex_lock(&s->p->lock);
-	if (now - s->p->busy_last > PACE_IDLE_US)
-		s->p->busy_since = now;
-	s->p->busy_last = now;
-	pthread_mutex_unlock(&s->p->lock);
 	if (!p->t0 || now - p->last > PACE_IDLE_US + 2 * rtt) {
 		p->t0 = now;	/* idle meanwhile: measure from here */
 		p->bytes = 0;
@@ -181,17 +174,12 @@ static void pace_add(struct stream *s, struct pace *p, size_t n)
 	p->bytes = 0;
 }
 
-/* Bytes this stream may keep in flight one way: see struct pace. A path
- * request counts if it came while data was flowing on the mount (not the
- * lookups and the open that started it). */
+/* Bytes this stream may keep in flight one way: see struct pace. */
 static size_t pace_cap(struct stream *s, const struct pace *p)
 {
-	int64_t meta = sftp_conn_last_meta_us(s->p->conn), since;
+	int64_t meta = sftp_conn_last_meta_us(s->p->conn);
 
-	pthread_mutex_lock(&s->p->lock);
-	since = s->p->busy_since;
-	pthread_mutex_unlock(&s->p->lock);
-	if (meta > since && g_get_monotonic_time() - meta < PACE_CALM_US)
+	if (meta && g_get_monotonic_time() - meta < PACE_CALM_US)
 		return p->cap ? p->cap : PACE_FLOOR;
 	return s->p->per_file;
 }

@@ -282,8 +282,9 @@ struct sftp_stats {
  * sizing what is kept in flight. Any thread. */
 int64_t sftp_conn_min_rtt_us(const struct sftp_conn *c);
 
-/* When a path request (a stat, a listing...) was last submitted on c,
- * monotonic microseconds (0: never). Any thread. */
+/* When a path request (a stat, a listing...) was last submitted on c
+ * while READs or WRITEs were in flight there, monotonic microseconds (0:
+ * never). Any thread. */
 int64_t sftp_conn_last_meta_us(const struct sftp_conn *c);
 
 /* A snapshot of c's counters. Any thread. */

@@ -10,7 +10,7 @@
  *
  * The cap: the per-file budget while data flows alone; while path
  * requests (stat, ls) come meanwhile, the measured bandwidth-delay
- * product plus 1-2 MiB, so that they do not queue behind megabytes in the
+ * product plus 0.5-1 MiB, so that they do not queue behind megabytes in the
  * connection's TCP buffers (struct pace in stream.c). Small
  * contiguous writes are coalesced. The first error of any write is kept
  * and returned by the next write, flush (close) and fsync: never dropped.

@@ -227,3 +227,31 @@ def test_fd_setattr_error_comes_back_at_close(rfs):
     finally:
         shutil.rmtree(backing, ignore_errors=True)
         u.remove()
+
+
+def test_stat_of_file_being_written_is_local(mount, remote):
+    """A file this mount created and is writing (tar's pattern): stat by
+    name and fstat answer from what rfs knows (size grown by the writes,
+    the mode set), without a round trip; after close the server agrees."""
+    def requests(m):
+        text = os.getxattr(m.mnt, 'user.rfs.stats').decode()
+        return int(dict(kv.split('=', 1) for kv in text.split())['requests'])
+
+    m = mount(extra_o=['xattr'])
+    fd = os.open(m.path('f'), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b'a' * 5000)
+        os.fchmod(fd, 0o640)
+        before = requests(m)
+        for _ in range(5):
+            st = os.stat(m.path('f'))
+            assert (st.st_size, st.st_mode & 0o7777) == (5000, 0o640)
+            assert os.fstat(fd).st_size == 5000
+        assert requests(m) == before, 'stat of the file went to the server'
+        os.pwrite(fd, b'b' * 10, 8000)     # grows it, with a hole
+        assert os.stat(m.path('f')).st_size == 8010
+    finally:
+        os.close(fd)
+    st = os.stat(remote / 'f')
+    assert (st.st_size, st.st_mode & 0o7777) == (8010, 0o640)
+    assert os.stat(m.path('f')).st_size == 8010
