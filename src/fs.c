@@ -86,8 +86,10 @@ struct rfs {
 				 * entry to answer if the link fails */
 	pthread_mutex_t stale_lock;	/* guards stale_waiters; held while
 					 * answering them (before fs->lock) */
-	struct statvfs last_statfs;	/* answered while offline */
+	struct statvfs last_statfs;	/* answered while offline, and */
 	int have_statfs;
+	int64_t statfs_ms;	/* for cache_stat_timeout from then */
+	int space_changed;	/* by us since (atomic): ask again */
 };
 
 struct file {			/* fi->fh of an open file */
@@ -123,6 +125,7 @@ struct op {
 	int stale_kind;		/* 1 getattr, 2 lookup: stale is its answer
 				 * if the link fails meanwhile */
 	struct sftp_attrs stale;
+	int64_t start_ms;	/* statfs: when it was asked */
 };
 
 static struct rfs *fs_ctx(fuse_req_t req)
@@ -717,6 +720,7 @@ static int op_push_node(struct op *op, int invalidate)
 }
 
 static int getattr_local(struct op *op);
+static void space_changed(struct rfs *fs);
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
@@ -966,6 +970,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				!= (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
+		space_changed(fs);
 		if (attr->st_size < 0)
 			return op_reply_err(op, EINVAL);
 		op->a.flags |= SFTP_ATTR_SIZE;
@@ -1190,6 +1195,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
 	op->mode = mode;
@@ -1205,6 +1211,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
 	sftp_symlink(op->fs->conn, link, op->path2, create_node_done,
@@ -1249,6 +1256,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op = op_new(req, 0, parent, name);
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	op->mode = mode;
 	a.perm = mode & 07777;
 	sftp_open(op->fs->conn, op->path2, SSH_FXF_WRITE | SSH_FXF_CREAT |
@@ -1356,6 +1364,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	g_assert(op->parent);	/* op_new: a live parent, or answered */
 	op->flags = SSH_FXP_REMOVE;
 	key = name_key(op->parent, name);
@@ -1386,6 +1395,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	op->flags = SSH_FXP_RMDIR;
 	sftp_path(op->fs->conn, SSH_FXP_RMDIR, op->path2, remove_done, op);
 }
@@ -1560,6 +1570,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	if (!(op->fs->exts & SFTP_EXT_HARDLINK))
 		return op_reply_err(op, EPERM);
 	sftp_hardlink(op->fs->conn, op->path, op->path2, link_done, op);
@@ -1757,6 +1768,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)ino;
+	space_changed(fs_ctx(req));
 	stream_write(((struct file *)(uintptr_t)fi->fh)->st, req, buf, size,
 		     (uint64_t)off);
 }
@@ -2185,6 +2197,13 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 /* ---- statfs, access, create ---- */
 
+/* df's figures: cached like attributes, and asked again after this mount
+ * wrote, created or removed anything (find asks for them every run). */
+static void space_changed(struct rfs *fs)
+{
+	g_atomic_int_set(&fs->space_changed, 1);
+}
+
 static void statfs_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -2208,6 +2227,7 @@ static void statfs_done(struct sftp_reply *r, void *data)
 	pthread_mutex_lock(&op->fs->lock);
 	op->fs->last_statfs = st;
 	op->fs->have_statfs = 1;
+	op->fs->statfs_ms = op->start_ms;
 	pthread_mutex_unlock(&op->fs->lock);
 	if (fsreq_claim(&op->r))
 		fuse_reply_statfs(op->r.req, &st);
@@ -2228,19 +2248,26 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &st);
 		return op_free(op);
 	}
-	if (g_atomic_int_get(&op->fs->offline)) {
-		/* df on a dead link answers at once, with the last figures */
+	{
+		/* Fresh, or the link is dead (df answers at once, with the
+		 * last figures). */
 		struct statvfs st;
-		int have;
+		int have, ms = op->fs->o.cache.attr_ms;
+		int64_t now = g_get_monotonic_time() / 1000;
 
 		pthread_mutex_lock(&op->fs->lock);
 		st = op->fs->last_statfs;
-		have = op->fs->have_statfs;
+		have = op->fs->have_statfs &&
+		       (g_atomic_int_get(&op->fs->offline) ||
+			(!g_atomic_int_get(&op->fs->space_changed) &&
+			 now - op->fs->statfs_ms < ms));
 		pthread_mutex_unlock(&op->fs->lock);
 		if (have) {
 			fuse_reply_statfs(req, &st);
 			return op_free(op);
 		}
+		op->start_ms = now;
+		g_atomic_int_set(&op->fs->space_changed, 0);
 	}
 	op_interruptible(op);
 	sftp_statvfs(op->fs->conn, op->path, statfs_done, op);
@@ -2378,6 +2405,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!op->r.req)
 		return op_free(op);
+	space_changed(op->fs);
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
 	op->fi = *fi;
@@ -2483,6 +2511,7 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	struct copy *c;
 
 	(void)ino_in; (void)ino_out;
+	space_changed(fs);
 	if (flags) {
 		fuse_reply_err(req, EINVAL);
 		return;

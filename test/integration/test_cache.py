@@ -147,3 +147,33 @@ def test_nocto_trusts_cache_within_timeout(mount, remote):
     time.sleep(2.5)
     with open(p, 'rb') as f:
         assert f.read() == b'second, longer version'
+
+
+def test_statfs_cached_until_this_mount_changes_something(mount, remote):
+    """find asks for statfs on every run: the figures are kept like
+    attributes, and asked again once this mount wrote or removed."""
+    def requests(m):
+        text = os.getxattr(m.mnt, 'user.rfs.stats').decode()
+        return int(dict(kv.split('=', 1) for kv in text.split())['requests'])
+
+    m = mount(extra_o=['xattr'])
+    first = os.statvfs(m.mnt)
+    before = requests(m)
+    for _ in range(5):
+        assert os.statvfs(m.mnt).f_blocks == first.f_blocks
+    assert requests(m) == before, 'statfs went to the server again'
+    with open(m.path('f'), 'wb') as f:
+        f.write(b'x' * 100000)
+    after_write = requests(m)
+    os.statvfs(m.mnt)
+    assert requests(m) == after_write + 1
+    os.unlink(m.path('f'))
+    after_unlink = requests(m)
+    os.statvfs(m.mnt)
+    assert requests(m) == after_unlink + 1
+    m.unmount()
+    m = mount(extra_o=['xattr', 'cache=no'])
+    os.statvfs(m.mnt)
+    before = requests(m)
+    os.statvfs(m.mnt)
+    assert requests(m) == before + 1
