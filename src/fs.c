@@ -2210,10 +2210,10 @@ static void statfs_done(struct sftp_reply *r, void *data)
 	struct sftp_statvfs v;
 	struct statvfs st = { 0 };
 
-	if (r->err)
-		return op_reply_err(op, r->err);
-	if (sftp_parse_statvfs(&r->ext, &v))
-		return op_reply_err(op, EPROTO);
+	if (r->err || sftp_parse_statvfs(&r->ext, &v)) {
+		space_changed(op->fs);	/* what we have is no fresher */
+		return op_reply_err(op, r->err ? r->err : EPROTO);
+	}
 	st.f_bsize = v.bsize;
 	st.f_frsize = v.frsize;
 	st.f_blocks = v.blocks;
@@ -2510,8 +2510,23 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	struct stream *out = ((struct file *)(uintptr_t)fi_out->fh)->st;
 	struct copy *c;
 
-	(void)ino_in; (void)ino_out;
+	(void)ino_in;
 	space_changed(fs);
+	{
+		/* The server grows the destination: what we knew of its
+		 * size (a file we created) is no longer it. */
+		struct node *n;
+
+		pthread_mutex_lock(&fs->lock);
+		n = node_get(fs, ino_out);
+		if (n)
+			n->refs++;
+		pthread_mutex_unlock(&fs->lock);
+		if (n) {
+			files_forget_attrs(fs, n);
+			node_unref(fs, n);
+		}
+	}
 	if (flags) {
 		fuse_reply_err(req, EINVAL);
 		return;

@@ -167,8 +167,6 @@ struct sftp_conn {
 	struct sftp_conn **all;
 	unsigned nall;
 	unsigned rr;		/* round robin of new files (atomic) */
-	pthread_mutex_t link_lock;	/* guards down */
-	unsigned down;		/* connections unusable (first only) */
 };
 
 /* Smoothed reply time of metadata requests (not READ/WRITE, whose time
@@ -191,22 +189,32 @@ static void stats_rtt(struct sftp_conn *c, int64_t ms)
  * another lane's server process could overtake them. Lock order:
  * writers_lock, then a file's lock. */
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
-static GHashTable *writers;	/* path (ours) -> struct sftp_file * */
+static GHashTable *writers;	/* path (ours) -> GPtrArray of files */
 
 static void writers_add(struct sftp_file *f, const char *path)
 {
+	GPtrArray *a;
+
 	pthread_mutex_lock(&writers_lock);
 	if (!writers)
-		writers = g_hash_table_new_full(g_str_hash, g_str_equal,
-						g_free, NULL);
-	g_hash_table_replace(writers, g_strdup(path), f);
+		writers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+			(GDestroyNotify)g_ptr_array_unref);
+	a = g_hash_table_lookup(writers, path);
+	if (!a) {
+		a = g_ptr_array_new();
+		g_hash_table_insert(writers, g_strdup(path), a);
+	}
+	g_ptr_array_add(a, f);
 	pthread_mutex_unlock(&writers_lock);
 }
 
 static void writers_del(struct sftp_file *f, const char *path)
 {
+	GPtrArray *a;
+
 	pthread_mutex_lock(&writers_lock);
-	if (writers && g_hash_table_lookup(writers, path) == f)
+	a = writers ? g_hash_table_lookup(writers, path) : NULL;
+	if (a && g_ptr_array_remove(a, f) && !a->len)
 		g_hash_table_remove(writers, path);
 	pthread_mutex_unlock(&writers_lock);
 }
@@ -216,10 +224,14 @@ static int writers_find(const char *path, struct sftp_conn **c,
 			uint8_t *lane)
 {
 	struct sftp_file *f;
+	GPtrArray *a;
 	int found = 0;
 
 	pthread_mutex_lock(&writers_lock);
-	f = writers ? g_hash_table_lookup(writers, path) : NULL;
+	a = writers ? g_hash_table_lookup(writers, path) : NULL;
+	/* The oldest: with two writers of one path (on two connections at
+	 * worst) a path request follows the first one's writes. */
+	f = a && a->len ? a->pdata[0] : NULL;
 	if (f) {
 		pthread_mutex_lock(&f->lock);
 		if (f->conn) {
@@ -322,14 +334,24 @@ void sftp_file_set_path(struct sftp_file *f, const char *path)
 /* Which connection of c's (-o max_conns) takes the next file. */
 static struct sftp_conn *pick_conn(struct sftp_conn *c)
 {
+	unsigned n, start;
+
 	if (c->primary)
 		c = c->primary;
-	if (c->nall < 2)
+	n = c->nall;
+	if (n < 2)
 		return c;
 	/* From the second: the first carries the path requests, which then
-	 * do not queue behind the data of the first file opened. */
-	return c->all[(__atomic_fetch_add(&c->rr, 1, __ATOMIC_RELAXED) + 1) %
-		      c->nall];
+	 * do not queue behind the data of the first file opened. One that
+	 * is down is passed over while another is up. */
+	start = __atomic_fetch_add(&c->rr, 1, __ATOMIC_RELAXED) + 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct sftp_conn *k = c->all[(start + i) % n];
+
+		if (sftp_conn_alive(k))
+			return k;
+	}
+	return c->all[start % n];
 }
 
 /* Give f a place if it has none yet (a lazy file): a connection of c's,
@@ -338,10 +360,23 @@ static struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f)
 {
 	struct sftp_conn *to;
 
+	struct sftp_conn *w = NULL;
+	uint8_t lane = LANE_BULK;
+	char *path = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->conn && f->path && !f->writer)
+		path = g_strdup(f->path);
+	pthread_mutex_unlock(&f->lock);
+	/* After the writes of a file open for writing under that path (the
+	 * writers table is locked before a file). */
+	if (path && !writers_find(path, &w, &lane))
+		w = NULL;
+	g_free(path);
 	pthread_mutex_lock(&f->lock);
 	if (!f->conn) {
-		f->conn = pick_conn(c);
-		f->lane = LANE_BULK;
+		f->conn = w ? w : pick_conn(c);
+		f->lane = w ? lane : LANE_BULK;
 	}
 	to = f->conn;
 	pthread_mutex_unlock(&f->lock);
@@ -442,24 +477,16 @@ static void fail_queue(GQueue *q, int err)
 }
 
 /* Tell link_cb when the link turns unusable (down, or a probe is
- * unanswered) or usable again; with several connections, when the first
- * of them turns unusable and when the last is usable again. I/O thread
- * (of any of them). */
+ * unanswered) or usable again. With max_conns, the first connection's:
+ * it carries the metadata that cached entries stand in for; a file on
+ * another one waits for its own connection. I/O thread. */
 static void report_link(struct sftp_conn *c, int usable)
 {
-	struct sftp_conn *p = c->primary ? c->primary : c;
-	int before, after;
-
 	if (usable == c->usable)
 		return;
 	c->usable = usable;
-	pthread_mutex_lock(&p->link_lock);
-	before = p->down == 0;
-	p->down = usable ? p->down - 1 : p->down + 1;
-	after = p->down == 0;
-	if (before != after && p->link_cb)
-		p->link_cb(p->link_data, after);
-	pthread_mutex_unlock(&p->link_lock);
+	if (!c->primary && c->link_cb)
+		c->link_cb(c->link_data, usable);
 }
 
 static long on_reconnect(struct loop *l, long long id, void *data);
@@ -601,7 +628,6 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 		    sftp_done_cb then_cb, void *data)
 {
 	struct sftp_req *qs[2] = { q, then };
-	int dead;
 
 	for (int i = 0; i < 2 && qs[i]; i++) {
 		qs[i]->cb = (i ? then_cb : cb) ? (i ? then_cb : cb)
@@ -621,23 +647,17 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	if (then)
 		then->lane = q->lane;
+	/* Queued even when the link is gone for good or past
+	 * reconnect_timeout: pump() fails them on the I/O thread, never on
+	 * the caller's (it may hold a lock its callback takes). */
 	pthread_mutex_lock(&c->lock);
 	q->sent_ms = loop_now_ms();
-	dead = c->state == CONN_CLOSED ||
-	       (c->state == CONN_DOWN &&
-		(c->reconnect_timeout_ms == 0 || c->offline));
-	for (int i = 0; i < 2 && qs[i] && !dead; i++) {
+	for (int i = 0; i < 2 && qs[i]; i++) {
 		qs[i]->sent_ms = q->sent_ms;
 		g_queue_push_tail(&c->incoming, qs[i]);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!dead) {
-		loop_wake(c->loop);
-		return;
-	}
-	req_fail(q, -EIO);
-	if (then)
-		req_fail(then, -EIO);
+	loop_wake(c->loop);
 }
 
 static void submit(struct sftp_conn *c, struct sftp_req *q,
@@ -1408,12 +1428,13 @@ static int do_write(struct sftp_conn *c, int i)
 	}
 }
 
-/* Read lane i until EAGAIN, dispatching whole packets. 0, or -1 after
- * conn_fail(). */
+/* Read lane i until EAGAIN, dispatching whole packets. 0 (1 if any
+ * bytes came), or -1 after conn_fail(). */
 static int do_read(struct sftp_conn *c, int i)
 {
 	struct lane *L = &c->lanes[i];
 	LIBSSH2_SESSION *s0 = c->session;
+	int got = 0;
 
 	for (;;) {
 		ssize_t n;
@@ -1438,6 +1459,7 @@ static int do_read(struct sftp_conn *c, int i)
 			break;
 		}
 		L->in.len += (size_t)n;
+		got = 1;
 		STATS_ADD(c, bytes_in, n);
 		while (L->in.len - off >= 4) {
 			uint32_t plen = buf_peek_u32(L->in.data + off);
@@ -1468,7 +1490,7 @@ static int do_read(struct sftp_conn *c, int i)
 						   sizeof(junk)) > 0)
 			;
 	}
-	return 0;
+	return got;
 }
 
 static void update_poll(struct sftp_conn *c)
@@ -1494,7 +1516,9 @@ static void pump(struct sftp_conn *c)
 		struct sftp_req *q;
 
 		pthread_mutex_lock(&c->lock);
-		if (c->state == CONN_CLOSED)
+		if (c->state == CONN_CLOSED ||
+		    (c->state == CONN_DOWN &&
+		     (c->reconnect_timeout_ms == 0 || c->offline)))
 			while ((q = g_queue_pop_head(&c->incoming)))
 				g_queue_push_tail(&failed, q);
 		pthread_mutex_unlock(&c->lock);
@@ -1502,9 +1526,21 @@ static void pump(struct sftp_conn *c)
 		return;
 	}
 	take_incoming(c);
-	for (int i = 0; i < c->nlanes; i++)
-		if (do_write(c, i) || do_read(c, i) || do_write(c, i))
-			return;
+	/* Reading (or writing) one channel makes libssh2 read every packet
+	 * waiting on the socket, another channel's too, and keep it: go
+	 * round again until a pass reads nothing, or the socket is quiet
+	 * while an answer sits inside libssh2. */
+	for (int more = 1; more;) {
+		more = 0;
+		for (int i = 0; i < c->nlanes; i++) {
+			int r = 0;
+
+			if (do_write(c, i) || (r = do_read(c, i)) < 0 ||
+			    do_write(c, i))
+				return;
+			more |= r;
+		}
+	}
 	update_poll(c);
 }
 
@@ -2049,7 +2085,6 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->nl_fd = -1;
 	c->loop = loop_new();
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->link_lock, NULL);
 	g_queue_init(&c->incoming);
 	g_queue_init(&c->held);
 	for (int i = 0; i < NLANES; i++) {
@@ -2173,6 +2208,16 @@ static void stop_cb(struct loop *l, void *data)
 	loop_stop(l);
 }
 
+static void stop_thread(struct sftp_conn *c)
+{
+	if (!c->thread_started)
+		return;
+	loop_set_wake_cb(c->loop, stop_cb, NULL);
+	loop_wake(c->loop);
+	pthread_join(c->thread, NULL);
+	c->thread_started = 0;
+}
+
 void sftp_conn_free(struct sftp_conn *c)
 {
 	GQueue failed = G_QUEUE_INIT;
@@ -2181,14 +2226,21 @@ void sftp_conn_free(struct sftp_conn *c)
 
 	if (!c)
 		return;
-	for (unsigned i = 1; i < c->nall; i++)
-		sftp_conn_free(c->all[i]);
-	g_free(c->all);
-	if (c->thread_started) {
-		loop_set_wake_cb(c->loop, stop_cb, NULL);
-		loop_wake(c->loop);
-		pthread_join(c->thread, NULL);
+	if (c->nall) {
+		/* Every I/O thread stops before any connection goes: a reply
+		 * on one may open a file on another. Then none is picked. */
+		struct sftp_conn **all = c->all;
+		unsigned n = c->nall;
+
+		for (unsigned i = 0; i < n; i++)
+			stop_thread(all[i]);
+		c->nall = 0;
+		c->all = NULL;
+		for (unsigned i = 1; i < n; i++)
+			sftp_conn_free(all[i]);
+		g_free(all);
 	}
+	stop_thread(c);
 	if (c->job) {		/* still blocked: let it clean up alone */
 		pthread_mutex_lock(&c->job->lock);
 		c->job->c = NULL;
@@ -2210,6 +2262,16 @@ void sftp_conn_free(struct sftp_conn *c)
 		g_hash_table_steal_all(c->lanes[i].pending);
 	}
 	fail_queue(&failed, -EIO);
+	/* Their callbacks may queue more (a listing's CLOSE): fail those. */
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		failed = c->incoming;
+		g_queue_init(&c->incoming);
+		pthread_mutex_unlock(&c->lock);
+		if (g_queue_is_empty(&failed))
+			break;
+		fail_queue(&failed, -EIO);
+	}
 	drop_session(c, 1);
 	if (c->nl_fd >= 0) {
 		loop_del_fd(c->loop, c->nl_fd);
@@ -2223,7 +2285,6 @@ void sftp_conn_free(struct sftp_conn *c)
 	g_string_free(c->ext_names, TRUE);
 	loop_free(c->loop);
 	pthread_mutex_destroy(&c->lock);
-	pthread_mutex_destroy(&c->link_lock);
 	g_free(c);
 }
 

@@ -151,10 +151,10 @@ int sftp_conn_alive(const struct sftp_conn *c);
 void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
 			    int alive_ms);
 
-/* cb(data, 0) on an I/O thread when the link turns unusable (lost, or
- * a liveness probe is unanswered; with several connections: the first
- * of them), cb(data, 1) when it is (all are) usable again. Set before
- * sftp_conn_start(). */
+/* cb(data, 0) on the I/O thread when the link turns unusable (lost, or
+ * a liveness probe is unanswered), cb(data, 1) when it is usable again.
+ * With several connections, the first one's (it carries the metadata).
+ * Set before sftp_conn_start(). */
 void sftp_conn_set_link_cb(struct sftp_conn *c,
 			   void (*cb)(void *data, int usable), void *data);
 

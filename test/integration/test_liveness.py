@@ -130,3 +130,47 @@ def test_blackhole_then_restore_read_completes(rfs, remote, proxied):
     assert out['sha'] == hashlib.sha256(data).hexdigest()
     assert 'no answer from the server' in m.stderr()
     assert 'reconnected after' in m.stderr()
+
+
+def test_write_after_reconnect_timeout_fails_not_hangs(rfs, proxied):
+    """Past reconnect_timeout a write on an open file fails (EIO from the
+    write or the fsync) at once; it must never wait on itself."""
+    import errno
+    import threading
+    from harness import wait_for
+    proxy, kh = proxied
+    m = rfs.mount(port=proxy.port, known_hosts=kh, extra_o=[
+        'probe_after=1,dead_after=2,reconnect_timeout=2'])
+    fd = os.open(m.path('w'), os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        os.write(fd, b'x' * 1000)
+        os.fsync(fd)
+        proxy.blackhole()
+        proxy.refuse()
+        # A request on the silent link gets it noticed.
+        subprocess.run(['stat', m.path('nothing-here')],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=20)
+        assert wait_for(lambda: 'operations fail with EIO' in m.stderr(),
+                        20), m.stderr()
+        result = {}
+
+        def write():
+            try:
+                os.write(fd, b'y' * (1 << 20))
+                os.fsync(fd)
+                result['r'] = 'ok'
+            except OSError as e:
+                result['r'] = e.errno
+
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        t.join(10)
+        assert not t.is_alive(), 'the write hung'
+        assert result['r'] == errno.EIO, result
+    finally:
+        proxy.restore()
+        try:
+            os.close(fd)
+        except OSError:
+            pass
