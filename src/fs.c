@@ -1186,7 +1186,6 @@ static void create_node_stat(struct sftp_reply *r, void *data)
 	created_stat(r, data);
 }
 
-
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {

@@ -628,10 +628,11 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 		    sftp_done_cb then_cb, void *data)
 {
 	struct sftp_req *qs[2] = { q, then };
+	sftp_done_cb cbs[2] = { cb, then_cb };
+	int64_t now;
 
 	for (int i = 0; i < 2 && qs[i]; i++) {
-		qs[i]->cb = (i ? then_cb : cb) ? (i ? then_cb : cb)
-					      : ignore_reply;
+		qs[i]->cb = cbs[i] ? cbs[i] : ignore_reply;
 		qs[i]->data = data;
 		buf_set_u32(&qs[i]->pkt, 0, (uint32_t)(qs[i]->pkt.len - 4));
 	}
@@ -651,9 +652,9 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	 * reconnect_timeout: pump() fails them on the I/O thread, never on
 	 * the caller's (it may hold a lock its callback takes). */
 	pthread_mutex_lock(&c->lock);
-	q->sent_ms = loop_now_ms();
+	now = loop_now_ms();
 	for (int i = 0; i < 2 && qs[i]; i++) {
-		qs[i]->sent_ms = q->sent_ms;
+		qs[i]->sent_ms = now;
 		g_queue_push_tail(&c->incoming, qs[i]);
 	}
 	pthread_mutex_unlock(&c->lock);

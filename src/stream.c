@@ -31,7 +31,7 @@ struct pace {
 	uint64_t rate;		/* bytes/s, smoothed; 0: not known yet */
 	int64_t t0, last;	/* this sample's start, the last bytes */
 	uint64_t bytes;		/* in this sample */
-	size_t cap;		/* bytes in flight allowed; 0: PACE_FLOOR */
+	size_t cap;		/* bytes in flight allowed */
 };
 struct stream_pool {
 	struct sftp_conn *conn;
@@ -159,7 +159,7 @@ static void pace_add(struct stream *s, struct pace *p, size_t n)
 		return;
 	{
 		uint64_t sample = p->bytes * 1000000 / (uint64_t)dt;
-		uint64_t bdp, cap = p->cap ? p->cap : PACE_FLOOR;
+		uint64_t bdp, cap = p->cap;
 
 		p->rate = p->rate ? (p->rate + sample) / 2 : sample;
 		bdp = p->rate * (uint64_t)MAX(rtt, 0) / 1000000;
@@ -180,7 +180,7 @@ static size_t pace_cap(struct stream *s, const struct pace *p)
 	int64_t meta = sftp_conn_last_meta_us(s->p->conn);
 
 	if (meta && g_get_monotonic_time() - meta < PACE_CALM_US)
-		return p->cap ? p->cap : PACE_FLOOR;
+		return p->cap;
 	return s->p->per_file;
 }
 
@@ -201,6 +201,7 @@ struct stream *stream_new(struct stream_pool *p, struct sftp_file *f,
 	g_queue_init(&s->readers);
 	g_queue_init(&s->writers);
 	s->window = RA_START;
+	s->rpace.cap = s->wpace.cap = PACE_FLOOR;
 	s->eof_at = UINT64_MAX;
 	buf_init(&s->cbuf, 0);
 	return s;

@@ -164,6 +164,18 @@ def rfs(sshd, tmp_path, watchdog):
 
 
 @pytest.fixture
+def own_sshd(keys, rfs):
+    """A private sshd the test may restart, or count and kill the
+    sessions of."""
+    s = Sshd(keys).start()
+    rfs.use(s)
+    try:
+        yield s
+    finally:
+        s.cleanup()
+
+
+@pytest.fixture
 def mount(rfs):
     """mount(remote_path, extra_args=[], env=...) -> Mount (.proc, .mnt)."""
     return rfs.mount

@@ -237,6 +237,24 @@ def proc_argv(pid):
         return []
 
 
+def parse_stats(text):
+    """The user.rfs.stats line as a dict (numbers as int); asserts its
+    shape."""
+    assert text.endswith('\n'), repr(text)
+    fields = dict(kv.split('=', 1) for kv in text.split())
+    for k in ('requests', 'bytes_out', 'bytes_in', 'cache_hits',
+              'cache_misses', 'reconnects', 'conns', 'channels'):
+        assert fields[k].isdigit(), (k, text)
+    assert fields['cache_hit_rate'].endswith('%'), text
+    float(fields['rtt_ms'])
+    return {k: (int(v) if v.isdigit() else v) for k, v in fields.items()}
+
+
+def rfs_stats(mnt):
+    """A mount's statistics (mounted with -o xattr)."""
+    return parse_stats(os.getxattr(str(mnt), 'user.rfs.stats').decode())
+
+
 def wait_for(pred, timeout, interval=0.05):
     deadline = time.monotonic() + timeout
     while True:

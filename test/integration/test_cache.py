@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from harness import rfs_stats
+
 
 def test_own_changes_seen_at_once(mount, remote):
     m = mount()
@@ -152,28 +154,25 @@ def test_nocto_trusts_cache_within_timeout(mount, remote):
 def test_statfs_cached_until_this_mount_changes_something(mount, remote):
     """find asks for statfs on every run: the figures are kept like
     attributes, and asked again once this mount wrote or removed."""
-    def requests(m):
-        text = os.getxattr(m.mnt, 'user.rfs.stats').decode()
-        return int(dict(kv.split('=', 1) for kv in text.split())['requests'])
-
     m = mount(extra_o=['xattr'])
     first = os.statvfs(m.mnt)
-    before = requests(m)
+    before = rfs_stats(m.mnt)['requests']
     for _ in range(5):
         assert os.statvfs(m.mnt).f_blocks == first.f_blocks
-    assert requests(m) == before, 'statfs went to the server again'
+    assert rfs_stats(m.mnt)['requests'] == before, \
+        'statfs went to the server again'
     with open(m.path('f'), 'wb') as f:
         f.write(b'x' * 100000)
-    after_write = requests(m)
+    after_write = rfs_stats(m.mnt)['requests']
     os.statvfs(m.mnt)
-    assert requests(m) == after_write + 1
+    assert rfs_stats(m.mnt)['requests'] == after_write + 1
     os.unlink(m.path('f'))
-    after_unlink = requests(m)
+    after_unlink = rfs_stats(m.mnt)['requests']
     os.statvfs(m.mnt)
-    assert requests(m) == after_unlink + 1
+    assert rfs_stats(m.mnt)['requests'] == after_unlink + 1
     m.unmount()
     m = mount(extra_o=['xattr', 'cache=no'])
     os.statvfs(m.mnt)
-    before = requests(m)
+    before = rfs_stats(m.mnt)['requests']
     os.statvfs(m.mnt)
-    assert requests(m) == before + 1
+    assert rfs_stats(m.mnt)['requests'] == before + 1

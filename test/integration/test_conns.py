@@ -22,20 +22,7 @@ def sftp_servers(sshd):
             if any('sftp-server' in a for a in harness.proc_argv(p))]
 
 
-def stats(mnt):
-    text = os.getxattr(str(mnt), 'user.rfs.stats').decode()
-    return dict(kv.split('=', 1) for kv in text.split())
-
-
-@pytest.fixture
-def own_sshd(keys, rfs):
-    """A private sshd, so that its session processes are this test's."""
-    s = Sshd(keys).start()
-    rfs.use(s)
-    try:
-        yield s
-    finally:
-        s.cleanup()
+stats = harness.rfs_stats
 
 
 def test_two_channels(rfs, own_sshd):
@@ -44,7 +31,7 @@ def test_two_channels(rfs, own_sshd):
     assert harness.wait_for(lambda: len(sftp_servers(own_sshd)) == 2, 5), \
         sftp_servers(own_sshd)
     s = stats(m.mnt)
-    assert (s['conns'], s['channels']) == ('1', '2'), s
+    assert (s['conns'], s['channels']) == (1, 2), s
     # Both work: a listing (metadata) and a read (file data).
     assert os.listdir(m.mnt) == ['f']
     with open(m.path('f'), 'rb') as f:
@@ -59,7 +46,7 @@ def test_one_channel_server(rfs, keys):
     try:
         data = os.urandom(3 << 20)
         m = rfs.mount(extra_o=['xattr'])
-        assert stats(m.mnt)['channels'] == '1'
+        assert stats(m.mnt)['channels'] == 1
         assert len(sftp_servers(s)) == 1
         with open(m.path('w'), 'wb') as f:
             f.write(data)
@@ -76,7 +63,7 @@ def test_max_conns_spreads_files(rfs, own_sshd):
     m = rfs.mount(extra_o=['max_conns=3', 'xattr'])
     assert harness.wait_for(lambda: len(sftp_servers(own_sshd)) == 6, 5), \
         sftp_servers(own_sshd)
-    assert stats(m.mnt)['conns'] == '3'
+    assert stats(m.mnt)['conns'] == 3
     datas = [os.urandom((1 << 20) + i * 4097) for i in range(6)]
     errors = []
 
@@ -101,7 +88,7 @@ def test_max_conns_spreads_files(rfs, own_sshd):
         assert hashlib.sha256(got).digest() == hashlib.sha256(d).digest(), i
     # Every connection carried some of them.
     s = stats(m.mnt)
-    assert int(s['bytes_out']) > 6 << 20, s
+    assert s['bytes_out'] > 6 << 20, s
 
 
 def test_max_conns_path_ops_after_writes(rfs):
@@ -145,7 +132,7 @@ def test_max_conns_copy_file_range(rfs):
 
     def moved():
         s = stats(m.mnt)
-        return int(s['bytes_in']) + int(s['bytes_out'])
+        return s['bytes_in'] + s['bytes_out']
 
     for n in range(4):
         before = moved()
@@ -212,7 +199,7 @@ def test_max_conns_password(rfs, own_sshd):
                       input=password + '\n',
                       extra_o=['password_stdin,PreferredAuthentications='
                                'password,max_conns=2,xattr'])
-        assert stats(m.mnt)['conns'] == '2'
+        assert stats(m.mnt)['conns'] == 2
         for i in range(4):
             with open(m.path('p%d' % i), 'w') as f:
                 f.write('data %d' % i)

@@ -22,17 +22,6 @@ import harness
 from harness import Sshd
 
 
-@pytest.fixture
-def own_sshd(keys, rfs):
-    """A private sshd this test may restart or kill sessions of."""
-    s = Sshd(keys).start()
-    rfs.use(s)
-    try:
-        yield s
-    finally:
-        s.cleanup()
-
-
 def wait_reconnected(m, count=1, timeout=20):
     assert harness.wait_for(lambda: m.stderr().count('reconnected after')
                             >= count, timeout), m.stderr()

@@ -10,22 +10,8 @@ import time
 
 import pytest
 
-from harness import assert_errno, wait_for
-
-
-def parse_stats(text):
-    assert text.endswith('\n'), repr(text)
-    fields = dict(kv.split('=', 1) for kv in text.split())
-    for k in ('requests', 'bytes_out', 'bytes_in', 'cache_hits',
-              'cache_misses', 'reconnects'):
-        assert fields[k].isdigit(), (k, text)
-    assert fields['cache_hit_rate'].endswith('%'), text
-    float(fields['rtt_ms'])
-    return {k: (int(v) if v.isdigit() else v) for k, v in fields.items()}
-
-
-def stats(mnt):
-    return parse_stats(os.getxattr(str(mnt), 'user.rfs.stats').decode())
+from harness import assert_errno, parse_stats, wait_for
+from harness import rfs_stats as stats
 
 
 def test_stats_xattr(mount, remote):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import read_file
+from harness import read_file, rfs_stats
 
 
 @pytest.fixture
@@ -233,21 +233,18 @@ def test_stat_of_file_being_written_is_local(mount, remote):
     """A file this mount created and is writing (tar's pattern): stat by
     name and fstat answer from what rfs knows (size grown by the writes,
     the mode set), without a round trip; after close the server agrees."""
-    def requests(m):
-        text = os.getxattr(m.mnt, 'user.rfs.stats').decode()
-        return int(dict(kv.split('=', 1) for kv in text.split())['requests'])
-
     m = mount(extra_o=['xattr'])
     fd = os.open(m.path('f'), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, b'a' * 5000)
         os.fchmod(fd, 0o640)
-        before = requests(m)
+        before = rfs_stats(m.mnt)['requests']
         for _ in range(5):
             st = os.stat(m.path('f'))
             assert (st.st_size, st.st_mode & 0o7777) == (5000, 0o640)
             assert os.fstat(fd).st_size == 5000
-        assert requests(m) == before, 'stat of the file went to the server'
+        assert rfs_stats(m.mnt)['requests'] == before, \
+            'stat of the file went to the server'
         os.pwrite(fd, b'b' * 10, 8000)     # grows it, with a hole
         assert os.stat(m.path('f')).st_size == 8010
     finally:
