@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <glib.h>
 
 #include "rfs/cache.h"
@@ -10,6 +11,7 @@ struct entry {
 	char *path;		/* the key */
 	GList *age;		/* link in c->order */
 	int64_t attr_until, neg_until, dir_until, link_until;	/* ms */
+	int64_t names_until;	/* ms: a name missing from dir is missing */
 	struct sftp_attrs a;
 	uint32_t nlink;
 	GArray *dir;		/* struct cache_dent */
@@ -213,9 +215,12 @@ int cache_get_attr(struct cache *c, const char *path, struct sftp_attrs *a,
 	} else if (e && e->attr_until) {
 		rc = 0;		/* exists (expired, or written): ask */
 	} else if ((parent = parent_of(path))) {
-		/* A fresh listing of the parent without this name. */
+		/* A fresh listing of the parent without this name, from
+		 * within the negative timeout (or of a directory we made:
+		 * see cache_put_dir). */
 		p = get(c, parent, 0);
-		if (p && p->dir && fresh(c, p->dir_until, now))
+		if (p && p->dir && fresh(c, p->dir_until, now) &&
+		    fresh(c, p->names_until, now))
 			rc = -ENOENT;
 		g_free(parent);
 	}
@@ -345,12 +350,13 @@ void cache_fill_end(struct cache *c, struct cache_fill *f,
 	dirty = f->dirty;
 	pthread_mutex_unlock(&c->lock);
 	if (ents && !dirty)
-		cache_put_dir(c, f->dir, ents);
+		cache_put_dir(c, f->dir, ents, 0);
 	g_free(f->dir);
 	g_free(f);
 }
 
-void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
+void cache_put_dir(struct cache *c, const char *dir, const GArray *ents,
+		   int ours)
 {
 	int64_t now = now_ms();
 	struct entry *e;
@@ -364,7 +370,11 @@ void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
 		char *p = g_strconcat(dir, strcmp(dir, "/") ? "/" : "",
 				      d->name, NULL);
 
-		put_attr_locked(c, p, &d->a, d->nlink, now);
+		if (c->o.follow_links && (d->a.flags & SFTP_ATTR_PERMISSIONS) &&
+		    S_ISLNK(d->a.perm))
+			get(c, p, 1)->attr_until = ATTR_ASK;	/* exists */
+		else
+			put_attr_locked(c, p, &d->a, d->nlink, now);
 		g_free(p);
 	}
 	e = get(c, dir, 1);	/* after the children: youngest */
@@ -372,6 +382,7 @@ void cache_put_dir(struct cache *c, const char *dir, const GArray *ents)
 	e->dir = cache_dents_copy(ents);
 	e->dir_names_only = 0;
 	e->dir_until = now + c->o.dir_ms;
+	e->names_until = ours ? e->dir_until : now + c->o.neg_ms;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -56,6 +56,8 @@ struct cli {
 	int reconnect_timeout;		/* s */
 	int probe_after, dead_after;	/* s */
 	int max_conns;			/* SSH connections, >= 1 */
+	int idmap;			/* -o idmap=, -1 unset */
+	char *uidfile, *gidfile;	/* idmap=file's */
 	int cache_off;			/* -o cache=no */
 	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
 	int loglevel;			/* -o loglevel=, -1 unset */
@@ -85,7 +87,8 @@ static const char *const mount_ignored[] = {
 };
 static const char *const rfs_flags[] = { "password_stdin",
 	"reconnect_password", "nocto", "noxattr", "xattr",
-	"transform_symlinks",
+	"transform_symlinks", "follow_symlinks", "debug", "reconnect",
+	"delay_connect", "kernel_cache", "auto_cache", "nonempty",
 	"no_default_permissions", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
@@ -248,6 +251,38 @@ static void add_fuse_opt(struct cli *c, const char *o)
 	g_string_append_printf(c->fuse_opts, ",%s", o);
 }
 
+/* sshfs options that rfs makes moot: accepted, so a converted fstab line
+ * mounts, with a one-line note of why they change nothing. 1 if name is
+ * one. */
+static int moot_option(const char *name, const char *val)
+{
+	static const struct {
+		const char *name;
+		int valued;
+		const char *why;
+	} moot[] = {
+		{ "reconnect", 0, "rfs always reconnects (reconnect_timeout=)" },
+		{ "delay_connect", 0, "rfs connects at mount time, so that "
+		  "errors show; for a connection at first use, mount with "
+		  "x-systemd.automount" },
+		{ "kernel_cache", 0, "rfs keeps the page cache of a file while "
+		  "its size and mtime stay the same" },
+		{ "auto_cache", 0, "rfs keeps the page cache of a file while "
+		  "its size and mtime stay the same" },
+		{ "workaround", 1, "rfs renames over a file atomically where "
+		  "the server can (posix-rename), else removes it first" },
+		{ "nonempty", 0, "libfuse 3 mounts over a non-empty directory" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(moot); i++)
+		if (!strcmp(name, moot[i].name) && !val == !moot[i].valued) {
+			fprintf(stderr, "rfs: note: option '%s' changes nothing:"
+				" %s\n", name, moot[i].why);
+			return 1;
+		}
+	return 0;
+}
+
 /* cache_timeout and its per-kind overrides; -1 = not given. */
 /* Which of cache_s[] an option name sets, or -1. */
 static int cache_timeout_kind(const char *name)
@@ -262,11 +297,15 @@ static int cache_timeout_kind(const char *name)
 	return -1;
 }
 
-/* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's). */
+/* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's).
+ * Negative entries only by their own option, else 0: a name created on
+ * the server is seen at once, as with sshfs (rfs(1), CACHING). */
 static int cache_secs(const struct cli *c, int i)
 {
 	if (c->cache_off)
 		return 0;
+	if (i == 4)
+		return MAX(c->cache_s[4], 0);
 	return c->cache_s[i] >= 0 ? c->cache_s[i] :
 	       c->cache_s[0] >= 0 ? c->cache_s[0] : 20;
 }
@@ -280,6 +319,7 @@ static void finish_cache_opts(struct cli *c)
 	o->link_ms = cache_secs(c, 3) * 1000;
 	o->neg_ms = cache_secs(c, 4) * 1000;
 	o->max_entries = 100000;
+	o->follow_links = c->fso.follow_symlinks;
 	c->fso.attr_timeout = cache_secs(c, 1);
 	c->fso.neg_timeout = cache_secs(c, 4);
 }
@@ -291,13 +331,40 @@ static void one_option(struct cli *c, const char *opt)
 	const char *val = eq ? eq + 1 : NULL;
 
 	if (!strcmp(name, "idmap") && val) {
-		if (!strcmp(val, "none"))
-			c->fso.idmap = FS_IDMAP_NONE;
-		else if (!strcmp(val, "user"))
-			c->fso.idmap = FS_IDMAP_USER;
-		else
+		c->idmap = !strcmp(val, "none") ? IDMAP_NONE :
+			   !strcmp(val, "user") ? IDMAP_USER :
+			   !strcmp(val, "file") ? IDMAP_FILE : -1;
+		if (c->idmap < 0)
 			usage_error("bad value for option 'idmap': '%s' "
-				    "(none or user)", val);
+				    "(none, user or file)", val);
+	} else if ((!strcmp(name, "uidfile") || !strcmp(name, "gidfile")) &&
+		   val) {
+		char **f = name[0] == 'u' ? &c->uidfile : &c->gidfile;
+
+		g_free(*f);
+		*f = g_strdup(val);
+	} else if (!strcmp(name, "nomap") && val) {
+		if (strcmp(val, "ignore") != 0 && strcmp(val, "error") != 0)
+			usage_error("bad value for option 'nomap': '%s' "
+				    "(ignore or error)", val);
+		c->fso.idmap.nomap_error = !strcmp(val, "error");
+	} else if (!strcmp(name, "follow_symlinks") && !val) {
+		c->fso.follow_symlinks = 1;
+	} else if (!strcmp(name, "debug") && !val) {
+		c->foreground = c->debug = 1;	/* sshfs's -o debug: -d */
+	} else if (!strcmp(name, "dir_cache") && val) {
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+			usage_error("bad value for option 'dir_cache': '%s' "
+				    "(yes or no)", val);
+		if (!strcmp(val, "no"))
+			c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
+	} else if (moot_option(name, val)) {
+		;
+	} else if ((!strcmp(name, "ssh_command") ||
+		    !strcmp(name, "sftp_server")) && val) {
+		usage_error("option '%s' is not supported yet: rfs speaks SSH "
+			    "itself (use ssh_config keywords, -F or -o Key=value)",
+			    name);
 	} else if (!strcmp(name, "uid") && val) {
 		c->fso.uid = parse_int(name, val, 10, INT_MAX);
 	} else if (!strcmp(name, "gid") && val) {
@@ -378,6 +445,28 @@ static void one_option(struct cli *c, const char *opt)
 		usage_error("unknown option '%s'", name);
 	}
 	g_free(name);
+}
+
+/* idmap: user by default for a mount of one's own (files one's login
+ * owns look like one's own, as the tools expect); none for a shared one
+ * (allow_other: every user sees the server's ids). */
+static void finish_idmap_opts(struct cli *c)
+{
+	struct idmap *m = &c->fso.idmap;
+	GError *e = NULL;
+
+	m->mode = c->idmap >= 0 ? c->idmap :
+		  c->allow_other ? IDMAP_NONE : IDMAP_USER;
+	m->local[IDMAP_UID] = getuid();
+	m->local[IDMAP_GID] = getgid();
+	if ((c->uidfile || c->gidfile) && m->mode != IDMAP_FILE)
+		usage_error("options 'uidfile' and 'gidfile' need idmap=file");
+	if (m->mode != IDMAP_FILE)
+		return;
+	if (!c->uidfile && !c->gidfile)
+		usage_error("idmap=file needs uidfile=FILE or gidfile=FILE");
+	if (idmap_load(m, c->uidfile, c->gidfile, &e))
+		die(e);
 }
 
 /* allow_other without default_permissions would let every local user do
@@ -695,9 +784,9 @@ static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 		if (sync_path(sc, SSH_FXP_REALPATH, ".", &h) == 0 &&
 		    sync_path(sc, SSH_FXP_STAT, h.name, &r) == 0 &&
 		    (r.attrs.flags & SFTP_ATTR_UIDGID)) {
-			c->fso.remote_uid = r.attrs.uid;
-			c->fso.remote_gid = r.attrs.gid;
-			c->fso.have_login = 1;
+			c->fso.idmap.login[IDMAP_UID] = r.attrs.uid;
+			c->fso.idmap.login[IDMAP_GID] = r.attrs.gid;
+			c->fso.idmap.have_login = 1;
 		}
 		g_free(h.name);
 	}
@@ -956,12 +1045,16 @@ int main(int argc, char **argv)
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);
 	c.loglevel = -1;
+	c.idmap = -1;
+	/* idmap=file: an unlisted id is EPERM unless nomap=ignore (sshfs) */
+	c.fso.idmap.nomap_error = 1;
 	if (mount_helper_named(argv[0]))
 		parse_helper(&c, argc, argv);
 	else
 		parse_args(&c, argc, argv);
 	finish_cache_opts(&c);
 	finish_perm_opts(&c);
+	finish_idmap_opts(&c);
 	if (c.debug)
 		log_set_level(LOG_LVL_DEBUG);
 	else if (c.loglevel >= 0)

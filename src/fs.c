@@ -119,8 +119,6 @@ struct op {
 	struct fuse_file_info fi;
 	int flags, to_set, err;
 	mode_t mode;
-	uid_t uid;		/* the caller's, for access() */
-	gid_t gid;
 	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
 	int stale_kind;		/* 1 getattr, 2 lookup: stale is its answer
 				 * if the link fails meanwhile */
@@ -346,9 +344,14 @@ static void op_reply_err(struct op *op, int err)
 	op_free(op);
 }
 
-static void to_stat(struct rfs *fs, const struct sftp_attrs *a,
-		    uint32_t nlink, struct stat *st)
+/* a as a stat; -1 if an id is unmapped (idmap=file, nomap=error: the
+ * caller answers EPERM, as sshfs does). */
+static int to_stat(struct rfs *fs, const struct sftp_attrs *a,
+		   uint32_t nlink, struct stat *st)
 {
+	uint32_t uid, gid;
+	int rc = 0;
+
 	memset(st, 0, sizeof(*st));
 	st->st_mode = (a->flags & SFTP_ATTR_PERMISSIONS) ? a->perm
 							  : S_IFREG | 0644;
@@ -358,14 +361,10 @@ static void to_stat(struct rfs *fs, const struct sftp_attrs *a,
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
 	st->st_blksize = 64 * 1024;
 	if (a->flags & SFTP_ATTR_UIDGID) {
-		st->st_uid = a->uid;
-		st->st_gid = a->gid;
-		if (fs->o.idmap == FS_IDMAP_USER) {
-			if (a->uid == fs->o.remote_uid)
-				st->st_uid = getuid();
-			if (a->gid == fs->o.remote_gid)
-				st->st_gid = getgid();
-		}
+		rc |= idmap_local(&fs->o.idmap, IDMAP_UID, a->uid, &uid);
+		rc |= idmap_local(&fs->o.idmap, IDMAP_GID, a->gid, &gid);
+		st->st_uid = uid;
+		st->st_gid = gid;
 	}
 	if (fs->o.uid >= 0)
 		st->st_uid = (uid_t)fs->o.uid;
@@ -375,19 +374,51 @@ static void to_stat(struct rfs *fs, const struct sftp_attrs *a,
 	st->st_mtime = a->mtime;
 	st->st_ctime = a->mtime;	/* SFTP v3 has no ctime */
 	st->st_nlink = nlink ? nlink : 1;
+	return rc && fs->o.uid < 0 ? -1 : 0;
 }
 
 /* Local uid/gid -> remote, the inverse of idmap. */
 static uint32_t remote_uid(struct rfs *fs, uid_t u)
 {
-	return (fs->o.idmap == FS_IDMAP_USER && u == getuid()) ?
-	       fs->o.remote_uid : u;
+	return idmap_remote(&fs->o.idmap, IDMAP_UID, u);
 }
 
 static uint32_t remote_gid(struct rfs *fs, gid_t g)
 {
-	return (fs->o.idmap == FS_IDMAP_USER && g == getgid()) ?
-	       fs->o.remote_gid : g;
+	return idmap_remote(&fs->o.idmap, IDMAP_GID, g);
+}
+
+/* Would to_stat show a's owner? (idmap=file, nomap=error) */
+static int ids_shown(struct rfs *fs, const struct sftp_attrs *a)
+{
+	struct stat st;
+
+	return to_stat(fs, a, 1, &st) == 0;
+}
+
+/* Would the server let the SSH login do mask (R_OK, W_OK, X_OK) to a
+ * file with attributes a? 1 yes, 0 surely not, -1 cannot tell (the login
+ * or the owner unknown, or only a group the login may be in grants it).
+ * ACLs on the server are not seen: they may allow more. */
+static int login_may(struct rfs *fs, const struct sftp_attrs *a, int mask)
+{
+	const struct idmap *m = &fs->o.idmap;
+	unsigned need = ((mask & R_OK) ? 4u : 0) | ((mask & W_OK) ? 2u : 0) |
+			((mask & X_OK) ? 1u : 0);
+	unsigned perm = a->perm;
+
+	if (!(a->flags & SFTP_ATTR_PERMISSIONS) ||
+	    !(a->flags & SFTP_ATTR_UIDGID) || !m->have_login)
+		return -1;
+	if (m->login[IDMAP_UID] == 0)	/* root: x needs some x bit */
+		return !(mask & X_OK) || S_ISDIR(perm) || (perm & 0111);
+	if (a->uid == m->login[IDMAP_UID])
+		return ((perm >> 6) & need) == need;
+	if (a->gid == m->login[IDMAP_GID])
+		return ((perm >> 3) & need) == need;
+	if ((perm & need) == need)
+		return 1;
+	return ((perm >> 3) & need) == need ? -1 : 0;
 }
 
 /* Record attrs on n (under lock) and fill a stat for it. */
@@ -434,8 +465,14 @@ static void reply_entry(struct op *op, struct node *parent, const char *name,
 {
 	struct rfs *fs = op->fs;
 	struct fuse_entry_param e;
-	struct node *n = entry_ref(fs, parent, name, a, &e);
+	struct node *n;
 
+	if (!ids_shown(fs, a)) {
+		if (fsreq_claim(&op->r))
+			fuse_reply_err(op->r.req, EPERM);
+		return;
+	}
+	n = entry_ref(fs, parent, name, a, &e);
 	if (!fsreq_claim(&op->r) || fuse_reply_entry(op->r.req, &e) == -ENOENT) {
 		/* The caller was interrupted: the kernel took no reference. */
 		pthread_mutex_lock(&fs->lock);
@@ -450,6 +487,11 @@ static void reply_attr(struct op *op, struct node *n,
 {
 	struct stat st;
 
+	if (!ids_shown(op->fs, a)) {
+		if (fsreq_claim(&op->r))
+			fuse_reply_err(op->r.req, EPERM);
+		return;
+	}
 	node_stat(op->fs, n, a, &st);
 	if (fsreq_claim(&op->r))
 		fuse_reply_attr(op->r.req, &st, op->fs->o.attr_timeout);
@@ -521,6 +563,13 @@ static void stale_release(struct rfs *fs)
 	}
 	pthread_mutex_unlock(&fs->stale_lock);
 	g_slist_free(list);
+}
+
+/* The stat that shows a name: LSTAT, or with -o follow_symlinks STAT (a
+ * symlink shows as what it points to, as with sshfs). */
+static uint8_t stat_type(struct rfs *fs)
+{
+	return fs->o.follow_symlinks ? SSH_FXP_STAT : SSH_FXP_LSTAT;
 }
 
 /* ---- probing SSH_FX_FAILURE for the real errno ---- */
@@ -634,7 +683,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (stale_wait(op, op->path2, 2))
 		return;
 	lookup_miss(op);
-	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, lookup_done, op);
+	sftp_path(op->fs->conn, stat_type(op->fs), op->path2, lookup_done, op);
 }
 
 static void forget_one(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
@@ -688,7 +737,7 @@ static void stat_node(struct op *op, sftp_done_cb cb)
 	if (op->file)
 		sftp_handle(op->fs->conn, SSH_FXP_FSTAT, op->file, cb, op);
 	else
-		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, cb, op);
+		sftp_path(op->fs->conn, stat_type(op->fs), op->path, cb, op);
 }
 
 /* Use the open file's handle (a copy) and send its coalesced writes
@@ -829,9 +878,9 @@ static void setattr_send(struct op *op)
 
 /* fchmod, fchown, futimens on a file this mount created and has open for
  * writing (tar does all three after each file; the kernel sends them
- * without the file handle, so the node's open file is used): sent behind
- * its writes without waiting, answered from what we know; an error comes
- * back from the next write, fsync or close of that file. 1 if answered. */
+ * without the file handle, so the node's open file is used): when the
+ * server surely does it (setattr_sure), sent behind its writes without
+ * waiting and answered from what we know. 1 if answered. */
 /* The node's file open for writing whose attributes we know (this mount
  * created it), or NULL; *a: them as they are now (fs->lock held). */
 static struct file *known_file_locked(struct node *n, struct file *only,
@@ -876,6 +925,26 @@ static int getattr_local(struct op *op)
 	return 1;
 }
 
+/* Will the server surely set `set` on a file with attributes a? The
+ * owner may always chmod and set times, and chown to the same ids; root
+ * may do anything. Only such a setattr is answered before the server
+ * has: any other waits for its answer, so an error (cp -a's fchown to a
+ * uid the login is not) lands on the call that caused it. */
+static int setattr_sure(struct rfs *fs, const struct sftp_attrs *a,
+			const struct sftp_attrs *set)
+{
+	const struct idmap *m = &fs->o.idmap;
+
+	if (!m->have_login)
+		return 0;
+	if (m->login[IDMAP_UID] == 0)
+		return 1;
+	if (!(a->flags & SFTP_ATTR_UIDGID) || a->uid != m->login[IDMAP_UID])
+		return 0;
+	return !(set->flags & SFTP_ATTR_UIDGID) ||
+	       (set->uid == a->uid && set->gid == a->gid);
+}
+
 static int setattr_local(struct op *op, struct file *only)
 {
 	struct rfs *fs = op->fs;
@@ -906,6 +975,10 @@ static int setattr_local(struct op *op, struct file *only)
 	if ((set.flags & SFTP_ATTR_ACMODTIME) &&
 	    !(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
 		set.mtime = a.mtime;
+	if (!setattr_sure(fs, &a, &set)) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;	/* the server's answer decides, at once */
+	}
 	err = stream_setstat(f->st, &set);	/* fs->lock, then a stream's */
 	if (!err) {
 		if (set.flags & SFTP_ATTR_PERMISSIONS)
@@ -1128,7 +1201,7 @@ static void note_created(struct op *op)
 	if (op->to_set && S_ISDIR(op->a.perm) && fs->o.cache.dir_ms) {
 		GArray *empty = dents_new();
 
-		cache_put_dir(fs->cache, op->path2, empty);
+		cache_put_dir(fs->cache, op->path2, empty, 1);
 		cache_dents_free(empty);
 	}
 }
@@ -1678,11 +1751,7 @@ static int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
 		return 0;
 	if (a->perm & 0004)
 		return 1;
-	if (!fs->o.have_login || !(a->flags & SFTP_ATTR_UIDGID))
-		return 0;
-	return fs->o.remote_uid == 0 ||
-	       (a->uid == fs->o.remote_uid && (a->perm & 0400)) ||
-	       (a->gid == fs->o.remote_gid && (a->perm & 0040));
+	return (a->perm & 0004) || login_may(fs, a, R_OK) > 0;
 }
 
 /* A read-only open with the file's attributes, revalidated (or cached,
@@ -1748,7 +1817,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	    cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
 		return open_known(op, &a);
 	if (!writers) {		/* close-to-open: revalidate */
-		sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, open_stat, op);
+		sftp_path(op->fs->conn, stat_type(op->fs), op->path, open_stat,
+			  op);
 		return;
 	}
 	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags), NULL,
@@ -2129,11 +2199,17 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		struct node *n = NULL;
 		size_t len;
 
-		to_stat(fs, &e->a, e->nlink, &ep.attr);
+		int shown = to_stat(fs, &e->a, e->nlink, &ep.attr) == 0;
+
+		if (fs->o.follow_symlinks && S_ISLNK(e->a.perm)) {
+			shown = 0;	/* its target's type: lookup says */
+			ep.attr.st_mode = 0;
+		}
+
 		if (i < 2) {
 			ep.attr.st_ino = i == 0 ? dn->ino :
 				(dn->parent ? dn->parent->ino : dn->ino);
-		} else if (plus) {
+		} else if (plus && shown) {
 			n = node_find_or_add(fs, dn, e->name);
 			n->nlookup++;
 			if (e->nlink)
@@ -2275,40 +2351,33 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void access_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	struct stat st;
-	int mask = op->flags, ok = 1;
 
 	if (r->err)
 		return op_reply_err(op, r->err);
-	to_stat(op->fs, &r->attrs, 1, &st);
-	if (op->uid == 0) {
-		/* root: read and write always; execute if any x bit */
-		if ((mask & X_OK) && !S_ISDIR(st.st_mode) &&
-		    !(st.st_mode & 0111))
-			ok = 0;
-	} else {
-		mode_t bits = st.st_uid == op->uid ? (st.st_mode >> 6) :
-			      st.st_gid == op->gid ? (st.st_mode >> 3) :
-			      st.st_mode;
-		if (((mask & R_OK) && !(bits & 4)) ||
-		    ((mask & W_OK) && !(bits & 2)) ||
-		    ((mask & X_OK) && !(bits & 1)))
-			ok = 0;
-	}
-	op_reply_err(op, ok ? 0 : EACCES);
+	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
+	op_reply_err(op, login_may(op->fs, &r->attrs, op->flags) ? 0 : EACCES);
 }
 
+/* access(2), test -w, chdir, rm's prompt: what the server would answer
+ * the SSH login, whoever the local caller is; it refuses only what the
+ * modes surely refuse (rfs(1), PERMISSIONS). Asked only without
+ * default_permissions: with it the kernel checks the modes it is shown. */
 static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
+	struct sftp_attrs a;
+	uint32_t nlink;
 
 	if (!op->r.req)
 		return op_free(op);
 	op->flags = mask;
-	op->uid = fuse_req_ctx(req)->uid;
-	op->gid = fuse_req_ctx(req)->gid;
+	if (mask == F_OK)	/* the kernel has the inode: it exists */
+		return op_reply_err(op, 0);
+	if (cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
+		return op_reply_err(op, login_may(op->fs, &a, mask) ? 0
+								     : EACCES);
 	op_interruptible(op);
-	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path, access_done, op);
+	sftp_path(op->fs->conn, stat_type(op->fs), op->path, access_done, op);
 }
 
 static void create_fixed(struct sftp_reply *r, void *data);

@@ -690,13 +690,14 @@ static void setstat_done(struct sftp_reply *r, void *data)
 {
 	struct stream *s = data;
 
+	/* Sent only when the server surely does it (fs.c, setattr_sure):
+	 * should it refuse after all, that is no data lost, and no later
+	 * write or close of the file is to fail for it. */
+	if (r->err)
+		log_warn("setting a file's attributes behind its writes "
+			 "failed: %s", g_strerror(-r->err));
 	pthread_mutex_lock(&s->lock);
 	s->wb_other--;
-	if (r->err && !s->werr) {
-		s->werr = r->err;
-		log_err("setting attributes failed: %s; the next write, fsync "
-			"or close reports it", g_strerror(-r->err));
-	}
 	unref_unlock(s);
 }
 

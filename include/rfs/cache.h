@@ -9,8 +9,10 @@
  *
  * Coherence policy (documented in rfs(1)): our own changes are seen at
  * once; a change made on the server by someone else is seen after the
- * timeout (cache_timeout, default 20 s, as sshfs); open() of a file asks
- * the server again (close-to-open).
+ * timeout (cache_timeout, default 20 s, as sshfs); a name created there
+ * after a listing is seen after cache_negative_timeout (default 0: at
+ * once), except in a directory this mount made itself; open() of a file
+ * asks the server again (close-to-open).
  *
  * Bounded: at most max_entries entries; the oldest go first.
  * Thread: any; one lock inside, never held while calling out.
@@ -26,6 +28,8 @@
 struct cache_opts {
 	int attr_ms, dir_ms, link_ms, neg_ms;	/* 0: do not cache */
 	unsigned max_entries;
+	int follow_links;	/* a symlink shows as its target: a listing's
+				 * attributes of one are not the shown ones */
 };
 
 struct cache_dent {
@@ -63,8 +67,12 @@ int cache_has_dir(struct cache *c, const char *dir);
 /* A fresh listing of dir: a copy (free with cache_dents_free), or NULL. */
 GArray *cache_get_dir(struct cache *c, const char *dir);
 /* Store a whole listing (struct cache_dent, copied); also the attributes
- * of every entry, so lookups in dir need no round trip. */
-void cache_put_dir(struct cache *c, const char *dir, const GArray *ents);
+ * of every entry, so lookups in dir need no round trip. A name missing
+ * from it counts as missing for neg_ms (someone else may create it on the
+ * server at any time), or, ours: a directory this mount just made, whose
+ * every change it has seen, for as long as the listing is kept. */
+void cache_put_dir(struct cache *c, const char *dir, const GArray *ents,
+		   int ours);
 void cache_dents_free(GArray *ents);
 /* Append an entry (name copied). */
 void cache_dents_add(GArray *ents, const char *name,

@@ -12,13 +12,11 @@
 
 #include "rfs/sftp.h"
 #include "rfs/cache.h"
-
-enum fs_idmap { FS_IDMAP_NONE = 0, FS_IDMAP_USER };
+#include "rfs/idmap.h"
 
 struct fs_opts {
-	int idmap;		/* enum fs_idmap */
-	uint32_t remote_uid, remote_gid;	/* login user's, for idmap */
-	int have_login;		/* remote_uid/gid are known */
+	struct idmap idmap;	/* ids shown; the login's, for access() */
+	int follow_symlinks;	/* show what a symlink points to instead */
 	int nocto;		/* open trusts the attribute cache */
 	int noxattr;		/* xattr calls: ENOSYS, the kernel stops */
 	int symlinks_raw;	/* show targets as the server has them */

@@ -34,7 +34,7 @@ def test_own_changes_seen_at_once(mount, remote):
 
 def test_server_changes_seen_after_timeout(mount, remote):
     (remote / 'f').write_bytes(b'abc')
-    m = mount(extra_o=['cache_timeout=2'])
+    m = mount(extra_o=['cache_timeout=2,cache_negative_timeout=2'])
     p = os.path.join(m.mnt, 'f')
     assert os.stat(p).st_size == 3
     assert not os.path.exists(os.path.join(m.mnt, 'new'))  # negative
@@ -49,6 +49,39 @@ def test_server_changes_seen_after_timeout(mount, remote):
     assert os.stat(p).st_size == 6
     assert os.path.exists(os.path.join(m.mnt, 'new'))
     assert sorted(os.listdir(m.mnt)) == ['f', 'new']
+
+
+def test_name_created_on_server_seen_at_once(mount, remote):
+    """By default a name missing from a listing, or one the server said
+    did not exist, is asked again: a file made on the server right after
+    is there by name at once (as with sshfs), and rm -f, ln -s and O_EXCL
+    see it. The listing itself is kept (cache_dir_timeout)."""
+    m = mount()
+    assert os.listdir(m.mnt) == []
+    assert not os.path.exists(m.path('new'))      # LSTAT: ENOENT
+    (remote / 'new').write_bytes(b'hello')
+    (remote / 'gone').write_bytes(b'')
+    with open(m.path('new'), 'rb') as f:
+        assert f.read() == b'hello'
+    os.unlink(m.path('gone'))                      # rm -f's unlink
+    assert not (remote / 'gone').exists()
+    (remote / 'taken').write_bytes(b'')
+    with pytest.raises(FileExistsError):
+        os.symlink('x', m.path('taken'))
+    with pytest.raises(FileExistsError):
+        os.open(m.path('taken'), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+
+
+def test_names_in_directory_we_made_need_no_round_trip(mount, remote):
+    """A directory this mount made, and whose every change it has seen,
+    answers lookups of missing names itself (tar, cp -r): counted in the
+    debug log (LSTAT is type 7)."""
+    m = mount(extra_args=['-d'])
+    os.mkdir(m.path('d'))
+    before = m.stderr().count(' type 7 ')
+    for i in range(20):
+        assert not os.path.exists(m.path('d', 'n%d' % i))
+    assert m.stderr().count(' type 7 ') == before
 
 
 def test_cache_no_sees_server_changes_at_once(mount, remote):

@@ -8,7 +8,7 @@
 
 static struct cache *mk(int ms, unsigned max)
 {
-	struct cache_opts o = { ms, ms, ms, ms, max };
+	struct cache_opts o = { ms, ms, ms, ms, max, 0 };
 
 	return cache_new(&o);
 }
@@ -57,7 +57,7 @@ static void test_listing_answers_lookups(void)
 	struct sftp_attrs out;
 	uint32_t nlink;
 
-	cache_put_dir(c, "/d", l);
+	cache_put_dir(c, "/d", l, 0);
 	g_assert_cmpint(cache_get_attr(c, "/d/a", &out, &nlink), ==, 1);
 	g_assert_cmpuint(out.size, ==, 2);
 	/* not in the fresh listing: known not to exist */
@@ -84,10 +84,36 @@ static void test_root_listing(void)
 	struct sftp_attrs out;
 	uint32_t nlink;
 
-	cache_put_dir(c, "/", l);
+	cache_put_dir(c, "/", l, 0);
 	g_assert_cmpint(cache_get_attr(c, "/etc", &out, &nlink), ==, 1);
 	g_assert_cmpint(cache_get_attr(c, "/usr", &out, &nlink), ==, -ENOENT);
 	cache_dents_free(l);
+	cache_free(c);
+}
+
+/* Someone may create a name on the server right after we listed the
+ * directory: absence from a fetched listing answers ENOENT only within
+ * the negative timeout (0 by default), from a directory we made for as
+ * long as its listing is kept. */
+static void test_listing_negatives_short(void)
+{
+	static const char *const names[] = { "a", NULL };
+	struct cache_opts o = { 10000, 10000, 10000, 0, 100, 0 };
+	struct cache *c = cache_new(&o);
+	GArray *l = listing(names), *none = listing((const char *[]){ NULL });
+	struct sftp_attrs out;
+	uint32_t nlink;
+
+	cache_put_dir(c, "/d", l, 0);
+	g_assert_cmpint(cache_get_attr(c, "/d/a", &out, &nlink), ==, 1);
+	g_assert_cmpint(cache_get_attr(c, "/d/new", &out, &nlink), ==, 0);
+	cache_put_dir(c, "/made", none, 1);
+	g_assert_cmpint(cache_get_attr(c, "/made/x", &out, &nlink), ==,
+			-ENOENT);
+	cache_put_neg(c, "/d/gone");	/* neg_ms 0: not kept */
+	g_assert_cmpint(cache_get_attr(c, "/d/gone", &out, &nlink), ==, 0);
+	cache_dents_free(l);
+	cache_dents_free(none);
 	cache_free(c);
 }
 
@@ -167,7 +193,7 @@ static void test_created_keeps_names(void)
 	struct sftp_attrs a = attrs(0), out;
 	uint32_t nlink;
 
-	cache_put_dir(c, "/d", l);
+	cache_put_dir(c, "/d", l, 0);
 	cache_dents_free(l);
 	cache_created(c, "/d/new", &a);
 	g_assert_cmpint(cache_get_attr(c, "/d/new", &out, &nlink), ==, 0);
@@ -193,7 +219,7 @@ static void test_eviction_drops_parent_listing(void)
 	struct sftp_attrs a = attrs(1), out;
 	uint32_t nlink;
 
-	cache_put_dir(c, "/d", l);	/* /d/., /d/.., /d/a, /d/b, /d */
+	cache_put_dir(c, "/d", l, 0);	/* /d/., /d/.., /d/a, /d/b, /d */
 	cache_dents_free(l);
 	cache_put_attr(c, "/x", &a, 1);	/* evicts the oldest children */
 	g_assert_cmpint(cache_get_attr(c, "/d/a", &out, &nlink), !=, -ENOENT);
@@ -208,6 +234,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/cache/listing_answers_lookups",
 			test_listing_answers_lookups);
 	g_test_add_func("/cache/root_listing", test_root_listing);
+	g_test_add_func("/cache/listing_negatives_short",
+			test_listing_negatives_short);
 	g_test_add_func("/cache/invalidate_tree", test_invalidate_tree);
 	g_test_add_func("/cache/timeout", test_timeout);
 	g_test_add_func("/cache/created_keeps_names",
