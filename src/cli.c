@@ -1141,6 +1141,11 @@ int main(int argc, char **argv)
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
+	if (sftp_jobs_wait(2000)) {
+		/* a reconnect attempt still blocked uses the configuration */
+		log_info("unmounted %s", c.mountpoint);
+		_exit(rc);
+	}
 	fs_free(fs);
 	recon_free(rc_);
 	conf_free(cf);

@@ -58,6 +58,7 @@ struct sftp_req {
 	uint8_t internal;	/* ours (INIT, reopen): never sent again */
 	uint8_t no_replay;	/* outcome unknown after a loss: fail it */
 	uint8_t replayed;	/* sent again after a reconnect */
+	uint8_t losses;		/* links lost while it was in flight */
 	uint8_t lane;		/* the channel it goes on (LANE_*) */
 	struct sftp_conn *bulk;	/* READ/WRITE: counted in its bulk_pending */
 	uint32_t max_data;	/* READ: bytes asked for */
@@ -499,9 +500,13 @@ static void recon_check(struct sftp_conn *c);
  * a file that is reopened after the reconnect: reads, stats, writes at an
  * explicit offset. Not: our own start-up requests, handles that die with
  * their connection, appends (the data could land twice), copy-data. */
+#define REPLAY_MAX 3	/* losses a request in flight may see */
+
 static int replayable(const struct sftp_req *q)
 {
-	if (q->internal || q->no_replay)
+	/* in flight at every one of several losses: it may be what breaks
+	 * the link (a server that chokes on it), so it fails with EIO */
+	if (q->internal || q->no_replay || q->losses >= REPLAY_MAX)
 		return 0;
 	if (q->file && !q->file->path)
 		return 0;
@@ -566,6 +571,7 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 	for (guint i = 0; i < sent->len; i++) {
 		struct sftp_req *q = sent->pdata[i];
 
+		q->losses++;
 		if (st == CONN_DOWN && replayable(q)) {
 			c->replays++;
 			q->replayed = 1;
@@ -1945,6 +1951,19 @@ static void job_unref(struct recon_job *j)
 	g_free(j);
 }
 
+/* Attempts whose thread still runs (they outlive their conn). */
+static int jobs_running;
+
+int sftp_jobs_wait(int ms)
+{
+	int64_t end = g_get_monotonic_time() + (int64_t)ms * 1000;
+
+	while (g_atomic_int_get(&jobs_running) &&
+	       g_get_monotonic_time() < end)
+		g_usleep(10000);
+	return g_atomic_int_get(&jobs_running);
+}
+
 static void *recon_thread(void *data)
 {
 	struct recon_job *j = data;
@@ -1973,6 +1992,7 @@ static void *recon_thread(void *data)
 		loop_wake(j->c->loop);
 	pthread_mutex_unlock(&j->lock);
 	job_unref(j);
+	g_atomic_int_add(&jobs_running, -1);
 	return NULL;
 }
 
@@ -1993,7 +2013,9 @@ static long on_reconnect(struct loop *l, long long id, void *data)
 	j->connect_data = c->reconnect_data;
 	j->x.sock = -1;
 	c->job = j;
+	g_atomic_int_inc(&jobs_running);
 	if (pthread_create(&t, NULL, recon_thread, j)) {
+		g_atomic_int_add(&jobs_running, -1);
 		c->job = NULL;
 		j->refs = 1;
 		job_unref(j);

@@ -132,6 +132,11 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 /* Stop the I/O thread if running, fail pending requests, close the channel
  * and session, free. sftp_conn_free(NULL) does nothing. */
 void sftp_conn_free(struct sftp_conn *c);
+/* Wait up to ms for reconnect attempts that outlived their connection
+ * (blocked in connect or login: they use the reconnect callback's data,
+ * and the crypto library). Returns how many still run: then the caller
+ * must not free that data, nor run exit handlers (_exit). */
+int sftp_jobs_wait(int ms);
 
 /* Run the loop on this thread until nothing is pending or timeout_ms passes
  * (-ETIMEDOUT). Only before sftp_conn_start(). */

@@ -53,8 +53,9 @@ def test_password_stdin(rfs, pw_user):
         write_file(m.path('mine'), b'by password')
         st = os.stat(os.path.join(backing, 'mine'))
         assert (st.st_uid, st.st_gid) == (pw_user.uid, pw_user.gid)
-        assert os.stat(m.path('mine')).st_uid == pw_user.uid
-        assert os.stat(m.mnt).st_uid == pw_user.uid
+        # idmap=user, the default: the login's files show as ours
+        assert os.stat(m.path('mine')).st_uid == os.getuid()
+        assert os.stat(m.mnt).st_uid == os.getuid()
         m.unmount()
         assert PASSWORD not in m.stderr()
     finally:

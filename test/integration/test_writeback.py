@@ -196,39 +196,6 @@ def test_untar_keeps_content_modes_times_owner(mount, remote, tmp_path):
             len(data), mode, mtime), name
 
 
-def test_fd_setattr_error_comes_back_at_close(rfs):
-    """An fchown the server refuses (a non-root login) is sent behind the
-    writes without waiting: its error is returned by fsync and close."""
-    import shutil
-    import tempfile
-    from harness import TempUser, read_pub
-    u = TempUser('rfsfa')
-    backing = tempfile.mkdtemp(prefix='rfs-fa-', dir='/tmp')
-    try:
-        os.chmod(backing, 0o755)
-        os.chown(backing, u.uid, u.gid)
-        rfs.sshd.authorize(u.name, [read_pub(rfs.sshd.keys.user_ed25519)])
-        m = rfs.mount(remote_path=backing, user=u.name)
-        fd = os.open(m.path('f'), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o644)
-        os.write(fd, b'data')
-        os.fchown(fd, 0, 0)  # answered at once; the server will refuse
-        with pytest.raises(OSError) as e:
-            os.fsync(fd)
-        # SFTP has one "permission denied" status for both
-        assert e.value.errno in (errno.EPERM, errno.EACCES)
-        with pytest.raises(OSError) as e:
-            os.close(fd)
-        assert e.value.errno in (errno.EPERM, errno.EACCES)
-        f = os.path.join(backing, 'f')
-        assert read_file(f) == b'data'
-        assert os.stat(f).st_uid == u.uid
-        m.unmount()
-    finally:
-        shutil.rmtree(backing, ignore_errors=True)
-        u.remove()
-
-
 def test_stat_of_file_being_written_is_local(mount, remote):
     """A file this mount created and is writing (tar's pattern): stat by
     name and fstat answer from what rfs knows (size grown by the writes,
