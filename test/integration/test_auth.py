@@ -8,8 +8,8 @@ import tempfile
 import pytest
 
 from harness import (assert_fails, is_mounted, read_file, write_file,
-                     start_mount, stop_pid, run, run_rfs, track, PtyDriver,
-                     pty_preexec, TempUser, PASSPHRASE, EXIT_AUTH)
+                     stop_pid, run, run_rfs, track, pty_fail, pty_mount,
+                     TempUser, PASSPHRASE, EXIT_AUTH)
 
 # A prompt line: not an 'rfs: ' message, ends in ':'.
 PROMPT = r'(?im)^(?!rfs: )[^\n]*passphrase[^\n]*:[ \t\r]*$'
@@ -113,44 +113,6 @@ def test_agent_with_good_key(rfs, remote, agent):
 PW_PROMPT = r"(?im)^(?!rfs: )[^\n]*'s password:[ \t\r]*$"
 ANY_PROMPT = r"(?im)^(?!rfs: )[^\n]*(passphrase|'s password)[^\n]*:[ \t\r]*$"
 AGAIN = 'Permission denied, please try again.'
-
-
-def pty_fail(rfs, argv, prompt, answers, env=None):
-    """Run rfs on a pty that answers prompt; it must exit. (driver, rc)"""
-    drv = PtyDriver(prompt, answers)
-    drv.start()
-    try:
-        proc = track(subprocess.Popen(argv, env=env or rfs.env,
-                                      stdin=drv.slave, stdout=drv.slave,
-                                      stderr=drv.slave,
-                                      start_new_session=True,
-                                      preexec_fn=pty_preexec), str(rfs.mnt))
-        drv.child_started()
-        try:
-            rc = proc.wait(30)
-        finally:
-            stop_pid(proc)
-        drv.thread.join(5)
-    finally:
-        drv.close()
-    assert not is_mounted(str(rfs.mnt))
-    return drv, rc
-
-
-def pty_mount(rfs, argv, prompt, answers, env=None):
-    """Mount with rfs on a pty that answers prompt. (driver, Mount)"""
-    drv = PtyDriver(prompt, answers)
-    drv.start()
-    try:
-        m = start_mount(argv, str(rfs.mnt), env=env or rfs.env,
-                        stdio=drv.slave, preexec_fn=pty_preexec, timeout=20)
-    except AssertionError as e:
-        drv.close()
-        raise AssertionError('%s\nterminal: %r' % (e, drv.output))
-    drv.child_started()
-    rfs.mounts.append(m)
-    rfs.watchdog.watch(m.pid)
-    return drv, m
 
 
 def last_line(text):
