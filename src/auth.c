@@ -60,7 +60,7 @@ static char *read_line(int fd)
 			break;
 		s[len++] = ch;
 	}
-	ch = 0;
+	explicit_bzero(&ch, 1);
 	if (n <= 0 && len == 0) {
 		auth_secret_free(s);
 		return NULL;
@@ -272,6 +272,8 @@ static char *ask(struct auth *a, const char *prompt, int echo,
 
 	if (!s && why)
 		note(a, "%s %s", why, what);
+	else if (!s)	/* EOF on the terminal, askpass said no */
+		note(a, "%s was not given", what);
 	return s;
 }
 

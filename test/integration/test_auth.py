@@ -322,7 +322,9 @@ def test_askpass_forced_over_terminal(rfs, remote, tmp_path):
     prog, rec = askpass_script(tmp_path / 'cancel', 'ignored', status=1)
     res = run_rfs(key_argv(rfs), env=dict(env, SSH_ASKPASS=prog))
     assert_fails(res, EXIT_AUTH, mnt=rfs.mnt)
-    assert last_line(res.stderr) == denied('root', 'nothing'), res
+    assert last_line(res.stderr) == denied(
+        'root', 'nothing', "the passphrase for key '%s' was not given" %
+        rfs.sshd.keys.user_pass), res
     assert read_file(rec).decode().count('Enter passphrase') == 1
 
 
