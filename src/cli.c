@@ -756,7 +756,6 @@ static void set_liveness(const struct cli *c, const struct conf *cf,
 			       alive * 1000);
 }
 
-/* Is there a controlling terminal to prompt on? */
 /* Detach from the terminal: fork, new session, cwd /, stdio on
  * /dev/null. The parent waits for one byte on a pipe, the child's verdict
  * once the mount answers (see ready_thread), and exits with it: mount(8),
