@@ -178,3 +178,21 @@ def test_ask_no(rfs, tmp_path):
                          '(ED25519 %s) and was not accepted' % (
                              rfs.sshd.port, ed25519_fp(rfs.sshd))), lines
     assert read_file(kh) == b''
+
+
+def test_ask_through_askpass(rfs, remote, tmp_path):
+    """No terminal, SSH_ASKPASS_REQUIRE=force: the question goes to the
+    askpass program, whose answer may be the fingerprint."""
+    write_file(remote / 'f', b'x')
+    kh = write_file(tmp_path / 'kh', b'')
+    rec = tmp_path / 'askpass.args'
+    prog = write_file(tmp_path / 'askpass',
+                      "#!/bin/sh\nprintf '%%s' \"$1\" > '%s'\necho %s\n" % (
+                          rec, ed25519_fp(rfs.sshd)), mode=0o755)
+    env = dict(rfs.env, SSH_ASKPASS=prog, SSH_ASKPASS_REQUIRE='force')
+    m = rfs.start(ask_argv(rfs, kh), env=env)
+    assert os.listdir(m.mnt) == ['f']
+    assert read_file(rec).decode().endswith(
+        'Are you sure you want to continue connecting '
+        '(yes/no/[fingerprint])? ')
+    assert recorded(rfs, kh), read_file(kh)
