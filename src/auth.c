@@ -1,10 +1,13 @@
 /* auth: publickey (agent, key files), keyboard-interactive, password. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -13,7 +16,6 @@
 #include "rfs/util.h"
 
 #define SECRET_MAX 1024
-#define PROMPT_TRIES 3
 
 /* ---- secrets and prompts ---- */
 
@@ -41,39 +43,24 @@ static void chomp(char *s)
 	s[strcspn(s, "\r\n")] = '\0';
 }
 
-char *auth_prompt(const char *prompt, int echo)
+/* One line from fd into locked memory, byte by byte so that no stdio
+ * buffer keeps a copy. NULL on EOF before any byte. */
+static char *read_line(int fd)
 {
-	struct termios old, raw;
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	int restore = 0;
-	char *s;
-	ssize_t n;
+	char *s = secret_new();
 	size_t len = 0;
+	ssize_t n = 0;
+	char ch;
 
-	if (fd < 0)
-		return NULL;
-	if (!echo && tcgetattr(fd, &old) == 0) {
-		raw = old;
-		raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		restore = tcsetattr(fd, TCSAFLUSH, &raw) == 0;
-	}
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		(void)0;
-	s = secret_new();
 	while (len < SECRET_MAX - 1) {
-		char ch;
-
 		n = read(fd, &ch, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0 || ch == '\n' || ch == '\r')
 			break;
 		s[len++] = ch;
 	}
-	if (restore) {
-		tcsetattr(fd, TCSAFLUSH, &old);
-		if (write(fd, "\n", 1) < 0)
-			(void)0;
-	}
-	close(fd);
+	explicit_bzero(&ch, 1);
 	if (n <= 0 && len == 0) {
 		auth_secret_free(s);
 		return NULL;
@@ -81,16 +68,158 @@ char *auth_prompt(const char *prompt, int echo)
 	return s;
 }
 
-static char *read_stdin_secret(void)
+static char *tty_ask(int fd, const char *prompt, int echo)
 {
-	char *s = secret_new();
+	struct termios old, raw;
+	int restore = 0;
+	char *s;
 
-	if (!fgets(s, SECRET_MAX, stdin)) {
+	if (!echo && tcgetattr(fd, &old) == 0) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		restore = tcsetattr(fd, TCSAFLUSH, &raw) == 0;
+	}
+	/* "\r" first, as ssh: the prompt starts its line. */
+	if (write(fd, "\r", 1) < 0 || write(fd, prompt, strlen(prompt)) < 0)
+		(void)0;
+	s = read_line(fd);
+	if (restore) {
+		tcsetattr(fd, TCSAFLUSH, &old);
+		if (write(fd, "\n", 1) < 0)
+			(void)0;
+	}
+	return s;
+}
+
+/* Run argv (searched in PATH) with stdout on a pipe: the answer is its
+ * output up to the first newline, a non-zero exit is a cancel (ssh's
+ * ssh_askpass()). */
+static char *run_asker(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	char *s, junk[256];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int p[2], st = 0, rc;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (rc) {
+		log_err("cannot run %s: %s", argv[0], g_strerror(rc));
+		close(p[0]);
+		return NULL;
+	}
+	s = secret_new();
+	for (;;) {	/* read to EOF so that the child never blocks */
+		int full = len >= SECRET_MAX - 1;
+
+		n = full ? read(p[0], junk, sizeof(junk)) :
+			   read(p[0], s + len, SECRET_MAX - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!full)
+			len += (size_t)n;
+	}
+	explicit_bzero(junk, sizeof(junk));
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		log_debug("%s: cancelled (status %d)", argv[0], st);
 		auth_secret_free(s);
 		return NULL;
 	}
 	chomp(s);
 	return s;
+}
+
+static int env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+/* systemd's password agents (the boot console, plymouth) answer
+ * through /run/systemd/ask-password while systemd runs (sd_booted()).
+ * Returns the program's path (g_free) or NULL. */
+static char *systemd_asker(void)
+{
+	if (access("/run/systemd/system", F_OK) < 0 ||
+	    access("/run/systemd/ask-password", W_OK) < 0)
+		return NULL;
+	return g_find_program_in_path("systemd-ask-password");
+}
+
+static char *systemd_ask(const struct conf *c, char *prog,
+			 const char *prompt)
+{
+	char *id = g_strdup_printf("--id=rfs:%s", c->hostname);
+	char *s = run_asker((char *[]){ prog, id, (char *)prompt, NULL });
+
+	g_free(id);
+	return s;
+}
+
+char *auth_prompt(const struct conf *c, const struct xport_opts *o,
+		  const char *prompt, int echo, const char **why)
+{
+	const char *req = getenv("SSH_ASKPASS_REQUIRE");
+	const char *prog = getenv("SSH_ASKPASS");
+	int display = env_set("DISPLAY") || env_set("WAYLAND_DISPLAY");
+	int allow = display, use = 0, fd = -1;
+	char *s, *sys;
+
+	*why = NULL;
+	if (c->batch_mode > 0) {
+		*why = "BatchMode forbids asking for";
+		return NULL;
+	}
+	if (!o->interactive) {
+		*why = "no prompt on a reconnect for";
+		return NULL;
+	}
+	/* ssh(1)'s rules (readpass.c): force always runs the askpass
+	 * program, prefer when there is a display, never never; otherwise
+	 * it runs without a terminal and with a display only. */
+	if (req && !g_ascii_strcasecmp(req, "force"))
+		use = allow = 1;
+	else if (req && !g_ascii_strcasecmp(req, "prefer"))
+		use = allow;
+	else if (req && !g_ascii_strcasecmp(req, "never"))
+		allow = 0;
+	if (!use) {
+		fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		use = fd < 0;
+	}
+	if (use && allow) {
+		if (fd >= 0)
+			close(fd);
+		if (!prog || !*prog)
+			prog = "/usr/bin/ssh-askpass";
+		return run_asker((char *[]){ (char *)prog, (char *)prompt,
+					     NULL });
+	}
+	if (fd >= 0) {
+		s = tty_ask(fd, prompt, echo);
+		close(fd);
+		return s;
+	}
+	if (!echo && (sys = systemd_asker())) {
+		s = systemd_ask(c, sys, prompt);
+		g_free(sys);
+		return s;
+	}
+	*why = "no terminal to ask for";
+	return NULL;
 }
 
 /* ---- state shared by the methods ---- */
@@ -102,16 +231,50 @@ struct auth {
 	char *stdin_pw;		/* -o password_stdin, read once */
 	char *last;		/* the last password given, until it works */
 	int stdin_read;
-	GString *tried;
+	int sent;		/* the current method reached the server */
+	int unanswered;		/* a keyboard-interactive prompt was not */
+	GString *tried;		/* methods that did, for the final error */
+	GString *notes;		/* "; bad passphrase for key ...", ... */
 };
 
 static const char *stdin_password(struct auth *a)
 {
 	if (!a->stdin_read) {
 		a->stdin_read = 1;
-		a->stdin_pw = read_stdin_secret();
+		a->stdin_pw = read_line(STDIN_FILENO);
 	}
 	return a->stdin_pw;
+}
+
+/* Adds "; text" to the final error, once. */
+static void note(struct auth *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note(struct auth *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *t;
+
+	va_start(ap, fmt);
+	t = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (!strstr(a->notes->str, t))
+		g_string_append_printf(a->notes, "; %s", t);
+	g_free(t);
+}
+
+/* auth_prompt(), noting why there was no answer; what names the
+ * secret ("the password"). */
+static char *ask(struct auth *a, const char *prompt, int echo,
+		 const char *what)
+{
+	const char *why;
+	char *s = auth_prompt(a->c, a->o, prompt, echo, &why);
+
+	if (!s && why)
+		note(a, "%s %s", why, what);
+	else if (!s)	/* EOF on the terminal, askpass said no */
+		note(a, "%s was not given", what);
+	return s;
 }
 
 /* ---- publickey ---- */
@@ -168,6 +331,7 @@ static int try_agent(struct auth *a)
 		    !blob_in_files(a->c, id->blob, id->blob_len))
 			continue;
 		log_debug("trying agent key %s", id->comment);
+		a->sent = 1;
 		ok = libssh2_agent_userauth(ag, a->c->user, id) == 0;
 	}
 	libssh2_agent_disconnect(ag);
@@ -211,8 +375,8 @@ static int key_encrypted(const char *txt)
 static int try_key_file(struct auth *a, const char *file, gboolean given)
 {
 	struct stat st;
-	char *txt = NULL, *pub, *pass = NULL;
-	int rc, ok = 0, tries;
+	char *txt = NULL, *pub, *pass = NULL, *q, *what;
+	int rc, ok = 0, bad = 0;
 
 	if (stat(file, &st) < 0) {
 		if (given)
@@ -249,6 +413,7 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 	}
 	if (!key_encrypted(txt)) {
 		log_debug("trying key %s", file);
+		a->sent = 1;
 		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
 			(unsigned)strlen(a->c->user), pub, file, NULL);
 		ok = rc == 0;
@@ -257,26 +422,32 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 			log_debug("key %s: %s", file, xport_error(a->s));
 		goto out;
 	}
-	for (tries = 0; tries < PROMPT_TRIES && !ok; tries++) {
-		char *q;
-
-		if (!a->o->interactive)
-			break;
-		q = g_strdup_printf("Enter passphrase for key '%s': ", file);
-		pass = auth_prompt(q, 0);
-		g_free(q);
+	/* As ssh: NumberOfPasswordPrompts tries, quiet between them; an
+	 * empty answer moves on to the next key. */
+	q = g_strdup_printf("Enter passphrase for key '%s': ", file);
+	what = g_strdup_printf("the passphrase for key '%s'", file);
+	for (int i = 0; i < a->c->number_of_password_prompts && !ok; i++) {
+		pass = ask(a, q, 0, what);
 		if (!pass || !*pass)
 			break;
+		a->sent = 1;
+		/* No .pub: libssh2 then decrypts the key before it sends
+		 * anything, and a wrong passphrase is LIBSSH2_ERROR_FILE
+		 * (with one, it is "Callback returned error"). */
 		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
-			(unsigned)strlen(a->c->user), pub, file, pass);
+			(unsigned)strlen(a->c->user), NULL, file, pass);
 		auth_secret_free(pass);
 		pass = NULL;
 		ok = rc == 0;
-		if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
-			log_warn("bad passphrase for key '%s'", file);
-		else if (rc)
+		bad = rc == LIBSSH2_ERROR_FILE ||
+		      rc == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED;
+		if (rc && !bad)
 			break;	/* decrypted, but the server said no */
 	}
+	if (bad)
+		note(a, "bad passphrase for key '%s'", file);
+	g_free(what);
+	g_free(q);
 out:
 	auth_secret_free(pass);
 	g_free(pub);
@@ -309,7 +480,8 @@ static char *remember(struct auth *a, char *answer)
 	return answer;
 }
 
-static char *ask_password(struct auth *a, const char *prompt)
+static char *ask_password(struct auth *a, const char *prompt, int echo,
+			  const char *what)
 {
 	const char *p;
 	char *s;
@@ -321,44 +493,51 @@ static char *ask_password(struct auth *a, const char *prompt)
 	}
 	if (a->o->password_stdin) {
 		p = stdin_password(a);
-		if (!p)
+		if (!p) {
+			note(a, "no password on stdin (password_stdin)");
 			return NULL;
+		}
 		s = secret_new();
 		g_strlcpy(s, p, SECRET_MAX);
 		return remember(a, s);
 	}
-	if (!a->o->interactive)
-		return NULL;
-	return remember(a, auth_prompt(prompt, 0));
+	return remember(a, ask(a, prompt, echo, what));
+}
+
+/* A prompt's worth of tries: NumberOfPasswordPrompts, one for a given
+ * password. */
+static int tries(const struct auth *a)
+{
+	return a->o->password_stdin || a->o->password ? 1 :
+	       a->c->number_of_password_prompts;
 }
 
 static int try_password(struct auth *a)
 {
-	int tries = a->o->password_stdin || a->o->password ? 1 : PROMPT_TRIES;
+	char *q = g_strdup_printf("%s@%s's password: ", a->c->user,
+				  a->c->hostname);
+	int rc = -1;
 
-	for (int i = 0; i < tries; i++) {
-		char *q = g_strdup_printf("%s@%s's password: ", a->c->user,
-					  a->c->hostname);
-		char *pw = ask_password(a, q);
-		int rc;
+	for (int i = 0; i < tries(a) && rc; i++) {
+		char *pw;
 
-		g_free(q);
+		if (i)	/* ssh's words, between prompts */
+			log_err("Permission denied, please try again.");
+		pw = ask_password(a, q, 0, "the password");
 		if (!pw)
-			return 0;
+			break;
+		a->sent = 1;
 		rc = libssh2_userauth_password_ex(a->s, a->c->user,
 			(unsigned)strlen(a->c->user), pw,
 			(unsigned)strlen(pw), NULL);
 		auth_secret_free(pw);
-		if (rc == 0)
-			return 1;
-		if (rc == LIBSSH2_ERROR_PASSWORD_EXPIRED) {
-			log_err("the password of %s has expired", a->c->user);
-			return 0;
-		}
-		if (rc != LIBSSH2_ERROR_AUTHENTICATION_FAILED)
-			return 0;
+		if (rc == LIBSSH2_ERROR_PASSWORD_EXPIRED)
+			note(a, "the password of %s has expired", a->c->user);
+		if (rc && rc != LIBSSH2_ERROR_AUTHENTICATION_FAILED)
+			break;
 	}
-	return 0;
+	g_free(q);
+	return rc == 0;
 }
 
 static struct auth *kbd_auth;	/* libssh2's callback has no user data
@@ -372,9 +551,14 @@ static void kbd_cb(const char *name, int name_len, const char *instr,
 	(void)abstract;
 	for (int i = 0; i < n; i++) {
 		char *q = g_strndup((const char *)p[i].text, p[i].length);
-		char *ans = kbd_auth ? ask_password(kbd_auth, q) : NULL;
+		char *ans = kbd_auth ? ask_password(kbd_auth, q, p[i].echo,
+			"keyboard-interactive answers") : NULL;
 
 		g_free(q);
+		if (kbd_auth && ans)
+			kbd_auth->sent = 1;
+		else if (kbd_auth)
+			kbd_auth->unanswered = 1;
 		/* libssh2 frees the responses with its own free(). */
 		r[i].text = strdup(ans ? ans : "");
 		r[i].length = (unsigned)strlen(r[i].text);
@@ -384,13 +568,16 @@ static void kbd_cb(const char *name, int name_len, const char *instr,
 
 static int try_kbdint(struct auth *a)
 {
-	int rc;
+	int rc = -1;
 
-	if (!a->o->interactive && !a->o->password_stdin && !a->o->password)
-		return 0;
+	if (!a->o->password && !a->o->password_stdin &&
+	    (a->c->batch_mode > 0 || !a->o->interactive))
+		return 0;	/* nothing could answer: send nothing */
 	kbd_auth = a;
-	rc = libssh2_userauth_keyboard_interactive_ex(a->s, a->c->user,
-		(unsigned)strlen(a->c->user), kbd_cb);
+	a->unanswered = 0;
+	for (int i = 0; i < tries(a) && rc && !a->unanswered; i++)
+		rc = libssh2_userauth_keyboard_interactive_ex(a->s, a->c->user,
+			(unsigned)strlen(a->c->user), kbd_cb);
 	kbd_auth = NULL;
 	return rc == 0;
 }
@@ -400,12 +587,14 @@ static int try_kbdint(struct auth *a)
 int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 	     const struct xport_opts *o, GError **err)
 {
-	struct auth a = { .s = s, .c = c, .o = o, .tried = g_string_new(NULL) };
+	struct auth a = { .s = s, .c = c, .o = o, .tried = g_string_new(NULL),
+			  .notes = g_string_new(NULL) };
 	char *offered, **order;
 	int ok = 0, via_pw = 0;
 
 	offered = libssh2_userauth_list(s, c->user, (unsigned)strlen(c->user));
 	if (!offered) {
+		g_string_free(a.notes, TRUE);
 		if (libssh2_userauth_authenticated(s)) {
 			g_string_free(a.tried, TRUE);
 			return 0;	/* "none" was enough */
@@ -427,6 +616,7 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 		g_strfreev(srv);
 		if (!on)
 			continue;
+		a.sent = 0;
 		if (!strcmp(*m, "publickey") && c->pubkey_auth != 0)
 			ok = try_publickey(&a);
 		else if (!strcmp(*m, "keyboard-interactive") &&
@@ -434,19 +624,21 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 			ok = via_pw = try_kbdint(&a);
 		else if (!strcmp(*m, "password") && c->password_auth != 0)
 			ok = via_pw = try_password(&a);
-		else
+		if (!a.sent)
 			continue;
 		g_string_append_printf(a.tried, "%s%s", a.tried->len ? "," : "",
 				       *m);
 	}
 	if (!ok)
 		rfs_set_error(err, RFS_EXIT_AUTH, "permission denied for %s@%s "
-			      "(server offers %s; tried %s)", c->user,
+			      "(server offers %s; tried %s%s)", c->user,
 			      c->hostname, offered,
-			      a.tried->len ? a.tried->str : "nothing");
+			      a.tried->len ? a.tried->str : "nothing",
+			      a.notes->str);
 	g_strfreev(order);
 	g_free(offered);
 	g_string_free(a.tried, TRUE);
+	g_string_free(a.notes, TRUE);
 	auth_secret_free(a.stdin_pw);
 	if (via_pw && a.last && a.o->used_password)
 		*a.o->used_password = a.last;	/* the caller's now */

@@ -854,17 +854,6 @@ static void set_liveness(const struct cli *c, const struct conf *cf,
 			       alive * 1000);
 }
 
-/* Is there a controlling terminal to prompt on? */
-static int have_tty(void)
-{
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 /* Detach from the terminal: fork, new session, cwd /, stdio on
  * /dev/null. The parent waits for one byte on a pipe, the child's verdict
  * once the mount answers (see ready_thread), and exits with it: mount(8),
@@ -1096,7 +1085,7 @@ int main(int argc, char **argv)
 	xo.password_stdin = c.password_stdin;
 	xo.used_password = &password;
 	xo.config_file = c.config_file;
-	xo.interactive = have_tty();
+	xo.interactive = 1;	/* auth_prompt() finds who can answer */
 	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
 	notify_send(status);
 	g_free(status);

@@ -541,10 +541,13 @@ static const struct keyword keywords[] = {
 	{ "kexalgorithms", K_STR, F(kex_algorithms), NULL },
 	{ "hostkeyalgorithms", K_STR, F(host_key_algorithms), NULL },
 	{ "ignoreunknown", K_IGNUNK, F(ignore_unknown), NULL },
+	{ "batchmode", K_STATE, F(batch_mode), st_flag },
+	{ "numberofpasswordprompts", K_INT, F(number_of_password_prompts),
+	    NULL },
 
 	/* The rest of OpenSSH 9.2's keywords (Debian's GSSAPI ones too),
 	 * with their deprecated and unsupported spellings. */
-	IGN("addkeystoagent"), IGN("afstokenpassing"), IGN("batchmode"),
+	IGN("addkeystoagent"), IGN("afstokenpassing"),
 	IGN("bindinterface"), IGN("canonicaldomains"),
 	IGN("canonicalizefallbacklocal"), IGN("canonicalizehostname"),
 	IGN("canonicalizemaxdots"), IGN("canonicalizepermittedcnames"),
@@ -569,7 +572,7 @@ static const struct keyword keywords[] = {
 	IGN("knownhostscommand"), IGN("localcommand"), IGN("localforward"),
 	IGN("loglevel"), IGN("logverbose"),
 	IGN("nohostauthenticationforlocalhost"),
-	IGN("numberofpasswordprompts"), IGN("permitlocalcommand"),
+	IGN("permitlocalcommand"),
 	IGN("permitremoteopen"), IGN("pkcs11provider"), IGN("protocol"),
 	IGN("protocolkeepalives"), IGN("proxyusefdpass"),
 	IGN("pubkeyacceptedalgorithms"), IGN("pubkeyacceptedkeytypes"),
@@ -1631,6 +1634,8 @@ conf_new(const char *host_arg)
 	c->strict_host_key_checking = CONF_UNSET;
 	c->hash_known_hosts = CONF_UNSET;
 	c->address_family = CONF_UNSET;
+	c->batch_mode = CONF_UNSET;
+	c->number_of_password_prompts = CONF_UNSET;
 	c->identity_files = g_ptr_array_new_with_free_func(g_free);
 	c->user_known_hosts = g_ptr_array_new_with_free_func(g_free);
 	c->global_known_hosts = g_ptr_array_new_with_free_func(g_free);
@@ -1782,6 +1787,8 @@ conf_finish(struct conf *c, GError **err)
 	set_default(&c->strict_host_key_checking, CONF_SHKC_ASK);
 	set_default(&c->hash_known_hosts, 0);
 	set_default(&c->address_family, CONF_AF_ANY);
+	set_default(&c->batch_mode, 0);
+	set_default(&c->number_of_password_prompts, 3);
 	if (c->proxy_jump != NULL &&
 	    g_ascii_strcasecmp(c->proxy_jump, "none") == 0)
 		g_clear_pointer(&c->proxy_jump, g_free);

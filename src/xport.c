@@ -208,20 +208,31 @@ static char *host_label(const struct conf *c)
 	return g_strdup_printf("[%s]:%d", keyhost(c), c->port);
 }
 
-static int ask_yes_no(const char *question)
+/* ssh's confirm(): "yes", the key's fingerprint as pasted, or "no" (an
+ * empty answer too); 1, 0, or -1 when nobody could be asked (*why). */
+static int confirm_key(const struct conf *c, const struct xport_opts *o,
+		       const char *question, const char *fp,
+		       const char **why)
 {
+	const char *q = question;
+
 	for (;;) {
-		char *a = auth_prompt(question, 1);
+		char *a = auth_prompt(c, o, q, 1, why), *p;
 		int r;
 
 		if (!a)
-			return -1;
-		r = !g_ascii_strcasecmp(a, "yes") ? 1 :
-		    !g_ascii_strcasecmp(a, "no") ? 0 : 2;
+			return *why ? -1 : 0;
+		p = a + strspn(a, " \t");
+		p[strcspn(p, " \t")] = '\0';
+		r = !*p || !g_ascii_strcasecmp(p, "no") ? 0 :
+		    !g_ascii_strcasecmp(p, "yes") || !strcmp(p, fp) ? 1 :
+		    g_str_has_prefix(p, "SHA256:") ? 3 : 2;
 		auth_secret_free(a);
-		if (r != 2)
+		if (r < 2)
 			return r;
-		question = "Please type 'yes' or 'no': ";
+		q = r == 3 ? "Warning: the fingerprint does not match.\n"
+			     "Please type 'yes', 'no' or the fingerprint: " :
+			     "Please type 'yes', 'no' or the fingerprint: ";
 	}
 }
 
@@ -276,8 +287,9 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 	int ktype;
 	const unsigned char *key = (const unsigned char *)
 		libssh2_session_hostkey(s, &len, &ktype);
-	char **files = NULL, *fp = NULL, *type = NULL, *label = NULL;
+	char **files = NULL, *fp = NULL, *type = NULL, *label = NULL, *q;
 	struct khosts_check chk = { 0 };
+	const char *why;
 	GError *e = NULL;
 	int rc = -1, ans;
 
@@ -317,10 +329,14 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 			rc = 0;
 			break;
 		}
+		/* ssh's hint: -R takes the name as known_hosts has it */
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "HOST KEY MISMATCH for %s: "
 			      "%s:%u has a different %s key (offered %s); "
-			      "someone may be intercepting the connection",
-			      label, chk.file, chk.line, type_label(type), fp);
+			      "someone may be intercepting the connection; if "
+			      "the key was really changed, remove the old one "
+			      "with: ssh-keygen -f \"%s\" -R \"%s\"",
+			      label, chk.file, chk.line, type_label(type), fp,
+			      chk.file, label);
 		break;
 	case KHOSTS_NOTFOUND:
 		switch (c->strict_host_key_checking) {
@@ -335,26 +351,23 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 			rc = add_known(c, key, len, label, fp, type, err);
 			goto out;
 		}
-		if (o->interactive) {
-			char *q = g_strdup_printf(
-				"The authenticity of host '%s' can't be "
-				"established.\n%s key fingerprint is %s.\n"
-				"Are you sure you want to continue connecting "
-				"(yes/no)? ", label, type_label(type), fp);
-			ans = ask_yes_no(q);
-			g_free(q);
-		} else {
-			ans = -1;
-		}
-		if (ans == 1) {
+		q = g_strdup_printf("The authenticity of host '%s' can't be "
+				    "established.\n%s key fingerprint is %s.\n"
+				    "Are you sure you want to continue "
+				    "connecting (yes/no/[fingerprint])? ",
+				    label, type_label(type), fp);
+		ans = confirm_key(c, o, q, fp, &why);
+		g_free(q);
+		if (ans == 1)
 			rc = add_known(c, key, len, label, fp, type, err);
-		} else {
+		else if (ans == 0)
 			rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is "
-				      "not known (%s %s)%s", label,
-				      type_label(type), fp, ans < 0 ?
-				      " and there is no terminal to ask on" :
-				      " and was not accepted");
-		}
+				      "not known (%s %s) and was not accepted",
+				      label, type_label(type), fp);
+		else
+			rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is "
+				      "not known (%s %s); %s a confirmation",
+				      label, type_label(type), fp, why);
 		break;
 	}
 out:

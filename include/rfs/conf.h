@@ -68,6 +68,9 @@ struct conf {
 	char *macs;
 	char *kex_algorithms;
 	char *host_key_algorithms;
+	int batch_mode;		/* BatchMode: never prompt; default 0 */
+	int number_of_password_prompts;	/* tries per passphrase, password
+					 * and keyboard-interactive; default 3 */
 
 	/* Lists, in the order obtained; GPtrArray of char *, NULL-free. */
 	GPtrArray *identity_files;	/* default (if empty and nothing set):

@@ -14,7 +14,9 @@
 
 struct xport_opts {
 	int password_stdin;	/* read the password from stdin (once) */
-	int interactive;	/* prompts allowed (a terminal exists) */
+	int interactive;	/* prompts allowed: at mount time, not on a
+				 * reconnect (BatchMode=yes forbids them
+				 * too; auth_prompt() finds the terminal) */
 	const char *config_file;	/* -F, for the jump hosts' configs */
 	const char *password;	/* reconnect: answers password and
 				 * keyboard-interactive prompts, once */
@@ -75,9 +77,14 @@ void xport_close(struct xport *x);
 int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 	     const struct xport_opts *o, GError **err);
 
-/* Prompt on /dev/tty (echo off unless echo). NULL when there is no
- * terminal. The answer is in locked memory: free with auth_secret_free. */
-char *auth_prompt(const char *prompt, int echo);
+/* Ask as ssh(1) does: on /dev/tty (echo off unless echo), or through
+ * $SSH_ASKPASS as SSH_ASKPASS_REQUIRE and DISPLAY say, or (a secret, no
+ * terminal, systemd running) systemd-ask-password. Returns the answer in
+ * locked memory (free with auth_secret_free), or NULL: then *why is the
+ * reason nobody was asked ("no terminal to ask for", to be followed by
+ * what was wanted), or NULL when the user cancelled. Main thread. */
+char *auth_prompt(const struct conf *c, const struct xport_opts *o,
+		  const char *prompt, int echo, const char **why);
 void auth_secret_free(char *s);
 
 #endif

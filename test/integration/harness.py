@@ -902,3 +902,42 @@ class PtyDriver:
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def pty_fail(rfs, argv, prompt, answers, env=None):
+    """Run rfs on a pty that answers prompt; it must exit. (driver, rc)"""
+    drv = PtyDriver(prompt, answers)
+    drv.start()
+    try:
+        proc = track(subprocess.Popen(argv, env=env or rfs.env,
+                                      stdin=drv.slave, stdout=drv.slave,
+                                      stderr=drv.slave,
+                                      start_new_session=True,
+                                      preexec_fn=pty_preexec), str(rfs.mnt))
+        drv.child_started()
+        try:
+            rc = proc.wait(30)
+        finally:
+            stop_pid(proc)
+        drv.thread.join(5)
+    finally:
+        drv.close()
+    assert not is_mounted(str(rfs.mnt))
+    return drv, rc
+
+
+def pty_mount(rfs, argv, prompt, answers, env=None):
+    """Mount with rfs on a pty that answers prompt. (driver, Mount)
+    Unmount before drv.close(): closing the terminal hangs rfs up."""
+    drv = PtyDriver(prompt, answers)
+    drv.start()
+    try:
+        m = start_mount(argv, str(rfs.mnt), env=env or rfs.env,
+                        stdio=drv.slave, preexec_fn=pty_preexec, timeout=20)
+    except AssertionError as e:
+        drv.close()
+        raise AssertionError('%s\nterminal: %r' % (e, drv.output))
+    drv.child_started()
+    rfs.mounts.append(m)
+    rfs.watchdog.watch(m.pid)
+    return drv, m

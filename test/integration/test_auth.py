@@ -8,7 +8,7 @@ import tempfile
 import pytest
 
 from harness import (assert_fails, is_mounted, read_file, write_file,
-                     start_mount, stop_pid, run, track, PtyDriver, pty_preexec,
+                     stop_pid, run, run_rfs, track, pty_fail, pty_mount,
                      TempUser, PASSPHRASE, EXIT_AUTH)
 
 # A prompt line: not an 'rfs: ' message, ends in ':'.
@@ -109,52 +109,258 @@ def test_agent_with_good_key(rfs, remote, agent):
     assert read_file(m.path('f')) == b'agent'
 
 
-# -- passphrase on the terminal --------------------------------------------
+# -- prompts on a terminal ---------------------------------------------------
+
+PW_PROMPT = r"(?im)^(?!rfs: )[^\n]*'s password:[ \t\r]*$"
+ANY_PROMPT = r"(?im)^(?!rfs: )[^\n]*(passphrase|'s password)[^\n]*:[ \t\r]*$"
+AGAIN = 'Permission denied, please try again.'
+
+
+def last_line(text):
+    return [ln for ln in text.splitlines() if ln.strip()][-1].strip()
+
+
+def key_argv(rfs, *extra_o):
+    return rfs.argv(identity=rfs.sshd.keys.user_pass,
+                    extra_o=['PreferredAuthentications=publickey'] +
+                    list(extra_o))
+
+
+def denied(user, tried, *notes):
+    return ('rfs: permission denied for %s@127.0.0.1 (server offers '
+            'publickey,password; tried %s%s)' % (
+                user, tried, ''.join('; ' + n for n in notes)))
+
 
 def test_passphrase_prompt(rfs, remote):
     write_file(remote / 'f', b'unlocked')
-    drv = PtyDriver(PROMPT, [PASSPHRASE])
-    drv.start()
+    drv, m = pty_mount(rfs, key_argv(rfs), PROMPT, [PASSPHRASE])
     try:
-        argv = rfs.argv(identity=rfs.sshd.keys.user_pass,
-                        extra_o=['PreferredAuthentications=publickey'])
-        try:
-            m = start_mount(argv, str(rfs.mnt), env=rfs.env,
-                            stdio=drv.slave, preexec_fn=pty_preexec,
-                            timeout=20)
-        except AssertionError as e:
-            raise AssertionError('%s\nterminal: %r' % (e, drv.output))
-        drv.child_started()
-        rfs.mounts.append(m)
-        rfs.watchdog.watch(m.pid)
         assert read_file(m.path('f')) == b'unlocked'
         assert drv.prompts == 1, drv.output
+        assert "Enter passphrase for key '%s': " % \
+            rfs.sshd.keys.user_pass in drv.output
         assert PASSPHRASE not in drv.output, 'passphrase echoed'
-        m.unmount()
+        m.unmount()  # before the terminal hangs up
     finally:
         drv.close()
 
 
-def test_wrong_passphrase_thrice(rfs):
-    drv = PtyDriver(PROMPT, ['wrong-1', 'wrong-2', 'wrong-3',
-                                            'wrong-again'])
-    drv.start()
+def test_wrong_passphrase_thrice(rfs, remote):
+    key = rfs.sshd.keys.user_pass
+    drv, rc = pty_fail(rfs, key_argv(rfs), PROMPT,
+                       ['wrong-1', 'wrong-2', 'wrong-3', 'wrong-again'])
+    assert rc == EXIT_AUTH, 'exit %s\n%s' % (rc, drv.output)
+    assert drv.prompts == 3, drv.output
+    assert 'wrong-' not in drv.output, 'passphrase echoed'
+    assert last_line(drv.output) == denied(
+        'root', 'publickey', "bad passphrase for key '%s'" % key), drv.output
+    # The next run, given the right one, mounts.
+    write_file(remote / 'f', b'second run')
+    drv, m = pty_mount(rfs, key_argv(rfs), PROMPT, [PASSPHRASE])
     try:
-        argv = rfs.argv(identity=rfs.sshd.keys.user_pass,
-                        extra_o=['PreferredAuthentications=publickey'])
-        proc = track(subprocess.Popen(argv, env=rfs.env, stdin=drv.slave,
-                                      stdout=drv.slave, stderr=drv.slave,
-                                      start_new_session=True,
-                                      preexec_fn=pty_preexec), str(rfs.mnt))
-        drv.child_started()
-        try:
-            rc = proc.wait(30)
-        finally:
-            stop_pid(proc)
-        drv.thread.join(2)
-        assert rc == EXIT_AUTH, 'exit %s\n%s' % (rc, drv.output)
-        assert 1 <= drv.prompts <= 3, drv.output
-        assert 'wrong-' not in drv.output, 'passphrase echoed'
-        assert not is_mounted(str(rfs.mnt))
+        assert read_file(m.path('f')) == b'second run'
+        assert drv.prompts == 1, drv.output
+        m.unmount()  # before the terminal hangs up
     finally:
         drv.close()
+
+
+def test_wrong_then_right_passphrase(rfs, remote):
+    write_file(remote / 'f', b'at last')
+    drv, m = pty_mount(rfs, key_argv(rfs), PROMPT, ['wrong', PASSPHRASE])
+    try:
+        assert read_file(m.path('f')) == b'at last'
+        assert drv.prompts == 2, drv.output
+        assert 'bad passphrase' not in drv.output.lower(), drv.output
+        m.unmount()  # before the terminal hangs up
+    finally:
+        drv.close()
+
+
+@pytest.fixture
+def pw_remote(pw_user):
+    """A directory the password user owns, and the rfs.argv() arguments
+    that log in there as that user."""
+    backing = tempfile.mkdtemp(prefix='rfs-pw-', dir='/tmp')
+    os.chmod(backing, 0o755)
+    os.chown(backing, pw_user.uid, pw_user.gid)
+    try:
+        yield backing, dict(remote=backing, user=pw_user.name, identity=None)
+    finally:
+        shutil.rmtree(backing, ignore_errors=True)
+
+
+def pw_argv(rfs, kw, *extra_o):
+    return rfs.argv(extra_o=['PreferredAuthentications=password'] +
+                    list(extra_o), **kw)
+
+
+def test_password_wrong_twice_then_right(rfs, pw_user, pw_remote):
+    backing, kw = pw_remote
+    write_file(os.path.join(backing, 'f'), b'by password')
+    drv, m = pty_mount(rfs, pw_argv(rfs, kw), PW_PROMPT,
+                       ['bad-1', 'bad-2', PASSWORD])
+    try:
+        assert read_file(m.path('f')) == b'by password'
+        assert drv.prompts == 3, drv.output
+        assert drv.output.count(AGAIN) == 2, drv.output
+        assert "%s@127.0.0.1's password: " % pw_user.name in drv.output
+        assert PASSWORD not in drv.output and 'bad-' not in drv.output
+        m.unmount()  # before the terminal hangs up
+    finally:
+        drv.close()
+
+
+def test_password_wrong_thrice(rfs, pw_user, pw_remote):
+    _, kw = pw_remote
+    drv, rc = pty_fail(rfs, pw_argv(rfs, kw), PW_PROMPT, ['bad'])
+    assert rc == EXIT_AUTH, 'exit %s\n%s' % (rc, drv.output)
+    assert drv.prompts == 3, drv.output
+    assert drv.output.count(AGAIN) == 2, drv.output
+    assert last_line(drv.output) == denied(pw_user.name, 'password'), \
+        drv.output
+
+
+def test_one_prompt_each(rfs, pw_user, pw_remote):
+    """NumberOfPasswordPrompts=1: one passphrase try, one password try;
+    the error names the bad passphrase."""
+    _, kw = pw_remote
+    kw['identity'] = key = rfs.sshd.keys.user_pass
+    argv = rfs.argv(extra_o=['NumberOfPasswordPrompts=1',
+                             'PreferredAuthentications=publickey,password'],
+                    **kw)
+    drv, rc = pty_fail(rfs, argv, ANY_PROMPT, ['wrong'])
+    assert rc == EXIT_AUTH, 'exit %s\n%s' % (rc, drv.output)
+    assert drv.prompts == 2, drv.output
+    assert drv.output.count('Enter passphrase') == 1, drv.output
+    assert AGAIN not in drv.output
+    assert last_line(drv.output) == denied(
+        pw_user.name, 'publickey,password',
+        "bad passphrase for key '%s'" % key), drv.output
+
+
+def test_batch_mode_never_asks(rfs, pw_user, pw_remote):
+    _, kw = pw_remote
+    drv, rc = pty_fail(rfs, pw_argv(rfs, kw, 'BatchMode=yes'), PW_PROMPT,
+                       [PASSWORD])
+    assert rc == EXIT_AUTH, 'exit %s\n%s' % (rc, drv.output)
+    assert drv.prompts == 0, drv.output
+    assert last_line(drv.output) == denied(
+        pw_user.name, 'nothing', 'BatchMode forbids asking for the '
+        'password'), drv.output
+
+
+# -- no terminal: askpass, systemd-ask-password, or a clear no -------------
+
+def test_no_terminal_password(rfs, pw_user, pw_remote):
+    _, kw = pw_remote
+    res = rfs.run(extra_o=['PreferredAuthentications=password'], **kw)
+    assert_fails(res, EXIT_AUTH, mnt=rfs.mnt)
+    assert last_line(res.stderr) == denied(
+        pw_user.name, 'nothing', 'no terminal to ask for the password'), res
+
+
+def test_no_terminal_passphrase(rfs):
+    key = rfs.sshd.keys.user_pass
+    res = rfs.run(identity=key,
+                  extra_o=['PreferredAuthentications=publickey'])
+    assert_fails(res, EXIT_AUTH, mnt=rfs.mnt)
+    assert last_line(res.stderr) == denied(
+        'root', 'nothing', "no terminal to ask for the passphrase for key "
+        "'%s'" % key), res
+
+
+def askpass_script(path, answer, status=0):
+    """An askpass program at path that appends its arguments (one per
+    line) to path.args, prints answer and exits with status."""
+    rec = path.parent / (path.name + '.args')
+    write_file(path, "#!/bin/sh\nprintf '%%s\\n' \"$@\" >> '%s'\n"
+               "printf '%%s\\n' '%s'\nexit %d\n" % (rec, answer, status),
+               mode=0o755)
+    return str(path), rec
+
+
+@pytest.mark.parametrize('env, used', [
+    ({'SSH_ASKPASS_REQUIRE': 'force'}, True),
+    ({'DISPLAY': ':99'}, True),
+    ({'WAYLAND_DISPLAY': 'wayland-9', 'SSH_ASKPASS_REQUIRE': 'prefer'}, True),
+    ({}, False),  # no display: ssh does not run it
+    ({'DISPLAY': ':99', 'SSH_ASKPASS_REQUIRE': 'never'}, False),
+])
+def test_askpass_without_terminal(rfs, remote, tmp_path, env, used):
+    write_file(remote / 'f', b'askpass')
+    prog, rec = askpass_script(tmp_path / 'askpass', PASSPHRASE)
+    env = dict(rfs.env, SSH_ASKPASS=prog, **env)
+    key = rfs.sshd.keys.user_pass
+    if not used:
+        res = run_rfs(key_argv(rfs), env=env)
+        assert_fails(res, EXIT_AUTH, "no terminal to ask for the passphrase "
+                     "for key '%s'" % key, mnt=rfs.mnt)
+        assert not rec.exists()
+        return
+    m = rfs.start(key_argv(rfs), env=env)
+    assert read_file(m.path('f')) == b'askpass'
+    assert read_file(rec).decode() == \
+        "Enter passphrase for key '%s': \n" % key
+
+
+def test_askpass_forced_over_terminal(rfs, remote, tmp_path):
+    """SSH_ASKPASS_REQUIRE=force: askpass even with a terminal; a
+    non-zero exit is a cancel."""
+    write_file(remote / 'f', b'forced')
+    prog, rec = askpass_script(tmp_path / 'askpass', PASSPHRASE)
+    env = dict(rfs.env, SSH_ASKPASS=prog, SSH_ASKPASS_REQUIRE='force')
+    drv, m = pty_mount(rfs, key_argv(rfs), PROMPT, ['not asked here'],
+                       env=env)
+    try:
+        assert read_file(m.path('f')) == b'forced'
+        assert drv.prompts == 0, drv.output
+        assert read_file(rec).decode().count('Enter passphrase') == 1
+        m.unmount()  # before the terminal hangs up
+    finally:
+        drv.close()
+    prog, rec = askpass_script(tmp_path / 'cancel', 'ignored', status=1)
+    res = run_rfs(key_argv(rfs), env=dict(env, SSH_ASKPASS=prog))
+    assert_fails(res, EXIT_AUTH, mnt=rfs.mnt)
+    assert last_line(res.stderr) == denied(
+        'root', 'nothing', "the passphrase for key '%s' was not given" %
+        rfs.sshd.keys.user_pass), res
+    assert read_file(rec).decode().count('Enter passphrase') == 1
+
+
+def test_systemd_ask_password(rfs, remote, tmp_path):
+    """No terminal, no askpass, systemd running: systemd-ask-password.
+    systemd's directories are faked on a tmpfs in a private mount
+    namespace; the mount is checked and removed inside it."""
+    write_file(remote / 'f', b'from the boot prompt')
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    rec = tmp_path / 'sap.args'
+    write_file(bindir / 'systemd-ask-password',
+               "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\n"
+               "printf '%%s\\n' '%s'\n" % (rec, PASSPHRASE), mode=0o755)
+    mnt = str(rfs.mnt)
+    script = '''set -e
+mount -t tmpfs rfs-test /run/systemd
+mkdir /run/systemd/system /run/systemd/ask-password
+"$@" 2>&1 &
+pid=$!
+for i in $(seq 150); do mountpoint -q "$MNT" && break; sleep 0.1; done
+cat "$MNT/f"; echo
+fusermount3 -u "$MNT"
+rc=0; wait $pid || rc=$?
+echo "rfs exit $rc"
+'''
+    env = dict(rfs.env, PATH='%s:%s' % (bindir, os.environ['PATH']), MNT=mnt)
+    res = run_rfs(['/usr/bin/unshare', '--mount', '--propagation', 'private',
+                   '/bin/sh', '-c', script, 'sh'] + key_argv(rfs),
+                  env=env, timeout=40)
+    assert res.rc == 0, res
+    assert res.stdout.splitlines()[-2:] == [
+        'from the boot prompt', 'rfs exit 0'], res
+    assert read_file(rec).decode() == (
+        "--id=rfs:127.0.0.1\nEnter passphrase for key '%s': \n"
+        % rfs.sshd.keys.user_pass)
+    assert not os.path.exists('/run/systemd/system')
+    assert not is_mounted(mnt)

@@ -3,7 +3,12 @@
 import os
 
 from harness import (assert_fails, read_file, read_pub, run, write_file,
-                     EXIT_HOSTKEY)
+                     pty_fail, pty_mount, EXIT_HOSTKEY)
+
+# Each question the host key prompt asks, counted once (the answer is
+# echoed after it).
+QUESTION = (r"\(yes/no/\[fingerprint\]\)\? |"
+            r"Please type 'yes', 'no' or the fingerprint: ")
 
 
 def fingerprints(sshd):
@@ -27,7 +32,8 @@ def test_unknown_host_strict(rfs, tmp_path):
 def test_unknown_host_ask_without_terminal(rfs, tmp_path):
     kh = write_file(tmp_path / 'kh', b'')
     res = rfs.run(known_hosts=kh, shkc=None)  # default: ask
-    assert_fails(res, EXIT_HOSTKEY, mnt=rfs.mnt)
+    assert_fails(res, EXIT_HOSTKEY, 'no terminal to ask for a confirmation',
+                 mnt=rfs.mnt)
     assert read_file(kh) == b''
 
 
@@ -63,6 +69,9 @@ def test_changed_host_key(rfs, tmp_path):
     before = read_file(kh)
     res = rfs.run(known_hosts=kh, shkc='yes')
     assert_fails(res, EXIT_HOSTKEY, 'mismatch', kh + ':2', mnt=rfs.mnt)
+    # ssh's hint, which removes the stale line
+    hint = 'ssh-keygen -f "%s" -R "[127.0.0.1]:%d"' % (kh, rfs.sshd.port)
+    assert res.stderr.strip().endswith(hint), res
     for shkc in ('accept-new', None):  # neither may replace a changed key
         res = rfs.run(known_hosts=kh, shkc=shkc)
         assert_fails(res, EXIT_HOSTKEY, 'mismatch', mnt=rfs.mnt)
@@ -98,3 +107,92 @@ def test_hashed_known_hosts(rfs, remote, tmp_path):
     assert '127.0.0.1' not in text and text.startswith('|1|'), text
     m = rfs.mount(known_hosts=kh, shkc='yes')
     assert os.listdir(m.mnt) == ['f']
+
+
+# -- the question: yes, no, or the fingerprint pasted ----------------------
+
+def ed25519_fp(sshd):
+    r = run(['/usr/bin/ssh-keygen', '-l', '-E', 'sha256', '-f',
+             sshd.keys.host_ed25519 + '.pub'])
+    return r.stdout.split()[1]
+
+
+def ask_argv(rfs, kh):
+    """StrictHostKeyChecking=ask, the server's ed25519 key only."""
+    return rfs.argv(known_hosts=kh, shkc='ask',
+                    extra_o=['HostKeyAlgorithms=ssh-ed25519'])
+
+
+def recorded(rfs, kh):
+    r = run(['/usr/bin/ssh-keygen', '-F', '[127.0.0.1]:%d' % rfs.sshd.port,
+             '-f', kh], check=False)
+    return r.returncode == 0 and \
+        read_pub(rfs.sshd.keys.host_ed25519).split()[1] in r.stdout
+
+
+def test_ask_pasted_fingerprint(rfs, remote, tmp_path):
+    write_file(remote / 'f', b'x')
+    kh = write_file(tmp_path / 'kh', b'')
+    fp = ed25519_fp(rfs.sshd)
+    drv, m = pty_mount(rfs, ask_argv(rfs, kh), QUESTION, [' %s ' % fp])
+    try:
+        assert os.listdir(m.mnt) == ['f']
+        assert drv.prompts == 1, drv.output
+        assert "The authenticity of host '[127.0.0.1]:%d' can't be " \
+            "established.\r\nED25519 key fingerprint is %s." % (
+                rfs.sshd.port, fp) in drv.output, drv.output
+        m.unmount()  # before the terminal hangs up
+    finally:
+        drv.close()
+    assert recorded(rfs, kh), read_file(kh)
+
+
+def test_ask_wrong_fingerprint_asked_again(rfs, remote, tmp_path):
+    write_file(remote / 'f', b'x')
+    kh = write_file(tmp_path / 'kh', b'')
+    wrong = 'SHA256:' + 'A' * 43
+    drv, m = pty_mount(rfs, ask_argv(rfs, kh), QUESTION,
+                       [wrong, 'maybe', 'yes'])
+    try:
+        assert os.listdir(m.mnt) == ['f']
+        assert drv.prompts == 3, drv.output
+        out = drv.output.replace('\r', '')
+        assert out.count('%s\nWarning: the fingerprint does not match.\n'
+                         "Please type 'yes', 'no' or the fingerprint: "
+                         'maybe\n' % wrong) == 1, drv.output
+        assert out.count("Please type 'yes', 'no' or the fingerprint: ") \
+            == 2, drv.output
+        m.unmount()  # before the terminal hangs up
+    finally:
+        drv.close()
+    assert recorded(rfs, kh), read_file(kh)
+
+
+def test_ask_no(rfs, tmp_path):
+    kh = write_file(tmp_path / 'kh', b'')
+    drv, rc = pty_fail(rfs, ask_argv(rfs, kh), QUESTION, ['no'])
+    assert rc == EXIT_HOSTKEY, drv.output
+    assert drv.prompts == 1, drv.output
+    lines = [ln.strip() for ln in drv.output.splitlines() if ln.strip()]
+    assert lines[-1] == ('rfs: host key for [127.0.0.1]:%d is not known '
+                         '(ED25519 %s) and was not accepted' % (
+                             rfs.sshd.port, ed25519_fp(rfs.sshd))), lines
+    assert read_file(kh) == b''
+
+
+def test_ask_through_askpass(rfs, remote, tmp_path):
+    """No terminal, SSH_ASKPASS_REQUIRE=force: the question goes to the
+    askpass program, whose answer may be the fingerprint."""
+    write_file(remote / 'f', b'x')
+    kh = write_file(tmp_path / 'kh', b'')
+    rec = tmp_path / 'askpass.args'
+    prog = write_file(tmp_path / 'askpass',
+                      "#!/bin/sh\nprintf '%%s' \"$1\" > '%s'\necho %s\n" % (
+                          rec, ed25519_fp(rfs.sshd)), mode=0o755)
+    env = dict(rfs.env, SSH_ASKPASS=prog, SSH_ASKPASS_REQUIRE='force')
+    m = rfs.start(ask_argv(rfs, kh), env=env)
+    assert os.listdir(m.mnt) == ['f']
+    assert read_file(rec).decode().endswith(
+        'Are you sure you want to continue connecting '
+        '(yes/no/[fingerprint])? ')
+    assert recorded(rfs, kh), read_file(kh)

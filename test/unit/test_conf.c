@@ -1177,6 +1177,26 @@ test_timeouts(struct fx *f, gconstpointer d)
 }
 
 static void
+test_prompts(struct fx *f, gconstpointer d)
+{
+	struct conf *c = load(f, "h", "");
+
+	(void)d;
+	g_assert_cmpint(c->batch_mode, ==, 0);
+	g_assert_cmpint(c->number_of_password_prompts, ==, 3);
+	conf_free(c);
+	c = load(f, "h", "BatchMode yes\nNumberOfPasswordPrompts 1\n"
+	    "NumberOfPasswordPrompts 5\n");
+	g_assert_cmpint(c->batch_mode, ==, 1);
+	g_assert_cmpint(c->number_of_password_prompts, ==, 1);
+	conf_free(c);
+	expect_err(f, "h", "NumberOfPasswordPrompts many\n",
+	    "1: bad NumberOfPasswordPrompts 'many'");
+	expect_err(f, "h", "BatchMode maybe\n",
+	    "1: bad BatchMode 'maybe'");
+}
+
+static void
 test_proxy_jump(struct fx *f, gconstpointer d)
 {
 	struct conf *c = load(f, "h", "ProxyJump alice@gw1:2222,"
@@ -1643,6 +1663,7 @@ main(int argc, char **argv)
 	ADD("kbdint-alias", test_kbdint_alias);
 	ADD("port-values", test_port_values);
 	ADD("timeouts", test_timeouts);
+	ADD("prompts", test_prompts);
 	ADD("proxy-jump", test_proxy_jump);
 	ADD("proxy-exclusive", test_proxy_exclusive);
 	ADD("address-family", test_address_family);
