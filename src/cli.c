@@ -970,8 +970,12 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_INFO);
 	cf = load_conf(&c);
 	if (c.dump_config) {
-		char *d = conf_dump(cf);
+		struct conf_algs algs;
+		char *d;
 
+		xport_default_algs(&algs);
+		d = conf_dump(cf, &algs);
+		xport_default_algs_free(&algs);
 		fputs(d, stdout);
 		g_free(d);
 		conf_free(cf);
