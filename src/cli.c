@@ -162,6 +162,7 @@ static void help(void)
 "  Port= User= IdentityFile= IdentitiesOnly= StrictHostKeyChecking=\n"
 "  UserKnownHostsFile= GlobalKnownHostsFile= ConnectTimeout= Compression=\n"
 "  PreferredAuthentications= ServerAliveInterval= HostKeyAlias= ...\n"
+"  ConnectTimeout unset, none or 0 is 30 s (ssh: the kernel's TCP timeout)\n"
 "\n"
 "FUSE options (-o):\n"
 "  allow_other, allow_root, default_permissions, ro, rw, fsname=, subtype=,\n"
