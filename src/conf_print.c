@@ -302,7 +302,8 @@ p_text(GString *o, const struct conf *c, const struct pkey *k,
 		line(o, k->name, v);
 }
 
-/* LogLevel and SyslogFacility print in capitals; DEBUG1 is DEBUG. */
+/* LogLevel and SyslogFacility print in capitals, a level by the first
+ * of its names in log.c: DEBUG1 is DEBUG, QUIET is SILENT. */
 static void
 p_upper(GString *o, const struct conf *c, const struct pkey *k,
 	const struct conf_algs *d)
@@ -311,7 +312,8 @@ p_upper(GString *o, const struct conf *c, const struct pkey *k,
 	char *u = g_ascii_strup(v != NULL ? v : k->dflt, -1);
 
 	(void)d;
-	line(o, k->name, strcmp(u, "DEBUG1") == 0 ? "DEBUG" : u);
+	line(o, k->name, strcmp(u, "DEBUG1") == 0 ? "DEBUG" :
+	    strcmp(u, "QUIET") == 0 ? "SILENT" : u);
 	g_free(u);
 }
 
@@ -333,33 +335,44 @@ matches_any(const char *item, gchar **pats)
 	return FALSE;
 }
 
+/* "+x", "-x" or "^x": relative to the default list. */
+static gboolean
+relative(const char *v)
+{
+	return v != NULL && (*v == '+' || *v == '-' || *v == '^');
+}
+
+static void
+append_item(GString *o, const char *item)
+{
+	g_string_append_printf(o, "%s%s", o->len ? "," : "", item);
+}
+
 /* OpenSSH's kex_assemble_names() on a default list: "+x" appends, "-x"
  * removes what the patterns match, "^x" puts first; a plain list is used
  * as given. */
 static char *
 assemble(const char *v, const char *def)
 {
-	gchar **dl = g_strsplit(def, ",", -1), **vl, **p;
-	GString *o = g_string_new(NULL);
+	gchar **dl, **vl, **p;
+	GString *o;
 
-	if (v == NULL || strchr("+-^", *v) == NULL) {
-		g_strfreev(dl);
-		g_string_free(o, TRUE);
+	if (!relative(v))
 		return g_strdup(v != NULL ? v : def);
-	}
+	dl = g_strsplit(def, ",", -1);
 	vl = g_strsplit(v + 1, ",", -1);
+	o = g_string_new(NULL);
 	if (*v == '^')
 		for (p = vl; *p != NULL; p++)
-			g_string_append_printf(o, "%s%s", o->len ? "," : "", *p);
+			append_item(o, *p);
 	for (p = dl; *p != NULL; p++)
 		if (!(*v == '-' ? matches_any(*p, vl) : *v == '^' &&
 		    in_list(*p, vl)))
-			g_string_append_printf(o, "%s%s", o->len ? "," : "", *p);
+			append_item(o, *p);
 	if (*v == '+')
 		for (p = vl; *p != NULL; p++)
 			if (!in_list(*p, dl))
-				g_string_append_printf(o, "%s%s",
-				    o->len ? "," : "", *p);
+				append_item(o, *p);
 	g_strfreev(dl);
 	g_strfreev(vl);
 	return g_string_free(o, FALSE);
@@ -388,7 +401,7 @@ p_rfs_algs(GString *o, const struct conf *c, const struct pkey *k,
 		def = strcmp(k->name, "ciphers") == 0 ? d->ciphers :
 		    strcmp(k->name, "macs") == 0 ? d->macs :
 		    strcmp(k->name, "kexalgorithms") == 0 ? d->kex : d->hostkey;
-	if ((v == NULL || strchr("+-^", *v) != NULL) && def != NULL)
+	if ((v == NULL || relative(v)) && def != NULL)
 		v = def;
 	if (v != NULL)
 		line(o, k->name, v);
@@ -455,10 +468,21 @@ clear_forwards(const struct conf *c)
 	return v != NULL && word_value(w_flag, v) == 1;
 }
 
-/* DynamicForward and LocalForward share ssh's list ("localforward", one
- * word for a dynamic one); ssh lists under dynamicforward a forward whose
- * target is a path too (connect_host NULL), and under localforward all
- * but the dynamic ones. */
+/* Is forward (a c->raw value) printed under key? DynamicForward and
+ * LocalForward share ssh's list ("localforward", one word for a dynamic
+ * one): ssh lists under dynamicforward the forwards without a target host
+ * (a LocalForward to a path too), under localforward all but dynamic
+ * ones. */
+static gboolean
+fwd_listed(const char *key, gchar **w)
+{
+	if (strcmp(key, "dynamicforward") == 0)
+		return w[1] == NULL || strchr(w[1], '/') != NULL;
+	if (strcmp(key, "localforward") == 0)
+		return w[1] != NULL;
+	return TRUE;
+}
+
 static void
 p_fwd(GString *o, const struct conf *c, const struct pkey *k,
       const struct conf_algs *d)
@@ -470,26 +494,14 @@ p_fwd(GString *o, const struct conf *c, const struct pkey *k,
 	(void)d;
 	for (i = 0; a != NULL && !clear_forwards(c) && i < a->len; i++) {
 		gchar **w = g_strsplit(g_ptr_array_index(a, i), " ", 2);
-		gboolean is_dyn = w[0] == NULL || w[1] == NULL;
 
-		if (w[0] == NULL) {	/* LocalForward "" */
-			g_strfreev(w);
-			continue;
+		if (w[0] != NULL && fwd_listed(k->name, w)) {
+			g_string_append(o, k->name);
+			fwd_side(o, w[0]);
+			if (!dyn)	/* a dynamic RemoteForward: socks */
+				fwd_side(o, w[1] != NULL ? w[1] : "socks:0");
+			g_string_append_c(o, '\n');
 		}
-
-		if (!dyn && is_dyn && strcmp(k->name, "localforward") == 0) {
-			g_strfreev(w);
-			continue;
-		}
-		if (dyn && !is_dyn && strchr(w[1], '/') == NULL) {
-			g_strfreev(w);
-			continue;
-		}
-		g_string_append(o, k->name);
-		fwd_side(o, w[0]);
-		if (!dyn && w[1] != NULL)
-			fwd_side(o, w[1]);
-		g_string_append_c(o, '\n');
 		g_strfreev(w);
 	}
 }
