@@ -15,8 +15,6 @@
 #include "rfs/conf.h"
 #include "rfs/util.h"
 
-#define CONNECT_TIMEOUT_DEFAULT	30	/* s; xport.c uses the same */
-
 /* OpenSSH 9.2's default lists (myproposal.h, with OpenSSL). */
 #define DEF_CIPHERS "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr," \
 	"aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com"
@@ -551,7 +549,7 @@ p_timeout(GString *o, const struct conf *c, const struct pkey *k,
 {
 	(void)d;
 	g_string_append_printf(o, "%s %d\n", k->name, c->connect_timeout > 0 ?
-	    c->connect_timeout : CONNECT_TIMEOUT_DEFAULT);
+	    c->connect_timeout : CONF_CONNECT_TIMEOUT);
 }
 
 static void

@@ -20,13 +20,10 @@
 #include "rfs/log.h"
 #include "rfs/util.h"
 
-#define DEFAULT_CONNECT_TIMEOUT 30	/* s, when ConnectTimeout is unset,
-					 * none or 0; conf_print.c prints it */
-
 static int connect_timeout_ms(const struct conf *c)
 {
 	return (c->connect_timeout > 0 ? c->connect_timeout
-				       : DEFAULT_CONNECT_TIMEOUT) * 1000;
+				       : CONF_CONNECT_TIMEOUT) * 1000;
 }
 
 /* BindAddress: the local address to connect from. 0 or -errno. */

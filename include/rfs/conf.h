@@ -18,6 +18,10 @@
 
 #define CONF_UNSET (-1)
 
+/* Seconds rfs allows to connect (TCP and SSH handshake) when
+ * ConnectTimeout is unset, none or 0; ssh has no limit of its own. */
+#define CONF_CONNECT_TIMEOUT 30
+
 enum conf_shkc {		/* StrictHostKeyChecking */
 	CONF_SHKC_ASK = 0,
 	CONF_SHKC_YES,
@@ -58,7 +62,8 @@ struct conf {
 	int server_alive_interval;	/* seconds; default 0 (OpenSSH time
 					 * format: "90", "1m30s") */
 	int server_alive_count_max;	/* default 3 */
-	int connect_timeout;	/* seconds; default CONF_UNSET = none */
+	int connect_timeout;	/* seconds; CONF_UNSET = none: rfs then
+				 * uses CONF_CONNECT_TIMEOUT */
 	int compression;	/* default 0 */
 	int strict_host_key_checking;	/* enum conf_shkc; default ASK */
 	int hash_known_hosts;	/* HashKnownHosts; default 0 */
