@@ -174,6 +174,7 @@ static void help(void)
 "  Port= User= IdentityFile= IdentitiesOnly= StrictHostKeyChecking=\n"
 "  UserKnownHostsFile= GlobalKnownHostsFile= ConnectTimeout= Compression=\n"
 "  PreferredAuthentications= ServerAliveInterval= HostKeyAlias= ...\n"
+"  ConnectTimeout unset, none or 0 is 30 s (ssh: the kernel's TCP timeout)\n"
 "\n"
 "FUSE options (-o):\n"
 "  allow_other, allow_root, default_permissions, ro, rw, fsname=, subtype=,\n"
@@ -1061,8 +1062,12 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_INFO);
 	cf = load_conf(&c);
 	if (c.dump_config) {
-		char *d = conf_dump(cf);
+		struct conf_algs algs;
+		char *d;
 
+		xport_default_algs(&algs);
+		d = conf_dump(cf, &algs);
+		xport_default_algs_free(&algs);
 		fputs(d, stdout);
 		g_free(d);
 		conf_free(cf);

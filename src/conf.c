@@ -9,7 +9,8 @@
  * One table maps each keyword (lowercase) to a parser kind and the offset
  * of its field in struct conf; parsers[] maps the kind to its function.
  * Every keyword that OpenSSH 9.2 (Debian) accepts is in the table; those
- * rfs does not implement are K_IGNORE: accepted, recorded in c->ignored.
+ * rfs does not implement are K_IGNORE: accepted, recorded in c->ignored,
+ * their values kept in c->raw as ssh keeps them (enum raw).
  *
  * Values are checked on every line, active or not (as OpenSSH does), and
  * stored only when the line is active and the field is still unset.
@@ -472,6 +473,16 @@ static const struct state st_af[] = {
 	{ "any", CONF_AF_ANY }, { NULL, 0 }
 };
 
+/* The value of a word in a table, or -1. */
+static int
+state_value(const struct state *st, const char *word)
+{
+	for (; st->word != NULL; st++)
+		if (g_ascii_strcasecmp(word, st->word) == 0)
+			return st->value;
+	return -1;
+}
+
 enum kind {
 	K_IGNORE,	/* known to OpenSSH, not implemented: recorded */
 	K_STATE,	/* int from a word table: yes/no, ask, inet, ... */
@@ -545,6 +556,10 @@ static const struct keyword keywords[] = {
 	{ "numberofpasswordprompts", K_INT, F(number_of_password_prompts),
 	    NULL },
 
+	/* Debian's aliases of ServerAliveInterval. */
+	{ "protocolkeepalives", K_TIME, F(server_alive_interval), NULL },
+	{ "setuptimeout", K_TIME, F(server_alive_interval), NULL },
+
 	/* The rest of OpenSSH 9.2's keywords (Debian's GSSAPI ones too),
 	 * with their deprecated and unsupported spellings. */
 	IGN("addkeystoagent"), IGN("afstokenpassing"),
@@ -574,13 +589,14 @@ static const struct keyword keywords[] = {
 	IGN("nohostauthenticationforlocalhost"),
 	IGN("permitlocalcommand"),
 	IGN("permitremoteopen"), IGN("pkcs11provider"), IGN("protocol"),
-	IGN("protocolkeepalives"), IGN("proxyusefdpass"),
+	IGN("proxyusefdpass"),
 	IGN("pubkeyacceptedalgorithms"), IGN("pubkeyacceptedkeytypes"),
 	IGN("rekeylimit"), IGN("remotecommand"), IGN("remoteforward"),
 	IGN("requesttty"), IGN("requiredrsasize"), IGN("revokedhostkeys"),
 	IGN("rhostsauthentication"), IGN("rhostsrsaauthentication"),
+	IGN("rsaauthentication"),
 	IGN("securitykeyprovider"), IGN("sendenv"), IGN("sessiontype"),
-	IGN("setenv"), IGN("setuptimeout"), IGN("smartcarddevice"),
+	IGN("setenv"), IGN("smartcarddevice"),
 	IGN("stdinnull"), IGN("streamlocalbindmask"),
 	IGN("streamlocalbindunlink"), IGN("syslogfacility"),
 	IGN("tcpkeepalive"), IGN("tunnel"), IGN("tunneldevice"),
@@ -726,14 +742,135 @@ bad_value(const struct pctx *p, const struct line *l, const char *arg,
 typedef int (*parse_fn)(struct pctx *p, const struct keyword *k,
 			struct line *l, GError **err);
 
+/* How c->raw keeps an ignored keyword's value, as ssh keeps it. */
+enum raw {
+	R_LINE = 0,	/* the first line that applies: its words */
+	R_REST,		/* the first line that applies: the rest, raw */
+	R_ADD,		/* each line: its words joined by ' ', once */
+	R_WORDS,	/* each word; "-pattern" drops (SendEnv) */
+	R_NONE,		/* deprecated or unsupported: ssh drops it */
+};
+
+/* The ignored keywords that are not R_LINE under their own name. */
+static const struct raw_kind {
+	const char *name;
+	enum raw raw;
+	const char *as;		/* kept under this name (an alias) */
+} raw_kinds[] = {
+	{ "certificatefile", R_ADD, NULL },
+	{ "localforward", R_ADD, NULL },
+	{ "remoteforward", R_ADD, NULL },
+	{ "dynamicforward", R_ADD, "localforward" },	/* one word */
+	{ "sendenv", R_WORDS, NULL },
+	{ "knownhostscommand", R_REST, NULL },
+	{ "localcommand", R_REST, NULL },
+	{ "remotecommand", R_REST, NULL },
+	{ "hostbasedkeytypes", R_LINE, "hostbasedacceptedalgorithms" },
+	{ "pubkeyacceptedkeytypes", R_LINE, "pubkeyacceptedalgorithms" },
+	{ "keepalive", R_LINE, "tcpkeepalive" },
+	{ "smartcarddevice", R_LINE, "pkcs11provider" },
+	{ "afstokenpassing", R_NONE, NULL },
+	{ "cipher", R_NONE, NULL },
+	{ "compressionlevel", R_NONE, NULL },
+	{ "fallbacktorsh", R_NONE, NULL },
+	{ "globalknownhostsfile2", R_NONE, NULL },
+	{ "kerberosauthentication", R_NONE, NULL },
+	{ "kerberostgtpassing", R_NONE, NULL },
+	{ "protocol", R_NONE, NULL },
+	{ "rhostsauthentication", R_NONE, NULL },
+	{ "rhostsrsaauthentication", R_NONE, NULL },
+	{ "rsaauthentication", R_NONE, NULL },
+	{ "useblacklistedkeys", R_NONE, NULL },
+	{ "useprivilegedport", R_NONE, NULL },
+	{ "userknownhostsfile2", R_NONE, NULL },
+	{ "useroaming", R_NONE, NULL },
+	{ "usersh", R_NONE, NULL },
+};
+
+static struct raw_kind
+raw_kind(const char *name)
+{
+	struct raw_kind r = { name, R_LINE, NULL };
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(raw_kinds); i++)
+		if (strcmp(raw_kinds[i].name, name) == 0)
+			r = raw_kinds[i];
+	if (r.as == NULL)
+		r.as = name;
+	return r;
+}
+
+static GPtrArray *
+raw_list(struct conf *c, const char *name)
+{
+	GPtrArray *a = g_hash_table_lookup(c->raw, name);
+
+	if (a == NULL) {
+		a = g_ptr_array_new_with_free_func(g_free);
+		g_hash_table_insert(c->raw, g_strdup(name), a);
+	}
+	return a;
+}
+
+/* SendEnv's "-pattern" drops the names it matches (OpenSSH rm_env()). */
+static void
+raw_remove(GPtrArray *a, const char *pat)
+{
+	guint i = 0;
+
+	while (i < a->len)
+		if (match_pattern(g_ptr_array_index(a, i), pat))
+			g_ptr_array_remove_index(a, i);
+		else
+			i++;
+}
+
+/* Not acted on, but kept as ssh keeps it (enum raw) for conf_dump(). */
 static int
 parse_ignore(struct pctx *p, const struct keyword *k, struct line *l,
 	     GError **err)
 {
+	struct raw_kind rk = raw_kind(k->name);
+	struct conf *c = p->c;
+	GPtrArray *a, *words;
+	const char *arg;
+
 	(void)err;
-	consume_args(l);
-	if (*p->active)
-		add_once(p->c->ignored, k->name);
+	if (!*p->active || rk.raw == R_NONE) {
+		consume_args(l);
+		return 0;
+	}
+	add_once(c->ignored, k->name);
+	if ((rk.raw == R_LINE || rk.raw == R_REST) &&
+	    g_hash_table_contains(c->raw, rk.as)) {
+		consume_args(l);
+		return 0;
+	}
+	a = raw_list(c, rk.as);
+	if (rk.raw == R_REST) {
+		g_ptr_array_add(a, g_strdup(l->rest));
+		consume_args(l);
+		return 0;
+	}
+	words = g_ptr_array_new();
+	while ((arg = next_arg(l)) != NULL) {
+		if (rk.raw == R_WORDS && arg[0] == '-')
+			raw_remove(a, arg + 1);
+		else if (rk.raw == R_ADD)
+			g_ptr_array_add(words, (char *)arg);
+		else
+			g_ptr_array_add(a, g_strdup(arg));
+	}
+	if (rk.raw == R_ADD) {
+		char *v;
+
+		g_ptr_array_add(words, NULL);
+		v = g_strjoinv(" ", (char **)words->pdata);
+		add_once(a, v);
+		g_free(v);
+	}
+	g_ptr_array_free(words, TRUE);
 	return 0;
 }
 
@@ -1614,7 +1751,7 @@ conf_set_option(struct conf *c, const char *kw_and_value, GError **err)
 	return r;
 }
 
-/* ---- object, defaults, dump --------------------------------------------- */
+/* ---- object, defaults --------------------------------------------------- */
 
 struct conf *
 conf_new(const char *host_arg)
@@ -1641,6 +1778,8 @@ conf_new(const char *host_arg)
 	c->global_known_hosts = g_ptr_array_new_with_free_func(g_free);
 	c->ignore_unknown = g_ptr_array_new_with_free_func(g_free);
 	c->ignored = g_ptr_array_new_with_free_func(g_free);
+	c->raw = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)g_ptr_array_unref);
 	c->warnings = g_ptr_array_new_with_free_func(g_free);
 	return c;
 }
@@ -1668,6 +1807,7 @@ conf_free(struct conf *c)
 	g_ptr_array_unref(c->global_known_hosts);
 	g_ptr_array_unref(c->ignore_unknown);
 	g_ptr_array_unref(c->ignored);
+	g_hash_table_unref(c->raw);
 	g_ptr_array_unref(c->warnings);
 	if (c->identity_files_raw != NULL)
 		g_ptr_array_unref(c->identity_files_raw);
@@ -1720,6 +1860,41 @@ expand_all(GPtrArray *a, const struct tokens *t, const char *what,
 	return 0;
 }
 
+/* The values of c->raw that ssh expands before -G prints them (ssh.c):
+ * paths fully, RemoteCommand its %-tokens, RevokedHostKeys its ~ only. A
+ * value that does not expand stays as written: rfs does not use it. */
+static void
+finish_raw(struct conf *c, const struct tokens *t)
+{
+	static const char *const names[] = {
+		"controlpath", "forwardagent", "remotecommand",
+		"revokedhostkeys",
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(names); i++) {
+		GPtrArray *a = g_hash_table_lookup(c->raw, names[i]);
+		const char *v;
+		char *x;
+
+		if (a == NULL || a->len == 0)
+			continue;
+		v = g_ptr_array_index(a, 0);
+		if (i == 1 && state_value(st_flag, v) >= 0)
+			continue;	/* ForwardAgent yes/no */
+		if (i == 2)
+			x = expand_tokens(v, t, names[i], NULL);
+		else if (i == 3)
+			x = expand_tilde(v, NULL);
+		else
+			x = expand_path(v, t, names[i], NULL);
+		if (x == NULL)
+			continue;
+		g_free(g_ptr_array_index(a, 0));
+		g_ptr_array_index(a, 0) = x;
+	}
+}
+
 /* The names and paths, once hostname, user and port are final. As in
  * ssh.c, GlobalKnownHostsFile is used as written. */
 static int
@@ -1753,6 +1928,7 @@ finish_paths(struct conf *c, GError **err)
 		g_free(c->identity_agent);
 		c->identity_agent = v;
 	}
+	finish_raw(c, &t);
 	r = 0;
 out:
 	tok_free(&t);
@@ -1772,6 +1948,7 @@ conf_finish(struct conf *c, GError **err)
 	c->hostname = h;
 	if (c->user == NULL)
 		c->user = g_strdup(local_user());
+	c->preferred_auth_given = c->preferred_auth != NULL;
 	if (c->preferred_auth == NULL)
 		c->preferred_auth = g_strdup(DEFAULT_PREFAUTH);
 	if (c->host_key_alias != NULL)
@@ -1817,98 +1994,8 @@ conf_agent_socket(const struct conf *c)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-static const char *
-state_word(const struct state *st, int value)
+const GPtrArray *
+conf_raw(const struct conf *c, const char *name)
 {
-	for (; st->word != NULL; st++)
-		if (st->value == value)
-			return st->word;
-	return "unset";
-}
-
-static void
-dump_str(GString *o, const char *kw, const char *v)
-{
-	if (v != NULL)
-		g_string_append_printf(o, "%s %s\n", kw, v);
-}
-
-static void
-dump_oneline(GString *o, const char *kw, const GPtrArray *a)
-{
-	guint i;
-
-	g_string_append(o, kw);
-	if (a->len == 0)
-		g_string_append(o, " none");
-	for (i = 0; i < a->len; i++)
-		g_string_append_printf(o, " %s",
-		    (const char *)g_ptr_array_index(a, i));
-	g_string_append_c(o, '\n');
-}
-
-/* The word-valued keys, in ssh -G's order. */
-static const struct keyword dump_states[] = {
-	{ "addressfamily", K_STATE, F(address_family), st_af },
-	{ "compression", K_STATE, F(compression), st_compression },
-	{ "hashknownhosts", K_STATE, F(hash_known_hosts), st_flag },
-	{ "identitiesonly", K_STATE, F(identities_only), st_flag },
-	{ "kbdinteractiveauthentication", K_STATE, F(kbdint_auth), st_flag },
-	{ "passwordauthentication", K_STATE, F(password_auth), st_flag },
-	{ "pubkeyauthentication", K_STATE, F(pubkey_auth), st_pubkey },
-	{ "stricthostkeychecking", K_STATE, F(strict_host_key_checking),
-	    st_shkc },
-};
-
-/* Keys in the order ssh -G prints them. */
-char *
-conf_dump(const struct conf *c)
-{
-	const GPtrArray *ids = c->identity_files_raw != NULL ?
-	    c->identity_files_raw : c->identity_files;
-	GString *o = g_string_new(NULL);
-	guint i;
-
-	g_string_append_printf(o, "host %s\n", c->host_arg);
-	dump_str(o, "user", c->user);
-	dump_str(o, "hostname", c->hostname);
-	g_string_append_printf(o, "port %d\n", c->port);
-	for (i = 0; i < G_N_ELEMENTS(dump_states); i++) {
-		const struct keyword *k = &dump_states[i];
-
-		g_string_append_printf(o, "%s %s\n", k->name,
-		    state_word(k->states,
-		    *(const int *)((const char *)c + k->off)));
-	}
-	g_string_append_printf(o, "serveralivecountmax %d\n",
-	    c->server_alive_count_max);
-	g_string_append_printf(o, "serveraliveinterval %d\n",
-	    c->server_alive_interval);
-	dump_str(o, "bindaddress", c->bind_address);
-	dump_str(o, "ciphers", c->ciphers);
-	dump_str(o, "hostkeyalgorithms", c->host_key_algorithms);
-	dump_str(o, "hostkeyalias", c->host_key_alias);
-	dump_str(o, "identityagent", c->identity_agent);
-	for (i = 0; i < c->ignore_unknown->len; i++)
-		g_string_append_printf(o, "%s%s", i == 0 ? "ignoreunknown " :
-		    ",", (const char *)g_ptr_array_index(c->ignore_unknown, i));
-	if (c->ignore_unknown->len > 0)
-		g_string_append_c(o, '\n');
-	dump_str(o, "kexalgorithms", c->kex_algorithms);
-	dump_str(o, "macs", c->macs);
-	dump_str(o, "preferredauthentications", c->preferred_auth);
-	for (i = 0; i < ids->len; i++)
-		dump_str(o, "identityfile", g_ptr_array_index(ids, i));
-	dump_oneline(o, "globalknownhostsfile", c->global_known_hosts);
-	dump_oneline(o, "userknownhostsfile", c->user_known_hosts);
-	if (c->connect_timeout == CONF_UNSET)
-		g_string_append(o, "connecttimeout none\n");
-	else
-		g_string_append_printf(o, "connecttimeout %d\n",
-		    c->connect_timeout);
-	if (c->proxy_jump != NULL)
-		dump_str(o, "proxyjump", c->proxy_jump);
-	else
-		dump_str(o, "proxycommand", c->proxy_command);
-	return g_string_free(o, FALSE);
+	return g_hash_table_lookup(c->raw, name);
 }

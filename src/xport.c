@@ -20,12 +20,10 @@
 #include "rfs/log.h"
 #include "rfs/util.h"
 
-#define DEFAULT_CONNECT_TIMEOUT 30	/* s, when ConnectTimeout is unset */
-
 static int connect_timeout_ms(const struct conf *c)
 {
 	return (c->connect_timeout > 0 ? c->connect_timeout
-				       : DEFAULT_CONNECT_TIMEOUT) * 1000;
+				       : CONF_CONNECT_TIMEOUT) * 1000;
 }
 
 /* BindAddress: the local address to connect from. 0 or -errno. */
@@ -186,6 +184,47 @@ static void set_hostkey_prefs(LIBSSH2_SESSION *s, const struct conf *c)
 	g_string_free(pref, TRUE);
 	g_strfreev(known);
 	g_strfreev(files);
+}
+
+/* libssh2's list for a method, in its order of preference. */
+static char *supported(LIBSSH2_SESSION *s, int method)
+{
+	const char **algs = NULL;
+	int n = libssh2_session_supported_algs(s, method, &algs);
+	GString *o = g_string_new(NULL);
+
+	for (int i = 0; i < n; i++)
+		g_string_append_printf(o, "%s%s", i ? "," : "", algs[i]);
+	if (n > 0)
+		libssh2_free(s, algs);
+	return g_string_free(o, FALSE);
+}
+
+void xport_default_algs(struct conf_algs *a)
+{
+	LIBSSH2_SESSION *s = libssh2_session_init();
+	GString *hk = g_string_new(NULL);
+
+	memset(a, 0, sizeof(*a));
+	if (s) {
+		a->ciphers = supported(s, LIBSSH2_METHOD_CRYPT_CS);
+		a->macs = supported(s, LIBSSH2_METHOD_MAC_CS);
+		a->kex = supported(s, LIBSSH2_METHOD_KEX);
+		libssh2_session_free(s);
+	}
+	for (int i = 0; default_hostkey_order[i]; i++)
+		g_string_append_printf(hk, "%s%s", hk->len ? "," : "",
+				       hostkey_algs(default_hostkey_order[i]));
+	a->hostkey = g_string_free(hk, FALSE);
+}
+
+void xport_default_algs_free(struct conf_algs *a)
+{
+	g_free(a->ciphers);
+	g_free(a->macs);
+	g_free(a->kex);
+	g_free(a->hostkey);
+	memset(a, 0, sizeof(*a));
 }
 
 static const char *type_label(const char *type)

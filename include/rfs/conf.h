@@ -18,6 +18,10 @@
 
 #define CONF_UNSET (-1)
 
+/* Seconds rfs allows to connect (TCP and SSH handshake) when
+ * ConnectTimeout is unset, none or 0; ssh has no limit of its own. */
+#define CONF_CONNECT_TIMEOUT 30
+
 enum conf_shkc {		/* StrictHostKeyChecking */
 	CONF_SHKC_ASK = 0,
 	CONF_SHKC_YES,
@@ -42,6 +46,8 @@ struct conf {
 				 * expanded; see conf_agent_socket() */
 	char *preferred_auth;	/* PreferredAuthentications, normalised list
 				 * "publickey,keyboard-interactive,password" */
+	gboolean preferred_auth_given;	/* set by the config, not the
+					 * default (conf_finish()) */
 	int pubkey_auth;	/* PubkeyAuthentication: 0 no, 1 yes, 2
 				 * unbound, 3 host-bound (all but 0: yes) */
 	int password_auth;	/* PasswordAuthentication */
@@ -56,7 +62,8 @@ struct conf {
 	int server_alive_interval;	/* seconds; default 0 (OpenSSH time
 					 * format: "90", "1m30s") */
 	int server_alive_count_max;	/* default 3 */
-	int connect_timeout;	/* seconds; default CONF_UNSET = none */
+	int connect_timeout;	/* seconds; CONF_UNSET = none: rfs then
+				 * uses CONF_CONNECT_TIMEOUT */
 	int compression;	/* default 0 */
 	int strict_host_key_checking;	/* enum conf_shkc; default ASK */
 	int hash_known_hosts;	/* HashKnownHosts; default 0 */
@@ -92,6 +99,20 @@ struct conf {
 
 	/* Keywords seen but not implemented (lowercase), for the debug log. */
 	GPtrArray *ignored;
+
+	/* Their values, as ssh keeps them, for conf_dump(): keyword
+	 * (lowercase, an alias under its main name) -> GPtrArray of char *.
+	 * The first line that applies wins and gives its words (SetEnv
+	 * "A=1" "B=2": two values); CertificateFile, LocalForward,
+	 * RemoteForward and DynamicForward (under "localforward", one word
+	 * where LocalForward has two) add one value a line, its words joined
+	 * by a space, never twice the same; SendEnv adds each word and
+	 * "-pattern" drops the names it matches; KnownHostsCommand,
+	 * LocalCommand and RemoteCommand keep the rest of the line. After
+	 * conf_finish(), ControlPath and a ForwardAgent path are expanded
+	 * like IdentityAgent, RemoteCommand's %-tokens and RevokedHostKeys's
+	 * ~ too (left as written if they do not expand). See conf_raw(). */
+	GHashTable *raw;
 
 	/* Non-fatal problems, "FILE:LINE: message", for the log: Match
 	 * criteria rfs does not know (the block is skipped), Match exec
@@ -135,11 +156,26 @@ int conf_read_files(struct conf *c, const char *user_file,
  * *err (an unknown %-token, an unset ${VAR}). A second call does nothing. */
 int conf_finish(struct conf *c, GError **err);
 
-/* Print the resolved configuration as `ssh -G` does (lowercase keyword,
- * space, value; one per line), after conf_finish(). Unlike ssh -G,
- * preferredauthentications is always printed (normalised) and proxyjump is
- * printed as written. Returns a string to g_free(). */
-char *conf_dump(const struct conf *c);
+/* The values kept for an ignored keyword (see c->raw), or NULL if no line
+ * that applies gave it. Owned by c. */
+const GPtrArray *conf_raw(const struct conf *c, const char *name);
+
+/* What rfs offers when the config gives no list, or a relative one ("+x",
+ * "-x", "^x", which rfs does not support): libssh2's defaults, which only
+ * the transport knows (xport_default_algs()). */
+struct conf_algs {
+	char *ciphers, *macs, *kex, *hostkey;
+};
+
+/* Print the resolved configuration as OpenSSH 9.2's `ssh -G` does: the
+ * same keys in the same order and format, after conf_finish(). Keys rfs
+ * acts on show what rfs uses: ConnectTimeout 30 when unset, none or 0;
+ * PreferredAuthentications normalised; Ciphers, MACs, KexAlgorithms and
+ * HostKeyAlgorithms from dflt when the config gives no plain list (dflt
+ * NULL or a NULL member: printed as given, or not at all). The others
+ * show what ssh would: the value from c->raw, else ssh's default. In
+ * conf_print.c. Returns a string to g_free(). */
+char *conf_dump(const struct conf *c, const struct conf_algs *dflt);
 
 /* Home directory of the current user from the password database
  * (getpwuid(getuid())->pw_dir, not $HOME, as OpenSSH does), or the

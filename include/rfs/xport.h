@@ -55,6 +55,12 @@ struct xport {
  * at a jump host name it. */
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err);
+/* What rfs offers when the config gives no plain list: libssh2's default
+ * ciphers, MACs and key exchanges, and rfs's host key order (the types
+ * known_hosts has for the host go first when connecting). For `rfs -G`;
+ * free the members with xport_default_algs_free(). */
+void xport_default_algs(struct conf_algs *a);
+void xport_default_algs_free(struct conf_algs *a);
 /* The destination's host key (a copy), NULL if none. */
 GBytes *xport_host_key(const struct xport *x);
 /* libssh2's message for the last error on s, never NULL. */

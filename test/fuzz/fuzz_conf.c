@@ -240,7 +240,7 @@ static int run_conf(const char *option)
 		FUZZ_ASSERT(c->hostname != NULL && c->user != NULL);
 		/* a second call does nothing */
 		FUZZ_ASSERT(conf_finish(c, NULL) == 0);
-		dump = conf_dump(c);
+		dump = conf_dump(c, NULL);
 		FUZZ_ASSERT(dump != NULL && strstr(dump, "port ") != NULL);
 		g_free(dump);
 		(void)conf_agent_socket(c);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1044,6 +1045,102 @@ test_ignored_recorded(struct fx *f, gconstpointer d)
 	conf_free(c);
 }
 
+/* c->raw holds v1, v2, ... (NULL-terminated) for name. */
+static void
+assert_raw(const struct conf *c, const char *name, ...)
+{
+	const GPtrArray *a = conf_raw(c, name);
+	const char *v;
+	va_list ap;
+	guint i = 0;
+
+	g_assert_nonnull(a);
+	va_start(ap, name);
+	while ((v = va_arg(ap, const char *)) != NULL) {
+		g_assert_cmpuint(i, <, a->len);
+		g_assert_cmpstr(IDX(a, i), ==, v);
+		i++;
+	}
+	va_end(ap);
+	g_assert_cmpuint(a->len, ==, i);
+}
+
+/* Ignored keywords keep the first value that applies, as ssh does; a
+ * line's words stay apart; -o comes before the files. */
+static void
+test_raw_first_wins(struct fx *f, gconstpointer d)
+{
+	static const char *const opts[] = { "ControlMaster=no", NULL };
+	GError *e = NULL;
+	struct conf *c = load_opts(f, "h", opts,
+	    "Host nomatch\n  ForwardAgent no\n  SetEnv Z=0\n"
+	    "Host h\n  ForwardAgent yes\n  RekeyLimit 1G 1h\n"
+	    "  SetEnv A=1 \"B=two words\"\n  ControlMaster auto\n"
+	    "  PubkeyAcceptedKeyTypes +ssh-rsa\n  KeepAlive no\n"
+	    "  Cipher blowfish\n"
+	    "Host *\n  ForwardAgent no\n  RekeyLimit 2G\n  SetEnv C=3\n"
+	    "  PubkeyAcceptedAlgorithms -ssh-rsa\n  TCPKeepAlive yes\n",
+	    &e);
+
+	(void)d;
+	g_assert_no_error(e);
+	assert_raw(c, "forwardagent", "yes", NULL);
+	assert_raw(c, "rekeylimit", "1G", "1h", NULL);
+	assert_raw(c, "setenv", "A=1", "B=two words", NULL);
+	assert_raw(c, "controlmaster", "no", NULL);
+	/* Old names are kept under the current one. */
+	assert_raw(c, "pubkeyacceptedalgorithms", "+ssh-rsa", NULL);
+	assert_raw(c, "tcpkeepalive", "no", NULL);
+	g_assert_null(conf_raw(c, "pubkeyacceptedkeytypes"));
+	/* ssh drops deprecated keywords: nothing to print. */
+	g_assert_null(conf_raw(c, "cipher"));
+	g_assert_null(conf_raw(c, "batchmode"));
+	conf_free(c);
+}
+
+/* The lists ssh accumulates: one value a line (never twice the same) for
+ * files and forwards, one a word for SendEnv, whose "-pattern" drops. */
+static void
+test_raw_accumulates(struct fx *f, gconstpointer d)
+{
+	struct conf *c = load(f, "h",
+	    "Host h\n  CertificateFile ~/.ssh/c1\n"
+	    "  LocalForward 8080 localhost:80\n  DynamicForward 1080\n"
+	    "  SendEnv LANG LC_*\n  RemoteForward 2222 localhost:22\n"
+	    "  RemoteCommand  echo %h  # kept\n"
+	    "Host nomatch\n  CertificateFile ~/.ssh/nope\n  SendEnv NOPE\n"
+	    "Host *\n  CertificateFile ~/.ssh/c2\n"
+	    "  CertificateFile ~/.ssh/c1\n  LocalForward 9090 h2:90\n"
+	    "  SendEnv -LC_* FOO\n  RemoteCommand other\n");
+
+	(void)d;
+	assert_raw(c, "certificatefile", "~/.ssh/c1", "~/.ssh/c2", NULL);
+	assert_raw(c, "localforward", "8080 localhost:80", "1080",
+	    "9090 h2:90", NULL);
+	assert_raw(c, "remoteforward", "2222 localhost:22", NULL);
+	assert_raw(c, "sendenv", "LANG", "FOO", NULL);
+	/* The rest of the line; %h expanded by conf_finish() as ssh does. */
+	assert_raw(c, "remotecommand", "echo h  # kept", NULL);
+	g_assert_null(conf_raw(c, "dynamicforward"));
+	conf_free(c);
+}
+
+/* Debian's ssh takes ProtocolKeepAlives and SetupTimeOut for
+ * ServerAliveInterval. */
+static void
+test_debian_alive_aliases(struct fx *f, gconstpointer d)
+{
+	struct conf *c = load(f, "h", "SetupTimeOut 1m\n"
+	    "ServerAliveInterval 5\nProtocolKeepAlives 7\n");
+
+	(void)d;
+	g_assert_cmpint(c->server_alive_interval, ==, 60);
+	conf_free(c);
+	c = load(f, "h", "ProtocolKeepAlives 7\n");
+	g_assert_cmpint(c->server_alive_interval, ==, 7);
+	conf_free(c);
+}
+
 /* ---- values ------------------------------------------------------------- */
 
 static void
@@ -1387,6 +1484,64 @@ test_seed(struct fx *f, gconstpointer d)
 
 /* ---- conf_dump ---------------------------------------------------------- */
 
+/* Every key ssh -G prints for this config, in its order. */
+static const char *const dump_keys[] = {
+	"host", "user", "hostname", "port", "addressfamily", "batchmode",
+	"canonicalizefallbacklocal", "canonicalizehostname", "checkhostip",
+	"compression", "controlmaster", "enablesshkeysign",
+	"clearallforwardings", "exitonforwardfailure", "fingerprinthash",
+	"forwardx11", "forwardx11trusted", "gatewayports",
+	"gssapiauthentication", "gssapikeyexchange",
+	"gssapidelegatecredentials", "gssapitrustdns",
+	"gssapirenewalforcesrekey", "gssapikexalgorithms", "hashknownhosts",
+	"hostbasedauthentication", "identitiesonly",
+	"kbdinteractiveauthentication", "nohostauthenticationforlocalhost",
+	"passwordauthentication", "permitlocalcommand", "proxyusefdpass",
+	"pubkeyauthentication", "requesttty", "sessiontype", "stdinnull",
+	"forkafterauthentication", "streamlocalbindunlink",
+	"stricthostkeychecking", "tcpkeepalive", "tunnel", "verifyhostkeydns",
+	"visualhostkey", "updatehostkeys", "enableescapecommandline",
+	"canonicalizemaxdots", "connectionattempts", "forwardx11timeout",
+	"numberofpasswordprompts", "serveralivecountmax",
+	"serveraliveinterval", "requiredrsasize", "ciphers",
+	"hostkeyalgorithms", "hostkeyalias", "hostbasedacceptedalgorithms",
+	"identityagent", "ignoreunknown", "kexalgorithms",
+	"casignaturealgorithms", "loglevel", "macs", "securitykeyprovider",
+	"pubkeyacceptedalgorithms", "xauthlocation", "identityfile",
+	"canonicaldomains", "globalknownhostsfile", "userknownhostsfile",
+	"logverbose", "permitremoteopen", "addkeystoagent", "forwardagent",
+	"connecttimeout", "tunneldevice", "canonicalizePermittedcnames",
+	"controlpersist", "escapechar", "ipqos", "rekeylimit",
+	"streamlocalbindmask", "syslogfacility", "proxyjump",
+};
+
+/* The keys of a dump, in order, and whether it has line. */
+static gchar **
+dump_key_list(const char *dump)
+{
+	gchar **lines = g_strsplit(dump, "\n", -1);
+	int i;
+
+	for (i = 0; lines[i] != NULL; i++)
+		lines[i][strcspn(lines[i], " ")] = '\0';
+	if (i > 0 && lines[i - 1][0] == '\0') {
+		g_free(lines[i - 1]);
+		lines[i - 1] = NULL;
+	}
+	return lines;
+}
+
+static void
+assert_line(const char *dump, const char *line)
+{
+	char *l = g_strconcat("\n", line, "\n", NULL);
+
+	if (strstr(dump, l) == NULL)
+		g_test_message("no line '%s' in:\n%s", line, dump);
+	g_assert_nonnull(strstr(dump, l));
+	g_free(l);
+}
+
 static void
 test_dump(struct fx *f, gconstpointer d)
 {
@@ -1396,40 +1551,162 @@ test_dump(struct fx *f, gconstpointer d)
 	    "  StrictHostKeyChecking no\n  ConnectTimeout 10\n"
 	    "  IdentityAgent none\n  HostKeyAlias Alias\n"
 	    "  UserKnownHostsFile /kh1 /kh2\n  PubkeyAuthentication no\n"
-	    "  IgnoreUnknown a,b\n");
-	char *got = conf_dump(c);
-	char *want = g_strdup_printf(
-	    "host Web\n"
-	    "user alice\n"
-	    "hostname web.example\n"
-	    "port 2022\n"
-	    "addressfamily any\n"
-	    "compression no\n"
-	    "hashknownhosts no\n"
-	    "identitiesonly no\n"
-	    "kbdinteractiveauthentication yes\n"
-	    "passwordauthentication yes\n"
-	    "pubkeyauthentication false\n"
-	    "stricthostkeychecking false\n"
-	    "serveralivecountmax 3\n"
-	    "serveraliveinterval 0\n"
-	    "hostkeyalias alias\n"
-	    "identityagent none\n"
-	    "ignoreunknown a,b\n"
-	    "preferredauthentications publickey,keyboard-interactive,"
-	    "password\n"
-	    "identityfile ~/.ssh/id_%%h\n"
-	    "globalknownhostsfile /etc/ssh/ssh_known_hosts "
-	    "/etc/ssh/ssh_known_hosts2\n"
-	    "userknownhostsfile /kh1 /kh2\n"
-	    "connecttimeout 10\n"
-	    "proxyjump gw\n");
+	    "  IgnoreUnknown a,b\n  Ciphers aes128-ctr\n");
+	struct conf_algs algs = { "c1,c2", "m1", "k1", "h1" };
+	char *got = conf_dump(c, &algs);
+	gchar **keys = dump_key_list(got);
+	guint i;
 
 	(void)d;
-	g_assert_cmpstr(got, ==, want);
+	g_assert_true(g_str_has_prefix(got, "host Web\nuser alice\n"
+	    "hostname web.example\nport 2022\n"));
+	g_assert_cmpuint(g_strv_length(keys), ==, G_N_ELEMENTS(dump_keys));
+	for (i = 0; i < G_N_ELEMENTS(dump_keys); i++)
+		g_assert_cmpstr(keys[i], ==, dump_keys[i]);
+	assert_line(got, "pubkeyauthentication false");
+	assert_line(got, "stricthostkeychecking false");
+	assert_line(got, "hostkeyalias alias");
+	assert_line(got, "identityagent none");
+	assert_line(got, "ignoreunknown a,b");
+	assert_line(got, "identityfile ~/.ssh/id_%h");
+	assert_line(got, "userknownhostsfile /kh1 /kh2");
+	assert_line(got, "connecttimeout 10");
+	assert_line(got, "proxyjump gw");
+	/* Given: as given; not given: what libssh2 offers (algs). */
+	assert_line(got, "ciphers aes128-ctr");
+	assert_line(got, "macs m1");
+	assert_line(got, "kexalgorithms k1");
+	assert_line(got, "hostkeyalgorithms h1");
+	/* Not acted on: ssh's defaults. */
+	assert_line(got, "batchmode no");
+	assert_line(got, "numberofpasswordprompts 3");
+	assert_line(got, "forwardx11trusted yes");
+	assert_line(got, "updatehostkeys false");	/* own known_hosts */
+	assert_line(got, "ipqos lowdelay throughput");
+	g_strfreev(keys);
 	g_free(got);
-	g_free(want);
 	conf_free(c);
+}
+
+/* ConnectTimeout: rfs waits 30 s when it is unset, none or 0. */
+static void
+test_dump_connect_timeout(struct fx *f, gconstpointer d)
+{
+	static const char *const cfg[] = {
+		"", "ConnectTimeout none\n", "ConnectTimeout 0\n",
+		"ConnectTimeout 1m\n",
+	};
+	static const char *const want[] = {
+		"connecttimeout 30", "connecttimeout 30", "connecttimeout 30",
+		"connecttimeout 60",
+	};
+	guint i;
+
+	(void)d;
+	for (i = 0; i < G_N_ELEMENTS(cfg); i++) {
+		struct conf *c = load(f, "h", cfg[i]);
+		char *got = conf_dump(c, NULL);
+
+		assert_line(got, want[i]);
+		/* Not given, not printed: ssh -G does the same. */
+		g_assert_null(strstr(got, "\npreferredauthentications "));
+		g_free(got);
+		conf_free(c);
+	}
+}
+
+/* Values of ignored keywords in ssh -G's form. */
+static void
+test_dump_ignored(struct fx *f, gconstpointer d)
+{
+	static const char *const want[] = {
+		"batchmode yes", "canonicalizehostname false",
+		"controlmaster auto", "fingerprinthash MD5", "requesttty true",
+		"tunnel point-to-point", "verifyhostkeydns ask",
+		"updatehostkeys false", "tcpkeepalive no",
+		"forwardx11timeout 3600", "numberofpasswordprompts 5",
+		"loglevel DEBUG", "syslogfacility LOCAL3",
+		"controlpath ~/cm-x",
+		"pubkeyacceptedalgorithms ssh-ed25519,ssh-rsa",
+		"dynamicforward /tmp/l.sock", "dynamicforward 1080",
+		"dynamicforward [localhost]:1081",
+		"localforward 8080 [localhost]:80",
+		"localforward [127.0.0.1]:9090 [::1]:90",
+		"localforward /tmp/l.sock /tmp/r.sock",
+		"remoteforward 2222 [localhost]:22",
+		"certificatefile ~/.ssh/c1", "certificatefile ~/.ssh/c2",
+		"sendenv LC_*", "sendenv FOO", "setenv A=1", "setenv B=two words",
+		"canonicaldomains a.example b.example",
+		"permitremoteopen host:22 other:80",
+		"addkeystoagent confirm 3600", "forwardagent yes",
+		"tunneldevice 3:any", "controlpersist 600", "escapechar \\^A",
+		"ipqos af11 af11", "rekeylimit 1073741824 3600",
+		"streamlocalbindmask 022", "remotecommand echo x",
+	};
+	struct conf *c = load(f, "x",
+	    "Host x\n  BatchMode yes\n  ControlMaster auto\n"
+	    "  FingerprintHash md5\n  RequestTTY yes\n"
+	    "  Tunnel yes\n  Tunnel ethernet\n"
+	    "  VerifyHostKeyDNS ask\n  KeepAlive no\n"
+	    "  ForwardX11Timeout 1h\n  NumberOfPasswordPrompts 5\n"
+	    "  LogLevel debug1\n  SyslogFacility local3\n"
+	    "  ControlPath %d/cm-%h\n  PubkeyAcceptedKeyTypes ssh-ed25519,ssh-rsa\n"
+	    "  LocalForward 8080 localhost:80\n"
+	    "  LocalForward 127.0.0.1:9090 [::1]:90\n"
+	    "  LocalForward /tmp/l.sock /tmp/r.sock\n"
+	    "  DynamicForward 1080\n  DynamicForward localhost:1081\n"
+	    "  RemoteForward 2222 localhost:22\n"
+	    "  CertificateFile ~/.ssh/c1\n  CertificateFile ~/.ssh/c2\n"
+	    "  SendEnv LANG LC_*\n  SendEnv -LANG FOO\n"
+	    "  SetEnv A=1 \"B=two words\"\n  SetEnv C=3\n"
+	    "  CanonicalDomains a.example b.example\n"
+	    "  PermitRemoteOpen host:22 other:80\n"
+	    "  AddKeysToAgent confirm 1h\n  ForwardAgent yes\n"
+	    "  TunnelDevice 3\n  ControlPersist 10m\n  EscapeChar ^A\n"
+	    "  IPQoS af11\n  RekeyLimit 1G 1h\n  StreamLocalBindMask 0022\n"
+	    "  RemoteCommand echo %h\n");
+	char *got = conf_dump(c, NULL), *home;
+	guint i;
+
+	(void)d;
+	home = g_strconcat("controlpath ", f->dir, "/cm-x", NULL);
+	for (i = 0; i < G_N_ELEMENTS(want); i++)
+		assert_line(got, g_str_has_prefix(want[i], "controlpath") ?
+		    home : want[i]);
+	g_assert_null(strstr(got, "\nsendenv LANG\n"));
+	g_assert_null(strstr(got, "\nsetenv C=3\n"));
+	g_free(home);
+	g_free(got);
+	conf_free(c);
+}
+
+/* The last hop of ProxyJump as ssh prints it; the others as written. */
+static void
+test_dump_proxyjump(struct fx *f, gconstpointer d)
+{
+	static const char *const cfg[] = {
+		"ProxyJump ssh://u@gw:2200\n",
+		"ProxyJump a,ssh://b@c:22\n",
+		"ProxyJump u@[2001:db8::1]:22\n",
+		"ProxyJump 192.0.2.1\n",
+		"ProxyCommand nc %h %p\n",
+	};
+	static const char *const want[] = {
+		"proxyjump u@gw:2200", "proxyjump a,b@c:22",
+		"proxyjump u@[2001:db8::1]:22", "proxyjump [192.0.2.1]",
+		"proxycommand nc %h %p",
+	};
+	guint i;
+
+	(void)d;
+	for (i = 0; i < G_N_ELEMENTS(cfg); i++) {
+		struct conf *c = load(f, "h", cfg[i]);
+		char *got = conf_dump(c, NULL);
+
+		assert_line(got, want[i]);
+		g_free(got);
+		conf_free(c);
+	}
 }
 
 /* ---- against ssh -G ----------------------------------------------------- */
@@ -1506,20 +1783,21 @@ compare_with_ssh(const char *ssh, const char *path, const char *host)
 	g_assert_cmpint(conf_read_files(c, path, "none", &e), ==, 0);
 	g_assert_cmpint(conf_finish(c, &e), ==, 0);
 	g_assert_no_error(e);
-	ours = conf_dump(c);
+	ours = conf_dump(c, NULL);
 	theirs_h = parse_dump(out);
 	ours_h = parse_dump(ours);
-	if (g_hash_table_lookup(theirs_h, "preferredauthentications") == NULL)
-		g_hash_table_insert(theirs_h,
-		    g_strdup("preferredauthentications"),
-		    g_strdup("publickey,keyboard-interactive,password"));
+	/* rfs's own default: it waits 30 s where ssh waits for ever. */
+	if (g_strcmp0(g_hash_table_lookup(theirs_h, "connecttimeout"),
+	    "none") == 0)
+		g_hash_table_insert(theirs_h, g_strdup("connecttimeout"),
+		    g_strdup("30"));
 	for (i = 0; i < G_N_ELEMENTS(g_keys); i++) {
 		const char *k = g_keys[i];
 		const char *a = g_hash_table_lookup(theirs_h, k);
 		const char *b = g_hash_table_lookup(ours_h, k);
 		char *na = NULL;
 
-		if (strcmp(k, "preferredauthentications") == 0)
+		if (strcmp(k, "preferredauthentications") == 0 && a != NULL)
 			a = na = norm_prefauth(a);
 		if (g_strcmp0(a, b) != 0)
 			g_test_message("%s %s: ssh -G '%s', rfs '%s'", path,
@@ -1657,6 +1935,9 @@ main(int argc, char **argv)
 	ADD("match-errors", test_match_errors);
 	ADD("ignore-unknown", test_ignore_unknown);
 	ADD("ignored-recorded", test_ignored_recorded);
+	ADD("raw-first-wins", test_raw_first_wins);
+	ADD("raw-accumulates", test_raw_accumulates);
+	ADD("debian-alive-aliases", test_debian_alive_aliases);
 	ADD("prefauth", test_prefauth);
 	ADD("strict-host-key-checking", test_strict_host_key_checking);
 	ADD("flags", test_flags);
@@ -1672,6 +1953,9 @@ main(int argc, char **argv)
 	ADD("free-null-finish-twice", test_free_null_and_finish_twice);
 	ADD("seed", test_seed);
 	ADD("dump", test_dump);
+	ADD("dump-connect-timeout", test_dump_connect_timeout);
+	ADD("dump-ignored", test_dump_ignored);
+	ADD("dump-proxyjump", test_dump_proxyjump);
 	ADD("ssh-G", test_ssh_G);
 	return g_test_run();
 }
