@@ -534,6 +534,25 @@ class TempUser:
             run(['/usr/sbin/userdel', '-f', '-r', self.name], check=False)
 
 
+class TempGroup:
+    """A local group made with groupadd, removed with groupdel."""
+
+    def __init__(self, prefix='rfsgrp', members=()):
+        self.name = '%s%d' % (prefix, int.from_bytes(os.urandom(3), 'big'))
+        run(['/usr/sbin/groupadd', self.name])
+        self.removed = False
+        _users.append(self)  # removed at exit like a user
+        for m in members:
+            run(['/usr/sbin/usermod', '-a', '-G', self.name, m])
+        import grp
+        self.gid = grp.getgrnam(self.name).gr_gid
+
+    def remove(self):
+        if not self.removed:
+            self.removed = True
+            run(['/usr/sbin/groupdel', self.name], check=False)
+
+
 # --------------------------------------------------------------------------
 # rfs
 
