@@ -413,6 +413,14 @@ void cache_put_link(struct cache *c, const char *path, const char *target)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A name in e's directory came or went: its mtime moved on the server
+ * (rsync sets a directory's times after filling it, then checks them). */
+static void dir_changed(struct entry *e)
+{
+	if (e->attr_until)
+		e->attr_until = ATTR_ASK;
+}
+
 static void invalidate_locked(struct cache *c, const char *path)
 {
 	fills_dirty(c, path, 0);
@@ -421,8 +429,10 @@ static void invalidate_locked(struct cache *c, const char *path)
 
 	if (e)
 		drop(c, e);
-	if (parent && (e = get(c, parent, 0)))
+	if (parent && (e = get(c, parent, 0))) {
 		e->dir_until = 0;
+		dir_changed(e);
+	}
 	g_free(parent);
 }
 
@@ -465,6 +475,7 @@ void cache_created(struct cache *c, const char *path,
 	else
 		g_array_index(p->dir, struct cache_dent, i).a = *a;
 	p->dir_names_only = 1;
+	dir_changed(p);
 	e->attr_until = ATTR_ASK;
 	e->neg_until = 0;
 	pthread_mutex_unlock(&c->lock);

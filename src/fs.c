@@ -835,6 +835,13 @@ static void setattr_done(struct sftp_reply *r, void *data)
 
 	cache_invalidate(op->fs->cache, op->path);
 	op->err = r->err;
+	/* SFTP has one "permission denied": chown, chmod and setting times
+	 * other than "now" by someone else are EPERM (cp -a ignores that
+	 * for a chown, as for a local one), the rest EACCES. */
+	if (op->err == -EACCES &&
+	    ((op->a.flags & (SFTP_ATTR_UIDGID | SFTP_ATTR_PERMISSIONS)) ||
+	     (op->to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))))
+		op->err = -EPERM;
 }
 
 static void setattr_stat(struct sftp_reply *r, void *data)
@@ -2348,6 +2355,56 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sftp_statvfs(op->fs->conn, op->path, statfs_done, op);
 }
 
+/* The server's own answer to a probe that changes nothing. */
+static void access_probed(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->type == SSH_FXP_HANDLE && !r->err) {
+		struct sftp_file *f = sftp_file_new(r, NULL, 0);
+
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, f, NULL, NULL);
+		sftp_file_unref(f);
+	}
+	op_reply_err(op, r->err == -EPERM ? EACCES : r->err);
+}
+
+/* The modes cannot tell (only a group the login may be in grants it,
+ * and SFTP does not say which groups those are): ask the server in a way
+ * that changes nothing, where there is one. Reading or writing a file:
+ * open it so (no create, no truncate) and close it; searching a
+ * directory: a stat of "dir/."; reading one: open it as a listing. Else
+ * (execute a file, write a directory) yes: the operation will ask. */
+static void access_probe(struct op *op, const struct sftp_attrs *a)
+{
+	int m = op->flags;
+	uint32_t pf = ((m & R_OK) ? SSH_FXF_READ : 0) |
+		      ((m & W_OK) ? SSH_FXF_WRITE : 0);
+
+	if (S_ISREG(a->perm) && !(m & X_OK)) {
+		sftp_open(op->fs->conn, op->path, pf, NULL, access_probed, op);
+	} else if (S_ISDIR(a->perm) && m == X_OK) {
+		char *dot = g_strconcat(op->path, "/.", NULL);
+
+		sftp_path(op->fs->conn, SSH_FXP_LSTAT, dot, access_probed, op);
+		g_free(dot);
+	} else if (S_ISDIR(a->perm) && m == R_OK) {
+		sftp_path(op->fs->conn, SSH_FXP_OPENDIR, op->path,
+			  access_probed, op);
+	} else {
+		op_reply_err(op, 0);
+	}
+}
+
+static void access_decide(struct op *op, const struct sftp_attrs *a)
+{
+	int may = login_may(op->fs, a, op->flags);
+
+	if (may < 0 && op->fs->o.idmap.have_login)
+		return access_probe(op, a);
+	op_reply_err(op, may ? 0 : EACCES);
+}
+
 static void access_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -2355,13 +2412,13 @@ static void access_done(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
-	op_reply_err(op, login_may(op->fs, &r->attrs, op->flags) ? 0 : EACCES);
+	access_decide(op, &r->attrs);
 }
 
 /* access(2), test -w, chdir, rm's prompt: what the server would answer
- * the SSH login, whoever the local caller is; it refuses only what the
- * modes surely refuse (rfs(1), PERMISSIONS). Asked only without
- * default_permissions: with it the kernel checks the modes it is shown. */
+ * the SSH login, whoever the local caller is (rfs(1), PERMISSIONS).
+ * Asked only without default_permissions: with it the kernel checks the
+ * modes it is shown. */
 static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct op *op = op_new(req, ino, 0, NULL);
@@ -2373,10 +2430,9 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	op->flags = mask;
 	if (mask == F_OK)	/* the kernel has the inode: it exists */
 		return op_reply_err(op, 0);
-	if (cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
-		return op_reply_err(op, login_may(op->fs, &a, mask) ? 0
-								     : EACCES);
 	op_interruptible(op);
+	if (cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
+		return access_decide(op, &a);
 	sftp_path(op->fs->conn, stat_type(op->fs), op->path, access_done, op);
 }
 

@@ -53,12 +53,23 @@ def test_access_answers_for_the_login(rfs, login):
     assert os.access(m.path('mine'), os.W_OK | os.R_OK)
     assert not os.access(m.path('roots'), os.W_OK)
     assert os.access(m.path('roots'), os.R_OK)
-    # A group's bits: SFTP does not say which groups the login is in, so
-    # access does not refuse what the server may allow; the open asks it.
-    assert os.access(m.path('group-rw'), os.W_OK)
+    # Only a group's bits grant it, and SFTP does not say which groups
+    # the login is in: the server is asked (an open that changes nothing)
+    assert not os.access(m.path('group-rw'), os.W_OK)
     assert os.access(m.path('private'), os.X_OK | os.W_OK)
     assert not os.access(m.path('closed'), os.X_OK)
     assert m.stderr().count(' type 7 ') == before
+    os.chown(os.path.join(d, 'group-rw'), 0, user.gid)   # the login's group
+    os.chown(os.path.join(d, 'closed'), 0, user.gid)
+    os.chmod(os.path.join(d, 'closed'), 0o770)
+    m.unmount()
+    m = rfs.mount(d, user=user.name)
+    assert os.access(m.path('group-rw'), os.W_OK)
+    assert os.access(m.path('closed'), os.X_OK)
+    os.chown(os.path.join(d, 'group-rw'), 0, 0)
+    os.chown(os.path.join(d, 'closed'), 0, 0)
+    m.unmount()
+    m = rfs.mount(d, user=user.name)
     # and the server agrees
     with open(m.path('mine'), 'ab') as f:
         f.write(b'y')
@@ -69,6 +80,28 @@ def test_access_answers_for_the_login(rfs, login):
     assert os.listdir(m.path('private')) == []
     with pytest.raises(PermissionError):
         os.listdir(m.path('closed'))
+
+
+def test_access_asks_the_server_for_a_supplementary_group(rfs, login):
+    """A file whose group's bits alone grant it, the group one the login
+    is in besides its own: SFTP does not tell, the server is asked."""
+    from harness import TempGroup
+    user, d = login
+    g = TempGroup('rfspg', members=[user.name])
+    try:
+        server_file(os.path.join(d, 'shared'), b'x', 0o664)
+        os.chown(os.path.join(d, 'shared'), 0, g.gid)
+        os.mkdir(os.path.join(d, 'team'), 0o770)
+        os.chown(os.path.join(d, 'team'), 0, g.gid)
+        m = rfs.mount(d, user=user.name)
+        assert os.access(m.path('shared'), os.W_OK | os.R_OK)
+        assert os.access(m.path('team'), os.X_OK)
+        assert os.access(m.path('team'), os.R_OK)
+        with open(m.path('shared'), 'ab') as f:
+            f.write(b'y')
+        m.unmount()
+    finally:
+        g.remove()
 
 
 def test_setattr_error_lands_on_its_call(rfs, login):
