@@ -12,6 +12,10 @@ struct entry {
 	GList *age;		/* link in c->order */
 	int64_t attr_until, neg_until, dir_until, link_until;	/* ms */
 	int64_t names_until;	/* ms: a name missing from dir is missing */
+	int64_t confirmed;	/* ms: the server's last word on the path */
+	int missing;		/* ... was that it does not exist */
+	int asking;		/* a revalidation of it is in flight */
+	GList *ws;		/* its link in c->ws, or NULL */
 	struct sftp_attrs a;
 	uint32_t nlink;
 	GArray *dir;		/* struct cache_dent */
@@ -32,7 +36,14 @@ struct cache {
 	uint64_t hits, misses;
 	int offline;		/* serve entries past their timeout */
 	GSList *fills;		/* struct cache_fill *: listings in flight */
+	GQueue ws;		/* struct entry *: the working set, oldest
+				 * use first */
 };
+
+/* The working set: paths opened or found missing lately, revalidated
+ * together (cache_ws_stale). */
+#define WS_MAX 1024
+#define WS_BATCH 256
 
 static char *parent_of(const char *path);
 
@@ -132,6 +143,7 @@ struct cache *cache_new(const struct cache_opts *o)
 	c->map = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 				       entry_free);
 	g_queue_init(&c->order);
+	g_queue_init(&c->ws);
 	return c;
 }
 
@@ -140,6 +152,7 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	g_queue_clear(&c->order);
+	g_queue_clear(&c->ws);
 	g_hash_table_destroy(c->map);
 	pthread_mutex_destroy(&c->lock);
 	g_free(c);
@@ -147,6 +160,8 @@ void cache_free(struct cache *c)
 
 static void drop(struct cache *c, struct entry *e)
 {
+	if (e->ws)
+		g_queue_delete_link(&c->ws, e->ws);
 	g_queue_delete_link(&c->order, e->age);
 	g_hash_table_remove(c->map, e->path);	/* frees e */
 }
@@ -259,6 +274,9 @@ static void put_attr_locked(struct cache *c, const char *path,
 	e->nlink = nlink;
 	e->attr_until = now + c->o.attr_ms;
 	e->neg_until = 0;
+	e->confirmed = now;
+	e->missing = 0;
+	e->asking = 0;
 }
 
 void cache_put_attr(struct cache *c, const char *path,
@@ -274,13 +292,99 @@ void cache_put_attr(struct cache *c, const char *path,
 void cache_put_neg(struct cache *c, const char *path)
 {
 	struct entry *e;
+	int64_t now = now_ms();
 
 	if (!c->o.neg_ms)
 		return;
 	pthread_mutex_lock(&c->lock);
 	e = get(c, path, 1);
 	e->attr_until = 0;
-	e->neg_until = now_ms() + c->o.neg_ms;
+	e->neg_until = now + c->o.neg_ms;
+	e->confirmed = now;
+	e->missing = 1;
+	e->asking = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int cache_confirmed_attr(struct cache *c, const char *path,
+			 struct sftp_attrs *a)
+{
+	struct entry *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, 0);
+	if (e && e->attr_until > ATTR_ASK && !e->missing &&
+	    now_ms() - e->confirmed < c->o.confirm_ms) {
+		*a = e->a;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void cache_ws_use(struct cache *c, const char *path, int how)
+{
+	struct entry *e;
+
+	if (!c->o.confirm_ms && !c->o.neg_ms)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = get(c, path, how & CACHE_WS_ADD);
+	if (!e || !(e->ws || (how & CACHE_WS_ADD))) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (e->ws)
+		g_queue_unlink(&c->ws, e->ws);
+	else
+		e->ws = g_list_alloc();
+	e->ws->data = e;
+	g_queue_push_tail_link(&c->ws, e->ws);
+	if (how & CACHE_WS_ASKING)
+		e->asking = 1;
+	while (c->ws.length > WS_MAX) {
+		struct entry *old = g_queue_pop_head(&c->ws);
+
+		old->ws = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+GPtrArray *cache_ws_stale(struct cache *c)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	int64_t now = now_ms();
+
+	pthread_mutex_lock(&c->lock);
+	for (GList *l = c->ws.tail; l && out->len < WS_BATCH; l = l->prev) {
+		struct entry *e = l->data;
+
+		/* Worth asking: an answer that would not serve the next use
+		 * for long (past half its life), not asked yet, not ours to
+		 * ask (we wrote it). */
+		int aged = e->missing ?
+			   e->neg_until - now < c->o.neg_ms / 2 :
+			   c->o.confirm_ms &&
+			   now - e->confirmed >= c->o.confirm_ms / 2 &&
+			   e->attr_until > ATTR_ASK;
+
+		if (e->asking || !aged)
+			continue;
+		e->asking = 1;
+		g_ptr_array_add(out, g_strdup(e->path));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return out;
+}
+
+void cache_ask_failed(struct cache *c, const char *path)
+{
+	struct entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	if ((e = get(c, path, 0)))
+		e->asking = 0;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -382,7 +486,7 @@ void cache_put_dir(struct cache *c, const char *dir, const GArray *ents,
 	e->dir = cache_dents_copy(ents);
 	e->dir_names_only = 0;
 	e->dir_until = now + c->o.dir_ms;
-	e->names_until = ours ? e->dir_until : now + c->o.neg_ms;
+	e->names_until = ours ? e->dir_until : now + c->o.neg_list_ms;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -57,6 +57,7 @@ struct cli {
 	int probe_after, dead_after;	/* s */
 	int max_conns;			/* SSH connections, >= 1 */
 	int idmap;			/* -o idmap=, -1 unset */
+	int revalidate_ms;		/* -o revalidate_window= */
 	char *uidfile, *gidfile;	/* idmap=file's */
 	int cache_off;			/* -o cache=no */
 	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
@@ -308,14 +309,15 @@ static int cache_timeout_kind(const char *name)
 }
 
 /* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's).
- * Negative entries only by their own option, else 0: a name created on
- * the server is seen at once, as with sshfs (rfs(1), CACHING). */
+ * Negative entries only by their own option, else 1: a name created on
+ * the server is seen within a second of our last asking, and at once
+ * after a listing (rfs(1), CACHING). */
 static int cache_secs(const struct cli *c, int i)
 {
 	if (c->cache_off)
 		return 0;
 	if (i == 4)
-		return MAX(c->cache_s[4], 0);
+		return c->cache_s[4] >= 0 ? c->cache_s[4] : 1;
 	return c->cache_s[i] >= 0 ? c->cache_s[i] :
 	       c->cache_s[0] >= 0 ? c->cache_s[0] : 20;
 }
@@ -330,6 +332,8 @@ static void finish_cache_opts(struct cli *c)
 	o->neg_ms = cache_secs(c, 4) * 1000;
 	o->max_entries = 100000;
 	o->follow_links = c->fso.follow_symlinks;
+	o->confirm_ms = c->cache_off ? 0 : c->revalidate_ms;
+	o->neg_list_ms = c->cache_s[4] >= 0 ? o->neg_ms : 0;
 	c->fso.attr_timeout = cache_secs(c, 1);
 	c->fso.neg_timeout = cache_secs(c, 4);
 }
@@ -358,6 +362,8 @@ static void one_option(struct cli *c, const char *opt)
 			usage_error("bad value for option 'nomap': '%s' "
 				    "(ignore or error)", val);
 		c->fso.idmap.nomap_error = !strcmp(val, "error");
+	} else if (!strcmp(name, "revalidate_window") && val) {
+		c->revalidate_ms = parse_int(name, val, 10, 60000);
 	} else if (!strcmp(name, "follow_symlinks") && !val) {
 		c->fso.follow_symlinks = 1;
 	} else if (!strcmp(name, "debug") && !val) {

@@ -608,6 +608,47 @@ static void reply_negative(struct op *op)
 	op_free(op);
 }
 
+/* ---- revalidation by working set (cache.h) ---- */
+
+struct ws_ask {
+	struct rfs *fs;
+	char path[];
+};
+
+static void ws_done(struct sftp_reply *r, void *data)
+{
+	struct ws_ask *w = data;
+
+	if (!r->err)
+		cache_put_attr(w->fs->cache, w->path, &r->attrs, 0);
+	else if (r->err == -ENOENT)
+		cache_put_neg(w->fs->cache, w->path);
+	else
+		cache_ask_failed(w->fs->cache, w->path);
+	g_free(w);
+}
+
+/* One of the working set must be asked again: ask for the rest of it
+ * too, all at once, so that the program's next opens and lookups find
+ * fresh answers instead of a round trip each. */
+static void revalidate_ws(struct rfs *fs)
+{
+	GPtrArray *paths = cache_ws_stale(fs->cache);
+
+	if (paths->len)
+		log_debug("revalidating %u paths of the working set",
+			  paths->len);
+	for (guint i = 0; i < paths->len; i++) {
+		const char *p = paths->pdata[i];
+		struct ws_ask *w = g_malloc(sizeof(*w) + strlen(p) + 1);
+
+		w->fs = fs;
+		strcpy(w->path, p);
+		sftp_path(fs->conn, stat_type(fs), p, ws_done, w);
+	}
+	g_ptr_array_unref(paths);
+}
+
 static void lookup_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -615,10 +656,13 @@ static void lookup_done(struct sftp_reply *r, void *data)
 	stale_done(op);
 	if (r->err == -ENOENT) {
 		cache_put_neg(op->fs->cache, op->path2);
+		cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ADD);
 		return reply_negative(op);
 	}
-	if (r->err)
+	if (r->err) {
+		cache_ask_failed(op->fs->cache, op->path2);
 		return op_reply_err(op, r->err);
+	}
 	cache_put_attr(op->fs->cache, op->path2, &r->attrs, 0);
 	reply_entry(op, op->parent, op->name, &r->attrs);
 	op_free(op);
@@ -683,6 +727,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (stale_wait(op, op->path2, 2))
 		return;
 	lookup_miss(op);
+	cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ASKING);
+	revalidate_ws(op->fs);
 	sftp_path(op->fs->conn, stat_type(op->fs), op->path2, lookup_done, op);
 }
 
@@ -1789,6 +1835,10 @@ static void open_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	if (r->err == -ENOENT)
+		cache_put_neg(op->fs->cache, op->path);
+	else if (r->err)
+		cache_ask_failed(op->fs->cache, op->path);
 	if (r->err)
 		return op_reply_err(op, r->err);
 	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
@@ -1820,10 +1870,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	writers = op_push_node(op, 0);
-	if (!writers && op->fs->o.nocto &&
-	    cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
+	if (!writers && (op->fs->o.nocto ?
+			 cache_get_attr(op->fs->cache, op->path, &a,
+					&nlink) == 1 :
+			 cache_confirmed_attr(op->fs->cache, op->path, &a)))
 		return open_known(op, &a);
 	if (!writers) {		/* close-to-open: revalidate */
+		cache_ws_use(op->fs->cache, op->path,
+			     CACHE_WS_ADD | CACHE_WS_ASKING);
+		revalidate_ws(op->fs);
 		sftp_path(op->fs->conn, stat_type(op->fs), op->path, open_stat,
 			  op);
 		return;

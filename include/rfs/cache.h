@@ -30,6 +30,11 @@ struct cache_opts {
 	unsigned max_entries;
 	int follow_links;	/* a symlink shows as its target: a listing's
 				 * attributes of one are not the shown ones */
+	int confirm_ms;		/* attributes the server gave this lately
+				 * count as an open's revalidation
+				 * (revalidate_window; 0: never) */
+	int neg_list_ms;	/* a name missing from a fetched listing is
+				 * missing this long (0: asked) */
 };
 
 struct cache_dent {
@@ -51,7 +56,31 @@ int cache_peek_attr(struct cache *c, const char *path, struct sftp_attrs *a,
 		    uint32_t *nlink);
 void cache_put_attr(struct cache *c, const char *path,
 		    const struct sftp_attrs *a, uint32_t nlink);
+/* The server said path does not exist: that stands for neg_ms. */
 void cache_put_neg(struct cache *c, const char *path);
+
+/* Revalidation by working set. Close-to-open asks the server for a
+ * file's attributes at each open, and a missing name is asked each
+ * lookup once neg_ms is over: one round trip each, one after the other,
+ * as a program opens its files one by one. So what was opened or found
+ * missing lately is a working set; when one of it must be asked again,
+ * the rest is asked too, all at once: a missing name's answer stands for
+ * neg_ms, attributes for confirm_ms (when not 0), so the program's next
+ * lookups (and opens) of the set need no round trip. */
+/* 1 and *a: the server confirmed path's attributes within confirm_ms. */
+int cache_confirmed_attr(struct cache *c, const char *path,
+			 struct sftp_attrs *a);
+/* path was opened or found missing: CACHE_WS_ADD puts it into the
+ * working set (youngest; without it, only a path already there is
+ * touched); CACHE_WS_ASKING: the caller is asking the server for it. */
+enum { CACHE_WS_ADD = 1, CACHE_WS_ASKING = 2 };
+void cache_ws_use(struct cache *c, const char *path, int how);
+/* The working set's paths whose answer is past half its life and not
+ * being asked: the caller asks for each (g_ptr_array_unref) and
+ * puts the answer with cache_put_attr, cache_put_neg or
+ * cache_ask_failed. */
+GPtrArray *cache_ws_stale(struct cache *c);
+void cache_ask_failed(struct cache *c, const char *path);
 
 /* A listing being fetched: cache_fill_end() keeps ents (NULL: failed)
  * unless one of our own changes touched the directory meanwhile (the

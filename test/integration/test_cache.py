@@ -52,13 +52,13 @@ def test_server_changes_seen_after_timeout(mount, remote):
 
 
 def test_name_created_on_server_seen_at_once(mount, remote):
-    """By default a name missing from a listing, or one the server said
-    did not exist, is asked again: a file made on the server right after
-    is there by name at once (as with sshfs), and rm -f, ln -s and O_EXCL
-    see it. The listing itself is kept (cache_dir_timeout)."""
+    """A name missing from a listing is asked again: a file made on the
+    server right after ls is there by name at once (as with sshfs), and
+    rm -f, ln -s and O_EXCL see it. A name the server itself said was
+    missing stays missing for cache_negative_timeout (1 s by default).
+    The listing itself is kept (cache_dir_timeout)."""
     m = mount()
     assert os.listdir(m.mnt) == []
-    assert not os.path.exists(m.path('new'))      # LSTAT: ENOENT
     (remote / 'new').write_bytes(b'hello')
     (remote / 'gone').write_bytes(b'')
     with open(m.path('new'), 'rb') as f:
@@ -70,7 +70,32 @@ def test_name_created_on_server_seen_at_once(mount, remote):
         os.symlink('x', m.path('taken'))
     with pytest.raises(FileExistsError):
         os.open(m.path('taken'), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    assert not os.path.exists(m.path('later'))     # the server: ENOENT
+    (remote / 'later').write_bytes(b'')
+    assert not os.path.exists(m.path('later'))     # within the second
+    time.sleep(1.1)
+    assert os.path.exists(m.path('later'))
 
+
+def test_missing_names_asked_again_together(mount, remote):
+    """A program that looks up the same missing names again (git's
+    .gitignore in each directory) once their second has passed: the first
+    lookup asks for all of them at once (the working set), the others
+    find the answer. Counted in the debug log: one batch of the other 19,
+    and every name asked exactly once per pass."""
+    m = mount(extra_args=['-d'])
+    names = ['d%02d/.gitignore' % i for i in range(20)]
+    for n in names:
+        (remote / n).parent.mkdir()
+    for n in names:
+        assert not os.path.exists(m.path(n))
+    time.sleep(1.1)
+    before = m.stderr()
+    for n in names:
+        assert not os.path.exists(m.path(n))
+    new = m.stderr()[len(before):]
+    assert 'revalidating 19 paths of the working set' in new, new[-3000:]
+    assert new.count(' type 7 ') == 20, new[-3000:]
 
 def test_names_in_directory_we_made_need_no_round_trip(mount, remote):
     """A directory this mount made, and whose every change it has seen,

@@ -8,7 +8,7 @@
 
 static struct cache *mk(int ms, unsigned max)
 {
-	struct cache_opts o = { ms, ms, ms, ms, max, 0 };
+	struct cache_opts o = { ms, ms, ms, ms, max, 0, 0, ms };
 
 	return cache_new(&o);
 }
@@ -98,7 +98,7 @@ static void test_root_listing(void)
 static void test_listing_negatives_short(void)
 {
 	static const char *const names[] = { "a", NULL };
-	struct cache_opts o = { 10000, 10000, 10000, 0, 100, 0 };
+	struct cache_opts o = { 10000, 10000, 10000, 0, 100, 0, 0, 0 };
 	struct cache *c = cache_new(&o);
 	GArray *l = listing(names), *none = listing((const char *[]){ NULL });
 	struct sftp_attrs out;
@@ -114,6 +114,49 @@ static void test_listing_negatives_short(void)
 	g_assert_cmpint(cache_get_attr(c, "/d/gone", &out, &nlink), ==, 0);
 	cache_dents_free(l);
 	cache_dents_free(none);
+	cache_free(c);
+}
+
+/* The working set: an answer past half its life, not being asked, is
+ * handed out once for asking again; a confirmation of attributes counts
+ * only within confirm_ms. */
+static void test_working_set(void)
+{
+	struct cache_opts o = { 10000, 10000, 10000, 80, 100, 0, 0, 0 };
+	struct cache *c = cache_new(&o);
+	struct sftp_attrs a = attrs(7), out;
+	uint32_t nlink;
+	GPtrArray *p;
+
+	cache_put_neg(c, "/d/gone");
+	cache_ws_use(c, "/d/gone", CACHE_WS_ADD);
+	cache_put_attr(c, "/d/f", &a, 1);
+	cache_ws_use(c, "/d/f", CACHE_WS_ADD);
+	g_assert_cmpint(cache_get_attr(c, "/d/gone", &out, &nlink), ==,
+			-ENOENT);
+	p = cache_ws_stale(c);
+	g_assert_cmpuint(p->len, ==, 0);	/* fresh */
+	g_ptr_array_unref(p);
+	g_usleep(50000);
+	p = cache_ws_stale(c);	/* /d/f: confirm_ms 0, never worth it */
+	g_assert_cmpuint(p->len, ==, 1);
+	g_assert_cmpstr(p->pdata[0], ==, "/d/gone");
+	g_ptr_array_unref(p);
+	p = cache_ws_stale(c);
+	g_assert_cmpuint(p->len, ==, 0);	/* being asked */
+	g_ptr_array_unref(p);
+	cache_put_neg(c, "/d/gone");		/* the answer */
+	g_assert_cmpint(cache_get_attr(c, "/d/gone", &out, &nlink), ==,
+			-ENOENT);
+	g_assert_cmpint(cache_confirmed_attr(c, "/d/f", &out), ==, 0);
+	cache_free(c);
+	o.confirm_ms = 1000;
+	c = cache_new(&o);
+	cache_put_attr(c, "/d/f", &a, 1);
+	g_assert_cmpint(cache_confirmed_attr(c, "/d/f", &out), ==, 1);
+	g_assert_cmpuint(out.size, ==, 7);
+	cache_forget_attr(c, "/d/f");		/* we wrote it */
+	g_assert_cmpint(cache_confirmed_attr(c, "/d/f", &out), ==, 0);
 	cache_free(c);
 }
 
@@ -234,6 +277,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cache/listing_answers_lookups",
 			test_listing_answers_lookups);
 	g_test_add_func("/cache/root_listing", test_root_listing);
+	g_test_add_func("/cache/working_set", test_working_set);
 	g_test_add_func("/cache/listing_negatives_short",
 			test_listing_negatives_short);
 	g_test_add_func("/cache/invalidate_tree", test_invalidate_tree);
