@@ -1783,6 +1783,23 @@ static void file_close(struct rfs *fs, struct file *f)
 	g_free(f);
 }
 
+#define OPEN_PREFETCH (128 * 1024)	/* read at open of an uncached file */
+
+/* Answer the open with f. A read-only open knows the size from its
+ * revalidation (op->a): reads stop there, and when the kernel holds no
+ * page of the file its first READs go out now, not a round trip later
+ * when the kernel asks. */
+static void reply_open(struct op *op, struct file *f)
+{
+	if ((op->a.flags & SFTP_ATTR_SIZE) && !f->writable)
+		stream_expect(f->st, op->a.size,
+			      op->fi.keep_cache ? 0 : OPEN_PREFETCH);
+	op->fi.fh = (uint64_t)(uintptr_t)f;
+	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
+		file_close(op->fs, f);
+	op_free(op);
+}
+
 /* r: the OPEN's reply, or NULL for a file opened lazily. */
 static void open_done(struct sftp_reply *r, void *data)
 {
@@ -1790,11 +1807,7 @@ static void open_done(struct sftp_reply *r, void *data)
 
 	if (r && r->err)
 		return op_reply_err(op, r->err);
-	op->fi.fh = (uint64_t)(uintptr_t)file_new(op->fs, op->node, op->path,
-						  r, op->fi.flags);
-	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
-		file_close(op->fs, (struct file *)(uintptr_t)op->fi.fh);
-	op_free(op);
+	reply_open(op, file_new(op->fs, op->node, op->path, r, op->fi.flags));
 }
 
 /* Can the login read it? Then an OPEN can wait for the first read. */
@@ -1812,12 +1825,14 @@ static int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
  * was filled with (FOPEN_KEEP_CACHE), and the OPEN is sent only when a
  * read needs the server: a warm git status opens and reads its files
  * without a round trip beyond the revalidation. */
-static void open_known(struct op *op, const struct sftp_attrs *a)
+/* The revalidated attributes a: may the kernel keep its pages? */
+static void open_revalidated(struct op *op, const struct sftp_attrs *a)
 {
 	struct node *n = op->node;
 	int have = (a->flags & SFTP_ATTR_SIZE) &&
 		   (a->flags & SFTP_ATTR_ACMODTIME);
 
+	op->a = *a;
 	pthread_mutex_lock(&op->fs->lock);
 	op->fi.keep_cache = have && n->data_known && n->data_size == a->size &&
 			    n->data_mtime == a->mtime;
@@ -1825,24 +1840,71 @@ static void open_known(struct op *op, const struct sftp_attrs *a)
 	n->data_size = a->size;
 	n->data_mtime = a->mtime;
 	pthread_mutex_unlock(&op->fs->lock);
+}
+
+static void open_known(struct op *op, const struct sftp_attrs *a)
+{
+	open_revalidated(op, a);
 	if (probably_readable(op->fs, a))
 		return open_done(NULL, op);
 	sftp_open(op->fs->conn, op->path, pflags_of(op->fi.flags), NULL,
 		  open_done, op);
 }
 
-static void open_stat(struct sftp_reply *r, void *data)
+/* The revalidation failed: the open too. */
+static int open_stat_failed(struct op *op, struct sftp_reply *r)
 {
-	struct op *op = data;
-
 	if (r->err == -ENOENT)
 		cache_put_neg(op->fs->cache, op->path);
 	else if (r->err)
 		cache_ask_failed(op->fs->cache, op->path);
 	if (r->err)
-		return op_reply_err(op, r->err);
+		op_reply_err(op, r->err);
+	return r->err != 0;
+}
+
+static void open_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (open_stat_failed(op, r))
+		return;
 	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
 	open_known(op, &r->attrs);
+}
+
+/* A read-only open of a file the kernel holds no page of: the OPEN and
+ * the LSTAT that revalidates go out together, one round trip (the
+ * server answers them in order), then the first READs with the reply:
+ * open, read and close of a small file in two round trips. */
+static void open_cold_handle(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		op->err = r->err;
+	else
+		op->file = sftp_file_new(r, op->path, pflags_of(op->fi.flags));
+}
+
+static void open_cold_stat(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+	struct file *f;
+
+	if (r->err && op->file)
+		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, op->file, NULL, NULL);
+	if (open_stat_failed(op, r))
+		return;
+	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
+	if (op->err)
+		return op_reply_err(op, op->err);
+	open_revalidated(op, &r->attrs);
+	pthread_mutex_lock(&op->fs->lock);
+	f = file_new_locked(op->fs, op->node, sftp_file_ref(op->file),
+			    op->fi.flags);
+	pthread_mutex_unlock(&op->fs->lock);
+	reply_open(op, f);
 }
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1876,11 +1938,21 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			 cache_confirmed_attr(op->fs->cache, op->path, &a)))
 		return open_known(op, &a);
 	if (!writers) {		/* close-to-open: revalidate */
+		int cold;
+
 		cache_ws_use(op->fs->cache, op->path,
 			     CACHE_WS_ADD | CACHE_WS_ASKING);
 		revalidate_ws(op->fs);
-		sftp_path(op->fs->conn, stat_type(op->fs), op->path, open_stat,
-			  op);
+		pthread_mutex_lock(&op->fs->lock);
+		cold = !op->node->data_known && S_ISREG(op->node->mode);
+		pthread_mutex_unlock(&op->fs->lock);
+		if (cold && !op->fs->o.follow_symlinks)
+			sftp_open_lstat(op->fs->conn, op->path,
+					pflags_of(fi->flags), NULL,
+					open_cold_handle, open_cold_stat, op);
+		else
+			sftp_path(op->fs->conn, stat_type(op->fs), op->path,
+				  open_stat, op);
 		return;
 	}
 	sftp_open(op->fs->conn, op->path, pflags_of(fi->flags), NULL,

@@ -72,6 +72,9 @@ struct sftp_req {
 	void *data;
 	int64_t sent_ms;	/* submitted, then sent */
 	int64_t sent_us;	/* sent (monotonic, microseconds) */
+	uint64_t after;		/* replies the conn had when it was sent:
+				 * requests sent together share it (the
+				 * debug log shows it, round trips count) */
 };
 
 enum conn_state {
@@ -135,6 +138,7 @@ struct sftp_conn {
 
 	/* I/O thread only. */
 	uint64_t next_seq;
+	uint64_t replies;	/* replies handled (I/O thread): see after */
 	int reopening;		/* files being reopened after a reconnect */
 	GQueue held;		/* requests waiting for them, in order */
 	/* Liveness (I/O thread). */
@@ -1028,11 +1032,13 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		g_hash_table_insert(L->pending, GUINT_TO_POINTER(id), q);
 		return -EPROTO;
 	}
+	c->replies++;
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("sftp: lane %d id %u type %u -> reply %u status %u "
-			  "%zu bytes %lld ms", i, id, q->type, type, rep.status,
-			  len,
-			  (long long)(loop_now_ms() - q->sent_ms));
+			  "%zu bytes %lld ms, sent after reply %llu", i, id,
+			  q->type, type, rep.status, len,
+			  (long long)(loop_now_ms() - q->sent_ms),
+			  (unsigned long long)q->after);
 	if (q->file && type == SSH_FXP_ATTRS)
 		q->file->seen = rep.attrs;	/* who the file is */
 	if (q->type != SSH_FXP_READ && q->type != SSH_FXP_WRITE) {
@@ -1070,6 +1076,7 @@ static void send_req(struct sftp_conn *c, struct sftp_req *q)
 	}
 	q->sent_ms = loop_now_ms();
 	q->sent_us = g_get_monotonic_time();
+	q->after = c->replies;
 	q->seq = ++c->next_seq;
 	STATS_ADD(c, requests, 1);
 	g_hash_table_insert(L->pending, GUINT_TO_POINTER(q->id), q);

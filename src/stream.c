@@ -84,7 +84,8 @@ struct stream {
 	uint64_t next_off;	/* a sequential reader reads here next */
 	size_t window;		/* readahead bytes wanted ahead */
 	size_t ra_bytes;	/* readahead held or in flight */
-	uint64_t eof_at;	/* end of file seen by a READ, or UINT64_MAX */
+	uint64_t eof_at;	/* end of file seen by a READ or the open's
+				 * attributes, or UINT64_MAX */
 
 	struct pace rpace;	/* sequential reads */
 	struct pace wpace;	/* writes answered */
@@ -455,7 +456,7 @@ static void chunk_done(struct sftp_reply *r, void *data)
 		c->got += r->data_len;
 		if (c->off + c->got > s->eof_at)
 			s->eof_at = UINT64_MAX;	/* the file grew */
-		if (c->got < c->len) {
+		if (c->got < c->len && c->off + c->got < s->eof_at) {
 			/* A short read is not end of file: ask for the rest. */
 			sftp_read(s->p->conn, s->f, c->off + c->got,
 				  (uint32_t)(c->len - c->got), chunk_done, c);
@@ -488,6 +489,11 @@ void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
 	send_cbuf(s);		/* reads see our own writes */
 	fsreq_init(&w->r, req, 1);
 	w->off = off;
+	/* The kernel reads whole pages: the part past a known end of file
+	 * is not asked for (a read wholly past it is: the file may have
+	 * grown since). */
+	if (off < s->eof_at && size > s->eof_at - off)
+		size = (size_t)(s->eof_at - off);
 	w->size = size;
 	sequential = off == s->next_off ||
 		     (off > s->next_off && off < s->next_off + s->window &&
@@ -514,6 +520,15 @@ void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
 	ready = collect_readers(s);
 	pthread_mutex_unlock(&s->lock);
 	answer_readers(ready);
+}
+
+void stream_expect(struct stream *s, uint64_t size, size_t prefetch)
+{
+	pthread_mutex_lock(&s->lock);
+	s->eof_at = size;
+	if (prefetch && size)
+		cover(s, 0, MIN(size, (uint64_t)prefetch), 0);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void stream_invalidate(struct stream *s)

@@ -9,6 +9,7 @@ rfs runs with HOME pointing at a scratch directory.
 import atexit
 import errno
 import os
+import re
 import shutil
 import signal
 import socket
@@ -253,6 +254,26 @@ def parse_stats(text):
 def rfs_stats(mnt):
     """A mount's statistics (mounted with -o xattr)."""
     return parse_stats(os.getxattr(str(mnt), 'user.rfs.stats').decode())
+
+
+REQ_LINE = re.compile(r'sftp: lane \d+ id \d+ type (\d+) -> reply \d+ '
+                      r'status (\d+) \d+ bytes \d+ ms, sent after reply '
+                      r'(\d+)')
+
+
+def sftp_requests(log):
+    """The SFTP requests a -d log shows, as (type, status, after): after
+    is the number of replies the connection had when the request went
+    out, so requests sent together share it."""
+    return [tuple(int(x) for x in m.groups())
+            for m in REQ_LINE.finditer(log)]
+
+
+def round_trips(reqs, skip=(4,)):
+    """Round trips the requests took, one after the other: how many
+    different moments they were sent at (CLOSE, type 4, is answered to
+    nobody and overlaps what follows: not counted by default)."""
+    return len({after for t, _, after in reqs if t not in skip})
 
 
 def wait_for(pred, timeout, interval=0.05):

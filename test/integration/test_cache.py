@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import rfs_stats
+from harness import rfs_stats, round_trips, sftp_requests
 
 
 def test_own_changes_seen_at_once(mount, remote):
@@ -234,3 +234,27 @@ def test_statfs_cached_until_this_mount_changes_something(mount, remote):
     before = rfs_stats(m.mnt)['requests']
     os.statvfs(m.mnt)
     assert rfs_stats(m.mnt)['requests'] == before + 1
+
+
+def test_small_file_in_two_round_trips(mount, remote):
+    """cat of a small file the kernel holds no page of: OPEN and the
+    revalidating LSTAT together, then one READ sent with the open's
+    reply; no READ past the end the LSTAT showed. The CLOSE overlaps
+    what follows. Counted in the debug log (OPEN 3, READ 5, LSTAT 7)."""
+    for i in range(5):
+        (remote / ('f%d' % i)).write_bytes(bytes([65 + i]) * 3000)
+    m = mount(extra_args=['-d'])
+    os.listdir(m.mnt)
+    for i in range(5):
+        before = len(m.stderr())
+        with open(m.path('f%d' % i), 'rb') as f:
+            assert f.read() == bytes([65 + i]) * 3000
+        reqs = [r for r in sftp_requests(m.stderr()[before:]) if r[0] != 4]
+        assert sorted(t for t, _, _ in reqs) == [3, 5, 7], reqs
+        assert round_trips(reqs) == 2, reqs
+    # Again: the kernel keeps its pages, the open only revalidates.
+    before = len(m.stderr())
+    with open(m.path('f0'), 'rb') as f:
+        assert f.read() == b'A' * 3000
+    reqs = sftp_requests(m.stderr()[before:])
+    assert [t for t, _, _ in reqs if t != 4] == [7], reqs
