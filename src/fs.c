@@ -90,6 +90,8 @@ struct rfs {
 	int have_statfs;
 	int64_t statfs_ms;	/* for cache_stat_timeout from then */
 	int space_changed;	/* by us since (atomic): ask again */
+	int one_conn;		/* max_conns=1: an open need not wait to
+				 * see where copy_file_range wants it */
 };
 
 struct file {			/* fi->fh of an open file */
@@ -504,9 +506,9 @@ static void reply_attr(struct op *op, struct node *n,
  * expired entry at once instead of waiting for the reconnect. While the
  * link is down or suspect the cache serves expired entries anyway. */
 
-static void stale_answer(struct op *op)
+static void stale_answer(struct op *op, int kind)
 {
-	if (op->stale_kind == 1)
+	if (kind == 1)
 		reply_attr(op, op->node, &op->stale);
 	else
 		reply_entry(op, op->parent, op->name, &op->stale);
@@ -522,7 +524,7 @@ static int stale_wait(struct op *op, const char *path, int kind)
 		return 0;
 	op->stale_kind = kind;
 	if (g_atomic_int_get(&op->fs->offline)) {
-		stale_answer(op);	/* already known to be down */
+		stale_answer(op, kind);	/* already known to be down */
 		op_free(op);
 		return 1;
 	}
@@ -557,9 +559,10 @@ static void stale_release(struct rfs *fs)
 	fs->stale_waiters = NULL;
 	for (GSList *l = list; l; l = l->next) {
 		struct op *op = l->data;
+		int kind = op->stale_kind;
 
 		op->stale_kind = 0;	/* off the list */
-		stale_answer(op);
+		stale_answer(op, kind);
 	}
 	pthread_mutex_unlock(&fs->stale_lock);
 	g_slist_free(list);
@@ -1786,14 +1789,16 @@ static void file_close(struct rfs *fs, struct file *f)
 #define OPEN_PREFETCH (128 * 1024)	/* read at open of an uncached file */
 
 /* Answer the open with f. A read-only open knows the size from its
- * revalidation (op->a): reads stop there, and when the kernel holds no
- * page of the file its first READs go out now, not a round trip later
- * when the kernel asks. */
+ * revalidation (op->a): readahead stops there, and when the kernel holds
+ * no page of the file its first READs go out now, not a round trip later
+ * when the kernel asks (with one connection: with several, a file is
+ * opened where its first request goes, see open_cold_handle). */
 static void reply_open(struct op *op, struct file *f)
 {
 	if ((op->a.flags & SFTP_ATTR_SIZE) && !f->writable)
 		stream_expect(f->st, op->a.size,
-			      op->fi.keep_cache ? 0 : OPEN_PREFETCH);
+			      op->fi.keep_cache || !op->fs->one_conn ? 0 :
+			      OPEN_PREFETCH);
 	op->fi.fh = (uint64_t)(uintptr_t)f;
 	if (!fsreq_claim(&op->r) || fuse_reply_open(op->r.req, &op->fi) == -ENOENT)
 		file_close(op->fs, f);
@@ -1946,7 +1951,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pthread_mutex_lock(&op->fs->lock);
 		cold = !op->node->data_known && S_ISREG(op->node->mode);
 		pthread_mutex_unlock(&op->fs->lock);
-		if (cold && !op->fs->o.follow_symlinks)
+		/* With several connections a file is opened by its first
+		 * read, on the connection copy_file_range puts it on. */
+		if (cold && op->fs->one_conn && !op->fs->o.follow_symlinks)
 			sftp_open_lstat(op->fs->conn, op->path,
 					pflags_of(fi->flags), NULL,
 					open_cold_handle, open_cold_stat, op);
@@ -2908,6 +2915,12 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->base = g_strdup(base);
 	fs->o = *o;
 	fs->exts = sftp_conn_exts(c);
+	{
+		struct sftp_stats st;
+
+		sftp_conn_stats(c, &st);
+		fs->one_conn = st.conns <= 1;
+	}
 	/* 8 MiB a file keeps one stream near the link speed (libssh2 slows
 	 * down with more queued); 32 MiB bounds the mount and is the channel
 	 * window, so readahead never waits for a window adjust, and the peak

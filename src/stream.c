@@ -489,11 +489,6 @@ void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
 	send_cbuf(s);		/* reads see our own writes */
 	fsreq_init(&w->r, req, 1);
 	w->off = off;
-	/* The kernel reads whole pages: the part past a known end of file
-	 * is not asked for (a read wholly past it is: the file may have
-	 * grown since). */
-	if (off < s->eof_at && size > s->eof_at - off)
-		size = (size_t)(s->eof_at - off);
 	w->size = size;
 	sequential = off == s->next_off ||
 		     (off > s->next_off && off < s->next_off + s->window &&
@@ -526,8 +521,10 @@ void stream_expect(struct stream *s, uint64_t size, size_t prefetch)
 {
 	pthread_mutex_lock(&s->lock);
 	s->eof_at = size;
+	/* Whole pages, as the kernel will ask: its first READ finds this. */
 	if (prefetch && size)
-		cover(s, 0, MIN(size, (uint64_t)prefetch), 0);
+		cover(s, 0, MIN((size + 4095) & ~(uint64_t)4095,
+				(uint64_t)prefetch), 0);
 	pthread_mutex_unlock(&s->lock);
 }
 

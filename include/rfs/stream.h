@@ -68,10 +68,10 @@ int stream_setstat(struct stream *s, const struct sftp_attrs *a);
 void stream_write_marks(struct stream *s, uint64_t *end, uint64_t *count);
 /* Send coalesced data now: a stat after it sees the right size. */
 void stream_push(struct stream *s);
-/* The file's size as the open saw it: reads stop there (the kernel
- * asks for whole pages), readahead too; and READs of its first prefetch
- * bytes go out now, before the kernel asks (a small file: open, read,
- * close in two round trips). */
+/* The file's size as the open saw it: readahead stops there, and a
+ * READ answered short there is at its end (not asked again); READs of
+ * its first prefetch bytes (whole pages) go out now, before the kernel
+ * asks (a small file: open, read, close in two round trips). */
 void stream_expect(struct stream *s, uint64_t size, size_t prefetch);
 /* Forget readahead (the file changed by another path, e.g. truncate). */
 void stream_invalidate(struct stream *s);
