@@ -123,6 +123,7 @@ static void help(void)
 	printf(
 "usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
 "       rfs -G [-F ssh_config] [-o opt] [user@]host\n"
+"       rfs status [--raw] MOUNTPOINT   (also rfs --status)\n"
 "       mount.rfs [user@]host:[dir] MOUNTPOINT [-o opts] [-s] [-f] [-n] [-v]\n"
 "                 [-t rfs|fuse.rfs] [-N namespace]   (run by mount(8))\n"
 "Mount a remote directory over SSH (SFTP). dir defaults to the remote home;\n"
@@ -156,8 +157,9 @@ static void help(void)
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_password     keep the password (locked memory) to reconnect\n"
 "  nocto                  open trusts cached attributes (no revalidation)\n"
-"  xattr                  user.rfs.stats on the root, other xattr calls answered\n"
-"                         locally (ls -l then asks twice a file); default noxattr\n"
+"  xattr                  user.rfs.stats on the root (only with xattr), other\n"
+"                         xattr calls answered locally (ls -l then asks twice\n"
+"                         a file); default noxattr\n"
 "  symlinks=inside|raw    keep symlink targets inside the mount (default) or not\n"
 "  transform_symlinks     sshfs's name for symlinks=inside\n"
 "  follow_symlinks        show a symlink as what it points to (sshfs's)\n"
@@ -198,7 +200,9 @@ static void help(void)
 "  7 SFTP protocol error\n"
 "\n"
 "unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT as root)\n"
-"statistics: SIGUSR1 (to the log), getfattr -n user.rfs.stats MOUNTPOINT\n");
+"statistics: rfs status MOUNTPOINT (--raw: one line), SIGUSR1 (to the log and\n"
+"  to the file rfs status names), and with -o xattr only:\n"
+"  getfattr -n user.rfs.stats MOUNTPOINT\n");
 }
 
 static void version(void)
