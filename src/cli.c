@@ -1122,8 +1122,8 @@ int main(int argc, char **argv)
 	GError *e = NULL;
 	int rc, reaper;
 
-	if (argc > 1 && (!strcmp(argv[1], "status") ||
-			 !strcmp(argv[1], "--status")))
+	if (argc > 1 && !mount_helper_named(argv[0]) &&
+	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
 		return ctl_status_main(argc - 1, argv + 1);
 	signal(SIGPIPE, SIG_IGN);
 	/* Packets and readahead chunks are 255 KiB blocks: keep them mmapped,

@@ -306,8 +306,8 @@ static uid_t owner_of(const char *sopts)
 {
 	const char *p = sopts ? strstr(sopts, "user_id=") : NULL;
 
-	return p && (p == sopts || p[-1] == ',') ? (uid_t)atol(p + 8)
-						 : getuid();
+	return p && (p == sopts || p[-1] == ',') ?
+	       (uid_t)strtoul(p + 8, NULL, 10) : getuid();
 }
 
 /* Read until EOF or the deadline. 0, or -ETIMEDOUT / -errno. */
@@ -344,9 +344,9 @@ static int ask(const char *sock, const char *req, GString *out)
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, alen) < 0)
-		rc = errno == EAGAIN ? -ETIMEDOUT : -errno;	/* backlog full */
-	else if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+	/* EAGAIN: the backlog is full, or the request does not fit. */
+	if (connect(fd, (struct sockaddr *)&a, alen) < 0 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
 	else
 		rc = read_answer(fd, out);

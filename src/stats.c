@@ -199,11 +199,12 @@ struct stats_signal {
  * also goes to a file, replaced whole (rename), "TIME LINE". */
 static void snapshot(const char *file, const char *line)
 {
-	GString *o = g_string_new(NULL);
+	GString *o;
 	GError *e = NULL;
 
 	if (!file)
 		return;
+	o = g_string_new(NULL);
 	add_time(o, g_get_real_time() / G_USEC_PER_SEC);
 	g_string_append_printf(o, " %s\n", line);
 	if (!g_file_set_contents_full(file, o->str, (gssize)o->len,
