@@ -294,3 +294,24 @@ def test_sigusr1_snapshot_where_status_shows_it(mount):
     assert oct(os.stat(sock).st_mode & 0o777) == '0o600'
     m.unmount()
     assert not os.path.exists(sock) and not os.path.exists(snap)
+
+
+def test_status_follows_the_link(rfs, proxied):
+    """up -> reconnecting (refused while cut) -> up again, one reconnect;
+    answered while the link is down."""
+    p, kh = proxied
+    m = rfs.mount(port=p.port, known_hosts=kh,
+                  extra_o=['reconnect_timeout=30'])
+    os.listdir(m.mnt)
+    assert status_fields(m.mnt)['state'].startswith('up since '), m.stderr()
+    p.refuse()
+    p.cut()
+    assert wait_for(lambda: status_fields(m.mnt)['state'].startswith(
+        'reconnecting since '), 10), (status_fields(m.mnt), m.stderr())
+    p.restore()
+    assert wait_for(lambda: status_fields(m.mnt)['state'].startswith(
+        'up since '), 15), (status_fields(m.mnt), m.stderr())
+    f = status_fields(m.mnt)
+    assert count(f['reconnects']) == 1, f
+    ago = f['state'].split('(')[1]
+    assert ago.endswith(' s ago)') and int(ago.split()[0]) <= 5, f  # anew
