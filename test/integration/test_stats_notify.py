@@ -315,3 +315,18 @@ def test_status_follows_the_link(rfs, proxied):
     assert count(f['reconnects']) == 1, f
     ago = f['state'].split('(')[1]
     assert ago.endswith(' s ago)') and int(ago.split()[0]) <= 5, f  # anew
+
+
+def test_status_says_down_past_reconnect_timeout(rfs, proxied):
+    p, kh = proxied
+    m = rfs.mount(port=p.port, known_hosts=kh,
+                  extra_o=['reconnect_timeout=1'])
+    os.listdir(m.mnt)
+    p.refuse()
+    p.cut()
+    assert wait_for(lambda: status_fields(m.mnt)['state'].startswith(
+        'down (operations fail with EIO; still reconnecting) since '), 10), \
+        (status_fields(m.mnt), m.stderr())
+    p.restore()
+    assert wait_for(lambda: status_fields(m.mnt)['state'].startswith(
+        'up since '), 40), (status_fields(m.mnt), m.stderr())
