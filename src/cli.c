@@ -164,7 +164,8 @@ static void help(void)
 "  transform_symlinks     sshfs's name for symlinks=inside\n"
 "  follow_symlinks        show a symlink as what it points to (sshfs's)\n"
 "  debug                  sshfs's name for -d\n"
-"  reconnect, delay_connect, kernel_cache, auto_cache, nonempty, workaround=\n"
+"  nonempty               mount over files without the warning (sshfs's)\n"
+"  reconnect, delay_connect, kernel_cache, auto_cache, workaround=\n"
 "                         sshfs's, moot in rfs: accepted with a note\n"
 "  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds a lost link may stay down before operations\n"
@@ -291,7 +292,6 @@ static int moot_option(const char *name, const char *val)
 		  "its size and mtime stay the same" },
 		{ "workaround", 1, "rfs renames over a file atomically where "
 		  "the server can (posix-rename), else removes it first" },
-		{ "nonempty", 0, "libfuse 3 mounts over a non-empty directory" },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(moot); i++)
