@@ -999,7 +999,7 @@ static int serve(const struct cli *c, struct fuse_session *se,
 		 struct sftp_conn *sc, struct rfs *fs, const struct conf *cf,
 		 const char *base)
 {
-	struct stats_signal *sig;
+	struct stats_signal *sig = NULL;
 	struct ctl *ctl = NULL;
 	char *sock = ctl_path(getuid(), c->mnt_abs, ".sock", 1);
 	char *snap = sock ? ctl_path(getuid(), c->mnt_abs, ".stats", 0) : NULL;
@@ -1008,10 +1008,11 @@ static int serve(const struct cli *c, struct fuse_session *se,
 	struct stats_about about = { .mountpoint = c->mnt_abs,
 		.remote = remote, .stats_file = snap,
 		.started = g_get_real_time() / G_USEC_PER_SEC };
-	int rc, ready_fd = -1;
+	int rc = RFS_EXIT_MOUNT, ready_fd = -1;	/* a detached parent sees
+						 * EOF: 6 */
 
 	if (!c->foreground && (ready_fd = detach()) < 0)
-		return RFS_EXIT_MOUNT;
+		goto out;
 	if (!c->foreground)
 		log_to_syslog("rfs");
 	log_info("mounted %s:%s on %s", cf->hostname, base, c->mountpoint);
@@ -1021,7 +1022,6 @@ static int serve(const struct cli *c, struct fuse_session *se,
 	sig = stats_signal_start(fs, snap);	/* before any other thread */
 	if (sock)
 		ctl = ctl_start(fs, sock, &about);
-	rc = RFS_EXIT_MOUNT;	/* a detached parent sees EOF: 6 */
 	if (sftp_conn_start(sc)) {
 		log_err("cannot start the I/O thread");
 		goto out;

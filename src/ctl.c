@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -72,7 +73,8 @@ char *ctl_path(uid_t uid, const char *mountpoint, const char *suffix,
 		log_debug("control directory %s: %s", dir, g_strerror(-rc));
 	else
 		path = g_strdup_printf("%s/%.16s%s", dir, sum, suffix);
-	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+	if (path && strlen(path) >= sizeof(struct sockaddr_un) -
+		    offsetof(struct sockaddr_un, sun_path)) {
 		log_debug("control socket path too long: %s", path);
 		g_clear_pointer(&path, g_free);
 	}
@@ -258,7 +260,7 @@ gboolean ctl_mount_find(const char *path, char **fstype, char **sopts)
 		if (g_strv_length(f) > 5 && tail && g_strv_length(tail) == 3) {
 			char *mp = unescape_mount(f[4]);
 
-			if (!strcmp(mp, path)) {	/* the last one is on top */
+			if (!strcmp(mp, path)) {	/* the last is on top */
 				found = TRUE;
 				g_free(*fstype);
 				g_free(*sopts);

@@ -2087,11 +2087,12 @@ static long on_expire(struct loop *l, long long id, void *data)
 	pthread_mutex_lock(&c->lock);
 	up = c->state == CONN_UP;
 	if (!up && over) {
-		if (!c->offline)
+		if (!c->offline) {
 			log_err("link down for %d s: operations fail with EIO "
-				"until it is back", c->reconnect_timeout_ms / 1000);
-		if (!c->offline)
+				"until it is back",
+				c->reconnect_timeout_ms / 1000);
 			state_changed(c);
+		}
 		c->offline = 1;
 		failed = c->incoming;
 		g_queue_init(&c->incoming);

@@ -33,18 +33,18 @@ char *stats_text(struct rfs *fs)
 /* "3 h 2 min", "5 min 3 s", "12 s". */
 static void add_duration(GString *o, int64_t s)
 {
-	s = MAX(s, 0);
-	if (s >= 86400)
-		g_string_append_printf(o, "%lld d %lld h", (long long)(s / 86400),
-				       (long long)(s % 86400 / 3600));
-	else if (s >= 3600)
-		g_string_append_printf(o, "%lld h %lld min", (long long)(s / 3600),
-				       (long long)(s % 3600 / 60));
-	else if (s >= 60)
-		g_string_append_printf(o, "%lld min %lld s", (long long)(s / 60),
-				       (long long)(s % 60));
+	long long n = (long long)MAX(s, 0);
+
+	if (n >= 86400)
+		g_string_append_printf(o, "%lld d %lld h", n / 86400,
+				       n % 86400 / 3600);
+	else if (n >= 3600)
+		g_string_append_printf(o, "%lld h %lld min", n / 3600,
+				       n % 3600 / 60);
+	else if (n >= 60)
+		g_string_append_printf(o, "%lld min %lld s", n / 60, n % 60);
 	else
-		g_string_append_printf(o, "%lld s", (long long)s);
+		g_string_append_printf(o, "%lld s", n);
 }
 
 static void add_bytes(GString *o, const char *key, uint64_t n)
@@ -106,7 +106,8 @@ char *stats_report(struct rfs *fs, const struct stats_about *a)
 		hits + misses ? 100.0 * (double)hits / (double)(hits + misses)
 			      : 0.0,
 		(unsigned long long)hits, (unsigned long long)misses,
-		(unsigned long long)s.reconnects, s.open_handles, (int)getpid());
+		(unsigned long long)s.reconnects, s.open_handles,
+		(int)getpid());
 	if (a->stats_file) {
 		struct stat st;
 
