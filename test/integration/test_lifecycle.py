@@ -61,6 +61,8 @@ class UserMount:
     def cleanup(self):
         if is_mounted(self.mnt):
             os.system('fusermount3 -u -z %s' % self.mnt)
+        # Its control directory (a daemon killed leaves its socket).
+        shutil.rmtree('/tmp/rfs-%d' % self.user.uid, ignore_errors=True)
         os.unlink(self.ak)
         for d in self.dirs:
             shutil.rmtree(d, ignore_errors=True)
@@ -85,14 +87,27 @@ def plain_empty_dir(path):
     return os.listdir(path) == []
 
 
+def control_files(mnt):
+    """The socket and snapshot a daemon killed leaves, to remove."""
+    r = run_rfs([rfs_bin(), 'status', str(mnt)])
+    snap = [ln.split(': ', 1)[1].split(' (')[0] for ln in
+            r.stdout.splitlines() if ln.startswith('SIGUSR1 snapshot: ')]
+    assert snap, r
+    return [snap[0], snap[0][:-len('.stats')] + '.sock']
+
+
 def test_kill9_root_mount_leaves_no_dead_mountpoint(rfs):
     m = rfs.mount()
     os.listdir(m.mnt)
+    stale = control_files(m.mnt)
     os.kill(m.pid, signal.SIGKILL)
     m.proc.wait(5)
     m.unmounted = True
     assert wait_for(lambda: plain_empty_dir(m.mnt), 2), \
         'still a mount 2 s after kill -9: %s' % m.mnt
+    for f in stale:
+        if os.path.exists(f):
+            os.unlink(f)
 
 
 def test_kill9_user_mount_leaves_no_dead_mountpoint(umount_env, rfs):
