@@ -61,8 +61,6 @@ class UserMount:
     def cleanup(self):
         if is_mounted(self.mnt):
             os.system('fusermount3 -u -z %s' % self.mnt)
-        # Its control directory (a daemon killed leaves its socket).
-        shutil.rmtree('/tmp/rfs-%d' % self.user.uid, ignore_errors=True)
         os.unlink(self.ak)
         for d in self.dirs:
             shutil.rmtree(d, ignore_errors=True)
