@@ -32,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -1085,7 +1086,16 @@ static int start_reaper(const char *mnt)
 	while (n < 0 && errno == EINTR);
 	if (n == 1)
 		_exit(0);		/* unmounted by the daemon */
-	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The pipe may close before /dev/fuse does: a request sent then is
+	 * ended with ECONNABORTED, the next ones fail with ENOTCONN. */
+	for (int i = 0; i < 100; i++) {
+		struct timespec ms10 = { .tv_nsec = 10000000 };
+
+		fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 || errno != ECONNABORTED)
+			break;
+		nanosleep(&ms10, NULL);
+	}
 	if (fd >= 0 || errno != ENOTCONN)
 		_exit(0);		/* not a dead mount (any more) */
 	if (getuid() == 0)
