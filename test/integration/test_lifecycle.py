@@ -98,14 +98,16 @@ def test_kill9_root_mount_leaves_no_dead_mountpoint(rfs):
     m = rfs.mount()
     os.listdir(m.mnt)
     stale = control_files(m.mnt)
-    os.kill(m.pid, signal.SIGKILL)
-    m.proc.wait(5)
-    m.unmounted = True
-    assert wait_for(lambda: plain_empty_dir(m.mnt), 2), \
-        'still a mount 2 s after kill -9: %s' % m.mnt
-    for f in stale:
-        if os.path.exists(f):
-            os.unlink(f)
+    try:
+        os.kill(m.pid, signal.SIGKILL)
+        m.proc.wait(5)
+        m.unmounted = True
+        assert wait_for(lambda: plain_empty_dir(m.mnt), 2), \
+            'still a mount 2 s after kill -9: %s' % m.mnt
+    finally:
+        for f in stale:
+            if os.path.exists(f):
+                os.unlink(f)
 
 
 def test_kill9_user_mount_leaves_no_dead_mountpoint(umount_env, rfs):

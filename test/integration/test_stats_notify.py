@@ -243,17 +243,19 @@ def test_status_after_kill9(rfs):
     os.listdir(m.mnt)
     snap = status_fields(m.mnt)['SIGUSR1 snapshot'].split(' (')[0]
     sock = snap[:-len('.stats')] + '.sock'
-    os.kill(m.pid, signal.SIGKILL)
-    m.proc.wait(5)
-    m.unmounted = True
-    t0 = time.monotonic()
-    r = status(m.mnt)
-    assert time.monotonic() - t0 < 2, r
-    assert r.rc == EXIT_CONNECT, r
-    assert r.stderr.startswith('rfs: %s: no daemon answers (the rfs process '
-                               'is gone)' % m.mnt), r
-    assert wait_for(lambda: not is_mounted(m.mnt), 2)
-    os.unlink(sock)     # left for rfs status to find; no one else's
+    try:
+        os.kill(m.pid, signal.SIGKILL)
+        m.proc.wait(5)
+        m.unmounted = True
+        t0 = time.monotonic()
+        r = status(m.mnt)
+        assert time.monotonic() - t0 < 2, r
+        assert r.rc == EXIT_CONNECT, r
+        assert r.stderr.startswith('rfs: %s: no daemon answers (the rfs '
+                                   'process is gone)' % m.mnt), r
+        assert wait_for(lambda: not is_mounted(m.mnt), 2)
+    finally:
+        os.unlink(sock)     # left for rfs status to find; no one else's
 
 
 def test_status_of_a_frozen_daemon_does_not_hang(rfs):
