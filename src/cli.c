@@ -448,7 +448,10 @@ static void one_option(struct cli *c, const char *opt)
 			c->allow_other = 1;
 		if (!strcmp(name, "default_permissions"))
 			c->default_perms = 1;
-		add_fuse_opt(c, name);
+		/* rfs-unmount does it (start_reaper); libfuse's helper would
+		 * keep the terminal. */
+		if (strcmp(name, "auto_unmount") != 0)
+			add_fuse_opt(c, name);
 	} else if (in_list(fuse_valued, name) && val) {
 		/* libfuse splits on commas too: escape them again. */
 		GString *o = g_string_new(NULL);

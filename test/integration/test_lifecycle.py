@@ -260,9 +260,11 @@ def leftovers_hold_no_tty(mnt):
     return pids
 
 
-def test_daemon_lets_the_terminal_go(rfs, remote):
+@pytest.mark.parametrize('opt', [None, 'auto_unmount'])
+def test_daemon_lets_the_terminal_go(rfs, remote, opt):
+    """Also with -o auto_unmount: rfs does it, not libfuse's helper."""
     (remote / 'f').write_text('x')
-    argv = rfs.argv(foreground=False)
+    argv = rfs.argv(foreground=False, extra_o=[opt] if opt else [])
     rc, out = run_on_pty(argv, rfs.env)
     assert rc == 0, out
     pids = leftovers_hold_no_tty(str(rfs.mnt))
