@@ -203,9 +203,11 @@ def test_status_of_a_live_mount(rfs, remote, sshd):
         len(data), (f1, f2)
     assert count(f2['requests sent']) > count(f1['requests sent']), (f1, f2)
     assert count(f2['bytes sent']) > count(f1['bytes sent']), (f1, f2)
-    # The same by its other name.
+    # The same by its other name, and by a relative path with a slash.
     r = run_rfs([rfs_bin(), '--status', str(m.mnt)])
     assert r.rc == 0 and 'state: up since' in r.stdout, r
+    r = run_rfs([rfs_bin(), 'status', 'mnt/'], cwd=str(rfs.tmp))
+    assert r.rc == 0 and 'mountpoint: %s\n' % m.mnt in r.stdout, r
 
 
 def test_status_raw_is_the_xattr_line(mount, remote):
