@@ -22,17 +22,22 @@
 #include <malloc.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <glib.h>
 
 #include "rfs/conf.h"
+#include "rfs/ctl.h"
 #include "rfs/fs.h"
 #include "rfs/log.h"
 #include "rfs/mount_helper.h"
@@ -47,6 +52,7 @@
 
 struct cli {
 	char *source, *mountpoint;
+	char *mnt_abs;			/* realpath, before mounting */
 	char *user, *host, *dir;
 	char *config_file;		/* -F */
 	int foreground, debug;
@@ -66,6 +72,7 @@ struct cli {
 	int helper;			/* run as mount.rfs */
 	int sloppy;			/* mount.rfs -s: unknown options warn */
 	int fake;			/* mount.rfs -f: check, do not mount */
+	int nonempty;			/* -o nonempty: no warning */
 	int verbose;			/* mount.rfs -v */
 	const char *ns;			/* mount.rfs -N: mount namespace */
 	struct fs_opts fso;
@@ -118,6 +125,7 @@ static void help(void)
 	printf(
 "usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
 "       rfs -G [-F ssh_config] [-o opt] [user@]host\n"
+"       rfs status [--raw] MOUNTPOINT   (also rfs --status)\n"
 "       mount.rfs [user@]host:[dir] MOUNTPOINT [-o opts] [-s] [-f] [-n] [-v]\n"
 "                 [-t rfs|fuse.rfs] [-N namespace]   (run by mount(8))\n"
 "Mount a remote directory over SSH (SFTP). dir defaults to the remote home;\n"
@@ -154,13 +162,15 @@ static void help(void)
 "  password_stdin         read the password from the first line of stdin\n"
 "  reconnect_password     keep the password (locked memory) to reconnect\n"
 "  nocto                  open trusts cached attributes (no revalidation)\n"
-"  xattr                  user.rfs.stats on the root, other xattr calls answered\n"
-"                         locally (ls -l then asks twice a file); default noxattr\n"
+"  xattr                  user.rfs.stats on the root (only with xattr), other\n"
+"                         xattr calls answered locally (ls -l then asks twice\n"
+"                         a file); default noxattr\n"
 "  symlinks=inside|raw    keep symlink targets inside the mount (default) or not\n"
 "  transform_symlinks     sshfs's name for symlinks=inside\n"
 "  follow_symlinks        show a symlink as what it points to (sshfs's)\n"
 "  debug                  sshfs's name for -d\n"
-"  reconnect, delay_connect, kernel_cache, auto_cache, nonempty, workaround=\n"
+"  nonempty               mount over files without the warning (sshfs's)\n"
+"  reconnect, delay_connect, kernel_cache, auto_cache, workaround=\n"
 "                         sshfs's, moot in rfs: accepted with a note\n"
 "  ssh_config=FILE, F=FILE  the same as -F FILE (for fstab lines)\n"
 "  reconnect_timeout=S    seconds a lost link may stay down before operations\n"
@@ -196,7 +206,9 @@ static void help(void)
 "  7 SFTP protocol error\n"
 "\n"
 "unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT as root)\n"
-"statistics: SIGUSR1 (to the log), getfattr -n user.rfs.stats MOUNTPOINT\n");
+"statistics: rfs status MOUNTPOINT (--raw: one line), SIGUSR1 (to the log and\n"
+"  to the file rfs status names), and with -o xattr only:\n"
+"  getfattr -n user.rfs.stats MOUNTPOINT\n");
 }
 
 static void version(void)
@@ -285,7 +297,6 @@ static int moot_option(const char *name, const char *val)
 		  "its size and mtime stay the same" },
 		{ "workaround", 1, "rfs renames over a file atomically where "
 		  "the server can (posix-rename), else removes it first" },
-		{ "nonempty", 0, "libfuse 3 mounts over a non-empty directory" },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(moot); i++)
@@ -413,6 +424,8 @@ static void one_option(struct cli *c, const char *opt)
 		c->password_stdin = 1;
 	} else if (!strcmp(name, "reconnect_password") && !val) {
 		c->reconnect_password = 1;
+	} else if (!strcmp(name, "nonempty") && !val) {
+		c->nonempty = 1;	/* sshfs's: mount over files */
 	} else if (!strcmp(name, "nocto") && !val) {
 		c->fso.nocto = 1;
 	} else if (!strcmp(name, "noxattr") && !val) {
@@ -444,7 +457,10 @@ static void one_option(struct cli *c, const char *opt)
 			c->allow_other = 1;
 		if (!strcmp(name, "default_permissions"))
 			c->default_perms = 1;
-		add_fuse_opt(c, name);
+		/* rfs-unmount does it (start_reaper); libfuse's helper would
+		 * keep the terminal. */
+		if (strcmp(name, "auto_unmount") != 0)
+			add_fuse_opt(c, name);
 	} else if (in_list(fuse_valued, name) && val) {
 		/* libfuse splits on commas too: escape them again. */
 		GString *o = g_string_new(NULL);
@@ -639,76 +655,76 @@ static void enter_namespace(const char *path)
 	close(fd);
 }
 
-/* /proc/self/mountinfo escapes blanks as \040. */
-static char *unescape_mount(const char *s)
+static void mount_error(const struct cli *c, const char *fmt, ...)
+	G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN;
+static void mount_error(const struct cli *c, const char *fmt, ...)
 {
-	GString *o = g_string_new(NULL);
+	va_list ap;
 
-	for (; *s; s++) {
-		if (s[0] == '\\' && g_ascii_isdigit(s[1]) &&
-		    g_ascii_isdigit(s[2]) && g_ascii_isdigit(s[3])) {
-			g_string_append_c(o, (char)((s[1] - '0') * 64 +
-				(s[2] - '0') * 8 + (s[3] - '0')));
-			s += 3;
-		} else {
-			g_string_append_c(o, *s);
-		}
-	}
-	return g_string_free(o, FALSE);
+	fprintf(stderr, "rfs: %s: ", c->mountpoint);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(RFS_EXIT_MOUNT);
 }
 
-static gboolean fuse_mounted_on(const char *path)
+static gboolean dir_empty(const char *path)
 {
-	char *txt = NULL, **lines;
-	gboolean found = FALSE;
+	GDir *d = g_dir_open(path, 0, NULL);	/* skips . and .. */
+	gboolean empty = !d || !g_dir_read_name(d);
 
-	if (!g_file_get_contents("/proc/self/mountinfo", &txt, NULL, NULL))
-		return FALSE;
-	lines = g_strsplit(txt, "\n", -1);
-	for (char **l = lines; *l && !found; l++) {
-		char **f = g_strsplit(*l, " ", -1);
-		const char *sep = strstr(*l, " - ");
-
-		if (g_strv_length(f) > 5 && sep) {
-			char *mp = unescape_mount(f[4]);
-			found = !strcmp(mp, path) &&
-				g_str_has_prefix(sep + 3, "fuse");
-			g_free(mp);
-		}
-		g_strfreev(f);
-	}
-	g_strfreev(lines);
-	g_free(txt);
-	return found;
+	if (d)
+		g_dir_close(d);
+	return empty;
 }
 
+/* What fusermount3 and the kernel would refuse, checked before any login:
+ * a typo in the mountpoint must not cost a password prompt. */
 static void check_mountpoint(struct cli *c)
 {
 	struct stat st;
-	char *real;
+	char *real, *fstype = NULL, *sopts = NULL;
+	int fd;
 
 	if (stat(c->mountpoint, &st) < 0) {
 		if (errno == ENOTCONN)
-			fprintf(stderr, "rfs: mountpoint '%s' is a dead FUSE "
-				"mount: run fusermount3 -u %s\n", c->mountpoint,
-				c->mountpoint);
-		else
-			fprintf(stderr, "rfs: mountpoint '%s': %s\n",
-				c->mountpoint, g_strerror(errno));
-		exit(RFS_EXIT_MOUNT);
+			mount_error(c, "a dead FUSE mount: run fusermount3 -u "
+				    "%s", c->mountpoint);
+		mount_error(c, "%s", errno == ENOENT ? "no such directory" :
+			    g_strerror(errno));
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "rfs: mountpoint '%s': Not a directory\n",
-			c->mountpoint);
-		exit(RFS_EXIT_MOUNT);
-	}
+	if (!S_ISDIR(st.st_mode))
+		mount_error(c, "not a directory");
+	if (getuid() && (st.st_mode & S_ISVTX) && st.st_uid != getuid())
+		mount_error(c, "not your directory (fusermount3 mounts on a "
+			    "sticky directory only for its owner)");
+	if (getuid() && access(c->mountpoint, W_OK) < 0)
+		mount_error(c, "no write permission (fusermount3 mounts only "
+			    "where you may write)");
 	real = realpath(c->mountpoint, NULL);
-	if (real && fuse_mounted_on(real)) {
-		fprintf(stderr, "rfs: mountpoint '%s' is already mounted\n",
-			c->mountpoint);
+	if (!real)
+		mount_error(c, "%s", g_strerror(errno));
+	if (ctl_mount_find(real, &fstype, &sopts) &&
+	    g_str_has_prefix(fstype, "fuse"))
+		mount_error(c, "already mounted");
+	g_free(fstype);
+	g_free(sopts);
+	c->mnt_abs = g_strdup(real);
+	free(real);
+	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "rfs: cannot open /dev/fuse: %s (is the fuse3 "
+			"package installed and are you allowed to use it?)\n",
+			g_strerror(errno));
 		exit(RFS_EXIT_MOUNT);
 	}
-	free(real);
+	close(fd);
+	/* libfuse 3 mounts over files silently; sshfs users know the
+	 * warning (and -o nonempty to silence it). */
+	if (!c->nonempty && !dir_empty(c->mountpoint))
+		fprintf(stderr, "rfs: warning: mountpoint %s is not empty; its "
+			"files are hidden while mounted\n", c->mountpoint);
 }
 
 static struct conf *load_conf(struct cli *c)
@@ -818,7 +834,7 @@ static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 static struct fuse_session *make_session(struct cli *c, struct rfs *fs,
 					 const char *fsname)
 {
-	char *opts = g_strdup_printf("-osubtype=rfs,fsname=%s,auto_unmount%s",
+	char *opts = g_strdup_printf("-osubtype=rfs,fsname=%s%s",
 				     fsname, c->fuse_opts->str);
 	char *argv[] = { "rfs", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(2, argv);
@@ -970,11 +986,9 @@ static void start_ready(const char *mountpoint, const char *host,
 			const char *base, int pipe_fd)
 {
 	struct ready *r = g_new0(struct ready, 1);
-	char *abs = realpath(mountpoint, NULL);
 	pthread_t t;
 
-	r->path = g_strdup(abs ? abs : mountpoint);
-	free(abs);
+	r->path = g_strdup(mountpoint);
 	r->what = g_strdup_printf("%s:%s", host, base);
 	r->pipe_fd = pipe_fd;
 	if (pthread_create(&t, NULL, ready_thread, r)) {
@@ -991,34 +1005,127 @@ static void start_ready(const char *mountpoint, const char *host,
 }
 
 /* Mounted: detach (unless -f), then serve until unmounted, with the
- * SIGUSR1 thread and the readiness check. Returns the exit status; the
- * caller unmounts and frees in every case. */
+ * SIGUSR1 thread, the control socket (rfs status) and the readiness
+ * check. Returns the exit status; the caller unmounts and frees in every
+ * case. */
 static int serve(const struct cli *c, struct fuse_session *se,
-		 struct sftp_conn *sc, struct rfs *fs, const char *host,
+		 struct sftp_conn *sc, struct rfs *fs, const struct conf *cf,
 		 const char *base)
 {
-	struct stats_signal *sig;
-	int rc, ready_fd = -1;
+	struct stats_signal *sig = NULL;
+	struct ctl *ctl = NULL;
+	char *sock = ctl_path(getuid(), c->mnt_abs, ".sock", 1);
+	char *snap = sock ? ctl_path(getuid(), c->mnt_abs, ".stats", 0) : NULL;
+	char *remote = g_strdup_printf("%s@%s:%d:%s", cf->user, cf->hostname,
+				       cf->port, base);
+	struct stats_about about = { .mountpoint = c->mnt_abs,
+		.remote = remote, .stats_file = snap,
+		.started = g_get_real_time() / G_USEC_PER_SEC };
+	int rc = RFS_EXIT_MOUNT, ready_fd = -1;	/* a detached parent sees
+						 * EOF: 6 */
 
 	if (!c->foreground && (ready_fd = detach()) < 0)
-		return RFS_EXIT_MOUNT;
+		goto out;
 	if (!c->foreground)
 		log_to_syslog("rfs");
-	log_info("mounted %s:%s on %s", host, base, c->mountpoint);
-	sig = stats_signal_start(fs);	/* before any other thread */
+	log_info("mounted %s:%s on %s", cf->hostname, base, c->mountpoint);
+	if (!sock)
+		log_warn("no safe directory for the control socket: rfs status "
+			 "will not answer");
+	sig = stats_signal_start(fs, snap);	/* before any other thread */
+	if (sock)
+		ctl = ctl_start(fs, sock, &about);
 	if (sftp_conn_start(sc)) {
 		log_err("cannot start the I/O thread");
-		stats_signal_stop(sig);
-		return RFS_EXIT_MOUNT;	/* a detached parent sees EOF: 6 */
+		goto out;
 	}
 	fuse_set_signal_handlers(se);
 	if (ready_fd >= 0 || notifying)	/* someone waits for the mount */
-		start_ready(c->mountpoint, host, base, ready_fd);
-	rc = fuse_session_loop(se);
+		start_ready(c->mnt_abs, cf->hostname, base, ready_fd);
+	rc = fuse_session_loop(se) < 0 ? RFS_EXIT_MOUNT : 0;
 	notify_send("STOPPING=1\nSTATUS=Unmounting");
 	fuse_remove_signal_handlers(se);
+out:
+	ctl_stop(ctl);
 	stats_signal_stop(sig);
-	return rc < 0 ? RFS_EXIT_MOUNT : 0;
+	g_free(remote);
+	g_free(snap);
+	g_free(sock);
+	return rc;
+}
+
+/* A daemon that dies without unmounting (kill -9, a crash) leaves a
+ * mountpoint that answers ENOTCONN. fusermount3's auto_unmount cannot
+ * clear it for a user's mount (its check opens the mountpoint as root,
+ * which a mount without allow_other refuses with EACCES), so this child
+ * does, as the mounting user: in a session of its own, stdio on
+ * /dev/null, it holds only the read end of a pipe. The daemon writes a
+ * byte once it has unmounted; EOF without one means it is gone, and a
+ * mountpoint that then answers ENOTCONN is unmounted. Only
+ * async-signal-safe calls after fork() (other threads may exist).
+ * Returns the pipe's write end (for reaper_done()) or -1. */
+static int start_reaper(const char *mnt)
+{
+	char *fm = g_find_program_in_path("fusermount3");
+	int p[2], fd;
+	pid_t pid;
+	char b;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
+		log_warn("cannot watch for the daemon's death: %s",
+			 g_strerror(errno));
+		g_free(fm);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[0]);
+		g_free(fm);
+		return p[1];
+	}
+	setsid();
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, "rfs-unmount");
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ||
+	    dup2(p[0], 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);		/* /dev/fuse above all */
+	do
+		n = read(3, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);		/* unmounted by the daemon */
+	/* The pipe may close before /dev/fuse does: a request sent then is
+	 * ended with ECONNABORTED, the next ones fail with ENOTCONN. */
+	for (int i = 0; i < 100; i++) {
+		struct timespec ms10 = { .tv_nsec = 10000000 };
+
+		fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 || errno != ECONNABORTED)
+			break;
+		nanosleep(&ms10, NULL);
+	}
+	if (fd >= 0 || errno != ENOTCONN)
+		_exit(0);		/* not a dead mount (any more) */
+	if (getuid() == 0)
+		_exit(umount2(mnt, MNT_DETACH) ? 1 : 0);
+	if (fm)
+		execl(fm, "fusermount3", "-u", "-z", "-q", "--", mnt,
+		      (char *)NULL);
+	_exit(1);
+}
+
+/* The daemon unmounted: the reaper may go. */
+static void reaper_done(int fd)
+{
+	if (fd >= 0 && write(fd, "u", 1) != 1)
+		log_warn("cannot tell the unmount watcher: %s",
+			 g_strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 int main(int argc, char **argv)
@@ -1035,8 +1142,11 @@ int main(int argc, char **argv)
 	struct fuse_session *se;
 	char *base, *fsname, *status;
 	GError *e = NULL;
-	int rc;
+	int rc, reaper;
 
+	if (argc > 1 && !mount_helper_named(argv[0]) &&
+	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
+		return ctl_status_main(argc - 1, argv + 1);
 	signal(SIGPIPE, SIG_IGN);
 	/* Packets and readahead chunks are 255 KiB blocks: keep them mmapped,
 	 * so memory goes back to the system when they are freed instead of
@@ -1139,10 +1249,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
 		return RFS_EXIT_MOUNT;
 	}
-	rc = serve(&c, se, sc, fs, cf->hostname, base);
+	reaper = start_reaper(c.mnt_abs);
+	rc = serve(&c, se, sc, fs, cf, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
+	reaper_done(reaper);
 	fuse_session_destroy(se);
 	if (sftp_jobs_wait(2000)) {
 		/* a reconnect attempt still blocked uses the configuration */
@@ -1159,6 +1271,7 @@ int main(int argc, char **argv)
 	g_free(c.host);
 	g_free(c.dir);
 	g_free(c.config_file);
+	g_free(c.mnt_abs);
 	g_ptr_array_free(c.ssh_opts, TRUE);
 	g_string_free(c.fuse_opts, TRUE);
 	log_info("unmounted %s", c.mountpoint);

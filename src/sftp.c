@@ -61,6 +61,7 @@ struct sftp_req {
 	uint8_t losses;		/* links lost while it was in flight */
 	uint8_t lane;		/* the channel it goes on (LANE_*) */
 	struct sftp_conn *bulk;	/* READ/WRITE: counted in its bulk_pending */
+	struct sftp_conn *owner;	/* counted in its in_flight */
 	uint32_t max_data;	/* READ: bytes asked for */
 	struct buf pkt;		/* whole packet, kept until the reply */
 	struct sftp_file *file;	/* handle requests: the file (a ref) */
@@ -120,6 +121,7 @@ struct sftp_conn {
 	pthread_mutex_t lock;	/* guards incoming, state, gen */
 	GQueue incoming;	/* struct sftp_req *, not yet given an id */
 	int state;		/* enum conn_state */
+	int64_t state_since;	/* state or offline changed, wall clock s */
 	uint32_t gen;		/* connection generation, from 1; handles
 				 * of another generation are stale */
 
@@ -165,6 +167,7 @@ struct sftp_conn {
 	int64_t meta_us;	/* when the last path request was submitted
 				 * while file data was in flight */
 	int bulk_pending;	/* READs and WRITEs not answered (atomic) */
+	int in_flight;		/* requests submitted, not answered (atomic) */
 
 	/* -o max_conns: the first connection (the one fs.c holds) lists
 	 * them all, itself first; set before the I/O threads start. */
@@ -194,6 +197,7 @@ static void stats_rtt(struct sftp_conn *c, int64_t ms)
  * another lane's server process could overtake them. Lock order:
  * writers_lock, then a file's lock. */
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static gint files_alive;	/* struct sftp_file: open handles (atomic) */
 static GHashTable *writers;	/* path (ours) -> GPtrArray of files */
 
 static void writers_add(struct sftp_file *f, const char *path)
@@ -255,6 +259,7 @@ static struct sftp_file *file_alloc(const char *path, uint32_t pflags)
 {
 	struct sftp_file *f = g_new0(struct sftp_file, 1);
 
+	g_atomic_int_inc(&files_alive);
 	f->refs = 1;
 	pthread_mutex_init(&f->lock, NULL);
 	f->path = g_strdup(path);
@@ -315,6 +320,7 @@ void sftp_file_unref(struct sftp_file *f)
 	g_free(f->path);
 	pthread_mutex_destroy(&f->lock);
 	g_free(f);
+	g_atomic_int_add(&files_alive, -1);
 }
 
 void sftp_file_set_path(struct sftp_file *f, const char *path)
@@ -409,6 +415,8 @@ static void req_free(struct sftp_req *q)
 {
 	if (q->bulk)
 		__atomic_fetch_sub(&q->bulk->bulk_pending, 1, __ATOMIC_RELAXED);
+	if (q->owner)
+		__atomic_fetch_sub(&q->owner->in_flight, 1, __ATOMIC_RELAXED);
 	buf_free(&q->pkt);
 	sftp_file_unref(q->file);
 	sftp_file_unref(q->file2);
@@ -432,10 +440,17 @@ static void req_lost(struct sftp_req *q)
 	req_free(q);
 }
 
+/* For rfs status: since when the link is what it is. Under c->lock. */
+static void state_changed(struct sftp_conn *c)
+{
+	c->state_since = g_get_real_time() / G_USEC_PER_SEC;
+}
+
 static void set_state(struct sftp_conn *c, int state)
 {
 	pthread_mutex_lock(&c->lock);
 	c->state = state;
+	state_changed(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -571,6 +586,7 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 	g_ptr_array_sort(sent, by_seq);
 	pthread_mutex_lock(&c->lock);
 	c->state = c->reconnect ? CONN_DOWN : CONN_CLOSED;
+	state_changed(c);
 	st = c->state;
 	for (guint i = 0; i < sent->len; i++) {
 		struct sftp_req *q = sent->pdata[i];
@@ -658,6 +674,9 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	if (then)
 		then->lane = q->lane;
+	for (int i = 0; i < 2 && qs[i]; i++)
+		qs[i]->owner = c;
+	__atomic_fetch_add(&c->in_flight, then ? 2 : 1, __ATOMIC_RELAXED);
 	/* Queued even when the link is gone for good or past
 	 * reconnect_timeout: pump() fails them on the I/O thread, never on
 	 * the caller's (it may hold a lock its callback takes). */
@@ -1912,6 +1931,7 @@ static void reinit_done(struct sftp_reply *r, void *data)
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_UP;
 	c->offline = 0;
+	state_changed(c);
 	pthread_mutex_unlock(&c->lock);
 	STATS_ADD(c, reconnects, 1);
 	log_err("reconnected after %lld ms (%d attempt%s); %u request%s in "
@@ -2074,9 +2094,12 @@ static long on_expire(struct loop *l, long long id, void *data)
 	pthread_mutex_lock(&c->lock);
 	up = c->state == CONN_UP;
 	if (!up && over) {
-		if (!c->offline)
+		if (!c->offline) {
 			log_err("link down for %d s: operations fail with EIO "
-				"until it is back", c->reconnect_timeout_ms / 1000);
+				"until it is back",
+				c->reconnect_timeout_ms / 1000);
+			state_changed(c);
+		}
 		c->offline = 1;
 		failed = c->incoming;
 		g_queue_init(&c->incoming);
@@ -2334,6 +2357,8 @@ int64_t sftp_conn_last_meta_us(const struct sftp_conn *c)
  * carries the metadata). */
 void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 {
+	pthread_mutex_t *lock = (pthread_mutex_t *)&c->lock;
+
 	memset(s, 0, sizeof(*s));
 	for (unsigned i = 0; i < MAX(c->nall, 1u); i++) {
 		const struct sftp_conn *k = c->nall ? c->all[i] : c;
@@ -2342,7 +2367,15 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 		s->bytes_out += LOAD(k, bytes_out);
 		s->bytes_in += LOAD(k, bytes_in);
 		s->reconnects += LOAD(k, reconnects);
+		s->in_flight += (unsigned)__atomic_load_n(&k->in_flight,
+							  __ATOMIC_RELAXED);
 	}
+	pthread_mutex_lock(lock);
+	s->link = c->state == CONN_CLOSED || c->offline ? SFTP_LINK_DOWN :
+		  c->state == CONN_UP ? SFTP_LINK_UP : SFTP_LINK_RECONNECTING;
+	s->link_since = c->state_since;
+	pthread_mutex_unlock(lock);
+	s->open_handles = (unsigned)g_atomic_int_get(&files_alive);
 	s->rtt_ms8 = LOAD(c, rtt_ms8);
 	s->conns = MAX(c->nall, 1u);
 	s->channels = (unsigned)c->nlanes;

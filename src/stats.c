@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib.h>
 
 #include "rfs/stats.h"
@@ -25,6 +28,98 @@ char *stats_text(struct rfs *fs)
 			      : 0.0,
 		(unsigned long long)s.reconnects, (double)s.rtt_ms8 / 8,
 		s.conns, s.channels);
+}
+
+/* "3 h 2 min", "5 min 3 s", "12 s". */
+static void add_duration(GString *o, int64_t s)
+{
+	long long n = (long long)MAX(s, 0);
+
+	if (n >= 86400)
+		g_string_append_printf(o, "%lld d %lld h", n / 86400,
+				       n % 86400 / 3600);
+	else if (n >= 3600)
+		g_string_append_printf(o, "%lld h %lld min", n / 3600,
+				       n % 3600 / 60);
+	else if (n >= 60)
+		g_string_append_printf(o, "%lld min %lld s", n / 60, n % 60);
+	else
+		g_string_append_printf(o, "%lld s", n);
+}
+
+static void add_bytes(GString *o, const char *key, uint64_t n)
+{
+	char *h = g_format_size_full(n, G_FORMAT_SIZE_IEC_UNITS);
+
+	if (n < 1024)
+		g_string_append_printf(o, "%s: %s\n", key, h);
+	else
+		g_string_append_printf(o, "%s: %s (%llu bytes)\n", key, h,
+				       (unsigned long long)n);
+	g_free(h);
+}
+
+static void add_time(GString *o, int64_t t)
+{
+	char buf[64];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S",
+		 localtime_r(&tt, &tm));
+	g_string_append(o, buf);
+}
+
+char *stats_report(struct rfs *fs, const struct stats_about *a)
+{
+	static const char *const links[] = { "up", "reconnecting",
+		"down (operations fail with EIO; still reconnecting)" };
+	struct sftp_stats s;
+	uint64_t hits, misses;
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+	GString *o = g_string_new(NULL);
+
+	fs_stats(fs, &s, &hits, &misses);
+	g_string_append_printf(o, "mountpoint: %s\nremote: %s\n"
+		"transport: SFTP over SSH, %u connection%s, %u channel%s\n"
+		"state: %s since ", a->mountpoint, a->remote, s.conns,
+		s.conns == 1 ? "" : "s", s.channels, s.channels == 1 ? "" : "s",
+		links[CLAMP(s.link, 0, 2)]);
+	add_time(o, s.link_since);
+	g_string_append(o, " (");
+	add_duration(o, now - s.link_since);
+	g_string_append(o, " ago)\nuptime: ");
+	add_duration(o, now - a->started);
+	if (s.rtt_ms8)
+		g_string_append_printf(o, "\nround trip: %.1f ms\n",
+				       (double)s.rtt_ms8 / 8);
+	else
+		g_string_append(o, "\nround trip: none measured yet\n");
+	g_string_append_printf(o, "requests in flight: %u\n"
+		"requests sent: %llu\n", s.in_flight,
+		(unsigned long long)s.requests);
+	add_bytes(o, "bytes received", s.bytes_in);
+	add_bytes(o, "bytes sent", s.bytes_out);
+	g_string_append_printf(o, "metadata cache hit rate: %.1f%% "
+		"(%llu hits, %llu misses)\nreconnects: %llu\n"
+		"open files and directories: %u\ndaemon pid: %d\n",
+		hits + misses ? 100.0 * (double)hits / (double)(hits + misses)
+			      : 0.0,
+		(unsigned long long)hits, (unsigned long long)misses,
+		(unsigned long long)s.reconnects, s.open_handles,
+		(int)getpid());
+	if (a->stats_file) {
+		struct stat st;
+
+		g_string_append_printf(o, "SIGUSR1 snapshot: %s (",
+				       a->stats_file);
+		if (stat(a->stats_file, &st) == 0)
+			add_time(o, st.st_mtime);
+		else
+			g_string_append(o, "none yet");
+		g_string_append(o, ")\n");
+	}
+	return g_string_free(o, FALSE);
 }
 
 /* ---- xattrs: all answered locally ---- */
@@ -96,9 +191,31 @@ void stats_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 struct stats_signal {
 	struct rfs *fs;
+	char *file;		/* the snapshot's, or NULL */
 	pthread_t thread;
 	int stop;		/* set before the wake-up signal; __atomic */
 };
+
+/* The log of a detached mount may go nowhere (no syslog): the snapshot
+ * also goes to a file, replaced whole (rename), "TIME LINE". */
+static void snapshot(const char *file, const char *line)
+{
+	GString *o;
+	GError *e = NULL;
+
+	if (!file)
+		return;
+	o = g_string_new(NULL);
+	add_time(o, g_get_real_time() / G_USEC_PER_SEC);
+	g_string_append_printf(o, " %s\n", line);
+	if (!g_file_set_contents_full(file, o->str, (gssize)o->len,
+				      G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+				      &e)) {
+		log_warn("stats snapshot: %s", e->message);
+		g_error_free(e);
+	}
+	g_string_free(o, TRUE);
+}
 
 static void *signal_thread(void *data)
 {
@@ -117,12 +234,13 @@ static void *signal_thread(void *data)
 		t = stats_text(s->fs);
 		/* Asked for: logged whatever the log level. */
 		log_msg_always(LOG_LVL_INFO, "stats: %s", t);
+		snapshot(s->file, t);
 		g_free(t);
 	}
 	return NULL;
 }
 
-struct stats_signal *stats_signal_start(struct rfs *fs)
+struct stats_signal *stats_signal_start(struct rfs *fs, const char *file)
 {
 	struct stats_signal *s = g_new0(struct stats_signal, 1);
 	sigset_t set;
@@ -131,7 +249,9 @@ struct stats_signal *stats_signal_start(struct rfs *fs)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	s->fs = fs;
+	s->file = g_strdup(file);
 	if (pthread_create(&s->thread, NULL, signal_thread, s)) {
+		g_free(s->file);
 		g_free(s);
 		return NULL;
 	}
@@ -145,5 +265,8 @@ void stats_signal_stop(struct stats_signal *s)
 	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 	pthread_kill(s->thread, SIGUSR1);
 	pthread_join(s->thread, NULL);
+	if (s->file)
+		unlink(s->file);
+	g_free(s->file);
 	g_free(s);
 }

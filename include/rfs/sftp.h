@@ -280,7 +280,13 @@ struct sftp_stats {
 				 * 0: none yet */
 	unsigned conns;		/* SSH connections (max_conns) */
 	unsigned channels;	/* SFTP channels on the first */
+	unsigned in_flight;	/* requests submitted, not yet answered */
+	unsigned open_handles;	/* files and directories open */
+	int link;		/* SFTP_LINK_*, of the first connection */
+	int64_t link_since;	/* when it became so, wall clock, s */
 };
+
+enum { SFTP_LINK_UP, SFTP_LINK_RECONNECTING, SFTP_LINK_DOWN };
 
 /* The quickest answer to a metadata request on c's current link, in
  * microseconds (0: none yet): the round trip without queueing, for

@@ -553,6 +553,8 @@ class TempUser:
         if not self.removed:
             self.removed = True
             run(['/usr/sbin/userdel', '-f', '-r', self.name], check=False)
+            # rfs's control directory when there is no /run/user/UID
+            shutil.rmtree('/tmp/rfs-%d' % self.uid, ignore_errors=True)
 
 
 class TempGroup:

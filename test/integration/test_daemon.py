@@ -10,6 +10,11 @@ SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 
+def comm(pid):
+    with open('/proc/%d/comm' % pid) as f:
+        return f.read().strip()
+
+
 def project_version():
     with open(os.path.join(SRCDIR, 'meson.build')) as f:
         m = re.search(r"project\([^)]*?version\s*:\s*'([^']+)'", f.read(),
@@ -22,15 +27,18 @@ def test_daemon_mounts_then_exits_on_unmount(rfs, remote, watchdog):
     res = rfs.run(foreground=False)
     assert res.rc == EXIT_OK, res
     assert os.path.ismount(rfs.mnt), 'not mounted when rfs returned'
-    # Every process with the mountpoint in argv: the daemon, and possibly
-    # libfuse's "fusermount3 ... auto_unmount" helper.
+    # Every process with the mountpoint in argv: the daemon and its
+    # unmount watcher (a fork, named rfs-unmount).
     pids = find_pids_with_arg(rfs.mnt)
     rfs.extra_pids += pids  # killed at teardown if still there
     for pid in pids:
         watchdog.watch(pid)
-    daemons = [p for p in pids if proc_argv(p)[:1] == [rfs_bin()]]
+    daemons = [p for p in pids if proc_argv(p)[:1] == [rfs_bin()] and
+               comm(p) != 'rfs-unmount']
     assert len(daemons) == 1, 'rfs processes with %s in argv: %s' % (
         rfs.mnt, {p: proc_argv(p) for p in pids})
+    assert [comm(p) for p in pids if p != daemons[0]] == ['rfs-unmount'], \
+        {p: comm(p) for p in pids}
     pid = daemons[0]
     assert os.getsid(pid) != os.getsid(0), 'daemon kept our session'
     assert os.listdir(rfs.mnt) == ['hello']

@@ -25,7 +25,7 @@ def test_remote_path_is_a_file(rfs, remote):
 
 def test_mountpoint_missing(rfs, tmp_path):
     res = rfs.run(mnt=tmp_path / 'no-such-dir')
-    assert_fails(res, EXIT_MOUNT, 'no such file')
+    assert_fails(res, EXIT_MOUNT, 'no such directory')
     assert not os.path.exists(tmp_path / 'no-such-dir')
 
 

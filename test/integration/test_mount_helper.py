@@ -99,7 +99,8 @@ class Helper:
         self.rfs.extra_pids += pids
         self.pids += pids
         ds = [p for p in pids if os.path.basename(
-            (proc_argv(p) or [''])[0]).startswith(('mount.', 'rfs'))]
+            (proc_argv(p) or [''])[0]).startswith(('mount.', 'rfs')) and
+            comm(p) != 'rfs-unmount']    # its unmount watcher
         assert len(ds) == 1, {p: proc_argv(p) for p in pids}
         self.daemon_pid = ds[0]
         return pids
@@ -108,14 +109,22 @@ class Helper:
         return self.daemon_pid
 
     def reap_all(self):
-        """Exit status of the daemon; the others (fusermount3's
-        auto_unmount watcher) are reaped too."""
+        """Exit status of the daemon; the others (its rfs-unmount
+        watcher) are reaped too."""
         d = self.daemon()
         rc = reap(d)
         for p in self.pids:
             if p != d:
                 reap(p, 5)
         return rc
+
+
+def comm(pid):
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ''
 
 
 @pytest.fixture

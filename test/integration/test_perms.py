@@ -196,7 +196,7 @@ def test_moot_sshfs_options_mount_with_a_note(rfs, remote):
     accepted, each with one line saying why."""
     (remote / 'f').write_bytes(b'x')
     moot = ['reconnect', 'delay_connect', 'kernel_cache', 'auto_cache',
-            'workaround=rename', 'nonempty']
+            'workaround=rename']
     m = rfs.mount(extra_o=[','.join(moot + ['dir_cache=yes'])])
     with open(m.path('f'), 'rb') as f:
         assert f.read() == b'x'
