@@ -388,8 +388,6 @@ static void one_option(struct cli *c, const char *opt)
 				    "(yes or no)", val);
 		if (!strcmp(val, "no"))
 			c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
-	} else if (moot_option(name, val)) {
-		;
 	} else if ((!strcmp(name, "ssh_command") ||
 		    !strcmp(name, "sftp_server")) && val) {
 		usage_error("option '%s' is not supported yet: rfs speaks SSH "
@@ -449,9 +447,10 @@ static void one_option(struct cli *c, const char *opt)
 		c->no_default_perms = 1;
 	} else if ((c->helper && !strcmp(name, "user") && val) ||
 		   (in_list(mount_ignored, name) && !val) ||
-		   !strcmp(name, "comment") || g_str_has_prefix(name, "x-")) {
-		;	/* fstab's business, not ours; user=LOGIN is mount(8)'s
-			 * for a user mount, not User= */
+		   !strcmp(name, "comment") || g_str_has_prefix(name, "x-") ||
+		   moot_option(name, val)) {
+		;	/* fstab's business, not ours (user=LOGIN is mount(8)'s
+			 * for a user mount, not User=), or moot (noted) */
 	} else if (in_list(fuse_flags, name) && !val) {
 		if (!strcmp(name, "allow_other"))
 			c->allow_other = 1;

@@ -766,7 +766,7 @@ p_proxy(GString *o, const struct conf *c, const struct pkey *k,
 		    strlen(hp));
 	}
 	if (colon != NULL)
-		port = g_strdup_printf("%d", atoi(colon + 1));
+		port = g_strdup_printf("%ld", strtol(colon + 1, NULL, 10));
 	br = strchr(host, ':') != NULL ||
 	    strspn(host, "1234567890.") == strlen(host);
 	g_string_append_printf(o, "proxyjump %.*s%s%s%s%s%s%s%s\n",

@@ -643,10 +643,11 @@ static void revalidate_ws(struct rfs *fs)
 			  paths->len);
 	for (guint i = 0; i < paths->len; i++) {
 		const char *p = paths->pdata[i];
-		struct ws_ask *w = g_malloc(sizeof(*w) + strlen(p) + 1);
+		size_t n = strlen(p) + 1;
+		struct ws_ask *w = g_malloc(sizeof(*w) + n);
 
 		w->fs = fs;
-		strcpy(w->path, p);
+		memcpy(w->path, p, n);
 		sftp_path(fs->conn, stat_type(fs), p, ws_done, w);
 	}
 	g_ptr_array_unref(paths);

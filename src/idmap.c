@@ -70,16 +70,18 @@ bad:
 
 static int lookup_name(int kind, const char *name, uint32_t *id)
 {
-	if (kind == IDMAP_UID) {
-		struct passwd *pw = getpwnam(name);
+	char buf[16384];
 
-		if (!pw)
+	if (kind == IDMAP_UID) {
+		struct passwd pwd, *pw = NULL;
+
+		if (getpwnam_r(name, &pwd, buf, sizeof(buf), &pw) || !pw)
 			return -1;
 		*id = pw->pw_uid;
 	} else {
-		struct group *gr = getgrnam(name);
+		struct group grp, *gr = NULL;
 
-		if (!gr)
+		if (getgrnam_r(name, &grp, buf, sizeof(buf), &gr) || !gr)
 			return -1;
 		*id = gr->gr_gid;
 	}
@@ -110,8 +112,11 @@ int idmap_load(struct idmap *m, const char *uidfile, const char *gidfile,
 void idmap_clear(struct idmap *m)
 {
 	for (int k = IDMAP_UID; k <= IDMAP_GID; k++) {
-		g_clear_pointer(&m->to_local[k], g_hash_table_destroy);
-		g_clear_pointer(&m->to_remote[k], g_hash_table_destroy);
+		if (m->to_local[k])
+			g_hash_table_destroy(m->to_local[k]);
+		if (m->to_remote[k])
+			g_hash_table_destroy(m->to_remote[k]);
+		m->to_local[k] = m->to_remote[k] = NULL;
 	}
 }
 
