@@ -1244,11 +1244,12 @@ int main(int argc, char **argv)
 			c.fuse_opts->str + 1);
 		return RFS_EXIT_USAGE;
 	}
+	/* Before the mount shows: a kill -9 right after finds it watched. */
+	reaper = start_reaper(c.mnt_abs);
 	if (fuse_session_mount(se, c.mountpoint)) {
 		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
 		return RFS_EXIT_MOUNT;
 	}
-	reaper = start_reaper(c.mnt_abs);
 	rc = serve(&c, se, sc, fs, cf, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	sftp_conn_free(sc);
@@ -1273,6 +1274,9 @@ int main(int argc, char **argv)
 	g_free(c.mnt_abs);
 	g_ptr_array_free(c.ssh_opts, TRUE);
 	g_string_free(c.fuse_opts, TRUE);
+	idmap_clear(&c.fso.idmap);
+	g_free(c.uidfile);
+	g_free(c.gidfile);
 	log_info("unmounted %s", c.mountpoint);
 	return rc;
 }

@@ -653,30 +653,14 @@ static void revalidate_ws(struct rfs *fs)
 	g_ptr_array_unref(paths);
 }
 
-static void lookup_done(struct sftp_reply *r, void *data)
-{
-	struct op *op = data;
-
-	stale_done(op);
-	if (r->err == -ENOENT) {
-		cache_put_neg(op->fs->cache, op->path2);
-		cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ADD);
-		return reply_negative(op);
-	}
-	if (r->err) {
-		cache_ask_failed(op->fs->cache, op->path2);
-		return op_reply_err(op, r->err);
-	}
-	cache_put_attr(op->fs->cache, op->path2, &r->attrs, 0);
-	reply_entry(op, op->parent, op->name, &r->attrs);
-	op_free(op);
-}
-
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
 
-/* A second lookup in a directory the cache could not answer (git status,
- * make: lstat after lstat in one directory): fetch its listing in the
- * background, so the lookups after it need no round trip. */
+/* A second name found in a directory the cache could not answer (git
+ * status, make: lstat after lstat in one directory): fetch its listing
+ * in the background, so the lookups after it need no round trip. Only
+ * names that exist count: a listing does not answer for a missing one
+ * (someone may have made it since), and a directory being filled (tar)
+ * would be listed again and again for nothing. */
 static void lookup_miss(struct op *op)
 {
 	struct rfs *fs = op->fs;
@@ -701,6 +685,26 @@ static void lookup_miss(struct op *op)
 		listing_start(fs, dir, NULL);
 	}
 	g_free(dir);
+}
+
+static void lookup_done(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	stale_done(op);
+	if (r->err == -ENOENT) {
+		cache_put_neg(op->fs->cache, op->path2);
+		cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ADD);
+		return reply_negative(op);
+	}
+	if (r->err) {
+		cache_ask_failed(op->fs->cache, op->path2);
+		return op_reply_err(op, r->err);
+	}
+	lookup_miss(op);
+	cache_put_attr(op->fs->cache, op->path2, &r->attrs, 0);
+	reply_entry(op, op->parent, op->name, &r->attrs);
+	op_free(op);
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -730,7 +734,6 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (stale_wait(op, op->path2, 2))
 		return;
-	lookup_miss(op);
 	cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ASKING);
 	revalidate_ws(op->fs);
 	sftp_path(op->fs->conn, stat_type(op->fs), op->path2, lookup_done, op);

@@ -66,16 +66,20 @@ MIB = 1 << 20
 PROFILES = {
     'full': dict(seq_mib=256, tree_dirs=100, tree_files=5000,
                  untar_files=1000, git_files=2000, cp_mib=64, fio_s=10,
-                 par_mib=64),
+                 par_mib=64, small_files=200, gitdef_files=1000,
+                 src_files=2000),
     'medium': dict(seq_mib=128, tree_dirs=100, tree_files=5000,
                    untar_files=500, git_files=2000, cp_mib=64, fio_s=8,
-                   par_mib=32),
+                   par_mib=32, small_files=200, gitdef_files=500,
+                   src_files=2000),
     'small': dict(seq_mib=64, tree_dirs=20, tree_files=1000,
                   untar_files=200, git_files=500, cp_mib=16, fio_s=5,
-                  par_mib=16),
+                  par_mib=16, small_files=200, gitdef_files=200,
+                  src_files=500),
     'wan': dict(seq_mib=64, tree_dirs=20, tree_files=1000,
                 untar_files=100, git_files=500, cp_mib=16, fio_s=5,
-                par_mib=16),
+                par_mib=16, small_files=200, gitdef_files=200,
+                src_files=500),
 }
 
 # name, unit, higher_is_better, label for the table
@@ -91,6 +95,12 @@ METRICS = [
     ('randread4k', 'IOPS', True, 'fio 4 KiB random read, 4 jobs, O_DIRECT'),
     ('gitstatus_cold', 's', False, 'git status, {git_files} files, cold'),
     ('gitstatus_warm', 's', False, 'git status, {git_files} files, warm'),
+    ('gitdef_cold', 's', False,
+     'git status, git defaults (re-hash), {gitdef_files} files, cold'),
+    ('gitdef_warm', 's', False,
+     'git status, git defaults (re-hash), {gitdef_files} files, warm'),
+    ('smallcat', 's', False, 'cat {small_files} files of 1-8 KiB, fresh'),
+    ('grep_cold', 's', False, 'grep -r, {src_files} source files, cold'),
     ('cp', 's', False, 'cp {cp_mib} MiB file inside the mount'),
     ('stat_busy', 'ms', False, 'stat of a new name during a big read'),
     ('par4read', 'MB/s', True, '4 files of {par_mib} MiB at once, max_conns=4'),
@@ -534,7 +544,9 @@ class Bench:
         """Create (once) what a workload reads; returns its description."""
         used = {'seq': ('seq_mib',), 'cp': ('cp_mib',), 'par': ('par_mib',),
                 'tree': ('tree_dirs', 'tree_files'),
-                'untar': ('untar_files',), 'git': ('git_files',)}[kind]
+                'untar': ('untar_files',), 'git': ('git_files',),
+                'gitdef': ('gitdef_files',), 'small': ('small_files',),
+                'src': ('src_files',)}[kind]
         key = (kind,) + tuple(p[k] for k in used)
         if key in self.datasets:
             return self.datasets[key]
@@ -597,6 +609,69 @@ class Bench:
                 ti.mtime = 1700000000
                 t.addfile(ti, io.BytesIO(data))
         return dict(tar=tpath, files=files)
+
+    def _make_small(self, p):
+        n = p['small_files']
+        name = 'small-%d' % n
+        top = os.path.join(self.remote, name)
+        os.mkdir(top)
+        rng = random.Random(7)
+        total = 0
+        for i in range(n):
+            data = rng.randbytes(rng.randrange(1024, 8193))
+            total += len(data)
+            with open(os.path.join(top, 'f%04d.c' % i), 'wb') as f:
+                f.write(data)
+        return dict(name=name, files=n, bytes=total)
+
+    def _make_src(self, p):
+        n = p['src_files']
+        name = 'src-%d' % n
+        top = os.path.join(self.remote, name)
+        rng = random.Random(8)
+        words = ['int', 'return', 'static', 'void', 'struct', 'if', 'for',
+                 'char', 'const', 'while', 'size_t', 'buf', 'len', 'err']
+        hits = 0
+        for i in range(n):
+            d = os.path.join(top, 'dir%02d' % (i % 20))
+            os.makedirs(d, exist_ok=True)
+            lines = []
+            for _ in range(rng.randrange(20, 200)):
+                lines.append(' '.join(rng.choice(words)
+                                      for _ in range(rng.randrange(3, 9))))
+            if i % 7 == 0:
+                lines.insert(rng.randrange(len(lines)), 'needle_%d();' % i)
+                hits += 1
+            with open(os.path.join(d, 'f%04d.c' % i), 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+        return dict(name=name, files=n, hits=hits)
+
+    def _make_gitdef(self, p):
+        """A repository made and committed on the server with git's
+        default settings: its index holds the server's inode numbers and
+        ctimes, which no SFTP mount shows, so git status through a mount
+        reads and hashes every file (as when one repository is used from
+        both sides)."""
+        n = p['gitdef_files']
+        name = 'repodef-%d' % n
+        top = os.path.join(self.remote, name)
+        os.mkdir(top)
+        rng = random.Random(9)
+        for i in range(n):
+            d = os.path.join(top, 'pkg%02d' % (i % 20))
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, 'mod%04d.py' % i), 'wb') as f:
+                f.write(rng.randbytes(rng.randrange(200, 4000)).hex()
+                        .encode())
+        g = [GIT, '-C', top]
+        genv = dict(self.env, GIT_AUTHOR_NAME='bench',
+                    GIT_AUTHOR_EMAIL='bench@localhost',
+                    GIT_COMMITTER_NAME='bench',
+                    GIT_COMMITTER_EMAIL='bench@localhost')
+        sh(g + ['init', '-q'], env=genv)
+        sh(g + ['add', '-A'], env=genv)
+        sh(g + ['commit', '-q', '-m', 'bench'], env=genv)
+        return dict(name=name, files=n)
 
     def _make_git(self, p):
         n = p['git_files']
@@ -809,6 +884,45 @@ def w_git(b, fs, p, dl, rep):
     return res
 
 
+def w_gitdef(b, fs, p, dl, rep):
+    d = b.dataset('gitdef', p)
+    res = {}
+    with Mount(b, fs) as m:
+        for metric in ('gitdef_cold', 'gitdef_warm'):
+            t, r = timed([GIT, '-C', m.path(d['name']),
+                          '--no-optional-locks', 'status', '--porcelain'],
+                         dl, env=b.env)
+            if r.stdout.strip():
+                raise Failed('%s: git status through %s is not clean: %s'
+                             % (metric, fs, r.stdout[:200]))
+            res[metric] = t
+    return res
+
+
+def w_smallcat(b, fs, p, dl, rep):
+    d = b.dataset('small', p)
+    with Mount(b, fs) as m:
+        top = m.path(d['name'])
+        # the names first (one listing), then the timed reads, in order
+        names = sorted(sh(['ls', top], dl).stdout.decode().split())
+        t, r = timed(['cat'] + [os.path.join(top, x) for x in names], dl)
+        if len(r.stdout) != d['bytes']:
+            raise Failed('cat read %d bytes, the server has %d'
+                         % (len(r.stdout), d['bytes']))
+    return {'smallcat': t}
+
+
+def w_grep(b, fs, p, dl, rep):
+    d = b.dataset('src', p)
+    with Mount(b, fs) as m:
+        t, r = timed(['grep', '-r', '-l', 'needle_', m.path(d['name'])], dl)
+        n = len(r.stdout.splitlines())
+        if n != d['hits']:
+            raise Failed('grep found %d files, the server has %d'
+                         % (n, d['hits']))
+    return {'grep_cold': t}
+
+
 def w_cp(b, fs, p, dl, rep):
     d = b.dataset('cp', p)
     name = 'cp-%s-%d-%d' % (fs, p['cp_mib'], rep)
@@ -978,6 +1092,9 @@ WORKLOADS = [
     ('untar', w_untar, ('untar',), None),
     ('fio', w_fio, ('randread4k',), None),
     ('git', w_git, ('gitstatus_cold', 'gitstatus_warm'), None),
+    ('gitdef', w_gitdef, ('gitdef_cold', 'gitdef_warm'), None),
+    ('smallcat', w_smallcat, ('smallcat',), None),
+    ('grep', w_grep, ('grep_cold',), None),
     ('cp', w_cp, ('cp',), None),
     ('statload', w_statload, ('stat_busy',), None),
     ('par4read', w_par4read, ('par4read',), None),
@@ -1015,7 +1132,8 @@ def run_rtt(b, args, rtt):
         try:
             b.dataset({'seqread': 'seq', 'seqwrite': 'seq', 'fio': 'seq',
                        'tree': 'tree', 'untar': 'untar', 'git': 'git',
-                       'cp': 'cp', 'statload': 'tree',
+                       'gitdef': 'gitdef', 'smallcat': 'small',
+                       'grep': 'src', 'cp': 'cp', 'statload': 'tree',
                        'par4read': 'par'}[wname], p)
         except (Failed, OSError) as e:
             log('%s: preparing the data failed: %s' % (wname, e))
