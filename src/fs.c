@@ -655,12 +655,10 @@ static void revalidate_ws(struct rfs *fs)
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
 
-/* A second name found in a directory the cache could not answer (git
- * status, make: lstat after lstat in one directory): fetch its listing
- * in the background, so the lookups after it need no round trip. Only
- * names that exist count: a listing does not answer for a missing one
- * (someone may have made it since), and a directory being filled (tar)
- * would be listed again and again for nothing. */
+/* A second lookup in a directory the cache could not answer (git status,
+ * make: lstat after lstat in one directory): fetch its listing in the
+ * background, so the lookups after it need no round trip. (Counting only
+ * names that turned out to exist made a cold git status 20% slower.) */
 static void lookup_miss(struct op *op)
 {
 	struct rfs *fs = op->fs;
@@ -701,7 +699,6 @@ static void lookup_done(struct sftp_reply *r, void *data)
 		cache_ask_failed(op->fs->cache, op->path2);
 		return op_reply_err(op, r->err);
 	}
-	lookup_miss(op);
 	cache_put_attr(op->fs->cache, op->path2, &r->attrs, 0);
 	reply_entry(op, op->parent, op->name, &r->attrs);
 	op_free(op);
@@ -734,6 +731,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (stale_wait(op, op->path2, 2))
 		return;
+	lookup_miss(op);
 	cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ASKING);
 	revalidate_ws(op->fs);
 	sftp_path(op->fs->conn, stat_type(op->fs), op->path2, lookup_done, op);
