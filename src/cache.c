@@ -12,8 +12,8 @@ struct entry {
 	GList *age;		/* link in c->order */
 	int64_t attr_until, neg_until, dir_until, link_until;	/* ms */
 	int64_t names_until;	/* ms: a name missing from dir is missing */
-	int64_t confirmed;	/* ms: the server's last word on the path */
-	int missing;		/* ... was that it does not exist */
+	int64_t confirmed;	/* ms: the server's last word on the path (that
+				 * it is missing: neg_until is set) */
 	int asking;		/* a revalidation of it is in flight */
 	GList *ws;		/* its link in c->ws, or NULL */
 	struct sftp_attrs a;
@@ -275,7 +275,6 @@ static void put_attr_locked(struct cache *c, const char *path,
 	e->attr_until = now + c->o.attr_ms;
 	e->neg_until = 0;
 	e->confirmed = now;
-	e->missing = 0;
 	e->asking = 0;
 }
 
@@ -301,7 +300,6 @@ void cache_put_neg(struct cache *c, const char *path)
 	e->attr_until = 0;
 	e->neg_until = now + c->o.neg_ms;
 	e->confirmed = now;
-	e->missing = 1;
 	e->asking = 0;
 	pthread_mutex_unlock(&c->lock);
 }
@@ -314,7 +312,7 @@ int cache_confirmed_attr(struct cache *c, const char *path,
 
 	pthread_mutex_lock(&c->lock);
 	e = get(c, path, 0);
-	if (e && e->attr_until > ATTR_ASK && !e->missing &&
+	if (e && e->attr_until > ATTR_ASK &&
 	    now_ms() - e->confirmed < c->o.confirm_ms) {
 		*a = e->a;
 		rc = 1;
@@ -359,11 +357,10 @@ GPtrArray *cache_ws_stale(struct cache *c)
 	pthread_mutex_lock(&c->lock);
 	for (GList *l = c->ws.tail; l && out->len < WS_BATCH; l = l->prev) {
 		struct entry *e = l->data;
-
 		/* Worth asking: an answer that would not serve the next use
 		 * for long (past half its life), not asked yet, not ours to
 		 * ask (we wrote it). */
-		int aged = e->missing ?
+		int aged = e->neg_until ?
 			   e->neg_until - now < c->o.neg_ms / 2 :
 			   c->o.confirm_ms &&
 			   now - e->confirmed >= c->o.confirm_ms / 2 &&
@@ -376,6 +373,17 @@ GPtrArray *cache_ws_stale(struct cache *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return out;
+}
+
+void cache_put_reply(struct cache *c, const char *path, int err,
+		     const struct sftp_attrs *a)
+{
+	if (!err)
+		cache_put_attr(c, path, a, 0);
+	else if (err == -ENOENT)
+		cache_put_neg(c, path);
+	else
+		cache_ask_failed(c, path);
 }
 
 void cache_ask_failed(struct cache *c, const char *path)

@@ -346,13 +346,22 @@ static void op_reply_err(struct op *op, int err)
 	op_free(op);
 }
 
-/* a as a stat; -1 if an id is unmapped (idmap=file, nomap=error: the
- * caller answers EPERM, as sshfs does). */
+/* Would a's owner show? Not an id that idmap=file, nomap=error leaves
+ * unmapped (unless uid= forces one): EPERM for it, as sshfs does. */
+static int ids_shown(struct rfs *fs, const struct sftp_attrs *a)
+{
+	uint32_t id;
+
+	return !(a->flags & SFTP_ATTR_UIDGID) || fs->o.uid >= 0 ||
+	       (idmap_local(&fs->o.idmap, IDMAP_UID, a->uid, &id) == 0 &&
+		idmap_local(&fs->o.idmap, IDMAP_GID, a->gid, &id) == 0);
+}
+
+/* a as a stat; -1 if its owner does not show (ids_shown). */
 static int to_stat(struct rfs *fs, const struct sftp_attrs *a,
 		   uint32_t nlink, struct stat *st)
 {
 	uint32_t uid, gid;
-	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->st_mode = (a->flags & SFTP_ATTR_PERMISSIONS) ? a->perm
@@ -363,8 +372,8 @@ static int to_stat(struct rfs *fs, const struct sftp_attrs *a,
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
 	st->st_blksize = 64 * 1024;
 	if (a->flags & SFTP_ATTR_UIDGID) {
-		rc |= idmap_local(&fs->o.idmap, IDMAP_UID, a->uid, &uid);
-		rc |= idmap_local(&fs->o.idmap, IDMAP_GID, a->gid, &gid);
+		idmap_local(&fs->o.idmap, IDMAP_UID, a->uid, &uid);
+		idmap_local(&fs->o.idmap, IDMAP_GID, a->gid, &gid);
 		st->st_uid = uid;
 		st->st_gid = gid;
 	}
@@ -376,7 +385,7 @@ static int to_stat(struct rfs *fs, const struct sftp_attrs *a,
 	st->st_mtime = a->mtime;
 	st->st_ctime = a->mtime;	/* SFTP v3 has no ctime */
 	st->st_nlink = nlink ? nlink : 1;
-	return rc && fs->o.uid < 0 ? -1 : 0;
+	return ids_shown(fs, a) ? 0 : -1;
 }
 
 /* Local uid/gid -> remote, the inverse of idmap. */
@@ -390,12 +399,14 @@ static uint32_t remote_gid(struct rfs *fs, gid_t g)
 	return idmap_remote(&fs->o.idmap, IDMAP_GID, g);
 }
 
-/* Would to_stat show a's owner? (idmap=file, nomap=error) */
-static int ids_shown(struct rfs *fs, const struct sftp_attrs *a)
+/* An owner that does not show (ids_shown): answered EPERM. 1 if so. */
+static int reply_unshown(struct op *op, const struct sftp_attrs *a)
 {
-	struct stat st;
-
-	return to_stat(fs, a, 1, &st) == 0;
+	if (ids_shown(op->fs, a))
+		return 0;
+	if (fsreq_claim(&op->r))
+		fuse_reply_err(op->r.req, EPERM);
+	return 1;
 }
 
 /* Would the server let the SSH login do mask (R_OK, W_OK, X_OK) to a
@@ -469,11 +480,8 @@ static void reply_entry(struct op *op, struct node *parent, const char *name,
 	struct fuse_entry_param e;
 	struct node *n;
 
-	if (!ids_shown(fs, a)) {
-		if (fsreq_claim(&op->r))
-			fuse_reply_err(op->r.req, EPERM);
+	if (reply_unshown(op, a))
 		return;
-	}
 	n = entry_ref(fs, parent, name, a, &e);
 	if (!fsreq_claim(&op->r) || fuse_reply_entry(op->r.req, &e) == -ENOENT) {
 		/* The caller was interrupted: the kernel took no reference. */
@@ -489,11 +497,8 @@ static void reply_attr(struct op *op, struct node *n,
 {
 	struct stat st;
 
-	if (!ids_shown(op->fs, a)) {
-		if (fsreq_claim(&op->r))
-			fuse_reply_err(op->r.req, EPERM);
+	if (reply_unshown(op, a))
 		return;
-	}
 	node_stat(op->fs, n, a, &st);
 	if (fsreq_claim(&op->r))
 		fuse_reply_attr(op->r.req, &st, op->fs->o.attr_timeout);
@@ -622,12 +627,7 @@ static void ws_done(struct sftp_reply *r, void *data)
 {
 	struct ws_ask *w = data;
 
-	if (!r->err)
-		cache_put_attr(w->fs->cache, w->path, &r->attrs, 0);
-	else if (r->err == -ENOENT)
-		cache_put_neg(w->fs->cache, w->path);
-	else
-		cache_ask_failed(w->fs->cache, w->path);
+	cache_put_reply(w->fs->cache, w->path, r->err, &r->attrs);
 	g_free(w);
 }
 
@@ -690,16 +690,13 @@ static void lookup_done(struct sftp_reply *r, void *data)
 	struct op *op = data;
 
 	stale_done(op);
+	cache_put_reply(op->fs->cache, op->path2, r->err, &r->attrs);
 	if (r->err == -ENOENT) {
-		cache_put_neg(op->fs->cache, op->path2);
 		cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ADD);
 		return reply_negative(op);
 	}
-	if (r->err) {
-		cache_ask_failed(op->fs->cache, op->path2);
+	if (r->err)
 		return op_reply_err(op, r->err);
-	}
-	cache_put_attr(op->fs->cache, op->path2, &r->attrs, 0);
 	reply_entry(op, op->parent, op->name, &r->attrs);
 	op_free(op);
 }
@@ -1858,25 +1855,13 @@ static void open_known(struct op *op, const struct sftp_attrs *a)
 		  open_done, op);
 }
 
-/* The revalidation failed: the open too. */
-static int open_stat_failed(struct op *op, struct sftp_reply *r)
-{
-	if (r->err == -ENOENT)
-		cache_put_neg(op->fs->cache, op->path);
-	else if (r->err)
-		cache_ask_failed(op->fs->cache, op->path);
-	if (r->err)
-		op_reply_err(op, r->err);
-	return r->err != 0;
-}
-
 static void open_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (open_stat_failed(op, r))
-		return;
-	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
+	cache_put_reply(op->fs->cache, op->path, r->err, &r->attrs);
+	if (r->err)
+		return op_reply_err(op, r->err);
 	open_known(op, &r->attrs);
 }
 
@@ -1899,13 +1884,11 @@ static void open_cold_stat(struct sftp_reply *r, void *data)
 	struct op *op = data;
 	struct file *f;
 
+	cache_put_reply(op->fs->cache, op->path, r->err, &r->attrs);
 	if (r->err && op->file)
 		sftp_handle(op->fs->conn, SSH_FXP_CLOSE, op->file, NULL, NULL);
-	if (open_stat_failed(op, r))
-		return;
-	cache_put_attr(op->fs->cache, op->path, &r->attrs, 0);
-	if (op->err)
-		return op_reply_err(op, op->err);
+	if (r->err || op->err)
+		return op_reply_err(op, r->err ? r->err : op->err);
 	open_revalidated(op, &r->attrs);
 	pthread_mutex_lock(&op->fs->lock);
 	f = file_new_locked(op->fs, op->node, sftp_file_ref(op->file),

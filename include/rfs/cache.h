@@ -81,6 +81,10 @@ void cache_ws_use(struct cache *c, const char *path, int how);
  * cache_ask_failed. */
 GPtrArray *cache_ws_stale(struct cache *c);
 void cache_ask_failed(struct cache *c, const char *path);
+/* The server's answer to a stat of path: its attributes (err 0), that it
+ * is missing (-ENOENT), or no word on it (another error). */
+void cache_put_reply(struct cache *c, const char *path, int err,
+		     const struct sftp_attrs *a);
 
 /* A listing being fetched: cache_fill_end() keeps ents (NULL: failed)
  * unless one of our own changes touched the directory meanwhile (the
