@@ -663,15 +663,23 @@ class Bench:
             with open(os.path.join(d, 'mod%04d.py' % i), 'wb') as f:
                 f.write(rng.randbytes(rng.randrange(200, 4000)).hex()
                         .encode())
+        self._git_commit_all(top)
+        return dict(name=name, files=n)
+
+    def _git_commit_all(self, top, config=()):
+        """git init top, set config (name, value pairs), commit it all;
+        returns (git command prefix, its environment)."""
         g = [GIT, '-C', top]
         genv = dict(self.env, GIT_AUTHOR_NAME='bench',
                     GIT_AUTHOR_EMAIL='bench@localhost',
                     GIT_COMMITTER_NAME='bench',
                     GIT_COMMITTER_EMAIL='bench@localhost')
         sh(g + ['init', '-q'], env=genv)
+        for k, v in config:
+            sh(g + ['config', k, v], env=genv)
         sh(g + ['add', '-A'], env=genv)
         sh(g + ['commit', '-q', '-m', 'bench'], env=genv)
-        return dict(name=name, files=n)
+        return g, genv
 
     def _make_git(self, p):
         n = p['git_files']
@@ -690,19 +698,11 @@ class Bench:
             # Older than the index: no "racily clean" entries, so git
             # status only needs stat(), as in a repo one works in.
             os.utime(fp, (old, old))
-        g = [GIT, '-C', top]
-        genv = dict(self.env, GIT_AUTHOR_NAME='bench',
-                    GIT_AUTHOR_EMAIL='bench@localhost',
-                    GIT_COMMITTER_NAME='bench',
-                    GIT_COMMITTER_EMAIL='bench@localhost')
-        sh(g + ['init', '-q'], env=genv)
         # SFTP has no inode numbers or ctime and whole-second mtimes: with
         # the default checks an index written on the server never matches
         # what a mount shows, and every status would re-read every file.
-        sh(g + ['config', 'core.checkStat', 'minimal'], env=genv)
-        sh(g + ['config', 'core.trustCtime', 'false'], env=genv)
-        sh(g + ['add', '-A'], env=genv)
-        sh(g + ['commit', '-q', '-m', 'bench'], env=genv)
+        g, genv = self._git_commit_all(top, [('core.checkStat', 'minimal'),
+                                             ('core.trustCtime', 'false')])
         time.sleep(1.1)
         r = sh(g + ['status', '--porcelain'], env=genv)
         if r.stdout.strip():
