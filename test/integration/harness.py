@@ -496,6 +496,9 @@ class Sshd:
         return self
 
     def cleanup(self):
+        # Sessions outlive the listener (a client behind a cut link, in a
+        # namespace gone, never closes them): stop them too, by PID.
+        self.kill_sessions()
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
