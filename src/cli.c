@@ -347,7 +347,11 @@ static void finish_cache_opts(struct cli *c)
 	o->max_entries = 100000;
 	o->follow_links = c->fso.follow_symlinks;
 	o->confirm_ms = c->cache_off ? 0 : c->revalidate_ms;
-	o->neg_list_ms = c->cache_s[4] >= 0 ? o->neg_ms : 0;
+	/* A name missing from a listing: asked again, unless the user said
+	 * how long a missing name stays missing, or that answers within a
+	 * revalidate_window stand (untar into a listed directory). */
+	o->neg_list_ms = c->cache_s[4] >= 0 ? o->neg_ms :
+			 MIN(o->confirm_ms, o->neg_ms);
 	c->fso.attr_timeout = cache_secs(c, 1);
 	c->fso.neg_timeout = cache_secs(c, 4);
 }
@@ -1244,6 +1248,7 @@ int main(int argc, char **argv)
 			c.fuse_opts->str + 1);
 		return RFS_EXIT_USAGE;
 	}
+	fs_set_session(fs, se);
 	/* Before the mount shows: a kill -9 right after finds it watched. */
 	reaper = start_reaper(c.mnt_abs);
 	if (fuse_session_mount(se, c.mountpoint)) {
@@ -1252,6 +1257,7 @@ int main(int argc, char **argv)
 	}
 	rc = serve(&c, se, sc, fs, cf, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
+	fs_quiesce(fs);
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
 	reaper_done(reaper);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "rfs/stream.h"
 #include "rfs/cache.h"
 #include "rfs/log.h"
+#include "rfs/nextfiles.h"
 #include "rfs/stats.h"
 
 #ifndef RENAME_NOREPLACE
@@ -92,6 +94,15 @@ struct rfs {
 	int space_changed;	/* by us since (atomic): ask again */
 	int one_conn;		/* max_conns=1: an open need not wait to
 				 * see where copy_file_range wants it */
+	struct fuse_session *se;	/* for the kernel's page cache */
+	GHashTable *walks;	/* directory ino -> struct walk */
+	GHashTable *ahead;	/* path -> struct ahead: small files fetched
+				 * for the opens to come */
+	GQueue ahead_ready;	/* struct ahead *: fetched, oldest first */
+	uint64_t ahead_mem;	/* their bytes */
+	int ahead_fetching;	/* on the way */
+	uint64_t ahead_files, ahead_bytes;	/* fetched so far */
+	GThreadPool *store_pool;	/* one thread: open_store */
 };
 
 struct file {			/* fi->fh of an open file */
@@ -126,6 +137,7 @@ struct op {
 				 * if the link fails meanwhile */
 	struct sftp_attrs stale;
 	int64_t start_ms;	/* statfs: when it was asked */
+	struct ahead *ahead;	/* open: its content, fetched ahead */
 };
 
 static struct rfs *fs_ctx(fuse_req_t req)
@@ -1824,6 +1836,414 @@ static int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
 	return (a->perm & 0004) || login_may(fs, a, R_OK) > 0;
 }
 
+/* ---- small files fetched ahead ----
+ *
+ * A program reading a directory's small files one after another (cat *,
+ * grep -r, git's re-hash, a compiler) pays a round trip or two per file,
+ * one file at a time. When two opens in a directory follow each other in
+ * the listing's order or in sorted order (nextfiles.h), the next
+ * AHEAD_FILES files in that order are fetched at once: OPEN and LSTAT
+ * together, then READ and CLOSE, for all of them in parallel. Their
+ * content waits here (bounded by AHEAD_MEM) for the program's open, which
+ * still revalidates as any open does (close-to-open, or revalidate_window)
+ * and uses it only when size and mtime still match: then it goes into the
+ * kernel's page cache (fuse_lowlevel_notify_store) and the open keeps it,
+ * so the program's reads need no request. An open that comes while its
+ * file is on the way waits for it. The store runs on a thread of its own:
+ * it may wait for a page lock that only a READ answered by the I/O thread
+ * releases. */
+#define AHEAD_FILES 32		/* names planned ahead of a walk */
+#define AHEAD_FILE_MAX (64u << 10)	/* only files this small */
+#define AHEAD_MAX 64		/* files on the way, the whole mount */
+#define AHEAD_MEM (8u << 20)	/* bytes kept for opens to come */
+#define AHEAD_WALKS 16		/* directories followed at once */
+
+struct walk {			/* a program reading a directory's files */
+	char *last;		/* the name it opened last */
+	enum next_order order;	/* NEXT_NONE: not a walk (yet) */
+	GQueue planned;		/* char *: names after last, in order,
+				 * fetched ahead or passed over */
+};
+
+struct ahead {			/* a file fetched ahead (fs->lock) */
+	struct rfs *fs;
+	char *path;		/* its key in fs->ahead while listed */
+	int listed;		/* in fs->ahead (and, ready, fs->ahead_ready) */
+	int ready;		/* fetched: a and data */
+	struct sftp_file *file;
+	struct sftp_attrs a;
+	void *data;
+	GSList *waiters;	/* struct op *: opens waiting for it */
+};
+
+static void walk_free(gpointer p)
+{
+	struct walk *w = p;
+
+	g_free(w->last);
+	g_queue_clear_full(&w->planned, g_free);
+	g_free(w);
+}
+
+static void ahead_free(struct ahead *ah)
+{
+	sftp_file_unref(ah->file);
+	g_free(ah->data);
+	g_free(ah->path);
+	g_free(ah);
+}
+
+/* Take ah out of the table (fs->lock held); free it when fetched. */
+static void ahead_unlist_locked(struct rfs *fs, struct ahead *ah)
+{
+	if (!ah->listed)
+		return;
+	g_hash_table_remove(fs->ahead, ah->path);
+	ah->listed = 0;
+	if (!ah->ready)
+		return;		/* ahead_end frees it */
+	g_queue_remove(&fs->ahead_ready, ah);
+	fs->ahead_mem -= ah->a.size;
+	ahead_free(ah);
+}
+
+/* We change path: what was fetched of it is not its content. */
+static void ahead_forget(struct rfs *fs, const char *path)
+{
+	struct ahead *ah;
+
+	pthread_mutex_lock(&fs->lock);
+	ah = g_hash_table_lookup(fs->ahead, path);
+	if (ah)
+		ahead_unlist_locked(fs, ah);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void open_known(struct op *op, const struct sftp_attrs *a);
+
+static void ahead_end(struct ahead *ah, const struct sftp_reply *r)
+{
+	struct rfs *fs = ah->fs;
+	GSList *waiters;
+
+	pthread_mutex_lock(&fs->lock);
+	fs->ahead_fetching--;
+	waiters = ah->waiters;
+	ah->waiters = NULL;
+	if (!ah->listed) {		/* forgotten meanwhile */
+		ahead_free(ah);
+	} else if (!r) {
+		g_hash_table_remove(fs->ahead, ah->path);
+		ahead_free(ah);
+	} else {
+		ah->ready = 1;
+		ah->data = g_memdup2(r->data, r->data_len);
+		g_queue_push_tail(&fs->ahead_ready, ah);
+		fs->ahead_mem += ah->a.size;
+		fs->ahead_files++;
+		fs->ahead_bytes += ah->a.size;
+		while (fs->ahead_mem > AHEAD_MEM)
+			ahead_unlist_locked(fs, g_queue_peek_head(
+						    &fs->ahead_ready));
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (GSList *l = g_slist_reverse(waiters); l; l = l->next) {
+		struct op *op = l->data;
+		struct sftp_attrs a = op->a;
+
+		open_known(op, &a);
+	}
+	g_slist_free(waiters);
+}
+
+static void ahead_read(struct sftp_reply *r, void *data)
+{
+	struct ahead *ah = data;
+
+	ahead_end(ah, !r->err && r->data_len == ah->a.size ? r : NULL);
+}
+
+static void ahead_handle(struct sftp_reply *r, void *data)
+{
+	struct ahead *ah = data;
+
+	if (!r->err)
+		ah->file = sftp_file_new(r, NULL, SSH_FXF_READ);
+}
+
+/* The LSTAT right behind the OPEN: what the open file is. */
+static void ahead_stat(struct sftp_reply *r, void *data)
+{
+	static const struct sftp_reply empty = { 0 };
+	struct ahead *ah = data;
+	struct rfs *fs = ah->fs;
+	const struct sftp_attrs *a = &r->attrs;
+
+	cache_put_reply(fs->cache, ah->path, r->err, a);
+	if (!ah->file)
+		return ahead_end(ah, NULL);
+	if (r->err || !(a->flags & SFTP_ATTR_SIZE) ||
+	    !(a->flags & SFTP_ATTR_ACMODTIME) ||
+	    !(a->flags & SFTP_ATTR_PERMISSIONS) || !S_ISREG(a->perm) ||
+	    a->size > MIN(AHEAD_FILE_MAX, sftp_conn_max_read(fs->conn))) {
+		sftp_handle(fs->conn, SSH_FXP_CLOSE, ah->file, NULL, NULL);
+		return ahead_end(ah, NULL);
+	}
+	ah->a = *a;
+	if (a->size)
+		sftp_read(fs->conn, ah->file, 0, (uint32_t)a->size,
+			  ahead_read, ah);
+	sftp_handle(fs->conn, SSH_FXP_CLOSE, ah->file, NULL, NULL);
+	if (!a->size)
+		ahead_end(ah, &empty);
+}
+
+/* Is the entry d of directory dir (node dn) worth fetching ahead? Then a
+ * new struct ahead for it, listed (fs->lock held). */
+static struct ahead *ahead_new_locked(struct rfs *fs, struct node *dn,
+				      const char *dir,
+				      const struct cache_dent *d)
+{
+	const struct sftp_attrs *a = &d->a;
+	char *key = name_key(dn, d->name), *path;
+	struct node *n = g_hash_table_lookup(fs->names, key);
+	struct ahead *ah;
+
+	g_free(key);
+	if ((n && (n->files || n->opens || n->hidden ||
+		   (n->data_known && n->data_size == a->size &&
+		    n->data_mtime == a->mtime))) ||
+	    fs->ahead_fetching >= AHEAD_MAX ||
+	    !(a->flags & SFTP_ATTR_SIZE) || !(a->flags & SFTP_ATTR_ACMODTIME) ||
+	    !S_ISREG(a->perm) || a->size > AHEAD_FILE_MAX ||
+	    !probably_readable(fs, a))
+		return NULL;
+	path = g_strconcat(dir, strcmp(dir, "/") ? "/" : "", d->name, NULL);
+	if (g_hash_table_contains(fs->ahead, path)) {
+		g_free(path);
+		return NULL;
+	}
+	ah = g_new0(struct ahead, 1);
+	ah->fs = fs;
+	ah->path = path;
+	ah->listed = 1;
+	g_hash_table_insert(fs->ahead, ah->path, ah);
+	fs->ahead_fetching++;
+	return ah;
+}
+
+/* The walk of directory dir, found or made (fs->lock held). */
+static struct walk *walk_get_locked(struct rfs *fs, fuse_ino_t dir)
+{
+	uint64_t k = dir;
+	struct walk *w = g_hash_table_lookup(fs->walks, &k);
+	uint64_t *kp;
+
+	if (w)
+		return w;
+	if (g_hash_table_size(fs->walks) >= AHEAD_WALKS)
+		g_hash_table_remove_all(fs->walks);	/* rare: start over */
+	w = g_new0(struct walk, 1);
+	kp = g_new(uint64_t, 1);
+	*kp = dir;
+	g_hash_table_insert(fs->walks, kp, w);
+	return w;
+}
+
+/* Plan the walk of directory node dir (path dpath, listing ents, names
+ * in order) on from `from`: the next names go into its plan, and those
+ * worth it are fetched. */
+static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
+		      const GArray *ents, const char *const *names,
+		      const char *from)
+{
+	unsigned idx[AHEAD_FILES], k;
+	GSList *go = NULL;
+	uint64_t key = dir;
+	struct walk *w;
+	struct node *dn;
+
+	pthread_mutex_lock(&fs->lock);
+	w = g_hash_table_lookup(fs->walks, &key);
+	dn = node_get(fs, dir);
+	k = w && dn ? next_after(names, ents->len, w->order, from, idx,
+				 AHEAD_FILES - MIN(AHEAD_FILES,
+						   w->planned.length)) : 0;
+	for (unsigned i = 0; i < k; i++) {
+		const struct cache_dent *d =
+			&g_array_index(ents, struct cache_dent, idx[i]);
+		struct ahead *ah = ahead_new_locked(fs, dn, dpath, d);
+
+		g_queue_push_tail(&w->planned, g_strdup(d->name));
+		if (ah)
+			go = g_slist_prepend(go, ah);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	go = g_slist_reverse(go);
+	for (GSList *l = go; l; l = l->next) {
+		struct ahead *ah = l->data;
+
+		sftp_open_lstat(fs->conn, ah->path, SSH_FXF_READ, NULL,
+				ahead_handle, ahead_stat, ah);
+	}
+	g_slist_free(go);
+}
+
+/* Where is name in w's plan? Drop the names the program passed over
+ * (and what was fetched of them); 1 if it was planned (fs->lock held). */
+static int walk_advance_locked(struct rfs *fs, struct walk *w,
+			       const char *dir, const char *name)
+{
+	char *p;
+
+	while ((p = g_queue_pop_head(&w->planned))) {
+		int hit = !strcmp(p, name);
+
+		if (!hit) {
+			char *path = g_strconcat(dir, strcmp(dir, "/") ?
+						 "/" : "", p, NULL);
+			struct ahead *ah = g_hash_table_lookup(fs->ahead,
+							       path);
+
+			if (ah && ah->ready)
+				ahead_unlist_locked(fs, ah);
+			g_free(path);
+		}
+		g_free(p);
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+/* A read-only open of op's node: follow its directory's walk, and keep
+ * the files after it coming. */
+static void walk_note(struct op *op)
+{
+	struct rfs *fs = op->fs;
+	struct node *n = op->node;
+	struct walk *w;
+	fuse_ino_t dir;
+	char *prev = NULL, *from = NULL, *dpath;
+	enum next_order order;
+	const char **names;
+	GArray *ents;
+
+	if (!fs->se || !fs->one_conn || fs->o.follow_symlinks ||
+	    !fs->o.cache.dir_ms)
+		return;
+	dpath = g_path_get_dirname(op->path);
+	pthread_mutex_lock(&fs->lock);
+	if (!n->parent || !S_ISREG(n->mode) || n->hidden) {
+		pthread_mutex_unlock(&fs->lock);
+		g_free(dpath);
+		return;
+	}
+	dir = n->parent->ino;
+	w = walk_get_locked(fs, dir);
+	if (!walk_advance_locked(fs, w, dpath, n->name))
+		prev = g_strdup(w->last);	/* not planned: a walk? */
+	else if (w->planned.length < AHEAD_FILES / 2)
+		from = g_strdup(g_queue_peek_tail(&w->planned));
+	if (!from && prev)
+		from = g_strdup(n->name);
+	g_free(w->last);
+	w->last = g_strdup(n->name);
+	order = w->order;
+	pthread_mutex_unlock(&fs->lock);
+	ents = from ? cache_get_dir(fs->cache, dpath) : NULL;
+	if (!ents) {
+		g_free(prev);
+		g_free(from);
+		g_free(dpath);
+		return;
+	}
+	names = g_new(const char *, ents->len + 1);
+	for (guint i = 0; i < ents->len; i++)
+		names[i] = g_array_index(ents, struct cache_dent, i).name;
+	if (prev) {
+		order = next_order(names, ents->len, prev, from);
+		pthread_mutex_lock(&fs->lock);
+		walk_get_locked(fs, dir)->order = order;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (order != NEXT_NONE)
+		walk_plan(fs, dir, dpath, ents, names, from);
+	g_free(names);
+	cache_dents_free(ents);
+	g_free(dpath);
+	g_free(prev);
+	g_free(from);
+}
+
+/* The store thread: put what was fetched ahead into the kernel's page
+ * cache, then go on with the open. */
+static void open_store(gpointer data, gpointer user)
+{
+	struct op *op = data;
+	struct ahead *ah = op->ahead;
+	struct fuse_bufvec v = FUSE_BUFVEC_INIT(ah->a.size);
+	struct rfs *fs = op->fs;
+	struct sftp_attrs a = op->a;
+	int rc;
+
+	(void)user;
+	op->ahead = NULL;
+	v.buf[0].mem = ah->data;
+	rc = fuse_lowlevel_notify_store(fs->se, op->node->ino, 0, &v, 0);
+	log_debug("ahead: %s: %" PRIu64 " bytes fetched ahead%s%s", op->path,
+		  ah->a.size, rc ? ", not stored: " : "",
+		  rc ? strerror(-rc) : "");
+	pthread_mutex_lock(&fs->lock);
+	if (!rc) {
+		op->node->data_known = 1;
+		op->node->data_size = ah->a.size;
+		op->node->data_mtime = ah->a.mtime;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	ahead_free(ah);
+	open_known(op, &a);
+}
+
+/* An open revalidated with attributes a: wait for its file on the way,
+ * or use what was fetched when a says it is still the content. 1 if the
+ * open goes on elsewhere. */
+static int ahead_use(struct op *op, const struct sftp_attrs *a)
+{
+	struct rfs *fs = op->fs;
+	struct ahead *ah;
+	int use = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	ah = g_hash_table_lookup(fs->ahead, op->path);
+	if (ah && !ah->ready) {
+		op->a = *a;
+		ah->waiters = g_slist_prepend(ah->waiters, op);
+		pthread_mutex_unlock(&fs->lock);
+		return 1;
+	}
+	if (ah) {
+		use = (a->flags & SFTP_ATTR_SIZE) &&
+		      (a->flags & SFTP_ATTR_ACMODTIME) &&
+		      a->size == ah->a.size && a->mtime == ah->a.mtime &&
+		      a->size && !op->node->files && fs->store_pool;
+		g_hash_table_steal(fs->ahead, ah->path);
+		g_queue_remove(&fs->ahead_ready, ah);
+		fs->ahead_mem -= ah->a.size;
+		ah->listed = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!use) {
+		if (ah)
+			ahead_free(ah);
+		return 0;
+	}
+	op->a = *a;
+	op->ahead = ah;
+	g_thread_pool_push(fs->store_pool, op, NULL);
+	return 1;
+}
+
 /* A read-only open with the file's attributes, revalidated (or cached,
  * nocto): the kernel keeps its page cache if size and mtime are those it
  * was filled with (FOPEN_KEEP_CACHE), and the OPEN is sent only when a
@@ -1848,6 +2268,8 @@ static void open_revalidated(struct op *op, const struct sftp_attrs *a)
 
 static void open_known(struct op *op, const struct sftp_attrs *a)
 {
+	if (ahead_use(op, a))
+		return;
 	open_revalidated(op, a);
 	if (probably_readable(op->fs, a))
 		return open_done(NULL, op);
@@ -1916,12 +2338,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pthread_mutex_lock(&op->fs->lock);
 		op->node->data_known = 0;	/* it is going to change */
 		pthread_mutex_unlock(&op->fs->lock);
+		ahead_forget(op->fs, op->path);
 		sftp_open(op->fs->conn, op->path,
 			  pflags_of(fi->flags & ~(O_CREAT | O_EXCL)), NULL,
 			  open_done, op);
 		return;
 	}
 	writers = op_push_node(op, 0);
+	if (!writers)
+		walk_note(op);
 	if (!writers && (op->fs->o.nocto ?
 			 cache_get_attr(op->fs->cache, op->path, &a,
 					&nlink) == 1 :
@@ -1934,7 +2359,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			     CACHE_WS_ADD | CACHE_WS_ASKING);
 		revalidate_ws(op->fs);
 		pthread_mutex_lock(&op->fs->lock);
-		cold = !op->node->data_known && S_ISREG(op->node->mode);
+		cold = !op->node->data_known && S_ISREG(op->node->mode) &&
+		       !g_hash_table_contains(op->fs->ahead, op->path);
 		pthread_mutex_unlock(&op->fs->lock);
 		/* With several connections a file is opened by its first
 		 * read, on the connection copy_file_range puts it on. */
@@ -2918,6 +3344,10 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
 	fs->names = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->walks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+					  walk_free);
+	fs->ahead = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->store_pool = g_thread_pool_new(open_store, NULL, 1, FALSE, NULL);
 	fs->dirs = g_hash_table_new_full(NULL, NULL,
 					 (GDestroyNotify)dir_free, NULL);
 	fs->root = g_new0(struct node, 1);
@@ -2929,6 +3359,25 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	g_hash_table_insert(fs->inodes, k, fs->root);
 	sftp_conn_set_link_cb(c, link_changed, fs);
 	return fs;
+}
+
+static void ahead_free_cb(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	(void)data;
+	ahead_free(v);	/* fetched or not: nothing is in flight now */
+}
+
+void fs_quiesce(struct rfs *fs)
+{
+	GThreadPool *p;
+
+	pthread_mutex_lock(&fs->lock);
+	p = fs->store_pool;
+	fs->store_pool = NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (p)
+		g_thread_pool_free(p, FALSE, TRUE);
 }
 
 void fs_free(struct rfs *fs)
@@ -2948,6 +3397,11 @@ void fs_free(struct rfs *fs)
 	g_hash_table_destroy(fs->names);
 	g_hash_table_destroy(fs->inodes);
 	g_hash_table_destroy(fs->dirs);	/* never released: unmounted */
+	g_hash_table_destroy(fs->walks);
+	fs_quiesce(fs);
+	g_queue_clear(&fs->ahead_ready);
+	g_hash_table_foreach(fs->ahead, ahead_free_cb, NULL);
+	g_hash_table_destroy(fs->ahead);
 	stream_pool_free(fs->pool);
 	cache_free(fs->cache);
 	g_hash_table_destroy(fs->listings);
@@ -2957,6 +3411,11 @@ void fs_free(struct rfs *fs)
 	g_slist_free(fs->stale_waiters);
 	g_free(fs->base);
 	g_free(fs);
+}
+
+void fs_set_session(struct rfs *fs, struct fuse_session *se)
+{
+	fs->se = se;
 }
 
 void fs_stats(struct rfs *fs, struct sftp_stats *s, uint64_t *hits,

@@ -36,6 +36,12 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 void fs_free(struct rfs *fs);
 const struct fuse_lowlevel_ops *fs_ops(void);
 
+/* The session fs serves: files fetched ahead go into the kernel's page
+ * cache through it. Before the session runs. */
+void fs_set_session(struct rfs *fs, struct fuse_session *se);
+/* Before the connection goes: finish the opens that wait on the thread
+ * that stores fetched data, and start no more. */
+void fs_quiesce(struct rfs *fs);
 /* -o noxattr: answer every xattr call ENOSYS (the kernel then stops
  * asking, also for the stats). Any thread. */
 int fs_noxattr(struct rfs *fs);

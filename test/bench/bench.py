@@ -101,6 +101,12 @@ METRICS = [
      'git status, git defaults (re-hash), {gitdef_files} files, warm'),
     ('smallcat', 's', False, 'cat {small_files} files of 1-8 KiB, fresh'),
     ('grep_cold', 's', False, 'grep -r, {src_files} source files, cold'),
+    # The same with rfs -o revalidate_window=1000 (sshfs as before): an
+    # open trusts attributes the server gave within the last second.
+    ('gitdef_cold_w', 's', False, '  the same, rfs -o revalidate_window=1000'),
+    ('gitdef_warm_w', 's', False, '  warm, rfs -o revalidate_window=1000'),
+    ('smallcat_w', 's', False, '  cat, rfs -o revalidate_window=1000'),
+    ('grep_cold_w', 's', False, '  grep -r, rfs -o revalidate_window=1000'),
     ('cp', 's', False, 'cp {cp_mib} MiB file inside the mount'),
     ('stat_busy', 'ms', False, 'stat of a new name during a big read'),
     ('par4read', 'MB/s', True, '4 files of {par_mib} MiB at once, max_conns=4'),
@@ -867,11 +873,19 @@ def w_fio(b, fs, p, dl, rep):
         return {'randread4k': job['read']['iops']}
 
 
-def git_status(b, fs, p, dl, kind, metrics):
+# -o options of the rows that show rfs's opt-in mode (the _w rows).
+WINDOW = ['revalidate_window=1000']
+
+
+def rfs_opts(fs, opts):
+    return opts if fs == 'rfs' else []
+
+
+def git_status(b, fs, p, dl, kind, metrics, opts=()):
     """git status, cold then warm, on dataset kind."""
     d = b.dataset(kind, p)
     res = {}
-    with Mount(b, fs) as m:
+    with Mount(b, fs, opts=rfs_opts(fs, opts)) as m:
         for metric in metrics:
             t, r = timed([GIT, '-C', m.path(d['name']),
                           '--no-optional-locks', 'status', '--porcelain'],
@@ -894,9 +908,14 @@ def w_gitdef(b, fs, p, dl, rep):
     return git_status(b, fs, p, dl, 'gitdef', ('gitdef_cold', 'gitdef_warm'))
 
 
-def w_smallcat(b, fs, p, dl, rep):
+def w_gitdef_w(b, fs, p, dl, rep):
+    return git_status(b, fs, p, dl, 'gitdef',
+                      ('gitdef_cold_w', 'gitdef_warm_w'), WINDOW)
+
+
+def w_smallcat(b, fs, p, dl, rep, opts=(), metric='smallcat'):
     d = b.dataset('small', p)
-    with Mount(b, fs) as m:
+    with Mount(b, fs, opts=rfs_opts(fs, opts)) as m:
         top = m.path(d['name'])
         # the names first (one listing), then the timed reads, in order
         names = sorted(sh(['ls', top], dl).stdout.decode().split())
@@ -904,18 +923,26 @@ def w_smallcat(b, fs, p, dl, rep):
         if len(r.stdout) != d['bytes']:
             raise Failed('cat read %d bytes, the server has %d'
                          % (len(r.stdout), d['bytes']))
-    return {'smallcat': t}
+    return {metric: t}
 
 
-def w_grep(b, fs, p, dl, rep):
+def w_smallcat_w(b, fs, p, dl, rep):
+    return w_smallcat(b, fs, p, dl, rep, WINDOW, 'smallcat_w')
+
+
+def w_grep(b, fs, p, dl, rep, opts=(), metric='grep_cold'):
     d = b.dataset('src', p)
-    with Mount(b, fs) as m:
+    with Mount(b, fs, opts=rfs_opts(fs, opts)) as m:
         t, r = timed(['grep', '-r', '-l', 'needle_', m.path(d['name'])], dl)
         n = len(r.stdout.splitlines())
         if n != d['hits']:
             raise Failed('grep found %d files, the server has %d'
                          % (n, d['hits']))
-    return {'grep_cold': t}
+    return {metric: t}
+
+
+def w_grep_w(b, fs, p, dl, rep):
+    return w_grep(b, fs, p, dl, rep, WINDOW, 'grep_cold_w')
 
 
 def w_cp(b, fs, p, dl, rep):
@@ -1090,6 +1117,9 @@ WORKLOADS = [
     ('gitdef', w_gitdef, ('gitdef_cold', 'gitdef_warm'), None),
     ('smallcat', w_smallcat, ('smallcat',), None),
     ('grep', w_grep, ('grep_cold',), None),
+    ('gitdef_w', w_gitdef_w, ('gitdef_cold_w', 'gitdef_warm_w'), None),
+    ('smallcat_w', w_smallcat_w, ('smallcat_w',), None),
+    ('grep_w', w_grep_w, ('grep_cold_w',), None),
     ('cp', w_cp, ('cp',), None),
     ('statload', w_statload, ('stat_busy',), None),
     ('par4read', w_par4read, ('par4read',), None),
@@ -1128,7 +1158,8 @@ def run_rtt(b, args, rtt):
             b.dataset({'seqread': 'seq', 'seqwrite': 'seq', 'fio': 'seq',
                        'tree': 'tree', 'untar': 'untar', 'git': 'git',
                        'gitdef': 'gitdef', 'smallcat': 'small',
-                       'grep': 'src', 'cp': 'cp', 'statload': 'tree',
+                       'grep': 'src', 'gitdef_w': 'gitdef',
+                       'smallcat_w': 'small', 'grep_w': 'src', 'cp': 'cp', 'statload': 'tree',
                        'par4read': 'par'}[wname], p)
         except (Failed, OSError) as e:
             log('%s: preparing the data failed: %s' % (wname, e))
