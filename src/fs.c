@@ -2347,11 +2347,16 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	writers = op_push_node(op, 0);
 	if (!writers)
 		walk_note(op);
-	if (!writers && (op->fs->o.nocto ?
-			 cache_get_attr(op->fs->cache, op->path, &a,
-					&nlink) == 1 :
-			 cache_confirmed_attr(op->fs->cache, op->path, &a)))
+	if (!writers && op->fs->o.nocto &&
+	    cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
 		return open_known(op, &a);
+	if (!writers && cache_confirmed_attr(op->fs->cache, op->path, &a)) {
+		/* in the working set all the same: the next time it is
+		 * asked with the rest (a file fetched ahead, then opened
+		 * again by the next run of the program) */
+		cache_ws_use(op->fs->cache, op->path, CACHE_WS_ADD);
+		return open_known(op, &a);
+	}
 	if (!writers) {		/* close-to-open: revalidate */
 		int cold;
 
@@ -2462,6 +2467,7 @@ struct listing {
 	int inflight;		/* READDIRs sent, not answered (I/O thread) */
 	int eof, err;
 	int lost, restarts;	/* the link broke under it: start again */
+	int delivered;		/* to the cache and the waiters */
 };
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
@@ -2563,12 +2569,15 @@ static void prefetch_children(struct rfs *fs, struct listing *l)
 }
 
 /* The listing is complete (err 0) or failed: answer every waiter. */
-static void listing_end(struct listing *l, int err)
+/* The listing is whole (or failed): into the cache, to the opendirs
+ * waiting for it; the next listing to fetch ahead starts. */
+static void listing_deliver(struct listing *l, int err)
 {
 	struct rfs *fs = l->fs;
 	GSList *waiters;
 	char *next;
 
+	l->delivered = 1;
 	pthread_mutex_lock(&fs->lock);
 	if (g_hash_table_lookup(fs->listings, l->path) == l)
 		g_hash_table_remove(fs->listings, l->path);
@@ -2610,6 +2619,12 @@ static void listing_end(struct listing *l, int err)
 	if (!err && waiters && fs->o.cache.dir_ms)
 		prefetch_children(fs, l);
 	g_slist_free(waiters);
+}
+
+static void listing_end(struct listing *l, int err)
+{
+	if (!l->delivered)
+		listing_deliver(l, err);
 	cache_dents_free(l->ents);
 	g_free(l->path);
 	g_free(l);
@@ -2625,7 +2640,7 @@ static void listing_finish(struct listing *l)
 	sftp_handle(l->fs->conn, SSH_FXP_CLOSE, l->dir, NULL, NULL);
 	sftp_file_unref(l->dir);
 	l->dir = NULL;
-	if (l->lost && !l->err) {
+	if (l->lost && !l->err && !l->delivered) {
 		l->lost = l->eof = 0;
 		l->restarts++;
 		cache_dents_free(l->ents);
@@ -2654,6 +2669,10 @@ static void listing_next(struct sftp_reply *r, void *data)
 		l->eof = 1;
 		if (!l->inflight)	/* the last answer ends it */
 			listing_finish(l);
+		else if (!r->err && !l->err && !l->lost && !l->delivered)
+			/* The server answers in order: everything before
+			 * this EOF is here, what follows can only be EOF. */
+			listing_deliver(l, 0);
 		return;
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
