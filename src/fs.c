@@ -95,7 +95,7 @@ struct rfs {
 	int one_conn;		/* max_conns=1: an open need not wait to
 				 * see where copy_file_range wants it */
 	struct fuse_session *se;	/* for the kernel's page cache */
-	GHashTable *walks;	/* directory ino -> struct walk */
+	GHashTable *walks;	/* directory path -> struct walk */
 	GHashTable *ahead;	/* path -> struct ahead: small files fetched
 				 * for the opens to come */
 	GQueue ahead_ready;	/* struct ahead *: fetched, oldest first */
@@ -175,6 +175,30 @@ static char *child_path(struct rfs *fs, struct node *parent, const char *name)
 static char *name_key(struct node *parent, const char *name)
 {
 	return g_strdup_printf("%lx/%s", (unsigned long)parent->ino, name);
+}
+
+/* The node of a remote path, if there is one (fs->lock held). */
+static struct node *node_at(struct rfs *fs, const char *path)
+{
+	size_t nb = strlen(fs->base);
+	struct node *n = fs->root;
+	gchar **parts;
+
+	if (strncmp(path, fs->base, nb) || (path[nb] && path[nb] != '/' &&
+					    nb && fs->base[nb - 1] != '/'))
+		return NULL;
+	parts = g_strsplit(path + nb, "/", -1);
+	for (guint i = 0; n && parts[i]; i++) {
+		char *key;
+
+		if (!*parts[i])
+			continue;
+		key = name_key(n, parts[i]);
+		n = g_hash_table_lookup(fs->names, key);
+		g_free(key);
+	}
+	g_strfreev(parts);
+	return n;
 }
 
 static fuse_ino_t ino_for(struct rfs *fs, const char *path)
@@ -1856,13 +1880,14 @@ static int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
 #define AHEAD_FILE_MAX (64u << 10)	/* only files this small */
 #define AHEAD_MAX 64		/* files on the way, the whole mount */
 #define AHEAD_MEM (8u << 20)	/* bytes kept for opens to come */
-#define AHEAD_WALKS 16		/* directories followed at once */
+#define AHEAD_WALKS 256	/* directories followed at once */
 
 struct walk {			/* a program reading a directory's files */
 	char *last;		/* the name it opened last */
 	enum next_order order;	/* NEXT_NONE: not a walk (yet) */
 	GQueue planned;		/* char *: names after last, in order,
 				 * fetched ahead or passed over */
+	int onward;		/* gone on into the next directory */
 };
 
 struct ahead {			/* a file fetched ahead (fs->lock) */
@@ -1998,15 +2023,16 @@ static void ahead_stat(struct sftp_reply *r, void *data)
 		ahead_end(ah, &empty);
 }
 
-/* Is the entry d of directory dir (node dn) worth fetching ahead? Then a
- * new struct ahead for it, listed (fs->lock held). */
+/* Is the entry d of directory dir (node dn, or NULL if it has none: then
+ * no node below it either) worth fetching ahead? Then a new struct ahead
+ * for it, listed (fs->lock held). */
 static struct ahead *ahead_new_locked(struct rfs *fs, struct node *dn,
 				      const char *dir,
 				      const struct cache_dent *d)
 {
 	const struct sftp_attrs *a = &d->a;
-	char *key = name_key(dn, d->name), *path;
-	struct node *n = g_hash_table_lookup(fs->names, key);
+	char *key = dn ? name_key(dn, d->name) : NULL, *path;
+	struct node *n = key ? g_hash_table_lookup(fs->names, key) : NULL;
 	struct ahead *ah;
 
 	g_free(key);
@@ -2032,43 +2058,48 @@ static struct ahead *ahead_new_locked(struct rfs *fs, struct node *dn,
 	return ah;
 }
 
-/* The walk of directory dir, found or made (fs->lock held). */
-static struct walk *walk_get_locked(struct rfs *fs, fuse_ino_t dir)
+/* The walk of directory dpath, found or made (fs->lock held). */
+static struct walk *walk_get_locked(struct rfs *fs, const char *dpath)
 {
-	uint64_t k = dir;
-	struct walk *w = g_hash_table_lookup(fs->walks, &k);
-	uint64_t *kp;
+	struct walk *w = g_hash_table_lookup(fs->walks, dpath);
 
 	if (w)
 		return w;
 	if (g_hash_table_size(fs->walks) >= AHEAD_WALKS)
 		g_hash_table_remove_all(fs->walks);	/* rare: start over */
 	w = g_new0(struct walk, 1);
-	kp = g_new(uint64_t, 1);
-	*kp = dir;
-	g_hash_table_insert(fs->walks, kp, w);
+	g_hash_table_insert(fs->walks, g_strdup(dpath), w);
 	return w;
 }
 
-/* Plan the walk of directory node dir (path dpath, listing ents, names
- * in order) on from `from`: the next names go into its plan, and those
- * worth it are fetched. */
+static void walk_onward(struct rfs *fs, struct node *dn, const char *dpath);
+static int listing_onward(struct rfs *fs, const char *path);
+
+/* Plan the walk of directory dpath (its node's ino, or 0 if it has none;
+ * listing ents, its names in names) on from `from` (NULL: from the
+ * start): the next names go into its plan, and those worth it are
+ * fetched. A walk in sorted order that reaches the end of its directory
+ * goes on into the next one (git's index is sorted by path). */
 static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
 		      const GArray *ents, const char *const *names,
 		      const char *from)
 {
-	unsigned idx[AHEAD_FILES], k;
+	unsigned idx[AHEAD_FILES], k = 0, want = 0;
 	GSList *go = NULL;
-	uint64_t key = dir;
 	struct walk *w;
 	struct node *dn;
+	int onward = 0;
 
 	pthread_mutex_lock(&fs->lock);
-	w = g_hash_table_lookup(fs->walks, &key);
-	dn = node_get(fs, dir);
-	k = w && dn ? next_after(names, ents->len, w->order, from, idx,
-				 AHEAD_FILES - MIN(AHEAD_FILES,
-						   w->planned.length)) : 0;
+	w = g_hash_table_lookup(fs->walks, dpath);
+	dn = dir ? node_get(fs, dir) : NULL;
+	if (w) {
+		want = AHEAD_FILES - MIN(AHEAD_FILES, w->planned.length);
+		k = next_after(names, ents->len, w->order, from, idx, want);
+		onward = k < want && w->order == NEXT_SORTED && !w->onward &&
+			 dn;	/* (else when the program is there) */
+		w->onward |= onward;
+	}
 	for (unsigned i = 0; i < k; i++) {
 		const struct cache_dent *d =
 			&g_array_index(ents, struct cache_dent, idx[i]);
@@ -2078,6 +2109,8 @@ static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
 		if (ah)
 			go = g_slist_prepend(go, ah);
 	}
+	if (onward)
+		dn->refs++;
 	pthread_mutex_unlock(&fs->lock);
 	go = g_slist_reverse(go);
 	for (GSList *l = go; l; l = l->next) {
@@ -2087,6 +2120,84 @@ static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
 				ahead_handle, ahead_stat, ah);
 	}
 	g_slist_free(go);
+	if (onward) {
+		walk_onward(fs, dn, dpath);
+		node_unref(fs, dn);
+	}
+}
+
+/* The names of a listing, in its order (g_free the array only). */
+static const char **dents_names(const GArray *ents)
+{
+	const char **names = g_new(const char *, ents->len + 1);
+
+	for (guint i = 0; i < ents->len; i++)
+		names[i] = g_array_index(ents, struct cache_dent, i).name;
+	return names;
+}
+
+/* The listing of dpath, the directory a sorted walk goes on into, is
+ * here: plan its first files, unless the program is there already. */
+static void walk_onward_listed(struct rfs *fs, const char *dpath,
+			       const GArray *ents)
+{
+	const char **names;
+	struct walk *w;
+	int fresh;
+
+	struct node *dn;
+
+	pthread_mutex_lock(&fs->lock);
+	w = walk_get_locked(fs, dpath);
+	fresh = !w->last && !w->planned.length;
+	if (fresh)
+		w->order = NEXT_SORTED;
+	dn = node_at(fs, dpath);
+	pthread_mutex_unlock(&fs->lock);
+	if (!fresh)
+		return;
+	names = dents_names(ents);
+	walk_plan(fs, dn ? dn->ino : 0, dpath, ents, names, NULL);
+	g_free(names);
+}
+
+/* A sorted walk in directory dn (dpath) is at its end: the next
+ * directory in sorted order beside it is where the program goes next.
+ * Its listing, then its first files, are fetched. */
+static void walk_onward(struct rfs *fs, struct node *dn, const char *dpath)
+{
+	char *parent = g_path_get_dirname(dpath), *name, *next = NULL;
+	GArray *pents = NULL, *ents;
+	unsigned idx;
+
+	pthread_mutex_lock(&fs->lock);
+	name = dn->name ? g_strdup(dn->name) : NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (name && strcmp(parent, dpath))
+		pents = cache_get_dir(fs->cache, parent);
+	if (pents) {
+		const char **names = dents_names(pents);
+
+		if (next_after(names, pents->len, NEXT_SORTED, name, &idx,
+			       1) == 1 &&
+		    S_ISDIR(g_array_index(pents, struct cache_dent,
+					  idx).a.perm))
+			next = g_strconcat(parent, strcmp(parent, "/") ?
+					   "/" : "", names[idx], NULL);
+		g_free(names);
+		cache_dents_free(pents);
+	}
+	g_free(parent);
+	g_free(name);
+	if (!next)
+		return;
+	ents = cache_get_dir(fs->cache, next);
+	if (!ents && !listing_onward(fs, next))	/* here, or no slot */
+		ents = cache_get_dir(fs->cache, next);
+	if (ents)
+		walk_onward_listed(fs, next, ents);
+	cache_dents_free(ents);
+	g_free(next);
 }
 
 /* Where is name in w's plan? Drop the names the program passed over
@@ -2140,7 +2251,7 @@ static void walk_note(struct op *op)
 		return;
 	}
 	dir = n->parent->ino;
-	w = walk_get_locked(fs, dir);
+	w = walk_get_locked(fs, dpath);
 	if (!walk_advance_locked(fs, w, dpath, n->name))
 		prev = g_strdup(w->last);	/* not planned: a walk? */
 	else if (w->planned.length < AHEAD_FILES / 2)
@@ -2158,13 +2269,11 @@ static void walk_note(struct op *op)
 		g_free(dpath);
 		return;
 	}
-	names = g_new(const char *, ents->len + 1);
-	for (guint i = 0; i < ents->len; i++)
-		names[i] = g_array_index(ents, struct cache_dent, i).name;
+	names = dents_names(ents);
 	if (prev) {
 		order = next_order(names, ents->len, prev, from);
 		pthread_mutex_lock(&fs->lock);
-		walk_get_locked(fs, dir)->order = order;
+		walk_get_locked(fs, dpath)->order = order;
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (order != NEXT_NONE)
@@ -2468,6 +2577,7 @@ struct listing {
 	int eof, err;
 	int lost, restarts;	/* the link broke under it: start again */
 	int delivered;		/* to the cache and the waiters */
+	int onward;		/* a sorted walk goes on into it */
 };
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
@@ -2568,7 +2678,6 @@ static void prefetch_children(struct rfs *fs, struct listing *l)
 	}
 }
 
-/* The listing is complete (err 0) or failed: answer every waiter. */
 /* The listing is whole (or failed): into the cache, to the opendirs
  * waiting for it; the next listing to fetch ahead starts. */
 static void listing_deliver(struct listing *l, int err)
@@ -2619,6 +2728,8 @@ static void listing_deliver(struct listing *l, int err)
 	if (!err && waiters && fs->o.cache.dir_ms)
 		prefetch_children(fs, l);
 	g_slist_free(waiters);
+	if (!err && l->onward)
+		walk_onward_listed(fs, l->path, l->ents);
 }
 
 static void listing_end(struct listing *l, int err)
@@ -2735,6 +2846,27 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op)
 	g_hash_table_replace(fs->listings, l->path, l);	/* the newest */
 	pthread_mutex_unlock(&fs->lock);
 	sftp_path(fs->conn, SSH_FXP_OPENDIR, path, listing_opened, l);
+}
+
+/* Fetch path's listing (unless on its way) for a sorted walk to go on
+ * into (walk_onward_listed once delivered). 0 if not on its way. */
+static int listing_onward(struct rfs *fs, const char *path)
+{
+	struct listing *l;
+
+	pthread_mutex_lock(&fs->lock);
+	l = g_hash_table_lookup(fs->listings, path);
+	if (!l && fs->prefetching < PREFETCH_MAX) {
+		fs->prefetching++;
+		pthread_mutex_unlock(&fs->lock);
+		listing_start(fs, path, NULL);
+		pthread_mutex_lock(&fs->lock);
+		l = g_hash_table_lookup(fs->listings, path);
+	}
+	if (l)
+		l->onward = 1;
+	pthread_mutex_unlock(&fs->lock);
+	return l != NULL;
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -3363,7 +3495,7 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
 	fs->names = g_hash_table_new(g_str_hash, g_str_equal);
-	fs->walks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+	fs->walks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					  walk_free);
 	fs->ahead = g_hash_table_new(g_str_hash, g_str_equal);
 	fs->store_pool = g_thread_pool_new(open_store, NULL, 1, FALSE, NULL);

@@ -59,8 +59,9 @@ unsigned next_after(const char *const *names, unsigned n,
 	if (order == NEXT_NONE)
 		return 0;
 	r = ranked(names, n, order);
-	at = place(names, r, n, after);
-	for (unsigned i = (unsigned)(at + 1); at >= 0 && i < n && k < max; i++)
+	at = after ? place(names, r, n, after) : -1;
+	for (unsigned i = (unsigned)(at + 1); (at >= 0 || !after) && i < n &&
+	     k < max; i++)
 		out[k++] = r[i];
 	g_free(r);
 	return k;

@@ -24,7 +24,8 @@ enum next_order next_order(const char *const *names, unsigned n,
 			   const char *prev, const char *cur);
 
 /* Up to max indexes into names (into out) of the names after `after`
- * in order; how many. None when after is not among names. */
+ * in order (NULL: from the first); how many. None when after is not
+ * among names. */
 unsigned next_after(const char *const *names, unsigned n,
 		    enum next_order order, const char *after,
 		    unsigned *out, unsigned max);

@@ -21,9 +21,10 @@ def make_files(remote, n, size=lambda i: 1000 + 37 * i, prefix='f'):
     return names
 
 
-def fetched(log):
-    """Names whose content an open found fetched ahead (the -d log)."""
-    return [os.path.basename(p) for p in
+def fetched(log, parts=1):
+    """Names (their last parts components) whose content an open found
+    fetched ahead (the -d log)."""
+    return ['/'.join(p.split('/')[-parts:]) for p in
             re.findall(r'ahead: (\S+): \d+ bytes fetched ahead', log)]
 
 
@@ -173,3 +174,26 @@ def test_untar_into_a_listed_directory_with_revalidate_window(
     # (within cache_negative_timeout, 1 s, too: 10 files in 0.2 s)
     rts = untar_round_trips(m, tmp_path, m.mnt, 10)
     assert rts <= 2 * 10 + 4, rts
+
+
+def test_sorted_walk_goes_on_into_the_next_directory(rfs, proxied, remote):
+    """git reads its files sorted by path: d0/*, then d1/*, ... The walk
+    that reaches the end of d0 fetches d1's listing and first files."""
+    paths = []
+    for d in range(4):
+        (remote / ('d%d' % d)).mkdir()
+        for i in range(5):
+            p = 'd%d/f%d' % (d, i)
+            (remote / p).write_bytes(p.encode() * (100 + i))
+            paths.append(p)
+    m = slow_mount(rfs, proxied)
+    os.listdir(m.mnt)
+    os.listdir(m.path('d0'))
+    before = len(m.stderr())
+    for p in paths:
+        os.stat(m.path(p))          # as git: lstat, then open and read
+        with open(m.path(p), 'rb') as f:
+            assert f.read() == (remote / p).read_bytes(), p
+    got = set(fetched(m.stderr()[before:], 2))
+    # all but the two opens that showed the walk
+    assert set(paths[2:]) <= got, sorted(got)

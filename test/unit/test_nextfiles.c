@@ -57,6 +57,10 @@ static void test_after(void)
 	g_assert_cmpuint(next_after(ls, N, NEXT_SORTED, "x.c", out, 8), ==,
 			 0);
 	g_assert_cmpuint(next_after(ls, N, NEXT_NONE, "b.c", out, 8), ==, 0);
+	/* from the start (a walk going on into the next directory) */
+	g_assert_cmpuint(next_after(ls, N, NEXT_SORTED, NULL, out, 2), ==, 2);
+	g_assert_cmpstr(ls[out[0]], ==, "a.c");
+	g_assert_cmpstr(ls[out[1]], ==, "b.c");
 }
 
 int main(int argc, char **argv)
