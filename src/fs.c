@@ -2341,16 +2341,15 @@ static int ahead_use(struct op *op, const struct sftp_attrs *a)
 		fs->ahead_mem -= ah->a.size;
 		ah->listed = 0;
 	}
-	pthread_mutex_unlock(&fs->lock);
-	if (!use) {
-		if (ah)
-			ahead_free(ah);
-		return 0;
+	if (use) {	/* under the lock: fs_quiesce may free the pool */
+		op->a = *a;
+		op->ahead = ah;
+		g_thread_pool_push(fs->store_pool, op, NULL);
 	}
-	op->a = *a;
-	op->ahead = ah;
-	g_thread_pool_push(fs->store_pool, op, NULL);
-	return 1;
+	pthread_mutex_unlock(&fs->lock);
+	if (!use && ah)
+		ahead_free(ah);
+	return use;
 }
 
 /* A read-only open with the file's attributes, revalidated (or cached,
