@@ -101,8 +101,9 @@ struct rfs {
 	GQueue ahead_ready;	/* struct ahead *: fetched, oldest first */
 	uint64_t ahead_mem;	/* their bytes */
 	int ahead_fetching;	/* on the way */
-	uint64_t ahead_files, ahead_bytes;	/* fetched so far */
+	uint64_t ahead_fetched, ahead_used;	/* files so far */
 	GThreadPool *store_pool;	/* one thread: open_store */
+	int quiesced;		/* fs_quiesce: no more stores */
 };
 
 struct file {			/* fi->fh of an open file */
@@ -139,6 +140,9 @@ struct op {
 	int64_t start_ms;	/* statfs: when it was asked */
 	struct ahead *ahead;	/* open: its content, fetched ahead */
 };
+
+static void ahead_forget(struct rfs *fs, const char *path, int tree);
+static void ahead_forget_locked(struct rfs *fs, const char *path, int tree);
 
 static struct rfs *fs_ctx(fuse_req_t req)
 {
@@ -184,7 +188,7 @@ static struct node *node_at(struct rfs *fs, const char *path)
 	struct node *n = fs->root;
 	gchar **parts;
 
-	if (strncmp(path, fs->base, nb) || (path[nb] && path[nb] != '/' &&
+	if (strncmp(path, fs->base, nb) != 0 || (path[nb] && path[nb] != '/' &&
 					    nb && fs->base[nb - 1] != '/'))
 		return NULL;
 	parts = g_strsplit(path + nb, "/", -1);
@@ -918,6 +922,7 @@ static void setattr_done(struct sftp_reply *r, void *data)
 	struct op *op = data;
 
 	cache_invalidate(op->fs->cache, op->path);
+	ahead_forget(op->fs, op->path, 0);
 	op->err = r->err;
 	/* SFTP has one "permission denied": chown, chmod and setting times
 	 * other than "now" by someone else are EPERM (cp -a ignores that
@@ -1289,6 +1294,7 @@ static void note_created(struct op *op)
 	struct rfs *fs = op->fs;
 
 	cache_created(fs->cache, op->path2, &op->a);
+	ahead_forget(fs, op->path2, 0);
 	if (op->to_set && S_ISDIR(op->a.perm) && fs->o.cache.dir_ms) {
 		GArray *empty = dents_new();
 
@@ -1334,8 +1340,10 @@ static void create_node_done(struct sftp_reply *r, void *data)
 
 	/* replayed: the first attempt may have made it; the LSTAT says */
 	op->err = is_failure(r) && r->replayed ? 0 : r->err;
-	if (op->err)
+	if (op->err) {
 		cache_invalidate(op->fs->cache, op->path2);
+		ahead_forget(op->fs, op->path2, 0);
+	}
 	op->to_set = !r->err && !r->replayed;	/* made it now, empty */
 }
 
@@ -1400,6 +1408,7 @@ static void mknod_open(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
+	ahead_forget(op->fs, op->path2, 0);
 	op->file = sftp_file_new(r, NULL, 0);
 	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, op->file, mknod_close, op);
 }
@@ -1473,6 +1482,7 @@ static void remove_done(struct sftp_reply *r, void *data)
 		cache_invalidate_tree(op->fs->cache, op->path2);
 	else
 		cache_invalidate(op->fs->cache, op->path2);
+	ahead_forget(op->fs, op->path2, op->flags == SSH_FXP_RMDIR);
 	forget_name(op->fs, op->parent, op->name);
 	op_reply_err(op, 0);
 }
@@ -1504,7 +1514,9 @@ static void hide_done(struct sftp_reply *r, void *data)
 	if (r->err && !(r->replayed && r->err == -ENOENT))
 		return op_reply_err(op, r->err);
 	cache_invalidate(fs->cache, op->path2);
+	ahead_forget(fs, op->path2, 0);
 	cache_invalidate(fs->cache, op->path);
+	ahead_forget(fs, op->path, 0);
 	pthread_mutex_lock(&fs->lock);
 	node_detach(fs, op->node);
 	g_free(op->node->name);
@@ -1625,7 +1637,9 @@ static void rename_finish(struct op *op)
 
 	/* Everything below a renamed directory moved too. */
 	cache_invalidate_tree(fs->cache, op->path2);
+	ahead_forget(fs, op->path2, 1);
 	cache_invalidate_tree(fs->cache, op->path);
+	ahead_forget(fs, op->path, 1);
 	okey = name_key(op->parent, op->name);
 	nkey = name_key(op->newparent, op->name2);
 	pthread_mutex_lock(&fs->lock);
@@ -1722,7 +1736,9 @@ static void link_done(struct sftp_reply *r, void *data)
 	if (r->err && !r->replayed)
 		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
+	ahead_forget(op->fs, op->path2, 0);
 	cache_invalidate(op->fs->cache, op->path);	/* its nlink */
+	ahead_forget(op->fs, op->path, 0);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, link_stat, op);
 }
 
@@ -1811,6 +1827,7 @@ static void file_close(struct rfs *fs, struct file *f)
 		char *path = path_of(fs, n);
 
 		cache_forget_attr(fs->cache, path);
+		ahead_forget_locked(fs, path, 0);
 		g_free(path);
 	}
 	fs->opens--;
@@ -1867,20 +1884,31 @@ static int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
  * one file at a time. When two opens in a directory follow each other in
  * the listing's order or in sorted order (nextfiles.h), the next
  * AHEAD_FILES files in that order are fetched at once: OPEN and LSTAT
- * together, then READ and CLOSE, for all of them in parallel. Their
- * content waits here (bounded by AHEAD_MEM) for the program's open, which
- * still revalidates as any open does (close-to-open, or revalidate_window)
- * and uses it only when size and mtime still match: then it goes into the
- * kernel's page cache (fuse_lowlevel_notify_store) and the open keeps it,
- * so the program's reads need no request. An open that comes while its
- * file is on the way waits for it. The store runs on a thread of its own:
- * it may wait for a page lock that only a READ answered by the I/O thread
- * releases. */
+ * together, then READ and CLOSE, for all of them in parallel. A walk in
+ * sorted order that reaches the end of its directory goes on into the
+ * next one beside it (git's index is sorted by path).
+ *
+ * The content waits here (bounded by AHEAD_MEM) for the program's open,
+ * which still revalidates as any open does (close-to-open, or
+ * revalidate_window) and uses it only when size and mtime still match:
+ * then it goes into the kernel's page cache (fuse_lowlevel_notify_store)
+ * and the open keeps it, so the program's reads need no request. Opens of
+ * a file on its way, or being stored, wait for it; none is stored while
+ * the file is open. A change this mount makes to a path forgets what was
+ * fetched of it (and below it).
+ *
+ * The store runs on a thread of its own (made in fs_init, after the
+ * daemon forked): a store waits for the page locks of the file, and a
+ * READ of it (an open that began before the file was fetched) holds them
+ * until the I/O thread answers it. */
 #define AHEAD_FILES 32		/* names planned ahead of a walk */
 #define AHEAD_FILE_MAX (64u << 10)	/* only files this small */
 #define AHEAD_MAX 64		/* files on the way, the whole mount */
 #define AHEAD_MEM (8u << 20)	/* bytes kept for opens to come */
-#define AHEAD_WALKS 256	/* directories followed at once */
+#define AHEAD_COST 256		/* bytes an entry costs beside its data */
+#define AHEAD_WALKS 256		/* directories followed at once */
+#define AHEAD_LISTING_MAX 8192	/* no walks in directories this big: each
+				 * guess sorts the listing */
 
 struct walk {			/* a program reading a directory's files */
 	char *last;		/* the name it opened last */
@@ -1893,8 +1921,10 @@ struct walk {			/* a program reading a directory's files */
 struct ahead {			/* a file fetched ahead (fs->lock) */
 	struct rfs *fs;
 	char *path;		/* its key in fs->ahead while listed */
-	int listed;		/* in fs->ahead (and, ready, fs->ahead_ready) */
-	int ready;		/* fetched: a and data */
+	int listed;		/* in fs->ahead */
+	int ready;		/* fetched: a and data (in fs->ahead_ready
+				 * while listed and not storing) */
+	int storing;		/* open_store has it */
 	struct sftp_file *file;
 	struct sftp_attrs a;
 	void *data;
@@ -1918,33 +1948,72 @@ static void ahead_free(struct ahead *ah)
 	g_free(ah);
 }
 
-/* Take ah out of the table (fs->lock held); free it when fetched. */
+/* ready and waiting for an open: out of the bound's queue (fs->lock). */
+static void ahead_unready_locked(struct rfs *fs, struct ahead *ah)
+{
+	g_queue_remove(&fs->ahead_ready, ah);
+	fs->ahead_mem -= ah->a.size + AHEAD_COST;
+}
+
+/* Take ah out of the table (fs->lock held); free it if nobody else
+ * will: ahead_end does while it is fetched, open_store while stored. */
 static void ahead_unlist_locked(struct rfs *fs, struct ahead *ah)
 {
 	if (!ah->listed)
 		return;
 	g_hash_table_remove(fs->ahead, ah->path);
 	ah->listed = 0;
-	if (!ah->ready)
-		return;		/* ahead_end frees it */
-	g_queue_remove(&fs->ahead_ready, ah);
-	fs->ahead_mem -= ah->a.size;
+	if (!ah->ready || ah->storing)
+		return;
+	ahead_unready_locked(fs, ah);
 	ahead_free(ah);
 }
 
-/* We change path: what was fetched of it is not its content. */
-static void ahead_forget(struct rfs *fs, const char *path)
+static void ahead_forget_locked(struct rfs *fs, const char *path,
+				int tree)
 {
-	struct ahead *ah;
+	if (!tree) {
+		struct ahead *ah = g_hash_table_lookup(fs->ahead, path);
 
+		if (ah)
+			ahead_unlist_locked(fs, ah);
+	} else if (g_hash_table_size(fs->ahead)) {
+		size_t n = strlen(path);
+		GList *all = g_hash_table_get_values(fs->ahead);
+
+		for (GList *l = all; l; l = l->next) {
+			struct ahead *ah = l->data;
+
+			if (!strncmp(ah->path, path, n) &&
+			    (!ah->path[n] || ah->path[n] == '/'))
+				ahead_unlist_locked(fs, ah);
+		}
+		g_list_free(all);
+	}
+}
+
+/* We changed path (tree: and everything below it): what was fetched of
+ * it is not its content. */
+static void ahead_forget(struct rfs *fs, const char *path, int tree)
+{
 	pthread_mutex_lock(&fs->lock);
-	ah = g_hash_table_lookup(fs->ahead, path);
-	if (ah)
-		ahead_unlist_locked(fs, ah);
+	ahead_forget_locked(fs, path, tree);
 	pthread_mutex_unlock(&fs->lock);
 }
 
 static void open_known(struct op *op, const struct sftp_attrs *a);
+
+/* Go on with the opens that waited for ah (taken off it). */
+static void ahead_resume(GSList *waiters)
+{
+	for (GSList *l = g_slist_reverse(waiters); l; l = l->next) {
+		struct op *op = l->data;
+		struct sftp_attrs a = op->a;
+
+		open_known(op, &a);
+	}
+	g_slist_free(waiters);
+}
 
 static void ahead_end(struct ahead *ah, const struct sftp_reply *r)
 {
@@ -1964,21 +2033,14 @@ static void ahead_end(struct ahead *ah, const struct sftp_reply *r)
 		ah->ready = 1;
 		ah->data = g_memdup2(r->data, r->data_len);
 		g_queue_push_tail(&fs->ahead_ready, ah);
-		fs->ahead_mem += ah->a.size;
-		fs->ahead_files++;
-		fs->ahead_bytes += ah->a.size;
+		fs->ahead_mem += ah->a.size + AHEAD_COST;
+		fs->ahead_fetched++;
 		while (fs->ahead_mem > AHEAD_MEM)
 			ahead_unlist_locked(fs, g_queue_peek_head(
 						    &fs->ahead_ready));
 	}
 	pthread_mutex_unlock(&fs->lock);
-	for (GSList *l = g_slist_reverse(waiters); l; l = l->next) {
-		struct op *op = l->data;
-		struct sftp_attrs a = op->a;
-
-		open_known(op, &a);
-	}
-	g_slist_free(waiters);
+	ahead_resume(waiters);
 }
 
 static void ahead_read(struct sftp_reply *r, void *data)
@@ -1999,7 +2061,6 @@ static void ahead_handle(struct sftp_reply *r, void *data)
 /* The LSTAT right behind the OPEN: what the open file is. */
 static void ahead_stat(struct sftp_reply *r, void *data)
 {
-	static const struct sftp_reply empty = { 0 };
 	struct ahead *ah = data;
 	struct rfs *fs = ah->fs;
 	const struct sftp_attrs *a = &r->attrs;
@@ -2010,17 +2071,14 @@ static void ahead_stat(struct sftp_reply *r, void *data)
 	if (r->err || !(a->flags & SFTP_ATTR_SIZE) ||
 	    !(a->flags & SFTP_ATTR_ACMODTIME) ||
 	    !(a->flags & SFTP_ATTR_PERMISSIONS) || !S_ISREG(a->perm) ||
+	    !a->size ||
 	    a->size > MIN(AHEAD_FILE_MAX, sftp_conn_max_read(fs->conn))) {
 		sftp_handle(fs->conn, SSH_FXP_CLOSE, ah->file, NULL, NULL);
 		return ahead_end(ah, NULL);
 	}
 	ah->a = *a;
-	if (a->size)
-		sftp_read(fs->conn, ah->file, 0, (uint32_t)a->size,
-			  ahead_read, ah);
+	sftp_read(fs->conn, ah->file, 0, (uint32_t)a->size, ahead_read, ah);
 	sftp_handle(fs->conn, SSH_FXP_CLOSE, ah->file, NULL, NULL);
-	if (!a->size)
-		ahead_end(ah, &empty);
 }
 
 /* Is the entry d of directory dir (node dn, or NULL if it has none: then
@@ -2039,9 +2097,8 @@ static struct ahead *ahead_new_locked(struct rfs *fs, struct node *dn,
 	if ((n && (n->files || n->opens || n->hidden ||
 		   (n->data_known && n->data_size == a->size &&
 		    n->data_mtime == a->mtime))) ||
-	    fs->ahead_fetching >= AHEAD_MAX ||
 	    !(a->flags & SFTP_ATTR_SIZE) || !(a->flags & SFTP_ATTR_ACMODTIME) ||
-	    !S_ISREG(a->perm) || a->size > AHEAD_FILE_MAX ||
+	    !S_ISREG(a->perm) || !a->size || a->size > AHEAD_FILE_MAX ||
 	    !probably_readable(fs, a))
 		return NULL;
 	path = g_strconcat(dir, strcmp(dir, "/") ? "/" : "", d->name, NULL);
@@ -2078,13 +2135,13 @@ static int listing_onward(struct rfs *fs, const char *path);
 /* Plan the walk of directory dpath (its node's ino, or 0 if it has none;
  * listing ents, its names in names) on from `from` (NULL: from the
  * start): the next names go into its plan, and those worth it are
- * fetched. A walk in sorted order that reaches the end of its directory
- * goes on into the next one (git's index is sorted by path). */
+ * fetched. At the end of its directory, a sorted walk the program is in
+ * goes on into the next directory. */
 static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
 		      const GArray *ents, const char *const *names,
 		      const char *from)
 {
-	unsigned idx[AHEAD_FILES], k = 0, want = 0;
+	unsigned idx[AHEAD_FILES], k = 0, want = 0, i;
 	GSList *go = NULL;
 	struct walk *w;
 	struct node *dn;
@@ -2096,21 +2153,26 @@ static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
 	if (w) {
 		want = AHEAD_FILES - MIN(AHEAD_FILES, w->planned.length);
 		k = next_after(names, ents->len, w->order, from, idx, want);
-		onward = k < want && w->order == NEXT_SORTED && !w->onward &&
-			 dn;	/* (else when the program is there) */
-		w->onward |= onward;
 	}
-	for (unsigned i = 0; i < k; i++) {
+	for (i = 0; i < k && fs->ahead_fetching < AHEAD_MAX; i++) {
 		const struct cache_dent *d =
 			&g_array_index(ents, struct cache_dent, idx[i]);
-		struct ahead *ah = ahead_new_locked(fs, dn, dpath, d);
+		struct ahead *ah;
 
+		if (!strcmp(d->name, ".") || !strcmp(d->name, ".."))
+			continue;
+		ah = ahead_new_locked(fs, dn, dpath, d);
 		g_queue_push_tail(&w->planned, g_strdup(d->name));
 		if (ah)
 			go = g_slist_prepend(go, ah);
 	}
-	if (onward)
+	/* (stopped by AHEAD_MAX: the rest is planned when the program
+	 * gets nearer) */
+	if (w && i == k && k < want && w->order == NEXT_SORTED &&
+	    !w->onward && w->last && dn) {
+		onward = w->onward = 1;
 		dn->refs++;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	go = g_slist_reverse(go);
 	for (GSList *l = go; l; l = l->next) {
@@ -2143,21 +2205,25 @@ static void walk_onward_listed(struct rfs *fs, const char *dpath,
 {
 	const char **names;
 	struct walk *w;
+	struct node *dn;
+	fuse_ino_t dir = 0;
 	int fresh;
 
-	struct node *dn;
-
+	if (ents->len > AHEAD_LISTING_MAX)
+		return;
 	pthread_mutex_lock(&fs->lock);
 	w = walk_get_locked(fs, dpath);
 	fresh = !w->last && !w->planned.length;
 	if (fresh)
 		w->order = NEXT_SORTED;
 	dn = node_at(fs, dpath);
+	if (dn)
+		dir = dn->ino;
 	pthread_mutex_unlock(&fs->lock);
 	if (!fresh)
 		return;
 	names = dents_names(ents);
-	walk_plan(fs, dn ? dn->ino : 0, dpath, ents, names, NULL);
+	walk_plan(fs, dir, dpath, ents, names, NULL);
 	g_free(names);
 }
 
@@ -2173,9 +2239,9 @@ static void walk_onward(struct rfs *fs, struct node *dn, const char *dpath)
 	pthread_mutex_lock(&fs->lock);
 	name = dn->name ? g_strdup(dn->name) : NULL;
 	pthread_mutex_unlock(&fs->lock);
-	if (name && strcmp(parent, dpath))
+	if (name && strcmp(parent, dpath) != 0)
 		pents = cache_get_dir(fs->cache, parent);
-	if (pents) {
+	if (pents && pents->len <= AHEAD_LISTING_MAX) {
 		const char **names = dents_names(pents);
 
 		if (next_after(names, pents->len, NEXT_SORTED, name, &idx,
@@ -2185,8 +2251,8 @@ static void walk_onward(struct rfs *fs, struct node *dn, const char *dpath)
 			next = g_strconcat(parent, strcmp(parent, "/") ?
 					   "/" : "", names[idx], NULL);
 		g_free(names);
-		cache_dents_free(pents);
 	}
+	cache_dents_free(pents);
 	g_free(parent);
 	g_free(name);
 	if (!next)
@@ -2200,31 +2266,56 @@ static void walk_onward(struct rfs *fs, struct node *dn, const char *dpath)
 	g_free(next);
 }
 
-/* Where is name in w's plan? Drop the names the program passed over
- * (and what was fetched of them); 1 if it was planned (fs->lock held). */
+/* A planned name the program passed over: what was fetched of it goes
+ * (fs->lock held). */
+static void ahead_drop_locked(struct rfs *fs, const char *dir,
+			      const char *name)
+{
+	char *path = g_strconcat(dir, strcmp(dir, "/") ? "/" : "", name,
+				 NULL);
+	struct ahead *ah = g_hash_table_lookup(fs->ahead, path);
+
+	if (ah && ah->ready)
+		ahead_unlist_locked(fs, ah);
+	g_free(path);
+}
+
+/* The program opens name in w's directory dir: 1 if the plan had it
+ * (the names before it, passed over, are dropped with what was fetched
+ * of them), 0 if not (the plan stays) (fs->lock held). */
 static int walk_advance_locked(struct rfs *fs, struct walk *w,
 			       const char *dir, const char *name)
+{
+	GList *hit;
+	char *p;
+
+	for (hit = w->planned.head; hit && strcmp(hit->data, name) != 0;
+	     hit = hit->next)
+		;
+	if (!hit)
+		return 0;
+	while ((p = g_queue_pop_head(&w->planned))) {
+		int at = !strcmp(p, name);
+
+		if (!at)
+			ahead_drop_locked(fs, dir, p);
+		g_free(p);
+		if (at)
+			break;
+	}
+	return 1;
+}
+
+/* Drop w's plan and what was fetched for it (fs->lock held). */
+static void walk_drop_plan_locked(struct rfs *fs, struct walk *w,
+				  const char *dir)
 {
 	char *p;
 
 	while ((p = g_queue_pop_head(&w->planned))) {
-		int hit = !strcmp(p, name);
-
-		if (!hit) {
-			char *path = g_strconcat(dir, strcmp(dir, "/") ?
-						 "/" : "", p, NULL);
-			struct ahead *ah = g_hash_table_lookup(fs->ahead,
-							       path);
-
-			if (ah && ah->ready)
-				ahead_unlist_locked(fs, ah);
-			g_free(path);
-		}
+		ahead_drop_locked(fs, dir, p);
 		g_free(p);
-		if (hit)
-			return 1;
 	}
-	return 0;
 }
 
 /* A read-only open of op's node: follow its directory's walk, and keep
@@ -2252,18 +2343,22 @@ static void walk_note(struct op *op)
 	}
 	dir = n->parent->ino;
 	w = walk_get_locked(fs, dpath);
-	if (!walk_advance_locked(fs, w, dpath, n->name))
+	if (walk_advance_locked(fs, w, dpath, n->name)) {
+		if (w->planned.length < AHEAD_FILES / 2)
+			from = g_strdup(g_queue_peek_tail(&w->planned));
+		if (!from && !w->planned.length)
+			from = g_strdup(n->name);
+	} else if (w->last && strcmp(w->last, n->name) != 0) {
 		prev = g_strdup(w->last);	/* not planned: a walk? */
-	else if (w->planned.length < AHEAD_FILES / 2)
-		from = g_strdup(g_queue_peek_tail(&w->planned));
-	if (!from && prev)
 		from = g_strdup(n->name);
+	}
 	g_free(w->last);
 	w->last = g_strdup(n->name);
 	order = w->order;
 	pthread_mutex_unlock(&fs->lock);
 	ents = from ? cache_get_dir(fs->cache, dpath) : NULL;
-	if (!ents) {
+	if (!ents || ents->len > AHEAD_LISTING_MAX) {
+		cache_dents_free(ents);
 		g_free(prev);
 		g_free(from);
 		g_free(dpath);
@@ -2273,7 +2368,12 @@ static void walk_note(struct op *op)
 	if (prev) {
 		order = next_order(names, ents->len, prev, from);
 		pthread_mutex_lock(&fs->lock);
-		walk_get_locked(fs, dpath)->order = order;
+		w = walk_get_locked(fs, dpath);
+		if (order != NEXT_NONE) {	/* a walk (again): anew */
+			walk_drop_plan_locked(fs, w, dpath);
+			w->order = order;
+			w->onward = 0;
+		}
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (order != NEXT_NONE)
@@ -2286,7 +2386,8 @@ static void walk_note(struct op *op)
 }
 
 /* The store thread: put what was fetched ahead into the kernel's page
- * cache, then go on with the open. */
+ * cache (after dropping what it held: the file may have shrunk), then go
+ * on with the open. */
 static void open_store(gpointer data, gpointer user)
 {
 	struct op *op = data;
@@ -2294,29 +2395,44 @@ static void open_store(gpointer data, gpointer user)
 	struct fuse_bufvec v = FUSE_BUFVEC_INIT(ah->a.size);
 	struct rfs *fs = op->fs;
 	struct sftp_attrs a = op->a;
-	int rc;
+	GSList *waiters;
+	int rc, kept;
 
 	(void)user;
 	op->ahead = NULL;
 	v.buf[0].mem = ah->data;
-	rc = fuse_lowlevel_notify_store(fs->se, op->node->ino, 0, &v, 0);
+	rc = fuse_lowlevel_notify_inval_inode(fs->se, op->node->ino, 0, 0);
+	if (!rc)
+		rc = fuse_lowlevel_notify_store(fs->se, op->node->ino, 0, &v,
+						0);
 	log_debug("ahead: %s: %" PRIu64 " bytes fetched ahead%s%s", op->path,
 		  ah->a.size, rc ? ", not stored: " : "",
 		  rc ? strerror(-rc) : "");
 	pthread_mutex_lock(&fs->lock);
-	if (!rc) {
+	kept = !rc && ah->listed;	/* else forgotten: a change of ours */
+	if (kept) {
+		fs->ahead_used++;
 		op->node->data_known = 1;
 		op->node->data_size = ah->a.size;
 		op->node->data_mtime = ah->a.mtime;
 	}
+	if (ah->listed) {
+		g_hash_table_remove(fs->ahead, ah->path);
+		ah->listed = 0;
+	}
+	waiters = ah->waiters;
+	ah->waiters = NULL;
 	pthread_mutex_unlock(&fs->lock);
+	if (!rc && !kept)	/* undo what it stored */
+		fuse_lowlevel_notify_inval_inode(fs->se, op->node->ino, 0, 0);
 	ahead_free(ah);
 	open_known(op, &a);
+	ahead_resume(waiters);
 }
 
-/* An open revalidated with attributes a: wait for its file on the way,
- * or use what was fetched when a says it is still the content. 1 if the
- * open goes on elsewhere. */
+/* An open revalidated with attributes a: wait for its file on the way
+ * (or being stored), or use what was fetched when a says it is still
+ * the content. 1 if the open goes on elsewhere. */
 static int ahead_use(struct op *op, const struct sftp_attrs *a)
 {
 	struct rfs *fs = op->fs;
@@ -2325,7 +2441,7 @@ static int ahead_use(struct op *op, const struct sftp_attrs *a)
 
 	pthread_mutex_lock(&fs->lock);
 	ah = g_hash_table_lookup(fs->ahead, op->path);
-	if (ah && !ah->ready) {
+	if (ah && (!ah->ready || ah->storing)) {
 		op->a = *a;
 		ah->waiters = g_slist_prepend(ah->waiters, op);
 		pthread_mutex_unlock(&fs->lock);
@@ -2335,20 +2451,18 @@ static int ahead_use(struct op *op, const struct sftp_attrs *a)
 		use = (a->flags & SFTP_ATTR_SIZE) &&
 		      (a->flags & SFTP_ATTR_ACMODTIME) &&
 		      a->size == ah->a.size && a->mtime == ah->a.mtime &&
-		      a->size && !op->node->files && fs->store_pool;
-		g_hash_table_steal(fs->ahead, ah->path);
-		g_queue_remove(&fs->ahead_ready, ah);
-		fs->ahead_mem -= ah->a.size;
-		ah->listed = 0;
-	}
-	if (use) {	/* under the lock: fs_quiesce may free the pool */
-		op->a = *a;
-		op->ahead = ah;
-		g_thread_pool_push(fs->store_pool, op, NULL);
+		      !op->node->files && fs->store_pool;
+		if (use) {	/* under the lock: fs_quiesce frees the pool */
+			ahead_unready_locked(fs, ah);
+			ah->storing = 1;
+			op->a = *a;
+			op->ahead = ah;
+			g_thread_pool_push(fs->store_pool, op, NULL);
+		} else {
+			ahead_unlist_locked(fs, ah);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
-	if (!use && ah)
-		ahead_free(ah);
 	return use;
 }
 
@@ -2443,10 +2557,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		op_interruptible(op);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		cache_forget_attr(op->fs->cache, op->path);
+		ahead_forget(op->fs, op->path, 0);
 		pthread_mutex_lock(&op->fs->lock);
 		op->node->data_known = 0;	/* it is going to change */
 		pthread_mutex_unlock(&op->fs->lock);
-		ahead_forget(op->fs, op->path);
 		sftp_open(op->fs->conn, op->path,
 			  pflags_of(fi->flags & ~(O_CREAT | O_EXCL)), NULL,
 			  open_done, op);
@@ -2779,7 +2893,9 @@ static void listing_next(struct sftp_reply *r, void *data)
 		l->eof = 1;
 		if (!l->inflight)	/* the last answer ends it */
 			listing_finish(l);
-		else if (!r->err && !l->err && !l->lost && !l->delivered)
+		else if ((!r->err || (r->type == SSH_FXP_STATUS &&
+					      r->status == SSH_FX_EOF)) &&
+			 !l->err && !l->lost && !l->delivered)
 			/* The server answers in order: everything before
 			 * this EOF is here, what follows can only be EOF. */
 			listing_deliver(l, 0);
@@ -3176,6 +3292,7 @@ static void create_fixed(struct sftp_reply *r, void *data)
 
 	(void)r;
 	cache_created(fs->cache, op->path2, &op->a);
+	ahead_forget(fs, op->path2, 0);
 	n = entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
 	f = file_new_locked(fs, n, op->file, op->fi.flags);
@@ -3209,6 +3326,7 @@ static void create_open(struct sftp_reply *r, void *data)
 
 	if (r->err) {
 		cache_invalidate(op->fs->cache, op->path2);
+		ahead_forget(op->fs, op->path2, 0);
 		op->err = is_failure(r) ? -EIO : r->err;
 		return;		/* create_stat answers */
 	}
@@ -3391,6 +3509,14 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct rfs *fs = userdata;
 
+	/* Here, in the daemon (after the fork: a GLib thread pool may
+	 * start a helper thread with its first pool). */
+	pthread_mutex_lock(&fs->lock);
+	if (!fs->store_pool && !fs->quiesced)
+		fs->store_pool = g_thread_pool_new(open_store, NULL, 1, FALSE,
+						   NULL);
+	pthread_mutex_unlock(&fs->lock);
+
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -3497,7 +3623,6 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->walks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					  walk_free);
 	fs->ahead = g_hash_table_new(g_str_hash, g_str_equal);
-	fs->store_pool = g_thread_pool_new(open_store, NULL, 1, FALSE, NULL);
 	fs->dirs = g_hash_table_new_full(NULL, NULL,
 					 (GDestroyNotify)dir_free, NULL);
 	fs->root = g_new0(struct node, 1);
@@ -3525,6 +3650,7 @@ void fs_quiesce(struct rfs *fs)
 	pthread_mutex_lock(&fs->lock);
 	p = fs->store_pool;
 	fs->store_pool = NULL;
+	fs->quiesced = 1;
 	pthread_mutex_unlock(&fs->lock);
 	if (p)
 		g_thread_pool_free(p, FALSE, TRUE);
@@ -3537,6 +3663,7 @@ void fs_free(struct rfs *fs)
 
 	if (!fs)
 		return;
+	fs_quiesce(fs);
 	g_hash_table_iter_init(&it, fs->inodes);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct node *n = v;
@@ -3548,7 +3675,6 @@ void fs_free(struct rfs *fs)
 	g_hash_table_destroy(fs->inodes);
 	g_hash_table_destroy(fs->dirs);	/* never released: unmounted */
 	g_hash_table_destroy(fs->walks);
-	fs_quiesce(fs);
 	g_queue_clear(&fs->ahead_ready);
 	g_hash_table_foreach(fs->ahead, ahead_free_cb, NULL);
 	g_hash_table_destroy(fs->ahead);
@@ -3573,4 +3699,12 @@ void fs_stats(struct rfs *fs, struct sftp_stats *s, uint64_t *hits,
 {
 	sftp_conn_stats(fs->conn, s);
 	cache_stats(fs->cache, hits, misses);
+}
+
+void fs_ahead_stats(struct rfs *fs, uint64_t *fetched, uint64_t *used)
+{
+	pthread_mutex_lock(&fs->lock);
+	*fetched = fs->ahead_fetched;
+	*used = fs->ahead_used;
+	pthread_mutex_unlock(&fs->lock);
 }

@@ -14,12 +14,14 @@
 char *stats_text(struct rfs *fs)
 {
 	struct sftp_stats s;
-	uint64_t hits, misses;
+	uint64_t hits, misses, fetched, used;
 
 	fs_stats(fs, &s, &hits, &misses);
+	fs_ahead_stats(fs, &fetched, &used);
 	return g_strdup_printf("requests=%llu bytes_out=%llu bytes_in=%llu "
 		"cache_hits=%llu cache_misses=%llu cache_hit_rate=%.1f%% "
-		"reconnects=%llu rtt_ms=%.1f conns=%u channels=%u",
+		"reconnects=%llu rtt_ms=%.1f conns=%u channels=%u "
+		"files_ahead=%llu files_ahead_used=%llu",
 		(unsigned long long)s.requests,
 		(unsigned long long)s.bytes_out,
 		(unsigned long long)s.bytes_in,
@@ -27,7 +29,8 @@ char *stats_text(struct rfs *fs)
 		hits + misses ? 100.0 * (double)hits / (double)(hits + misses)
 			      : 0.0,
 		(unsigned long long)s.reconnects, (double)s.rtt_ms8 / 8,
-		s.conns, s.channels);
+		s.conns, s.channels, (unsigned long long)fetched,
+		(unsigned long long)used);
 }
 
 /* "3 h 2 min", "5 min 3 s", "12 s". */

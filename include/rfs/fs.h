@@ -49,5 +49,7 @@ int fs_noxattr(struct rfs *fs);
  * for stats.c. Any thread. */
 void fs_stats(struct rfs *fs, struct sftp_stats *s, uint64_t *hits,
 	      uint64_t *misses);
+/* Small files fetched ahead so far, and how many of them an open used. */
+void fs_ahead_stats(struct rfs *fs, uint64_t *fetched, uint64_t *used);
 
 #endif

@@ -244,7 +244,8 @@ def parse_stats(text):
     assert text.endswith('\n'), repr(text)
     fields = dict(kv.split('=', 1) for kv in text.split())
     for k in ('requests', 'bytes_out', 'bytes_in', 'cache_hits',
-              'cache_misses', 'reconnects', 'conns', 'channels'):
+              'cache_misses', 'reconnects', 'conns', 'channels',
+              'files_ahead', 'files_ahead_used'):
         assert fields[k].isdigit(), (k, text)
     assert fields['cache_hit_rate'].endswith('%'), text
     float(fields['rtt_ms'])

@@ -197,3 +197,24 @@ def test_sorted_walk_goes_on_into_the_next_directory(rfs, proxied, remote):
     got = set(fetched(m.stderr()[before:], 2))
     # all but the two opens that showed the walk
     assert set(paths[2:]) <= got, sorted(got)
+
+
+def test_replaced_by_rename_with_same_size_and_mtime(rfs, proxied, remote):
+    """An editor saves by writing a new file and renaming it over the old
+    one; same size, same mtime second: what was fetched of the old one
+    must not be shown."""
+    names = make_files(remote, 12, size=lambda i: 3000)
+    m = slow_mount(rfs, proxied)
+    os.listdir(m.mnt)
+    read_all(m, names[:2], remote)      # the walk: the rest is fetched
+    time.sleep(0.5)
+    st = os.stat(m.path(names[5]))
+    with open(m.path('new.tmp'), 'wb') as f:
+        f.write(b'T' * 3000)
+    os.utime(m.path('new.tmp'), (st.st_atime, st.st_mtime))
+    os.rename(m.path('new.tmp'), m.path(names[5]))
+    before = len(m.stderr())
+    read_all(m, names[2:], remote)
+    assert (remote / names[5]).read_bytes() == b'T' * 3000
+    got = fetched(m.stderr()[before:])
+    assert names[4] in got and names[5] not in got, got
