@@ -211,10 +211,16 @@ static void help(void)
 "  getfattr -n user.rfs.stats MOUNTPOINT\n");
 }
 
+#ifndef RFS_LIBSSH2_BUILD
+#define RFS_LIBSSH2_BUILD "unknown build"
+#endif
+
+/* The libssh2 linked in, and which of contrib/libssh2's patches it has
+ * (meson's libssh2 option): they decide the CPU cost per byte. */
 static void version(void)
 {
-	printf("rfs %s (libssh2 %s, FUSE %d)\n", RFS_VERSION,
-	       libssh2_version(0), fuse_version());
+	printf("rfs %s (libssh2 %s, %s; FUSE %d)\n", RFS_VERSION,
+	       libssh2_version(0), RFS_LIBSSH2_BUILD, fuse_version());
 }
 
 static gboolean in_list(const char *const *list, const char *s)
