@@ -5,7 +5,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 b=${1:-$top/build}
-shift 2>/dev/null || true
+[ $# -gt 0 ] && shift
 if [ ! -f "$b/build.ninja" ]; then
 	meson setup "$b" "$top" "$@"
 fi

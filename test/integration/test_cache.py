@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import rfs_stats, round_trips, sftp_requests
+from harness import rfs_stats, round_trips, sftp_requests, wait_for
 
 
 def test_own_changes_seen_at_once(mount, remote):
@@ -245,6 +245,10 @@ def test_small_file_in_two_round_trips(mount, remote):
         (remote / ('f%d' % i)).write_bytes(bytes([65 + i]) * 3000)
     m = mount(extra_args=['-d'])
     os.listdir(m.mnt)
+    # The listing is handed out at its EOF, with one READDIR sent ahead
+    # still in flight; the directory's CLOSE (type 4) comes after it.
+    assert wait_for(lambda: any(t == 4 for t, _, _ in
+                                sftp_requests(m.stderr())), 10)
     for i in reversed(range(5)):    # backwards: no walk to fetch ahead of
         before = len(m.stderr())
         with open(m.path('f%d' % i), 'rb') as f:
