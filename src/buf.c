@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/bpool.h"
 
 int buf_skip(struct bufr *r, size_t n)
 {
@@ -112,27 +113,45 @@ bad:
 	return -EPROTO;
 }
 
+/* A buffer whose hint is a data block's size takes a block of the pool
+ * (bpool.h); cap == BPOOL_BLOCK tells it is one. */
 void buf_init(struct buf *b, size_t hint)
 {
 	b->len = 0;
 	b->cap = hint ? hint : 64;
-	b->data = g_malloc(b->cap);
+	if (b->cap >= BPOOL_MIN && b->cap <= BPOOL_BLOCK)
+		b->cap = BPOOL_BLOCK;
+	b->data = bpool_get(b->cap);
 }
 
 void buf_free(struct buf *b)
 {
-	g_free(b->data);
+	if (b->cap == BPOOL_BLOCK)
+		bpool_put(b->data, BPOOL_BLOCK);
+	else
+		g_free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
 
 void buf_reserve(struct buf *b, size_t n)
 {
+	size_t cap = b->cap;
+
 	if (n <= b->cap - b->len)
 		return;
-	while (n > b->cap - b->len)
-		b->cap = b->cap ? b->cap * 2 : 64;
-	b->data = g_realloc(b->data, b->cap);
+	while (n > cap - b->len)
+		cap = cap ? cap * 2 : 64;
+	if (b->cap == BPOOL_BLOCK) {	/* out of the pool's block */
+		unsigned char *d = g_malloc(cap);
+
+		memcpy(d, b->data, b->len);
+		bpool_put(b->data, b->cap);
+		b->data = d;
+	} else {
+		b->data = g_realloc(b->data, cap);
+	}
+	b->cap = cap;
 }
 
 void buf_put_raw(struct buf *b, const void *p, size_t len)

@@ -63,6 +63,7 @@ struct sftp_req {
 	struct sftp_conn *bulk;	/* READ/WRITE: counted in its bulk_pending */
 	struct sftp_conn *owner;	/* counted in its in_flight */
 	uint32_t max_data;	/* READ: bytes asked for */
+	unsigned char *dest;	/* READ: where the data goes, or NULL */
 	struct buf pkt;		/* whole packet, kept until the reply */
 	struct sftp_file *file;	/* handle requests: the file (a ref) */
 	struct sftp_file *file2;	/* copy-data's destination */
@@ -100,7 +101,13 @@ struct lane {
 	GQueue outq;		/* requests with an id, not fully written */
 	struct buf out;		/* bytes for libssh2_channel_write */
 	size_t out_off;
+	struct sftp_req *cur;	/* a big packet being written from its own
+				 * memory (not copied into out) */
+	size_t cur_off;
 	struct buf in;		/* bytes read, not yet a whole packet */
+	struct sftp_req *direct;	/* a DATA reply whose data is being
+				 * read straight into direct->dest */
+	size_t direct_got, direct_len;
 	uint32_t next_id;
 	int version;		/* 0 until VERSION arrived */
 };
@@ -484,7 +491,9 @@ static void drop_session(struct sftp_conn *c, int polite)
 		L->version = 0;
 		g_queue_clear(&L->outq);
 		L->out.len = L->out_off = 0;
+		L->cur = NULL;
 		L->in.len = 0;
+		L->direct = NULL;
 	}
 }
 
@@ -809,8 +818,9 @@ void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
 	submit2(c, q, open_cb, lstat_if(stat_cb, path), stat_cb, data);
 }
 
-void sftp_read(struct sftp_conn *c, struct sftp_file *h,
-	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data)
+void sftp_read_into(struct sftp_conn *c, struct sftp_file *h,
+		    uint64_t off, uint32_t len, void *dest,
+		    sftp_done_cb cb, void *data)
 {
 	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, h->len + 16);
 
@@ -818,7 +828,14 @@ void sftp_read(struct sftp_conn *c, struct sftp_file *h,
 	buf_put_u64(&q->pkt, off);
 	buf_put_u32(&q->pkt, len);
 	q->max_data = len;
+	q->dest = dest;
 	submit(c, q, cb, data);
+}
+
+void sftp_read(struct sftp_conn *c, struct sftp_file *h,
+	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data)
+{
+	sftp_read_into(c, h, off, len, NULL, cb, data);
 }
 
 void sftp_write(struct sftp_conn *c, struct sftp_file *h,
@@ -991,6 +1008,10 @@ static void note_extensions(struct sftp_conn *c, struct lane *L,
 
 /* One whole packet (without its length) from lane i. 0, or -EPROTO to
  * drop the connection. */
+static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
+		    uint32_t id, uint8_t type, struct sftp_reply *r,
+		    size_t len);
+
 static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		    size_t len)
 {
@@ -1051,15 +1072,25 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		g_hash_table_insert(L->pending, GUINT_TO_POINTER(id), q);
 		return -EPROTO;
 	}
+	deliver(c, i, q, id, type, &rep, len);
+	g_free(msg);
+	return 0;
+}
+
+/* The end of a reply's life: stats, the debug line, the callback. */
+static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
+		    uint32_t id, uint8_t type, struct sftp_reply *r,
+		    size_t len)
+{
 	c->replies++;
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("sftp: lane %d id %u type %u -> reply %u status %u "
 			  "%zu bytes %lld ms, sent after reply %llu", i, id,
-			  q->type, type, rep.status, len,
+			  q->type, type, r->status, len,
 			  (long long)(loop_now_ms() - q->sent_ms),
 			  (unsigned long long)q->after);
 	if (q->file && type == SSH_FXP_ATTRS)
-		q->file->seen = rep.attrs;	/* who the file is */
+		q->file->seen = r->attrs;	/* who the file is */
 	if (q->type != SSH_FXP_READ && q->type != SSH_FXP_WRITE) {
 		int64_t us = g_get_monotonic_time() - q->sent_us;
 		int64_t min = __atomic_load_n(&c->min_rtt_us, __ATOMIC_RELAXED);
@@ -1069,12 +1100,10 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 			__atomic_store_n(&c->min_rtt_us, MAX(us, 1),
 					 __ATOMIC_RELAXED);
 	}
-	q->cb(&rep, q->data);
-	if (rep.names)
-		sftp_wire_free_names(rep.names, rep.count);
-	g_free(msg);
+	q->cb(r, q->data);
+	if (r->names)
+		sftp_wire_free_names(r->names, r->count);
 	req_free(q);
-	return 0;
 }
 
 /* ---- the I/O engine (I/O thread) ---- */
@@ -1426,6 +1455,10 @@ static void take_incoming(struct sftp_conn *c)
 	}
 }
 
+/* A packet this big (a WRITE's data) is written from its own memory,
+ * not copied into the lane's output buffer first. */
+#define DIRECT_OUT (32 * 1024)
+
 /* Write as much of lane i's queue as libssh2 takes. 0, or -1 after
  * conn_fail(). */
 static int do_write(struct sftp_conn *c, int i)
@@ -1433,32 +1466,92 @@ static int do_write(struct sftp_conn *c, int i)
 	struct lane *L = &c->lanes[i];
 
 	for (;;) {
+		struct sftp_req *q;
+		const unsigned char *p;
+		size_t left;
 		ssize_t n;
 
-		/* Coalesce queued packets: libssh2 sends one SSH packet per
+		if (!L->cur && L->out_off == L->out.len) {
+			L->out.len = L->out_off = 0;
+			q = g_queue_peek_head(&L->outq);
+			if (q && q->pkt.len >= DIRECT_OUT) {
+				L->cur = g_queue_pop_head(&L->outq);
+				L->cur_off = 0;
+			}
+		}
+		/* Coalesce small packets: libssh2 sends one SSH packet per
 		 * call at best, so small SFTP requests go out together. */
-		while (L->out.len - L->out_off < OUT_HIGH_WATER &&
-		       !g_queue_is_empty(&L->outq)) {
-			struct sftp_req *q = g_queue_pop_head(&L->outq);
-
-			if (L->out_off == L->out.len)
-				L->out.len = L->out_off = 0;
+		while (!L->cur && L->out.len - L->out_off < OUT_HIGH_WATER &&
+		       (q = g_queue_peek_head(&L->outq)) &&
+		       q->pkt.len < DIRECT_OUT) {
+			g_queue_pop_head(&L->outq);
 			buf_put_raw(&L->out, q->pkt.data, q->pkt.len);
 		}
-		if (L->out_off == L->out.len)
+		if (L->cur) {
+			p = L->cur->pkt.data + L->cur_off;
+			left = L->cur->pkt.len - L->cur_off;
+		} else {
+			p = L->out.data + L->out_off;
+			left = L->out.len - L->out_off;
+		}
+		if (!left)
 			return 0;
-		n = libssh2_channel_write(L->channel,
-					  (const char *)L->out.data + L->out_off,
-					  L->out.len - L->out_off);
+		n = libssh2_channel_write(L->channel, (const char *)p, left);
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
 			conn_fail(c, xport_error(c->session));
 			return -1;
 		}
-		L->out_off += (size_t)n;
+		if (L->cur && (L->cur_off += (size_t)n) == L->cur->pkt.len)
+			L->cur = NULL;
+		else if (!L->cur)
+			L->out_off += (size_t)n;
 		STATS_ADD(c, bytes_out, n);
 	}
+}
+
+/* The start of a DATA reply (avail bytes after its length, plen in all)
+ * that is not all here yet: when its request has a destination, its
+ * data goes there, and the rest of it is read straight into it. */
+static int start_direct(struct sftp_conn *c, int i, const unsigned char *p,
+			size_t avail, uint32_t plen)
+{
+	struct lane *L = &c->lanes[i];
+	struct sftp_req *q;
+	uint32_t id, dlen;
+
+	if (avail < 9 || p[0] != SSH_FXP_DATA || !L->version)
+		return 0;
+	id = buf_peek_u32(p + 1);
+	dlen = buf_peek_u32(p + 5);
+	q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(id));
+	if (!q || !q->dest || q->type != SSH_FXP_READ ||
+	    dlen != plen - 9 || dlen > q->max_data)
+		return 0;	/* dispatch() sees it whole (or refuses it) */
+	L->direct = q;
+	L->direct_len = dlen;
+	L->direct_got = avail - 9;
+	memcpy(q->dest, p + 9, L->direct_got);
+	return 1;
+}
+
+static void end_direct(struct sftp_conn *c, int i)
+{
+	struct lane *L = &c->lanes[i];
+	struct sftp_req *q = L->direct;
+	struct sftp_reply rep = { 0 };
+
+	L->direct = NULL;
+	g_hash_table_remove(L->pending, GUINT_TO_POINTER(q->id));
+	rep.type = SSH_FXP_DATA;
+	rep.gen = c->gen;
+	rep.conn = c;
+	rep.lane = i;
+	rep.replayed = q->replayed;
+	rep.data = q->dest;
+	rep.data_len = L->direct_len;
+	deliver(c, i, q, q->id, SSH_FXP_DATA, &rep, L->direct_len + 9);
 }
 
 /* Read lane i until EAGAIN, dispatching whole packets. 0 (1 if any
@@ -1473,11 +1566,18 @@ static int do_read(struct sftp_conn *c, int i)
 		ssize_t n;
 		size_t off = 0;
 		char junk[4096];
+		int direct = L->direct != NULL;
 
-		buf_reserve(&L->in, 64 * 1024);
-		n = libssh2_channel_read(L->channel,
-					 (char *)L->in.data + L->in.len,
-					 L->in.cap - L->in.len);
+		if (direct) {
+			n = libssh2_channel_read(L->channel,
+					(char *)L->direct->dest + L->direct_got,
+					L->direct_len - L->direct_got);
+		} else {
+			buf_reserve(&L->in, 64 * 1024);
+			n = libssh2_channel_read(L->channel,
+					(char *)L->in.data + L->in.len,
+					L->in.cap - L->in.len);
+		}
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (n < 0) {
@@ -1491,9 +1591,22 @@ static int do_read(struct sftp_conn *c, int i)
 			}
 			break;
 		}
-		L->in.len += (size_t)n;
 		got = 1;
 		STATS_ADD(c, bytes_in, n);
+		/* The server's stderr must not fill the channel window. */
+		while (libssh2_channel_read_stderr(L->channel, junk,
+						   sizeof(junk)) > 0)
+			;
+		if (direct) {
+			L->direct_got += (size_t)n;
+			if (L->direct_got == L->direct_len) {
+				end_direct(c, i);
+				if (c->session != s0)
+					return -1;
+			}
+			continue;
+		}
+		L->in.len += (size_t)n;
 		while (L->in.len - off >= 4) {
 			uint32_t plen = buf_peek_u32(L->in.data + off);
 
@@ -1502,8 +1615,12 @@ static int do_read(struct sftp_conn *c, int i)
 				conn_fail(c, "protocol error from server");
 				return -1;
 			}
-			if (L->in.len - off - 4 < plen)
+			if (L->in.len - off - 4 < plen) {
+				if (start_direct(c, i, L->in.data + off + 4,
+						 L->in.len - off - 4, plen))
+					off = L->in.len;
 				break;
+			}
 			if (dispatch(c, i, L->in.data + off + 4, plen)) {
 				conn_fail(c, "protocol error from server");
 				return -1;
@@ -1518,10 +1635,6 @@ static int do_read(struct sftp_conn *c, int i)
 			memmove(L->in.data, L->in.data + off, L->in.len - off);
 			L->in.len -= off;
 		}
-		/* The server's stderr must not fill the channel window. */
-		while (libssh2_channel_read_stderr(L->channel, junk,
-						   sizeof(junk)) > 0)
-			;
 	}
 	return got;
 }

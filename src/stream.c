@@ -4,9 +4,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <glib.h>
 
 #include "rfs/stream.h"
+#include "rfs/bpool.h"
 #include "rfs/fsreq.h"
 #include "rfs/log.h"
 
@@ -45,7 +47,9 @@ struct chunk {			/* one SFTP READ of readahead */
 	uint64_t off;
 	size_t len, got;
 	int done, err, dropped;
-	char *data;
+	int pins;		/* replies being sent from data */
+	char *data;		/* a bpool block: the server's DATA lands
+				 * here, and FUSE replies are sent from it */
 };
 
 struct reader {			/* a FUSE read waiting for chunks */
@@ -210,7 +214,7 @@ struct stream *stream_new(struct stream_pool *p, struct sftp_file *f,
 
 static void chunk_free(struct chunk *c)
 {
-	g_free(c->data);
+	bpool_put(c->data, c->len);
 	g_free(c);
 }
 
@@ -253,7 +257,7 @@ static void issue_chunk(struct stream *s, uint64_t off, size_t len)
 	c->s = s;
 	c->off = off;
 	c->len = len;
-	c->data = g_malloc(len);
+	c->data = bpool_get(len);
 	for (l = s->chunks.tail; l && ((struct chunk *)l->data)->off > off;
 	     l = l->prev)
 		;
@@ -264,7 +268,8 @@ static void issue_chunk(struct stream *s, uint64_t off, size_t len)
 	s->ra_bytes += len;
 	pool_add(s->p, len, 1);
 	s->refs++;
-	sftp_read(s->p->conn, s->f, off, (uint32_t)len, chunk_done, c);
+	sftp_read_into(s->p->conn, s->f, off, (uint32_t)len, c->data,
+		       chunk_done, c);
 }
 
 static struct chunk *chunk_at(struct stream *s, uint64_t pos)
@@ -331,11 +336,11 @@ static void drop_chunk(struct stream *s, GList *l)
 
 	g_queue_delete_link(&s->chunks, l);
 	s->ra_bytes -= c->len;
-	if (c->done) {
+	if (c->done && !c->pins) {
 		pool_add(s->p, c->len, -1);
 		chunk_free(c);
 	} else {
-		c->dropped = 1;	/* chunk_done frees it */
+		c->dropped = 1;	/* chunk_done or the last unpin frees it */
 	}
 }
 
@@ -355,40 +360,50 @@ static void drop_chunks(struct stream *s, int all, uint64_t below)
 	}
 }
 
-/* Can reader w be answered? Then copy its data into *out (g_free) and
- * return 1, with *err set if it failed before any byte. */
-static int reader_ready(struct stream *s, struct reader *w, char **out,
-			size_t *len, int *err)
+struct answer {
+	struct reader *w;
+	int err;
+	int n;			/* pieces of data, each in a pinned chunk */
+	struct iovec *iov;
+	struct chunk **pinned;
+};
+
+/* Can reader w be answered? Then point a->iov at its data in the chunks,
+ * pinned until the reply is sent (no copy), with a->err set if it failed
+ * before any byte, and return 1. */
+static int reader_ready(struct stream *s, struct reader *w, struct answer *a)
 {
 	uint64_t pos = w->off, end = w->off + w->size;
+	int n = 0;
 
-	*out = NULL;
-	*len = 0;
-	*err = 0;
 	/* First pass: everything needed has arrived? */
 	while (pos < end) {
 		struct chunk *c = chunk_at(s, pos);
 
 		if (!c || !c->done)
 			return 0;
+		n++;
 		if (c->err || c->got < c->len)
 			break;	/* an error or end of file ends the read */
 		pos = c->off + c->len;
 	}
-	*out = g_malloc(w->size ? w->size : 1);
+	a->iov = g_new(struct iovec, n ? n : 1);
+	a->pinned = g_new(struct chunk *, n ? n : 1);
 	for (pos = w->off; pos < end;) {
 		struct chunk *c = chunk_at(s, pos);
 		uint64_t have = c->off + c->got;
-		size_t n;
 
 		if (c->err) {
-			if (*len == 0)
-				*err = c->err;
+			if (a->n == 0)
+				a->err = c->err;
 			break;
 		}
-		n = pos < have ? (size_t)(MIN(have, end) - pos) : 0;
-		memcpy(*out + *len, c->data + (pos - c->off), n);
-		*len += n;
+		if (pos < have) {
+			a->iov[a->n].iov_base = c->data + (pos - c->off);
+			a->iov[a->n].iov_len = (size_t)(MIN(have, end) - pos);
+			a->pinned[a->n++] = c;
+			c->pins++;
+		}
 		if (c->got < c->len)
 			break;
 		pos = c->off + c->len;
@@ -396,14 +411,8 @@ static int reader_ready(struct stream *s, struct reader *w, char **out,
 	return 1;
 }
 
-struct answer {
-	struct reader *w;
-	char *data;
-	size_t len;
-	int err;
-};
-
-/* Take every reader that can be answered now (s->lock held). */
+/* Take every reader that can be answered now (s->lock held); a non-empty
+ * list holds a reference on s, for answer_readers(). */
 static GSList *collect_readers(struct stream *s)
 {
 	GSList *out = NULL;
@@ -414,7 +423,7 @@ static GSList *collect_readers(struct stream *s)
 		struct answer *a = g_new0(struct answer, 1);
 
 		a->w = l->data;
-		if (reader_ready(s, a->w, &a->data, &a->len, &a->err)) {
+		if (reader_ready(s, a->w, a)) {
 			g_queue_delete_link(&s->readers, l);
 			out = g_slist_prepend(out, a);
 		} else {
@@ -422,11 +431,16 @@ static GSList *collect_readers(struct stream *s)
 		}
 		l = next;
 	}
+	if (out)
+		s->refs++;
 	return out;
 }
 
-static void answer_readers(GSList *list)
+/* Send the replies (s->lock not held), then unpin their chunks. */
+static void answer_readers(struct stream *s, GSList *list)
 {
+	if (!list)
+		return;
 	for (GSList *l = list; l; l = l->next) {
 		struct answer *a = l->data;
 
@@ -434,13 +448,28 @@ static void answer_readers(GSList *list)
 			if (a->err)
 				fuse_reply_err(a->w->r.req, -a->err);
 			else
-				fuse_reply_buf(a->w->r.req, a->data, a->len);
+				fuse_reply_iov(a->w->r.req, a->iov, a->n);
 		}
-		g_free(a->data);
+	}
+	pthread_mutex_lock(&s->lock);
+	for (GSList *l = list; l; l = l->next) {
+		struct answer *a = l->data;
+
+		for (int i = 0; i < a->n; i++) {
+			struct chunk *c = a->pinned[i];
+
+			if (--c->pins == 0 && c->dropped) {
+				pool_add(s->p, c->len, -1);
+				chunk_free(c);
+			}
+		}
+		g_free(a->iov);
+		g_free(a->pinned);
 		g_free(a->w);
 		g_free(a);
 	}
 	g_slist_free(list);
+	unref_unlock(s);
 }
 
 static void chunk_done(struct sftp_reply *r, void *data)
@@ -452,14 +481,16 @@ static void chunk_done(struct sftp_reply *r, void *data)
 	pthread_mutex_lock(&s->lock);
 	if (!r->err && r->type == SSH_FXP_DATA && r->data_len > 0 &&
 	    !c->dropped) {
-		memcpy(c->data + c->got, r->data, r->data_len);
+		if (r->data != (unsigned char *)c->data + c->got)
+			memcpy(c->data + c->got, r->data, r->data_len);
 		c->got += r->data_len;
 		if (c->off + c->got > s->eof_at)
 			s->eof_at = UINT64_MAX;	/* the file grew */
 		if (c->got < c->len && c->off + c->got < s->eof_at) {
 			/* A short read is not end of file: ask for the rest. */
-			sftp_read(s->p->conn, s->f, c->off + c->got,
-				  (uint32_t)(c->len - c->got), chunk_done, c);
+			sftp_read_into(s->p->conn, s->f, c->off + c->got,
+				       (uint32_t)(c->len - c->got),
+				       c->data + c->got, chunk_done, c);
 			pthread_mutex_unlock(&s->lock);
 			return;
 		}
@@ -475,7 +506,7 @@ static void chunk_done(struct sftp_reply *r, void *data)
 	}
 	ready = collect_readers(s);
 	unref_unlock(s);
-	answer_readers(ready);
+	answer_readers(s, ready);
 }
 
 void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
@@ -514,7 +545,7 @@ void stream_read(struct stream *s, fuse_req_t req, size_t size, uint64_t off)
 	drop_chunks(s, 0, off);
 	ready = collect_readers(s);
 	pthread_mutex_unlock(&s->lock);
-	answer_readers(ready);
+	answer_readers(s, ready);
 }
 
 void stream_expect(struct stream *s, uint64_t size, size_t prefetch)

@@ -231,6 +231,11 @@ void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
 		     sftp_done_cb stat_cb, void *data);
 void sftp_read(struct sftp_conn *c, struct sftp_file *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data);
+/* Same, the data read straight into dest (len bytes, valid until cb):
+ * then r->data == dest. */
+void sftp_read_into(struct sftp_conn *c, struct sftp_file *h,
+		    uint64_t off, uint32_t len, void *dest,
+		    sftp_done_cb cb, void *data);
 void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data);

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/bpool.h"
 
 static void test_roundtrip(void)
 {
@@ -121,9 +122,56 @@ static void test_attrs_extended(void)
 	buf_free(&b);
 }
 
+/* Data-sized buffers reuse the pool's blocks; a buffer that grew to any
+ * size by doubling never enters the pool (it would be handed out as a
+ * whole block and overrun). */
+static void test_pool(void)
+{
+	struct buf b;
+	size_t out, idle, idle0;
+	unsigned char *p, *q;
+	char big[70000];
+
+	memset(big, 'x', sizeof(big));
+	bpool_counts(&out, &idle0);
+	buf_init(&b, 40000);
+	g_assert_cmpuint(b.cap, ==, BPOOL_BLOCK);
+	p = b.data;
+	buf_put_raw(&b, big, 1000);
+	buf_free(&b);
+	bpool_counts(&out, &idle);
+	g_assert_cmpuint(out, ==, 0);
+	g_assert_cmpuint(idle, ==, idle0 + 1);
+	q = bpool_get(BPOOL_BLOCK);	/* the same block again */
+	g_assert_true(q == p);
+	memset(q, 0, BPOOL_BLOCK);
+	bpool_put(q, BPOOL_BLOCK);
+
+	buf_init(&b, 0);		/* grows past BPOOL_MIN by doubling */
+	buf_put_raw(&b, big, sizeof(big));
+	g_assert_cmpuint(b.cap, !=, BPOOL_BLOCK);
+	buf_free(&b);
+	bpool_counts(&out, &idle);
+	g_assert_cmpuint(idle, ==, idle0 + 1);
+
+	buf_init(&b, 40000);		/* a pool block that outgrows it */
+	buf_put_raw(&b, big, sizeof(big));
+	buf_put_raw(&b, big, sizeof(big));
+	buf_put_raw(&b, big, sizeof(big));
+	buf_put_raw(&b, big, sizeof(big));
+	g_assert_cmpuint(b.len, ==, 4 * sizeof(big));
+	g_assert_cmpint(memcmp(b.data + 3 * sizeof(big), big, sizeof(big)), ==, 0);
+	bpool_counts(&out, &idle);
+	g_assert_cmpuint(out, ==, 0);	/* given back when it grew */
+	buf_free(&b);
+	bpool_counts(&out, &idle);
+	g_assert_cmpuint(idle, ==, idle0 + 1);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/buf/pool", test_pool);
 	g_test_add_func("/buf/roundtrip", test_roundtrip);
 	g_test_add_func("/buf/short_reads", test_short_reads);
 	g_test_add_func("/buf/string_bounds", test_string_bounds);
