@@ -9,7 +9,7 @@ workloads through an rfs mount and an sshfs mount of the same server
 directory, each on a fresh mount. Prints a table per RTT and one line per
 workload and RTT:
 
-    BENCH rtt=10 workload=seqread rfs=123.4 sshfs=45.6 unit=MB/s ratio=2.71 raw=200.1
+    BENCH rtt=10 workload=seqread rfs=123.4 sshfs=45.6 unit=MB/s ratio=2.71 raw=200.1 vs_raw=0.62
 
 ratio is always oriented so that > 1 means rfs is better (rfs/sshfs for
 MB/s and IOPS, sshfs/rfs for seconds). MB/s is 10^6 bytes per second.
@@ -58,6 +58,7 @@ FIO = '/usr/bin/fio'
 GIT = '/usr/bin/git'
 TAR = '/bin/tar'
 MIB = 1 << 20
+GIB = 1 << 30
 
 # Workload sizes. "full" is the real benchmark (0 ms). Every metadata
 # operation costs a round trip or more, so the file counts shrink as the
@@ -87,6 +88,10 @@ METRICS = [
     ('seqread', 'MB/s', True, 'sequential read {seq_mib} MiB, cold'),
     ('seqread_warm', 'MB/s', True, 'sequential read {seq_mib} MiB, again'),
     ('seqwrite', 'MB/s', True, 'sequential write {seq_mib} MiB + close'),
+    # CPU seconds of the client per GiB moved: the file system's daemon
+    # (with sshfs, its ssh child too); "raw" is OpenSSH's ssh client.
+    ('cpu_read', 's/GiB', False, 'client CPU per GiB, sequential read'),
+    ('cpu_write', 's/GiB', False, 'client CPU per GiB, sequential write'),
     ('lsR_cold', 's', False, 'ls -lR {tree_files} files, cold'),
     ('lsR_warm', 's', False, 'ls -lR {tree_files} files, warm'),
     ('find_cold', 's', False, 'find -type f {tree_files} files, cold'),
@@ -723,6 +728,43 @@ class Bench:
 # workload instead of the run; checks read the server's files directly.
 
 
+def cpu_ticks(pid):
+    """utime + stime, in seconds, of pid, its descendants and the
+    processes of its session (sshfs double-forks its ssh: an orphan, but
+    in the session the daemon leads, started with start_new_session)."""
+    procs = {}
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            # after "pid (comm) ": state ppid pgrp session ... utime stime
+            procs[int(d)] = st[st.rindex(')') + 2:].split()
+    mine, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        if p in procs and p not in mine:
+            mine.add(p)
+            todo += [k for k, f in procs.items()
+                     if int(f[1]) == p or int(f[3]) == p]
+    return sum(int(procs[p][11]) + int(procs[p][12])
+               for p in mine) / os.sysconf('SC_CLK_TCK')
+
+
+def exit_ticks(proc, dl):
+    """CPU seconds of proc once it has exited (not reaped yet: a zombie
+    keeps its times)."""
+    fd = os.pidfd_open(proc.pid)
+    try:
+        if not select.select([fd], [], [], dl.left())[0]:
+            raise Timeout('ssh did not exit')
+    finally:
+        os.close(fd)
+    return cpu_ticks(proc.pid)
+
+
 def parse_dd_bytes(stderr):
     for line in stderr.decode(errors='replace').splitlines():
         if ' bytes ' in line and 'copied' in line:
@@ -735,13 +777,17 @@ def w_seqread(b, fs, p, dl, rep):
     res = {}
     with Mount(b, fs) as m:
         for metric in ('seqread', 'seqread_warm'):
+            cpu = cpu_ticks(m.proc.pid)
             t, r = timed(['dd', 'if=' + m.path(d['name']), 'of=/dev/null',
                           'bs=1M'], dl)
+            cpu = cpu_ticks(m.proc.pid) - cpu
             got = parse_dd_bytes(r.stderr)
             if got != d['size']:
                 raise Failed('%s: read %d bytes of %d' % (metric, got,
                                                           d['size']))
             res[metric] = d['size'] / t / 1e6
+            if metric == 'seqread':
+                res['cpu_read'] = cpu / (d['size'] / GIB)
         if (fs, 'seqread', d['size']) not in b.first_check:
             b.first_check.add((fs, 'seqread', d['size']))
             r = sh(['sha256sum', m.path(d['name'])], dl)
@@ -758,12 +804,15 @@ def w_seqwrite(b, fs, p, dl, rep):
     try:
         with Mount(b, fs) as m:
             # dd exits after close(2): the time includes FUSE's flush.
+            cpu = cpu_ticks(m.proc.pid)
             t, r = timed(['dd', 'if=' + d['wsrc'], 'of=' + m.path(name),
                           'bs=1M'], dl)
+            cpu = cpu_ticks(m.proc.pid) - cpu
             if parse_dd_bytes(r.stderr) != d['size']:
                 raise Failed('dd wrote a short count')
             check_sha(server, d['size'], d['wsha'], 'written file')
-        return {'seqwrite': d['size'] / t / 1e6}
+        return {'seqwrite': d['size'] / t / 1e6,
+                'cpu_write': cpu / (d['size'] / GIB)}
     finally:
         rm_server(server)
 
@@ -1049,7 +1098,7 @@ def raw_read(b, p, dl):
                             stderr=subprocess.PIPE, env=b.env)
     try:
         fd = proc.stdout.fileno()
-        n, t0 = 0, None
+        n, t0, cpu = 0, None, 0
         while True:
             if not select.select([fd], [], [], dl.left())[0]:
                 raise Timeout('raw ssh cat: no data')
@@ -1058,15 +1107,18 @@ def raw_read(b, p, dl):
                 break
             if t0 is None:
                 t0 = time.monotonic()
+                cpu = cpu_ticks(proc.pid)
             n += len(chunk)
         t = time.monotonic() - (t0 or 0)
+        cpu = exit_ticks(proc, dl) - cpu
         proc.wait(dl.left())
     finally:
         stop_proc(proc, signal.SIGKILL)
     if n != d['size'] or proc.returncode != 0:
         raise Failed('raw ssh cat: %d bytes, exit %s: %s' % (
             n, proc.returncode, proc.stderr.read()[-300:]))
-    return d['size'] / t / 1e6
+    return {'seqread': d['size'] / t / 1e6,
+            'cpu_read': cpu / (d['size'] / GIB)}
 
 
 def raw_write(b, p, dl):
@@ -1087,12 +1139,14 @@ def raw_write(b, p, dl):
             data = src.read()
         wfd = proc.stdin.fileno()
         t0 = time.monotonic()
+        cpu = cpu_ticks(proc.pid)
         view, off = memoryview(data), 0
         while off < len(data):
             if not select.select([], [wfd], [], dl.left())[1]:
                 raise Timeout('raw ssh write stalled')
             off += os.write(wfd, view[off:off + MIB])
         proc.stdin.close()
+        cpu = exit_ticks(proc, dl) - cpu
         proc.wait(dl.left())
         t = time.monotonic() - t0
         if proc.returncode != 0:
@@ -1102,13 +1156,15 @@ def raw_write(b, p, dl):
     finally:
         stop_proc(proc, signal.SIGKILL)
         rm_server(server)
-    return d['size'] / t / 1e6
+    return {'seqwrite': d['size'] / t / 1e6,
+            'cpu_write': cpu / (d['size'] / GIB)}
 
 
 WORKLOADS = [
     # name, function, metrics, raw function
-    ('seqread', w_seqread, ('seqread', 'seqread_warm'), raw_read),
-    ('seqwrite', w_seqwrite, ('seqwrite',), raw_write),
+    ('seqread', w_seqread, ('seqread', 'seqread_warm', 'cpu_read'),
+     raw_read),
+    ('seqwrite', w_seqwrite, ('seqwrite', 'cpu_write'), raw_write),
     ('tree', w_tree, ('lsR_cold', 'lsR_warm', 'find_cold', 'find_warm'),
      None),
     ('untar', w_untar, ('untar',), None),
@@ -1170,11 +1226,14 @@ def run_rtt(b, args, rtt):
             order = FSES if rep % 2 == 0 else FSES[::-1]
             if rawfn is not None:
                 try:
-                    v = rawfn(b, p, Deadline(args.timeout))
-                    vals[metrics[0]]['raw'].append(v)
-                    log('%s raw ssh #%d: %.4g' % (wname, rep + 1, v))
+                    raw = rawfn(b, p, Deadline(args.timeout))
+                    for m, v in raw.items():
+                        vals[m]['raw'].append(v)
+                    log('%s raw ssh #%d: %s' % (wname, rep + 1, ' '.join(
+                        '%s=%.4g' % kv for kv in raw.items())))
                 except (Failed, OSError) as e:
-                    errors[metrics[0]]['raw'] = str(e)
+                    for m in metrics:
+                        errors[m]['raw'] = str(e)
                     log('%s raw: FAILED: %s' % (wname, e))
             for fs in order:
                 if any(fs in errors[m] for m in metrics):
@@ -1226,20 +1285,23 @@ def fmt(v):
 def report(result, out=sys.stdout):
     rtt, p = result['rtt'], result['sizes']
     print('\nRTT %d ms (profile %s, median of %d)  ratio: > 1 means rfs '
-          'is better (rfs/sshfs for MB/s and IOPS, sshfs/rfs for seconds)'
+          'is better (rfs/sshfs for MB/s and IOPS, sshfs/rfs for seconds); '
+          'vs raw: the same of rfs against OpenSSH\'s ssh'
           % (rtt, result['profile'], result['repeat']), file=out)
-    hdr = '%-42s %-5s %9s %9s %8s %9s' % ('workload', 'unit', 'rfs', 'sshfs',
-                                          'ratio', 'raw ssh')
+    hdr = '%-42s %-5s %9s %9s %8s %9s %7s' % (
+        'workload', 'unit', 'rfs', 'sshfs', 'ratio', 'raw ssh', 'vs raw')
     print(hdr, file=out)
     print('-' * len(hdr), file=out)
     for m, row in result['rows'].items():
         _, unit, _, label = METRIC[m]
         r = ratio(m, row['rfs'], row['sshfs'])
-        print('%-42s %-5s %9s %9s %8s %9s' % (
+        rr = ratio(m, row['rfs'], row['raw'])
+        print('%-42s %-5s %9s %9s %8s %9s %7s' % (
             label.format(**p), unit, fmt(row['rfs']), fmt(row['sshfs']),
             '-' if r is None else '%.2f' % r,
             fmt(row['raw']) if row['samples']['raw'] or 'raw' in
-            row['errors'] else '-'), file=out)
+            row['errors'] else '-', '-' if rr is None else '%.2f' % rr),
+            file=out)
     for m, row in result['rows'].items():
         for fs, err in row['errors'].items():
             print('  %s %s failed: %s' % (m, fs, err), file=out)
@@ -1247,10 +1309,13 @@ def report(result, out=sys.stdout):
     for m, row in result['rows'].items():
         r = ratio(m, row['rfs'], row['sshfs'])
         has_raw = row['samples']['raw'] or 'raw' in row['errors']
+        rr = ratio(m, row['rfs'], row['raw'])
         print('BENCH rtt=%d workload=%s rfs=%s sshfs=%s unit=%s ratio=%s '
-              'raw=%s' % (rtt, m, fmtm(row['rfs']), fmtm(row['sshfs']),
-                          METRIC[m][1], '-' if r is None else '%.2f' % r,
-                          fmtm(row['raw']) if has_raw else '-'), file=out)
+              'raw=%s vs_raw=%s' % (
+                  rtt, m, fmtm(row['rfs']), fmtm(row['sshfs']),
+                  METRIC[m][1], '-' if r is None else '%.2f' % r,
+                  fmtm(row['raw']) if has_raw else '-',
+                  '-' if rr is None else '%.2f' % rr), file=out)
     out.flush()
 
 
