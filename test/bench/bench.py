@@ -87,6 +87,7 @@ PROFILES = {
 METRICS = [
     ('seqread', 'MB/s', True, 'sequential read {seq_mib} MiB, cold'),
     ('seqread_warm', 'MB/s', True, 'sequential read {seq_mib} MiB, again'),
+    ('seqread_find', 'MB/s', True, '  the cold read while find walks the mount'),
     ('seqwrite', 'MB/s', True, 'sequential write {seq_mib} MiB + close'),
     # CPU seconds of the client per GiB moved: the file system's daemon
     # (with sshfs, its ssh child too); "raw" is OpenSSH's ssh client.
@@ -1059,6 +1060,41 @@ def w_statload(b, fs, p, dl, rep):
     return {'stat_busy': statistics.median(lat) * 1000}
 
 
+def w_seqfind(b, fs, p, dl, rep):
+    """The cold sequential read while `find` walks the tree on the same
+    mount (over and over until the read ends): bulk data and metadata
+    share the link, as when a file is copied out while a shell completes
+    names or an IDE indexes."""
+    seq, tree = b.dataset('seq', p), b.dataset('tree', p)
+    stop, finds, current = threading.Event(), [], [None]
+
+    def walker():
+        while not stop.is_set():
+            proc = subprocess.Popen(
+                ['find', m.path(tree['name']), '-type', 'f'],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            current[0] = proc
+            finds.append(proc.wait())
+
+    with Mount(b, fs) as m:
+        t = threading.Thread(target=walker, daemon=True)
+        t.start()
+        try:
+            el, r = timed(['dd', 'if=' + m.path(seq['name']),
+                           'of=/dev/null', 'bs=1M'], dl)
+        finally:
+            stop.set()
+            if current[0] is not None:
+                stop_proc(current[0], signal.SIGKILL)
+            t.join(30)
+        if parse_dd_bytes(r.stderr) != seq['size']:
+            raise Failed('short read while find ran')
+        if any(finds[:-1]) or t.is_alive():
+            raise Failed('find failed during the read: %s' % finds)
+    return {'seqread_find': seq['size'] / el / 1e6}
+
+
 def w_par4read(b, fs, p, dl, rep):
     """Four files read at once, both file systems with max_conns=4:
     several encryption streams and TCP connections at work."""
@@ -1176,6 +1212,7 @@ WORKLOADS = [
     ('gitdef_w', w_gitdef_w, ('gitdef_cold_w', 'gitdef_warm_w'), None),
     ('smallcat_w', w_smallcat_w, ('smallcat_w',), None),
     ('grep_w', w_grep_w, ('grep_cold_w',), None),
+    ('seqfind', w_seqfind, ('seqread_find',), None),
     ('cp', w_cp, ('cp',), None),
     ('statload', w_statload, ('stat_busy',), None),
     ('par4read', w_par4read, ('par4read',), None),
@@ -1216,6 +1253,7 @@ def run_rtt(b, args, rtt):
                        'gitdef': 'gitdef', 'smallcat': 'small',
                        'grep': 'src', 'gitdef_w': 'gitdef',
                        'smallcat_w': 'small', 'grep_w': 'src', 'cp': 'cp', 'statload': 'tree',
+                       'seqfind': 'tree',
                        'par4read': 'par'}[wname], p)
         except (Failed, OSError) as e:
             log('%s: preparing the data failed: %s' % (wname, e))
