@@ -108,6 +108,9 @@ struct lane {
 	struct sftp_req *direct;	/* a DATA reply whose data is being
 				 * read straight into direct->dest */
 	size_t direct_got, direct_len;
+	int peek;		/* the last reply went direct: read the next
+				 * one's header alone first, so that its data
+				 * is not copied through in */
 	uint32_t next_id;
 	int version;		/* 0 until VERSION arrived */
 };
@@ -494,6 +497,7 @@ static void drop_session(struct sftp_conn *c, int polite)
 		L->cur = NULL;
 		L->in.len = 0;
 		L->direct = NULL;
+		L->peek = 0;
 	}
 }
 
@@ -1511,6 +1515,8 @@ static int do_write(struct sftp_conn *c, int i)
 	}
 }
 
+#define DATA_HEADER 13	/* length, type, id, data length */
+
 /* The start of a DATA reply (avail bytes after its length, plen in all)
  * that is not all here yet: when its request has a destination, its
  * data goes there, and the rest of it is read straight into it. */
@@ -1543,6 +1549,7 @@ static void end_direct(struct sftp_conn *c, int i)
 	struct sftp_reply rep = { 0 };
 
 	L->direct = NULL;
+	L->peek = 1;
 	g_hash_table_remove(L->pending, GUINT_TO_POINTER(q->id));
 	rep.type = SSH_FXP_DATA;
 	rep.gen = c->gen;
@@ -1573,10 +1580,14 @@ static int do_read(struct sftp_conn *c, int i)
 					(char *)L->direct->dest + L->direct_got,
 					L->direct_len - L->direct_got);
 		} else {
+			size_t want;
+
 			buf_reserve(&L->in, 64 * 1024);
+			want = L->in.cap - L->in.len;
+			if (L->peek && L->in.len < DATA_HEADER)
+				want = DATA_HEADER - L->in.len;
 			n = libssh2_channel_read(L->channel,
-					(char *)L->in.data + L->in.len,
-					L->in.cap - L->in.len);
+					(char *)L->in.data + L->in.len, want);
 		}
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
@@ -1619,6 +1630,8 @@ static int do_read(struct sftp_conn *c, int i)
 				if (start_direct(c, i, L->in.data + off + 4,
 						 L->in.len - off - 4, plen))
 					off = L->in.len;
+				else if (L->in.len - off >= DATA_HEADER)
+					L->peek = 0;
 				break;
 			}
 			if (dispatch(c, i, L->in.data + off + 4, plen)) {
