@@ -1,5 +1,7 @@
 """Limits (issue 7): rfs's memory stays bounded whatever is asked of it.
 
+- A 256 MiB file written and read with default options: peak RSS under
+  100 MiB.
 - A directory of 100,000 entries lists completely, twice, and the daemon's
   peak RSS stays bounded (a listing that big is not cached: it would
   evict everything else).
@@ -36,6 +38,34 @@ def peak_rss_mib(pid):
             if line.startswith('VmHWM:'):
                 return int(line.split()[1]) / 1024
     return 0
+
+
+@pytest.mark.timeout_s(120)
+def test_big_read_and_write_under_100_mib(mount, remote):
+    """Default options, one 256 MiB file written then read back (and
+    read again while it is written to another name): the data path's
+    blocks are reused, so the peak RSS stays under 100 MiB."""
+    block = os.urandom(MiB)
+    with open(str(remote / 'src'), 'wb') as f:
+        for _ in range(256):
+            f.write(block)
+    m = mount()
+    out = subprocess.Popen(['dd', 'if=' + m.path('src'), 'of=/dev/null',
+                            'bs=1M'], stderr=subprocess.DEVNULL)
+    with open(m.path('copy'), 'wb') as f:
+        for _ in range(256):
+            f.write(block)
+    assert out.wait(60) == 0
+    h = hashlib.sha256()
+    with open(m.path('copy'), 'rb') as f:
+        while True:
+            b = f.read(MiB)
+            if not b:
+                break
+            h.update(b)
+    assert h.hexdigest() == hashlib.sha256(block * 256).hexdigest()
+    assert (remote / 'copy').stat().st_size == 256 * MiB
+    print("256 MiB written and read: peak RSS %.0f MiB" % check_rss(m.pid, 100))
 
 
 @pytest.mark.timeout_s(180)
