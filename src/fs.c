@@ -1193,28 +1193,62 @@ static char **path_parts(const char *path)
 	return (char **)g_ptr_array_free(out, FALSE);
 }
 
+/* Does a relative target, from a link nl - nb directories below the
+ * mount root, surely stay inside the mount? Only ".." first (the link's
+ * own directories, which are directories), no further up than the root,
+ * then plain names: a ".." after a name that is a symlink would go up
+ * from wherever that one leads (the mount root: then out of it). */
+static int rel_stays_inside(const char *target, guint depth)
+{
+	char **t = g_strsplit(target, "/", -1);
+	int named = 0, ok = 1;
+
+	for (char **p = t; *p && ok; p++) {
+		if (!**p || !strcmp(*p, "."))
+			continue;
+		if (strcmp(*p, ".."))
+			named = 1;
+		else if (named || depth-- == 0)
+			ok = 0;
+	}
+	g_strfreev(t);
+	return ok;
+}
+
 /* A symlink target as the mount shows it. A hostile or careless server
- * must not reach the client's own files through an absolute link
- * ("/etc/shadow" followed by a root backup job): unless symlinks=raw, an
- * absolute target is rewritten relative to the link: to the file when it
- * is inside the mounted directory (sshfs's transform_symlinks: it works
- * wherever the mount is), else to the same path below the mount root, as
- * if the mount were the server's "/". Relative targets are shown as they
- * are, as on any filesystem. */
+ * must not reach the client's own files through a link ("/etc/shadow" or
+ * "../../../../etc/shadow" followed by a root backup job): unless
+ * symlinks=raw, an absolute target is rewritten relative to the link: to
+ * the file when it is inside the mounted directory (sshfs's
+ * transform_symlinks: it works wherever the mount is), else to the same
+ * path below the mount root, as if the mount were the server's "/". A
+ * relative target is shown as it is when it surely stays inside
+ * (rel_stays_inside); any other is taken, lexically, as the absolute
+ * path it names from the link's directory, and rewritten as one. */
 static char *link_shown(struct rfs *fs, const char *link, const char *target)
 {
-	char *dir, **base, **ldir, **t;
+	char *dir, *abs = NULL, **base, **ldir, **t;
 	guint nb, nl, i, skip;
 	GString *out;
 
-	if (fs->o.symlinks_raw || target[0] != '/')
-		return g_strdup(target);	/* relative: as anywhere */
+	if (fs->o.symlinks_raw)
+		return g_strdup(target);
 	dir = g_path_get_dirname(link);
 	base = path_parts(fs->base);
 	ldir = path_parts(dir);
-	t = path_parts(target);
 	nb = g_strv_length(base);
 	nl = g_strv_length(ldir);
+	if (target[0] != '/') {
+		if (rel_stays_inside(target, nl > nb ? nl - nb : 0)) {
+			g_free(dir);
+			g_strfreev(base);
+			g_strfreev(ldir);
+			return g_strdup(target);	/* as anywhere */
+		}
+		abs = g_strconcat(dir, "/", target, NULL);
+		target = abs;
+	}
+	t = path_parts(target);
 	/* Inside the base: skip it; else the whole path, below the root. */
 	skip = nb;
 	for (i = 0; i < nb && skip; i++)
@@ -1230,6 +1264,7 @@ static char *link_shown(struct rfs *fs, const char *link, const char *target)
 	else
 		g_string_assign(out, ".");
 	g_free(dir);
+	g_free(abs);
 	g_strfreev(base);
 	g_strfreev(ldir);
 	g_strfreev(t);

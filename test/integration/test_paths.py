@@ -66,6 +66,41 @@ def test_symlinks_kept_inside_the_mount(mount, remote):
     assert os.readlink(m.path('abs_inside')) == base + '/d/file'
 
 
+def test_relative_symlinks_kept_inside_the_mount(mount, remote):
+    """A relative target that climbs above the mount root is kept inside
+    like an absolute one (issue 15): followed through the mount it never
+    reaches the client's own /etc/passwd. Also when the climb goes
+    through a symlinked directory the server controls. Relative targets
+    that stay inside are shown as they are."""
+    (remote / 'a' / 'b').mkdir(parents=True)
+    (remote / 'a' / 'file').write_bytes(b'inside')
+    climbs = {
+        'a/b/esc': '../../../../../../../../../etc/passwd',
+        'top': '../etc/passwd',
+        'a/b/deep': '../../..//./../etc/passwd',
+        # sub is shown as the mount root; .. from there would climb out
+        'a/b/via_sub': 'sub/../../../../etc/passwd',
+    }
+    os.symlink('/', str(remote / 'a' / 'b' / 'sub'))
+    for name, target in climbs.items():
+        os.symlink(target, str(remote / name))
+    os.symlink('../file', str(remote / 'a' / 'b' / 'up_inside'))
+    os.symlink('./../b/../file', str(remote / 'a' / 'b' / 'dotted'))
+    m = mount()
+    for name in climbs:
+        shown = os.readlink(m.path(name))
+        resolved = os.path.realpath(m.path(name))
+        assert resolved.startswith(m.mnt + '/'), (name, shown, resolved)
+        assert not os.path.exists(m.path(name)), (name, shown)
+    assert os.readlink(m.path('a', 'b', 'up_inside')) == '../file'
+    assert open(m.path('a', 'b', 'up_inside'), 'rb').read() == b'inside'
+    assert open(m.path('a', 'b', 'dotted'), 'rb').read() == b'inside'
+    assert os.path.realpath(m.path('a', 'b', 'dotted')) == m.path('a', 'file')
+    m.unmount()
+    m = mount(extra_o=['symlinks=raw'])
+    assert os.readlink(m.path('a', 'b', 'esc')) == climbs['a/b/esc']
+
+
 def test_symlinks_option_rejects_bad_value(rfs):
     from harness import assert_fails, EXIT_USAGE
     res = rfs.run(extra_o=['symlinks=sometimes'])
