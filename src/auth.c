@@ -169,8 +169,23 @@ static char *systemd_ask(const struct conf *c, char *prog,
 	return s;
 }
 
+static char *prompt_user(const struct conf *c, const struct xport_opts *o,
+			 const char *prompt, int echo, const char **why);
+
+/* A keyboard-interactive prompt is the server's text: shown made safe
+ * (util_safe_text), on the terminal or to an askpass program alike. */
 char *auth_prompt(const struct conf *c, const struct xport_opts *o,
 		  const char *prompt, int echo, const char **why)
+{
+	char *safe = util_safe_text(prompt, TRUE);
+	char *s = prompt_user(c, o, safe, echo, why);
+
+	g_free(safe);
+	return s;
+}
+
+static char *prompt_user(const struct conf *c, const struct xport_opts *o,
+			 const char *prompt, int echo, const char **why)
 {
 	const char *req = getenv("SSH_ASKPASS_REQUIRE");
 	const char *prog = getenv("SSH_ASKPASS");

@@ -116,7 +116,10 @@ static void usage_error(const char *fmt, ...)
 static void die(GError *e) G_GNUC_NORETURN;
 static void die(GError *e)
 {
-	fprintf(stderr, "rfs: %s\n", e->message);
+	char *msg = util_safe_text(e->message, TRUE);
+
+	fprintf(stderr, "rfs: %s\n", msg);	/* may hold server text */
+	g_free(msg);
 	exit(e->domain == RFS_ERROR && e->code ? e->code : RFS_EXIT_USAGE);
 }
 

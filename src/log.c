@@ -4,7 +4,10 @@
 #include <time.h>
 #include <pthread.h>
 
+#include <glib.h>
+
 #include "rfs/log.h"
+#include "rfs/util.h"
 
 static int level = LOG_LVL_WARN;
 static int use_syslog;
@@ -19,12 +22,16 @@ void log_to_syslog(const char *ident)
 	use_syslog = 1;
 }
 
+/* Messages carry server text (status messages, disconnect reasons,
+ * names): made safe for a terminal (util_safe_text) before they go out. */
 static void vlog(int l, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char *raw = g_strdup_vprintf(fmt, ap);
+	char *msg = util_safe_text(raw, FALSE);
 
 	if (use_syslog) {
-		vsyslog(prio[l], fmt, ap);
+		syslog(prio[l], "%s", msg);
 	} else {
 		pthread_mutex_lock(&lock);
 		if (level >= LOG_LVL_DEBUG) {
@@ -33,12 +40,11 @@ static void vlog(int l, const char *fmt, va_list ap)
 			fprintf(stderr, "[%ld.%03ld] ", (long)ts.tv_sec,
 				ts.tv_nsec / 1000000);
 		}
-		fputs("rfs: ", stderr);
-		/* va_start above: clang-analyzer 14 loses it across the branch */
-		vfprintf(stderr, fmt, ap);	/* NOLINT(clang-analyzer-valist.Uninitialized) */
-		fputc('\n', stderr);
+		fprintf(stderr, "rfs: %s\n", msg);
 		pthread_mutex_unlock(&lock);
 	}
+	g_free(raw);
+	g_free(msg);
 }
 
 void log_msg(int l, const char *fmt, ...)

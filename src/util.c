@@ -110,3 +110,30 @@ gboolean util_glob_match(const char *s, const char *p, size_t plen,
 		p++;
 	return p == pend;
 }
+
+char *util_safe_text(const char *s, gboolean keep_newlines)
+{
+	GString *out = g_string_new(NULL);
+	const char *p = s ? s : "";
+
+	while (*p) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			g_string_append_printf(out, "\\%03o", (unsigned char)*p);
+			p++;
+			continue;
+		}
+		if ((c == '\n' && keep_newlines) || c == '\t' ||
+		    !g_unichar_iscntrl(c)) {
+			g_string_append_len(out, p, g_utf8_next_char(p) - p);
+		} else {
+			/* C1 controls are two bytes in UTF-8: escape each */
+			for (const char *q = p; q < g_utf8_next_char(p); q++)
+				g_string_append_printf(out, "\\%03o",
+						       (unsigned char)*q);
+		}
+		p = g_utf8_next_char(p);
+	}
+	return g_string_free(out, FALSE);
+}

@@ -38,4 +38,11 @@ gboolean util_valid_host(const char *host);
 gboolean util_glob_match(const char *s, const char *p, size_t plen,
 			 gboolean icase);
 
+/* s made safe for a terminal (g_free): text from the server (a prompt,
+ * a status message, a disconnect reason) must not move the cursor,
+ * retitle the window or answer back. Control characters (C0, DEL, C1)
+ * and bytes that are not UTF-8 become \ooo octal escapes, as OpenSSH's
+ * vis(3) shows them; newlines stay when keep_newlines. NULL gives "". */
+char *util_safe_text(const char *s, gboolean keep_newlines);
+
 #endif

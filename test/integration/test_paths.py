@@ -101,6 +101,24 @@ def test_relative_symlinks_kept_inside_the_mount(mount, remote):
     assert os.readlink(m.path('a', 'b', 'esc')) == climbs['a/b/esc']
 
 
+def test_server_names_reach_the_terminal_escaped(mount, remote):
+    """A name the server has goes into rfs's messages (here -d's line for
+    a file fetched ahead) with its control characters escaped, as
+    OpenSSH shows server text: an escape sequence in a name must not
+    clear the terminal or retitle the window of whoever runs rfs."""
+    evil = 'f05\x1b[2J\x1b]0;pwned\x07'
+    for i in range(10):
+        (remote / ('f%02d' % i)).write_bytes(b'x' * 100)
+    (remote / evil).write_bytes(b'y' * 100)
+    m = mount(extra_args=['-d'])
+    for name in sorted(os.listdir(m.mnt)):     # a walk: fetched ahead
+        with open(m.path(name), 'rb') as f:
+            f.read()
+    log = m.stderr()
+    assert '\\033[2J\\033]0;pwned\\007' in log, log[-2000:]
+    assert '\x1b' not in log and '\x07' not in log
+
+
 def test_symlinks_option_rejects_bad_value(rfs):
     from harness import assert_fails, EXIT_USAGE
     res = rfs.run(extra_o=['symlinks=sometimes'])
