@@ -6,6 +6,8 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -19,10 +21,29 @@
 
 /* ---- secrets and prompts ---- */
 
+/* Once the process holds a secret (a password kept for reconnecting, a
+ * passphrase), no core dump of it and no ptrace by other processes of
+ * the user: RLIMIT_CORE 0 and not dumpable, as ssh-agent does. */
+static void no_dumps(void)
+{
+	static gsize done;
+
+	if (g_once_init_enter(&done)) {
+		struct rlimit zero = { 0, 0 };
+
+		if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
+		    prctl(PR_SET_DUMPABLE, 0) < 0)
+			log_debug("cannot disable core dumps: %s",
+				  g_strerror(errno));
+		g_once_init_leave(&done, 1);
+	}
+}
+
 static char *secret_new(void)
 {
 	char *s = g_malloc0(SECRET_MAX);
 
+	no_dumps();
 	/* Keep it out of swap and core dumps; best effort. */
 	mlock(s, SECRET_MAX);
 	madvise(s, SECRET_MAX, MADV_DONTDUMP);
@@ -391,6 +412,7 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 {
 	struct stat st;
 	char *txt = NULL, *pub, *pass = NULL, *q, *what;
+	gsize txt_len = 0;
 	int rc, ok = 0, bad = 0;
 
 	if (stat(file, &st) < 0) {
@@ -405,10 +427,11 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 			(unsigned)(st.st_mode & 07777));
 		return 0;
 	}
-	if (!g_file_get_contents(file, &txt, NULL, NULL)) {
+	if (!g_file_get_contents(file, &txt, &txt_len, NULL)) {
 		log_warn("cannot read identity file %s", file);
 		return 0;
 	}
+	no_dumps();	/* the key's text is in memory now */
 	pub = g_strconcat(file, ".pub", NULL);
 	if (access(pub, R_OK) < 0 || g_str_has_suffix(file, "-cert")) {
 		g_free(pub);
@@ -466,6 +489,7 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 out:
 	auth_secret_free(pass);
 	g_free(pub);
+	explicit_bzero(txt, txt_len);	/* the private key, maybe clear */
 	g_free(txt);
 	return ok;
 }

@@ -50,6 +50,11 @@ def test_password_stdin(rfs, pw_user):
         assert_fails(res, EXIT_AUTH, 'permission denied', mnt=rfs.mnt)
         kw['remote_path'] = kw.pop('remote')
         m = rfs.mount(input=PASSWORD + '\n', **kw)
+        # It keeps the password (for reconnecting): no core dumps.
+        with open('/proc/%d/limits' % m.pid) as f:
+            core = [ln.split()[4:6] for ln in f
+                    if ln.startswith('Max core file size')]
+        assert core == [['0', '0']], core
         write_file(m.path('mine'), b'by password')
         st = os.stat(os.path.join(backing, 'mine'))
         assert (st.st_uid, st.st_gid) == (pw_user.uid, pw_user.gid)
