@@ -69,6 +69,7 @@ struct cli {
 	int cache_s[5];			/* cache_*timeout= in s, -1 unset */
 	int loglevel;			/* -o loglevel=, -1 unset */
 	int allow_other, default_perms, no_default_perms;
+	int suid, dev, trust_suid_dev;	/* -o suid, dev: the last word */
 	int helper;			/* run as mount.rfs */
 	int sloppy;			/* mount.rfs -s: unknown options warn */
 	int fake;			/* mount.rfs -f: check, do not mount */
@@ -97,7 +98,7 @@ static const char *const rfs_flags[] = { "password_stdin",
 	"reconnect_password", "nocto", "noxattr", "xattr",
 	"transform_symlinks", "follow_symlinks", "debug", "reconnect",
 	"delay_connect", "kernel_cache", "auto_cache", "nonempty",
-	"no_default_permissions", NULL };
+	"no_default_permissions", "trust_suid_dev", NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
 	G_GNUC_NORETURN;
@@ -183,6 +184,7 @@ static void help(void)
 "  max_conns=N            spread open files over N SSH connections (1..16;\n"
 "                         default 1), each its own crypto stream and thread\n"
 "  loglevel=L             error, warn (default), info or debug (= -d's log)\n"
+"  trust_suid_dev         allow suid or dev together with allow_other\n"
 "  no_default_permissions with allow_other: let the server alone decide\n"
 "                         access (default: allow_other adds\n"
 "                         default_permissions, the kernel checks modes)\n"
@@ -458,6 +460,8 @@ static void one_option(struct cli *c, const char *opt)
 		c->loglevel = parse_loglevel(val);
 	} else if (!strcmp(name, "no_default_permissions") && !val) {
 		c->no_default_perms = 1;
+	} else if (!strcmp(name, "trust_suid_dev") && !val) {
+		c->trust_suid_dev = 1;
 	} else if ((c->helper && !strcmp(name, "user") && val) ||
 		   (in_list(mount_ignored, name) && !val) ||
 		   !strcmp(name, "comment") || g_str_has_prefix(name, "x-") ||
@@ -467,6 +471,10 @@ static void one_option(struct cli *c, const char *opt)
 	} else if (in_list(fuse_flags, name) && !val) {
 		if (!strcmp(name, "allow_other"))
 			c->allow_other = 1;
+		if (!strcmp(name, "suid") || !strcmp(name, "nosuid"))
+			c->suid = *name == 's';
+		if (!strcmp(name, "dev") || !strcmp(name, "nodev"))
+			c->dev = *name == 'd';
 		if (!strcmp(name, "default_permissions"))
 			c->default_perms = 1;
 		/* rfs-unmount does it (start_reaper); libfuse's helper would
@@ -525,6 +533,14 @@ static void finish_perm_opts(struct cli *c)
 			    "'no_default_permissions' contradict each other");
 	if (c->allow_other && !c->default_perms && !c->no_default_perms)
 		add_fuse_opt(c, "default_permissions");
+	/* The server decides a file's setuid bit and what a device node is:
+	 * with both, any local user could run the server's files as root or
+	 * open the client's devices (kernel memory, disks). */
+	if (c->allow_other && (c->suid || c->dev) && !c->trust_suid_dev)
+		usage_error("option '%s' with 'allow_other' lets every local "
+			    "user run the server's setuid files or open its "
+			    "device nodes; add 'trust_suid_dev' if the server "
+			    "is trusted", c->suid ? "suid" : "dev");
 }
 
 /* -o's argument: options one by one (see mount_opts_split). */

@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from harness import (RfsArgs, TempGroup, TempUser, as_user, is_mounted,
+from harness import (EXIT_USAGE, RfsArgs, assert_fails, TempGroup, TempUser, as_user, is_mounted,
                      keygen, pty_preexec, read_file, read_pub, rfs_bin,
                      start_mount, write_file)
 
@@ -400,6 +400,24 @@ def test_ls_ln_owner(mounted):
 
 # --------------------------------------------------------------------------
 # A shared mount
+
+
+def test_allow_other_refuses_suid_and_dev(rfs, remote):
+    """suid or dev with allow_other would let every local user run the
+    server's setuid files or open device nodes it made: refused with
+    one line unless trust_suid_dev says the server is trusted."""
+    for o in (['allow_other', 'suid'], ['dev', 'allow_other'],
+              ['allow_other', 'nosuid', 'suid', 'nodev']):
+        res = rfs.run(extra_o=o)
+        assert_fails(res, EXIT_USAGE, "with 'allow_other'", 'trust_suid_dev',
+                     mnt=rfs.mnt)
+    m = rfs.mount(extra_o=['allow_other', 'suid', 'nosuid'])
+    m.unmount()
+    m = rfs.mount(extra_o=['allow_other', 'suid', 'trust_suid_dev'])
+    opts = [ln.split()[5] for ln in open('/proc/self/mountinfo')
+            if ln.split()[4] == m.mnt]
+    assert 'nosuid' not in opts[0].split(','), opts
+    m.unmount()
 
 
 def test_allow_other_kernel_checks_modes(world, rfs):
