@@ -624,7 +624,7 @@ static int try_kbdint(struct auth *a)
 /* ---- driver ---- */
 
 int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
-	     const struct xport_opts *o, GError **err)
+	     const struct xport_opts *o, int flags, GError **err)
 {
 	struct auth a = { .s = s, .c = c, .o = o, .tried = g_string_new(NULL),
 			  .notes = g_string_new(NULL) };
@@ -656,6 +656,13 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 		if (!on)
 			continue;
 		a.sent = 0;
+		if ((flags & AUTH_NO_PASSWORDS) &&
+		    (!strcmp(*m, "keyboard-interactive") ||
+		     !strcmp(*m, "password"))) {
+			note(&a, "%s authentication is disabled: the "
+			     "host key did not match", *m);
+			continue;
+		}
 		if (!strcmp(*m, "publickey") && c->pubkey_auth != 0)
 			ok = try_publickey(&a);
 		else if (!strcmp(*m, "keyboard-interactive") &&

@@ -358,8 +358,11 @@ static int check_pinned(const struct conf *c, const struct xport_opts *o,
 	return -1;
 }
 
+/* 0 when the connection may go on; *mitm set when it goes on with a
+ * key that does not match (StrictHostKeyChecking=no). */
 static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
-			 const struct xport_opts *o, int dest, GError **err)
+			 const struct xport_opts *o, int dest, int *mitm,
+			 GError **err)
 {
 	size_t len = 0;
 	int ktype;
@@ -402,8 +405,12 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 		if (c->strict_host_key_checking == CONF_SHKC_NO) {
 			log_err("WARNING: HOST KEY MISMATCH for %s: %s:%u has a "
 				"different %s key (offered %s); continuing "
-				"because StrictHostKeyChecking=no", label,
-				chk.file, chk.line, type_label(type), fp);
+				"because StrictHostKeyChecking=no, without "
+				"password and keyboard-interactive "
+				"authentication (a man in the middle would get "
+				"them)", label, chk.file, chk.line,
+				type_label(type), fp);
+			*mitm = 1;
 			rc = 0;
 			break;
 		}
@@ -791,8 +798,13 @@ static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 		  c->hostname, c->port,
 		  libssh2_session_methods(s, LIBSSH2_METHOD_CRYPT_CS),
 		  libssh2_session_methods(s, LIBSSH2_METHOD_COMP_CS));
-	return check_hostkey(s, c, o, dest, err) || auth_run(s, c, o, err) ?
-	       -1 : 0;
+	{
+		int mitm = 0;
+
+		return check_hostkey(s, c, o, dest, &mitm, err) ||
+		       auth_run(s, c, o, mitm ? AUTH_NO_PASSWORDS : 0, err) ?
+		       -1 : 0;
+	}
 }
 
 /* Open the tunnel from the authenticated hop h to next; sock is the real

@@ -79,9 +79,13 @@ int xport_block_directions(struct xport *x);
  * shutdown(x->sock) it never waits on the network. */
 void xport_close(struct xport *x);
 
-/* auth.c: authenticate session as c->user in c->preferred_auth order. */
+/* auth.c: authenticate session as c->user in c->preferred_auth order.
+ * AUTH_NO_PASSWORDS: the host key did not match and the connection goes
+ * on anyway (StrictHostKeyChecking=no): nothing a man in the middle
+ * could keep (password, keyboard-interactive answers) is sent. */
+#define AUTH_NO_PASSWORDS 1
 int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
-	     const struct xport_opts *o, GError **err);
+	     const struct xport_opts *o, int flags, GError **err);
 
 /* Ask as ssh(1) does: on /dev/tty (echo off unless echo), or through
  * $SSH_ASKPASS as SSH_ASKPASS_REQUIRE and DISPLAY say, or (a secret, no

@@ -7,7 +7,8 @@ import tempfile
 
 import pytest
 
-from harness import (assert_fails, is_mounted, read_file, write_file,
+from harness import (assert_fails, is_mounted, read_file, read_pub,
+                     write_file,
                      stop_pid, run, run_rfs, track, pty_fail, pty_mount,
                      TempUser, PASSPHRASE, EXIT_AUTH)
 
@@ -199,6 +200,32 @@ def pw_remote(pw_user):
 def pw_argv(rfs, kw, *extra_o):
     return rfs.argv(extra_o=['PreferredAuthentications=password'] +
                     list(extra_o), **kw)
+
+
+def test_changed_host_key_sends_no_password(rfs, pw_user, pw_remote,
+                                            tmp_path):
+    """StrictHostKeyChecking=no goes on past a changed host key, but, as
+    ssh, never hands a password or keyboard-interactive answer to what
+    may be a man in the middle (issue 15)."""
+    other = read_pub(rfs.sshd.keys.other_host_ed25519).split()
+    kh = write_file(tmp_path / 'kh', '[127.0.0.1]:%d %s %s\n' % (
+        rfs.sshd.port, other[0], other[1]))
+    backing, kw = pw_remote
+    # (this sshd offers password, not keyboard-interactive: auth.c turns
+    # both off alike)
+    for methods in ('password', 'publickey,password'):
+        res = rfs.run(input=PASSWORD + '\n', known_hosts=str(kh),
+                      shkc='no', extra_o=[
+                          'password_stdin',
+                          'PreferredAuthentications=' + methods], **kw)
+        assert_fails(res, EXIT_AUTH, 'mismatch',
+                     'password authentication is disabled',
+                     mnt=rfs.mnt)
+    # The same with the right key: the password works.
+    m = rfs.mount(input=PASSWORD + '\n', extra_o=[
+        'password_stdin', 'PreferredAuthentications=password'],
+        remote_path=kw['remote'], user=kw['user'], identity=None)
+    m.unmount()
 
 
 def test_password_wrong_twice_then_right(rfs, pw_user, pw_remote):
