@@ -153,13 +153,20 @@ static const char *keyhost(const struct conf *c)
 	return c->host_key_alias ? c->host_key_alias : c->hostname;
 }
 
+/* The port of the known_hosts entry: a HostKeyAlias stands for host and
+ * port together, so it is looked up and written bare, as ssh does. */
+static int keyport(const struct conf *c)
+{
+	return c->host_key_alias ? 22 : c->port;
+}
+
 /* Offer the key types already known for this host first, as OpenSSH does:
  * otherwise libssh2 may pick ECDSA and report a known ed25519 host as new. */
 static void set_hostkey_prefs(LIBSSH2_SESSION *s, const struct conf *c)
 {
 	char **files = known_hosts_files(c);
 	char **known = khosts_known_types((const char *const *)files,
-					  keyhost(c), c->port);
+					  keyhost(c), keyport(c));
 	GString *pref = g_string_new(NULL);
 
 	if (c->host_key_algorithms && !strchr("+-^", *c->host_key_algorithms)) {
@@ -281,9 +288,9 @@ static const char *type_label(const char *type)
 
 static char *host_label(const struct conf *c)
 {
-	if (c->port == 22)
+	if (keyport(c) == 22)
 		return g_strdup(keyhost(c));
-	return g_strdup_printf("[%s]:%d", keyhost(c), c->port);
+	return g_strdup_printf("[%s]:%d", keyhost(c), keyport(c));
 }
 
 /* ssh's confirm(): "yes", the key's fingerprint as pasted, or "no" (an
@@ -323,7 +330,7 @@ static int add_known(const struct conf *c, const unsigned char *key,
 			   c->user_known_hosts->pdata[0] : NULL;
 	GError *e = NULL;
 
-	if (!file || khosts_add(file, keyhost(c), c->port, key, len,
+	if (!file || khosts_add(file, keyhost(c), keyport(c), key, len,
 				c->hash_known_hosts > 0, &e)) {
 		rfs_set_error(err, RFS_EXIT_HOSTKEY,
 			      "cannot record the host key for %s: %s", label,
@@ -384,7 +391,7 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 	fp = khosts_fingerprint(key, len);
 	type = khosts_key_type(key, len);
 	label = host_label(c);
-	if (khosts_check((const char *const *)files, keyhost(c), c->port,
+	if (khosts_check((const char *const *)files, keyhost(c), keyport(c),
 			 key, len, &chk, &e)) {
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "%s", e->message);
 		g_clear_error(&e);

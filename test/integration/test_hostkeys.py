@@ -89,6 +89,32 @@ def test_changed_host_key_no_checking(rfs, remote, tmp_path):
     assert read_file(kh) == before
 
 
+def test_host_key_alias_is_bare_on_any_port(rfs, remote, tmp_path):
+    """HostKeyAlias names host and port together: its known_hosts entry
+    is the bare alias even on a port other than 22, as ssh writes and
+    reads it (issue 15: rfs looked for "[alias]:port", missed the key ssh
+    stored and, with accept-new, trusted whatever came)."""
+    write_file(remote / 'f', b'x')
+    kh = write_file(tmp_path / 'kh', ''.join(
+        'labbox %s\n' % ln for ln in rfs.sshd.host_pub_lines()))
+    m = rfs.mount(known_hosts=kh, shkc='yes',
+                  extra_o=['HostKeyAlias=labbox'])
+    assert os.listdir(m.mnt) == ['f']
+    m.unmount()
+    # A changed key under the alias is a mismatch, not a new host.
+    other = read_pub(rfs.sshd.keys.other_host_ed25519).split()
+    write_file(kh, 'labbox %s %s\n' % (other[0], other[1]))
+    res = rfs.run(known_hosts=kh, shkc='accept-new',
+                  extra_o=['HostKeyAlias=labbox'])
+    assert_fails(res, EXIT_HOSTKEY, 'mismatch', 'labbox', mnt=rfs.mnt)
+    # accept-new writes the bare alias.
+    kh2 = write_file(tmp_path / 'kh2', '')
+    m = rfs.mount(known_hosts=kh2, shkc='accept-new',
+                  extra_o=['HostKeyAlias=labbox'])
+    m.unmount()
+    assert read_file(kh2).split()[0] == b'labbox', read_file(kh2)
+
+
 def test_revoked_host_key(rfs, tmp_path):
     good = rfs.sshd.known_hosts_text()
     revoked = ''.join('@revoked ' + ln + '\n' for ln in good.splitlines())
