@@ -20,6 +20,8 @@ struct entry {
 	const char *file;	/* as passed in files[] */
 	unsigned line;		/* 1-based */
 	gboolean revoked;	/* @revoked marker */
+	gboolean cert;		/* @cert-authority: a CA's key, for host
+				 * certificates (which rfs cannot check) */
 	const char *type;	/* type inside the blob, not the type field */
 	const unsigned char *blob;
 	gsize bloblen;
@@ -231,10 +233,12 @@ static void handle_line(const char *file, unsigned lineno, char *s,
 	if (!hosts || *hosts == '#')
 		return;
 	if (*hosts == '@') {
-		/* @cert-authority needs certificate support we lack */
-		if (strcmp(hosts, "@revoked") != 0)
+		if (!strcmp(hosts, "@revoked"))
+			e.revoked = TRUE;
+		else if (!strcmp(hosts, "@cert-authority"))
+			e.cert = TRUE;
+		else
 			return;
-		e.revoked = TRUE;
 		hosts = next_field(&s);
 	}
 	tfield = next_field(&s);
@@ -293,7 +297,7 @@ struct check_state {
 	const unsigned char *key;
 	size_t keylen;
 	const char *type;	/* of the offered key; NULL if malformed */
-	struct hit revoked, match, mismatch;
+	struct hit revoked, match, mismatch, ca;
 	gboolean other_types;
 };
 
@@ -311,7 +315,9 @@ static void check_cb(const struct entry *e, void *data)
 	gboolean same = e->bloblen == st->keylen &&
 			memcmp(e->blob, st->key, st->keylen) == 0;
 
-	if (e->revoked) {
+	if (e->cert) {
+		hit_set(&st->ca, e);
+	} else if (e->revoked) {
 		if (same)
 			hit_set(&st->revoked, e);
 	} else if (same) {
@@ -357,6 +363,10 @@ int khosts_check(const char *const *files, const char *host, int port,
 	} else {
 		out->result = KHOSTS_NOTFOUND;
 		out->other_types = st.other_types;
+		if (st.ca.file) {
+			out->ca_file = g_strdup(st.ca.file);
+			out->ca_line = st.ca.line;
+		}
 	}
 	if (h) {
 		out->file = g_strdup(h->file);
@@ -370,6 +380,7 @@ void khosts_check_clear(struct khosts_check *out)
 	if (!out)
 		return;
 	g_free(out->file);
+	g_free(out->ca_file);
 	memset(out, 0, sizeof(*out));
 }
 
@@ -378,7 +389,7 @@ static void types_cb(const struct entry *e, void *data)
 	GPtrArray *types = data;
 	guint i;
 
-	if (e->revoked)
+	if (e->revoked || e->cert)
 		return;
 	for (i = 0; i < types->len; i++)
 		if (strcmp(types->pdata[i], e->type) == 0)

@@ -365,6 +365,100 @@ static int check_pinned(const struct conf *c, const struct xport_opts *o,
 	return -1;
 }
 
+/* The first value of an ssh_config keyword rfs keeps but does not use,
+ * unless it is "none". */
+static const char *raw_value(const struct conf *c, const char *kw)
+{
+	const GPtrArray *a = conf_raw(c, kw);
+	const char *v = a && a->len ? a->pdata[0] : NULL;
+
+	return v && g_ascii_strcasecmp(v, "none") ? v : NULL;
+}
+
+/* RevokedHostKeys: a file of public keys ("type base64 [comment]") the
+ * key must not be; a KRL (OpenSSH's binary list) rfs cannot read, and
+ * refuses rather than ignore. 0, or -1 with *err. */
+static int check_revoked_file(const struct conf *c, const unsigned char *key,
+			      size_t len, const char *label, GError **err)
+{
+	const char *file = raw_value(c, "revokedhostkeys");
+	char *txt = NULL, **lines;
+	gsize n;
+	int rc = 0;
+
+	if (!file)
+		return 0;
+	if (!g_file_get_contents(file, &txt, &n, NULL)) {
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "RevokedHostKeys %s cannot "
+			      "be read: refusing to connect to %s", file, label);
+		return -1;
+	}
+	if (n >= 6 && !memcmp(txt, "SSHKRL", 6)) {
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "RevokedHostKeys %s is a "
+			      "key revocation list, which rfs cannot read: "
+			      "refusing to connect to %s", file, label);
+		g_free(txt);
+		return -1;
+	}
+	lines = g_strsplit(txt, "\n", -1);
+	for (guint i = 0; lines[i] && !rc; i++) {
+		char **f = g_strsplit_set(g_strstrip(lines[i]), " \t", 3);
+		gsize bl = 0;
+		guchar *b = f[0] && f[1] && *f[0] != '#' ?
+			    g_base64_decode(f[1], &bl) : NULL;
+
+		if (b && bl == len && !memcmp(b, key, len)) {
+			rfs_set_error(err, RFS_EXIT_HOSTKEY, "the host key of "
+				      "%s is REVOKED in %s:%u", label, file,
+				      i + 1);
+			rc = -1;
+		}
+		g_free(b);
+		g_strfreev(f);
+	}
+	g_strfreev(lines);
+	g_free(txt);
+	return rc;
+}
+
+/* A key the known_hosts files do not have: what rfs cannot check must
+ * not fall back to trust on first use (unless StrictHostKeyChecking=no):
+ * a host vouched for by a certificate authority, a KnownHostsCommand;
+ * nor may a key of a new type replace the types known for the host
+ * without a question. 0, or -1 with *err. */
+static int unknown_refused(const struct conf *c,
+			   const struct khosts_check *chk, const char *label,
+			   const char *type, const char *fp, GError **err)
+{
+	const char *khc = raw_value(c, "knownhostscommand");
+
+	if (c->strict_host_key_checking == CONF_SHKC_NO)
+		return 0;
+	if (chk->ca_file)
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "%s:%u trusts a "
+			      "certificate authority for %s, and rfs cannot "
+			      "check host certificates: the %s key %s it "
+			      "offered is not trusted; add the host's own key "
+			      "(ssh-keyscan) to known_hosts", chk->ca_file,
+			      chk->ca_line, label, type_label(type), fp);
+	else if (khc)
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "KnownHostsCommand is not "
+			      "supported by rfs: the %s key %s of %s is not in "
+			      "the known_hosts files, and is not trusted on "
+			      "first use", type_label(type), fp, label);
+	else if (chk->other_types &&
+		 c->strict_host_key_checking != CONF_SHKC_ASK)
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is not "
+			      "known (%s %s), but keys of other types are, "
+			      "which the server did not offer: refusing; if "
+			      "the host really changed its keys, add the new "
+			      "one to known_hosts (ssh-keyscan)", label,
+			      type_label(type), fp);
+	else
+		return 0;
+	return -1;
+}
+
 /* 0 when the connection may go on; *mitm set when it goes on with a
  * key that does not match (StrictHostKeyChecking=no). */
 static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
@@ -391,6 +485,8 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 	fp = khosts_fingerprint(key, len);
 	type = khosts_key_type(key, len);
 	label = host_label(c);
+	if (check_revoked_file(c, key, len, label, err))
+		goto out;
 	if (khosts_check((const char *const *)files, keyhost(c), keyport(c),
 			 key, len, &chk, &e)) {
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "%s", e->message);
@@ -431,6 +527,8 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 			      chk.file, label);
 		break;
 	case KHOSTS_NOTFOUND:
+		if (unknown_refused(c, &chk, label, type, fp, err))
+			goto out;
 		switch (c->strict_host_key_checking) {
 		case CONF_SHKC_YES:
 			rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s "
@@ -444,10 +542,13 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 			goto out;
 		}
 		q = g_strdup_printf("The authenticity of host '%s' can't be "
-				    "established.\n%s key fingerprint is %s.\n"
+				    "established.\n%s key fingerprint is %s.\n%s"
 				    "Are you sure you want to continue "
 				    "connecting (yes/no/[fingerprint])? ",
-				    label, type_label(type), fp);
+				    label, type_label(type), fp,
+				    chk.other_types ? "WARNING: keys of other "
+				    "types are known for this host, and the "
+				    "server did not offer them.\n" : "");
 		ans = confirm_key(c, o, q, fp, &why);
 		g_free(q);
 		if (ans == 1)

@@ -30,6 +30,10 @@ struct khosts_check {
 	unsigned line;		/* 1-based line in file */
 	gboolean other_types;	/* NOTFOUND, but the host has keys of other
 				 * types recorded */
+	char *ca_file;		/* NOTFOUND, but a @cert-authority line is
+				 * for this host (certificates, which rfs
+				 * cannot check); g_free */
+	unsigned ca_line;
 };
 
 /* Check key (blob of keylen bytes) for host:port against files (NULL-

@@ -2,7 +2,8 @@
 
 import os
 
-from harness import (assert_fails, read_file, read_pub, run, write_file,
+from harness import (assert_fails, keygen, read_file, read_pub, run,
+                     write_file,
                      pty_fail, pty_mount, EXIT_HOSTKEY)
 
 # Each question the host key prompt asks, counted once (the answer is
@@ -113,6 +114,54 @@ def test_host_key_alias_is_bare_on_any_port(rfs, remote, tmp_path):
                   extra_o=['HostKeyAlias=labbox'])
     m.unmount()
     assert read_file(kh2).split()[0] == b'labbox', read_file(kh2)
+
+
+def test_what_rfs_cannot_check_is_not_trusted(rfs, remote, tmp_path):
+    """A host vouched for by a @cert-authority line, a KnownHostsCommand,
+    a server that offers a key type other than the ones known: rfs cannot
+    check the first two, and none of them may fall back to trusting the
+    offered key on first use (issue 15). The known_hosts file is left as
+    it was."""
+    write_file(remote / 'f', b'x')
+    ca = read_pub(rfs.sshd.keys.other_host_ed25519).split()
+    cases = [
+        ('@cert-authority [127.0.0.1]:%d %s %s\n' % (
+            rfs.sshd.port, ca[0], ca[1]), [], 'certificate authority'),
+        ('', ['KnownHostsCommand=/bin/true'], 'knownhostscommand is not'),
+    ]
+    ecdsa = keygen(str(tmp_path / 'ecdsa'), 'ecdsa')
+    other = read_pub(ecdsa).split()
+    cases.append(('[127.0.0.1]:%d %s %s\n' % (rfs.sshd.port, other[0],
+                                               other[1]), [],
+                  'keys of other types are'))
+    for i, (text, opts, needle) in enumerate(cases):
+        kh = write_file(tmp_path / ('kh%d' % i), text)
+        for shkc in ('accept-new', 'yes'):
+            res = rfs.run(known_hosts=kh, shkc=shkc, extra_o=opts)
+            assert_fails(res, EXIT_HOSTKEY, needle, mnt=rfs.mnt)
+        assert read_file(kh) == text.encode()
+    # With the host's own key known, a KnownHostsCommand is no bother.
+    m = rfs.mount(extra_o=['KnownHostsCommand=/bin/true'])
+    m.unmount()
+
+
+def test_revoked_host_keys_file(rfs, remote, tmp_path):
+    """RevokedHostKeys: a file of public keys is honoured; a KRL, which
+    rfs cannot read, refuses the connection instead of being ignored."""
+    write_file(remote / 'f', b'x')
+    unrelated = write_file(tmp_path / 'unrelated',
+                           read_pub(rfs.sshd.keys.other_host_ed25519))
+    m = rfs.mount(extra_o=['RevokedHostKeys=' + unrelated])
+    m.unmount()
+    revoked = write_file(tmp_path / 'revoked', ''.join(
+        '# revoked\n%s\n' % ln for ln in rfs.sshd.host_pub_lines()))
+    res = rfs.run(extra_o=['RevokedHostKeys=' + revoked])
+    assert_fails(res, EXIT_HOSTKEY, 'revoked', mnt=rfs.mnt)
+    krl = str(tmp_path / 'krl')
+    run(['/usr/bin/ssh-keygen', '-q', '-k', '-f', krl,
+         rfs.sshd.keys.other_host_ed25519 + '.pub'])
+    res = rfs.run(extra_o=['RevokedHostKeys=' + krl])
+    assert_fails(res, EXIT_HOSTKEY, 'revocation list', mnt=rfs.mnt)
 
 
 def test_revoked_host_key(rfs, tmp_path):
