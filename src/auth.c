@@ -686,8 +686,10 @@ int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
 	g_string_free(a.tried, TRUE);
 	g_string_free(a.notes, TRUE);
 	auth_secret_free(a.stdin_pw);
-	if (via_pw && a.last && a.o->used_password)
+	if (via_pw && a.last && a.o->used_password) {
+		auth_secret_free(*a.o->used_password);
 		*a.o->used_password = a.last;	/* the caller's now */
+	}
 	else
 		auth_secret_free(a.last);
 	return ok ? 0 : -1;

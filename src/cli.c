@@ -1165,8 +1165,7 @@ int main(int argc, char **argv)
 	struct sftp_conn *sc;
 	struct rfs *fs;
 	struct recon *rc_;
-	GBytes *host_key;
-	char *password = NULL;	/* reconnect_password: locked memory */
+	struct xport_pins *pins = xport_pins_new();
 	struct fuse_session *se;
 	char *base, *fsname, *status;
 	GError *e = NULL;
@@ -1235,7 +1234,7 @@ int main(int argc, char **argv)
 		return RFS_EXIT_CONNECT;
 	}
 	xo.password_stdin = c.password_stdin;
-	xo.used_password = &password;
+	xo.pins = pins;		/* each hop's host key and password */
 	xo.config_file = c.config_file;
 	xo.interactive = 1;	/* auth_prompt() finds who can answer */
 	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
@@ -1243,13 +1242,12 @@ int main(int argc, char **argv)
 	g_free(status);
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
-	host_key = xport_host_key(&x);
 	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
 	if (!sc)
 		die(e);		/* the conn freed the session */
 	/* The password (if one logged in) serves max_conns' connections;
 	 * it is kept after the mount only with reconnect_password. */
-	rc_ = recon_new(cf, c.config_file, host_key, password);
+	rc_ = recon_new(cf, c.config_file, pins);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
 				c.reconnect_timeout * 1000);
 	set_liveness(&c, cf, sc);
@@ -1257,7 +1255,7 @@ int main(int argc, char **argv)
 	    sftp_conn_add(sc, (unsigned)c.max_conns - 1, recon_connect, rc_,
 			  STARTUP_TIMEOUT_MS, &e))
 		die(e);
-	if (password && !c.reconnect_password) {
+	if (xport_pins_have_password(pins) && !c.reconnect_password) {
 		log_warn("logged in with a password: after a lost connection "
 			 "rfs cannot log in again unless -o reconnect_password "
 			 "(or a key) is used");

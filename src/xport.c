@@ -343,16 +343,19 @@ static int add_known(const struct conf *c, const unsigned char *key,
 	return 0;
 }
 
-/* A reconnect: the destination must show the key it showed at mount
+/* A reconnect: each hop must show the key it showed at mount
  * time, whatever known_hosts or StrictHostKeyChecking say now. */
 static int check_pinned(const struct conf *c, const struct xport_opts *o,
 			const unsigned char *key, size_t len, GError **err)
 {
 	char *was, *now, *label;
 
-	if (len == o->pin_len && !memcmp(key, o->pin_key, len))
+	gsize plen;
+	const unsigned char *pin = g_bytes_get_data(o->pin_key, &plen);
+
+	if (len == plen && !memcmp(key, pin, len))
 		return 0;
-	was = khosts_fingerprint(o->pin_key, o->pin_len);
+	was = khosts_fingerprint(pin, plen);
 	now = khosts_fingerprint(key, len);
 	label = host_label(c);
 	rfs_set_error(err, RFS_EXIT_HOSTKEY, "HOST KEY CHANGED for %s since "
@@ -462,8 +465,7 @@ static int unknown_refused(const struct conf *c,
 /* 0 when the connection may go on; *mitm set when it goes on with a
  * key that does not match (StrictHostKeyChecking=no). */
 static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
-			 const struct xport_opts *o, int dest, int *mitm,
-			 GError **err)
+			 const struct xport_opts *o, int *mitm, GError **err)
 {
 	size_t len = 0;
 	int ktype;
@@ -479,7 +481,7 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "server sent no host key");
 		return -1;
 	}
-	if (dest && o->pin_key)
+	if (o->pin_key)
 		return check_pinned(c, o, key, len, err);
 	files = known_hosts_files(c);
 	fp = khosts_fingerprint(key, len);
@@ -873,7 +875,7 @@ static void method_pref(LIBSSH2_SESSION *s, int type, const char *kw,
 
 /* Handshake, host key check and authentication on s (blocking). */
 static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
-		     const struct xport_opts *o, int dest, GError **err)
+		     const struct xport_opts *o, GError **err)
 {
 	libssh2_session_set_blocking(s, 1);
 	libssh2_session_set_timeout(s, connect_timeout_ms(c));
@@ -909,7 +911,7 @@ static int ssh_setup(LIBSSH2_SESSION *s, int fd, const struct conf *c,
 	{
 		int mitm = 0;
 
-		return check_hostkey(s, c, o, dest, &mitm, err) ||
+		return check_hostkey(s, c, o, &mitm, err) ||
 		       auth_run(s, c, o, mitm ? AUTH_NO_PASSWORDS : 0, err) ?
 		       -1 : 0;
 	}
@@ -951,6 +953,91 @@ static int open_tunnel(struct xport_hop *h, const struct conf *next,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- per hop: host keys and passwords (struct xport_pins) ---- */
+
+static void secret_free(gpointer s)
+{
+	auth_secret_free(s);
+}
+
+static void bytes_free(gpointer b)
+{
+	if (b)
+		g_bytes_unref(b);
+}
+
+struct xport_pins *xport_pins_new(void)
+{
+	struct xport_pins *p = g_new0(struct xport_pins, 1);
+
+	p->keys = g_ptr_array_new_with_free_func(bytes_free);
+	p->passwords = g_ptr_array_new_with_free_func(secret_free);
+	return p;
+}
+
+void xport_pins_free(struct xport_pins *p)
+{
+	if (!p)
+		return;
+	g_ptr_array_unref(p->keys);
+	g_ptr_array_unref(p->passwords);
+	g_free(p);
+}
+
+void xport_pins_forget_passwords(struct xport_pins *p)
+{
+	for (guint i = 0; p && i < p->passwords->len; i++) {
+		auth_secret_free(p->passwords->pdata[i]);
+		p->passwords->pdata[i] = NULL;
+	}
+}
+
+int xport_pins_have_password(const struct xport_pins *p)
+{
+	for (guint i = 0; p && i < p->passwords->len; i++)
+		if (p->passwords->pdata[i])
+			return 1;
+	return 0;
+}
+
+/* ssh_setup() for hop i with what pins say of it, then (at mount time)
+ * what it showed and which password logged in. */
+static int hop_setup(LIBSSH2_SESSION *s, int fd, const struct conf *hc,
+		     const struct xport_opts *o, guint i, int last,
+		     GError **err)
+{
+	struct xport_opts ho = *o;
+	struct xport_pins *p = o->pins;
+	char *pw = NULL;
+	int rc;
+
+	ho.password_stdin = last && o->password_stdin;
+	ho.password = NULL;
+	ho.used_password = NULL;
+	ho.pin_key = NULL;
+	if (p && p->use) {
+		ho.password = i < p->passwords->len ? p->passwords->pdata[i]
+						     : NULL;
+		ho.pin_key = i < p->keys->len ? p->keys->pdata[i] : NULL;
+	} else if (p) {
+		ho.used_password = &pw;
+	}
+	rc = ssh_setup(s, fd, hc, &ho, err);
+	if (p && !p->use && !rc) {
+		size_t len = 0;
+		int type;
+		const char *key = libssh2_session_hostkey(s, &len, &type);
+
+		g_ptr_array_set_size(p->keys, i + 1);
+		g_ptr_array_set_size(p->passwords, i + 1);
+		p->keys->pdata[i] = key ? g_bytes_new(key, len) : NULL;
+		p->passwords->pdata[i] = pw;
+		pw = NULL;
+	}
+	auth_secret_free(pw);
+	return rc;
 }
 
 int xport_connect(const struct conf *c, const struct xport_opts *o,
@@ -1011,7 +1098,7 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 				x->hops = g_ptr_array_new();
 			g_ptr_array_add(x->hops, hop);
 		}
-		if (ssh_setup(s, fd, hc, o, last, err))
+		if (hop_setup(s, fd, hc, o, i, last, err))
 			goto fail_hop;
 		if (!last && open_tunnel(hop, chain->pdata[i + 1], x->sock,
 					 err))
@@ -1031,15 +1118,6 @@ out:
 		conf_free(chain->pdata[i]);
 	g_ptr_array_free(chain, TRUE);
 	return rc;
-}
-
-GBytes *xport_host_key(const struct xport *x)
-{
-	size_t len = 0;
-	int type;
-	const char *key = libssh2_session_hostkey(x->session, &len, &type);
-
-	return key ? g_bytes_new(key, len) : NULL;
 }
 
 void xport_set_blocking(struct xport *x, int blocking)

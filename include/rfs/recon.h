@@ -16,13 +16,14 @@
 
 struct recon;
 
-/* conf and config_file (-F, or NULL) must outlive the recon; host_key
- * (taken) is the key the destination showed at mount time: a reconnect
- * to a server showing another one is refused. password (taken, locked
- * memory, or NULL): -o reconnect_password, the password that logged in. */
+/* conf and config_file (-F, or NULL) must outlive the recon; pins
+ * (taken) are what each hop showed at mount time and the passwords that
+ * logged in there: a reconnect to a hop showing another host key is
+ * refused, and a hop's password answers only that hop. */
+struct xport_pins;
 struct recon *recon_new(const struct conf *conf, const char *config_file,
-			GBytes *host_key, char *password);
-/* Drop the password (the mount's extra connections are made). */
+			struct xport_pins *pins);
+/* Drop the passwords (the mount's extra connections are made). */
 void recon_forget_password(struct recon *r);
 void recon_free(struct recon *r);	/* recon_free(NULL) does nothing */
 

@@ -18,14 +18,32 @@ struct xport_opts {
 				 * reconnect (BatchMode=yes forbids them
 				 * too; auth_prompt() finds the terminal) */
 	const char *config_file;	/* -F, for the jump hosts' configs */
+	struct xport_pins *pins;	/* per hop: see below; or NULL */
+	/* Set by xport_connect() for each hop from pins: */
 	const char *password;	/* reconnect: answers password and
 				 * keyboard-interactive prompts, once */
 	char **used_password;	/* mount: receives the password that
 				 * logged in (locked memory), if one did */
-	const unsigned char *pin_key;	/* reconnect: the destination must
-					 * offer exactly this host key */
-	size_t pin_len;
+	GBytes *pin_key;	/* reconnect: the hop must offer exactly
+				 * this host key */
 };
+
+/* What a mount learns of each hop of its chain (jump hosts first, the
+ * destination last) and a reconnect holds it to: the host key each hop
+ * showed, and the password that logged in there, if one did. A secret
+ * goes only to the hop it came from (a jump host that asks first never
+ * gets the destination's password); password_stdin's line only to the
+ * destination. */
+struct xport_pins {
+	int use;		/* 0: being learnt (mount); 1: enforced */
+	GPtrArray *keys;	/* GBytes * (NULL: none), by hop */
+	GPtrArray *passwords;	/* char * in locked memory, or NULL */
+};
+
+struct xport_pins *xport_pins_new(void);
+void xport_pins_free(struct xport_pins *p);	/* zeroes the passwords */
+void xport_pins_forget_passwords(struct xport_pins *p);
+int xport_pins_have_password(const struct xport_pins *p);
 
 /* One jump host: its session and the direct-tcpip channel through which
  * the next hop's SSH session travels. */
@@ -61,8 +79,6 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
  * free the members with xport_default_algs_free(). */
 void xport_default_algs(struct conf_algs *a);
 void xport_default_algs_free(struct conf_algs *a);
-/* The destination's host key (a copy), NULL if none. */
-GBytes *xport_host_key(const struct xport *x);
 /* libssh2's message for the last error on s, never NULL. */
 const char *xport_error(LIBSSH2_SESSION *s);
 

@@ -539,3 +539,82 @@ def test_doc_example_works(rfs, example_hosts, remote, tmp_path):
                 os.chown(k, 0, 0)
     finally:
         user.remove()
+
+
+# --------------------------------------------------------------------------
+# Per hop: host keys pinned and passwords bound (issue 15)
+
+
+@pytest.mark.timeout_s(120)
+def test_jump_host_key_pinned_on_reconnect(pj, hops, remote):
+    """A reconnect holds every hop to the host key it showed at mount
+    time, not only the destination: when the jump host's address leads
+    to another sshd (whose key known_hosts happens to list too), the
+    reconnect is refused and says why."""
+    from proxy import TcpProxy
+    h, k = hops, pj.keys.user_ed25519
+    p = TcpProxy(h['jump1'].port).start()
+    try:
+        pj.write(block('jump', h['jump1'], k, pj.kh, port=p.port) +
+                 block('inner', h['inner'], k, pj.kh, jump='jump'))
+        text = h['inner'].known_hosts_text()
+        for s in (h['jump1'], h['jump2']):
+            text += s.known_hosts_text().replace(
+                s.host_pattern(), '[127.0.0.1]:%d' % p.port)
+        write_file(pj.kh, text)
+        m = pj.mount()
+        write_file(remote / 'f', b'before')
+        assert read_file(m.path('f')) == b'before'
+        p.retarget(h['jump2'].port)
+        p.cut()
+        assert harness.wait_for(
+            lambda: 'HOST KEY CHANGED' in m.stderr(), 30), m.stderr()
+        assert names_alias(m.stderr(), 'jump'), m.stderr()
+    finally:
+        p.stop()
+
+
+@pytest.mark.timeout_s(120)
+def test_passwords_bound_to_their_hop(pj, hops, remote):
+    """Jump host and destination log in with different passwords, typed
+    at the prompts. max_conns=2 makes the second connection at once from
+    what the first learnt: each password goes back to the hop that took
+    it (before, the last one typed answered every hop, so the jump host
+    got the destination's password and the mount failed)."""
+    pw = {'jump': 'Jump-pw-%d' % os.getpid(), 'inner': 'Inner-pw-%d' %
+          os.getpid()}
+    users = {n: TempUser('rfsh' + n[0], password=pw[n]) for n in pw}
+    backing = tempfile.mkdtemp(prefix='rfs-hop-', dir='/tmp')
+    try:
+        os.chmod(backing, 0o755)
+        os.chown(backing, users['inner'].uid, users['inner'].gid)
+        blocks = ''
+        for name, s, jump in (('jump', hops['jump1'], None),
+                              ('inner', hops['inner'], 'jump')):
+            b = block(name, s, pj.keys.user_ed25519, pj.kh, jump=jump)
+            b = b.replace('User root', 'User %s' % users[name].name)
+            b = b.replace('    IdentitiesOnly yes\n',
+                          '    IdentitiesOnly yes\n    BatchMode no\n'
+                          '    PreferredAuthentications password\n')
+            blocks += b
+        pj.write(blocks)
+        argv = [rfs_bin(), 'inner:' + backing, str(pj.rfs.mnt), '-F',
+                pj.cfg, '-f', '-o', 'max_conns=2,xattr']
+        drv, m = harness.pty_mount(
+            pj.rfs, argv, r"(?im)^(?!rfs: )[^\n]*'s password:[ \t\r]*$",
+            [pw['jump'], pw['inner']])
+        try:
+            assert drv.prompts == 2, drv.output
+            assert harness.rfs_stats(m.mnt)['conns'] == 2
+            write_file(m.path('by-password'), b'two hops')
+            assert read_file(os.path.join(backing, 'by-password')) == \
+                b'two hops'
+            m.unmount()
+        finally:
+            drv.close()
+        assert pw['jump'] not in m.stderr() + drv.output
+        assert pw['inner'] not in m.stderr() + drv.output
+    finally:
+        shutil.rmtree(backing, ignore_errors=True)
+        for u in users.values():
+            u.remove()
