@@ -1175,10 +1175,14 @@ int main(int argc, char **argv)
 	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
 		return ctl_status_main(argc - 1, argv + 1);
 	signal(SIGPIPE, SIG_IGN);
-	/* Packets and readahead chunks are 255 KiB blocks: keep them mmapped,
-	 * so memory goes back to the system when they are freed instead of
-	 * staying in glibc's heap (the peak RSS under load halves). */
+	/* Blocks of 128 KiB and more are mmapped, so that memory goes back
+	 * to the system when freed (the data path's 256 KiB blocks are kept
+	 * in bpool.c, not freed). Smaller ones come from the heap, whose top
+	 * glibc would give back at every free of a packet (libssh2 mallocs
+	 * and frees one per 32 KiB received), to fault it in again at the
+	 * next malloc: keep up to 8 MiB of free heap. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	c.fso.uid = c.fso.gid = c.fso.umask = -1;
 	for (int i = 0; i < 5; i++)
 		c.cache_s[i] = -1;
