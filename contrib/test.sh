@@ -6,7 +6,9 @@
 #   BUILDDIR        unit tests, static analysis (contrib/lint.sh), fuzzing
 #                   (contrib/fuzz.sh, 10 s a target),
 #                   the operations under valgrind (suite 'valgrind') and
-#                   the memory bounds of test_limits.py (suite 'limits')
+#                   the memory bounds of test_limits.py (suite 'limits'),
+#                   libssh2's own tests on the bundled, patched libssh2
+#                   (contrib/libssh2-tests.sh, suite 'libssh2', about 1 min)
 #   BUILDDIR-asan   AddressSanitizer + UndefinedBehaviorSanitizer: unit
 #                   tests and the whole integration suite (any report
 #                   aborts rfs and fails the test)
@@ -34,10 +36,10 @@ if [ "$quick" = 1 ]; then
 fi
 "$top/contrib/build.sh" "$b-asan" -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dbuildtype=debug
-echo "== unit tests, static analysis, fuzzing, valgrind smoke (build: $b)"
+echo "== unit tests, static analysis, fuzzing, valgrind smoke, libssh2's tests (build: $b)"
 meson test -C "$b" --print-errorlogs --num-processes 1 \
 	--suite unit --suite lint --suite fuzz --suite valgrind \
-	--suite limits || rc=$?
+	--suite limits --suite libssh2 || rc=$?
 echo "== unit and integration tests under ASan+UBSan (build: $b-asan)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
