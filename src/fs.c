@@ -1367,14 +1367,29 @@ static void exists_probe(struct op *op, int rc, struct sftp_attrs *a)
 	op_reply_err(op, rc == 0 ? EEXIST : op->err ? op->err : EIO);
 }
 
+/* An exclusive create (O_EXCL open, mknod, mkdir, symlink, link) that
+ * was in flight when the connection broke, sent again, and answered
+ * "exists": its first attempt may have made the name, or another client
+ * may have meanwhile. Nobody can tell, and a lock file or a mkdir lock
+ * must never be won twice: EIO, and a message saying why. */
+static int unknown_create(struct op *op, const char *what)
+{
+	log_warn("%s %s: the connection broke while it was being created; "
+		 "it exists now, but whether this mount made it cannot be "
+		 "told: EIO", what, op->path2);
+	cache_invalidate(op->fs->cache, op->path2);
+	ahead_forget(op->fs, op->path2, 0);
+	return EIO;
+}
+
 /* MKDIR or SYMLINK, and the LSTAT sent right behind it: one round trip.
  * The LSTAT also tells why a FAILURE failed (the name exists). */
 static void create_node_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	/* replayed: the first attempt may have made it; the LSTAT says */
-	op->err = is_failure(r) && r->replayed ? 0 : r->err;
+	op->err = is_failure(r) && r->replayed ?
+		  unknown_create(op, op->mode ? "mkdir" : "symlink") : r->err;
 	if (op->err) {
 		cache_invalidate(op->fs->cache, op->path2);
 		ahead_forget(op->fs, op->path2, 0);
@@ -1436,6 +1451,8 @@ static void mknod_open(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
+	if (is_failure(r) && r->replayed)
+		return op_reply_err(op, unknown_create(op, "mknod"));
 	if (is_failure(r)) {
 		op->err = EIO;
 		return probe(op, op->path2, exists_probe);
@@ -1763,12 +1780,13 @@ static void link_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	/* replayed: the first attempt may have made it; the LSTAT says */
-	if (is_failure(r) && !r->replayed) {
+	if (is_failure(r) && r->replayed)
+		return op_reply_err(op, unknown_create(op, "link"));
+	if (is_failure(r)) {
 		op->err = EIO;
 		return probe(op, op->path2, exists_probe);
 	}
-	if (r->err && !r->replayed)
+	if (r->err)
 		return op_reply_err(op, r->err);
 	cache_invalidate(op->fs->cache, op->path2);
 	ahead_forget(op->fs, op->path2, 0);
@@ -3362,7 +3380,10 @@ static void create_open(struct sftp_reply *r, void *data)
 	if (r->err) {
 		cache_invalidate(op->fs->cache, op->path2);
 		ahead_forget(op->fs, op->path2, 0);
-		op->err = is_failure(r) ? -EIO : r->err;
+		if (is_failure(r) && r->replayed && (op->fi.flags & O_EXCL))
+			op->err = unknown_create(op, "exclusive create");
+		else
+			op->err = is_failure(r) ? -EIO : r->err;
 		return;		/* create_stat answers */
 	}
 	op->file = sftp_file_new(r, op->path2,

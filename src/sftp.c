@@ -545,22 +545,6 @@ static int replayable(const struct sftp_req *q)
 	return 1;
 }
 
-/* An OPEN whose outcome is unknown is sent again without EXCL: the file
- * it created the first time is the one we asked for. */
-static void drop_excl(struct sftp_req *q)
-{
-	/* length, type, id, string path, uint32 pflags, attrs */
-	uint32_t plen, pflags;
-
-	if (q->type != SSH_FXP_OPEN || q->pkt.len < 13)
-		return;
-	plen = buf_peek_u32(q->pkt.data + 9);
-	if (q->pkt.len - 13 < (size_t)plen + 4)
-		return;
-	pflags = buf_peek_u32(q->pkt.data + 13 + plen);
-	buf_set_u32(&q->pkt, 13 + plen, pflags & ~SSH_FXF_EXCL);
-}
-
 static gint by_seq(gconstpointer a, gconstpointer b)
 {
 	const struct sftp_req *x = *(struct sftp_req *const *)a;
@@ -609,7 +593,9 @@ static void conn_fail(struct sftp_conn *c, const char *why)
 			c->replays++;
 			q->replayed = 1;
 			q->sent_ms = now;	/* waits from now on */
-			drop_excl(q);
+			/* An EXCL OPEN goes again as it was: if the name
+			 * exists now, nobody can say who made it (fs.c,
+			 * unknown_create). */
 			g_queue_push_tail(&again, q);
 		} else {
 			c->lost++;

@@ -142,6 +142,39 @@ def run_blocked(fn, proxy, settle=1.0):
 
 
 @pytest.mark.timeout_s(90)
+def test_exclusive_creates_never_won_twice(rfs, proxied):
+    """O_EXCL creates (lock files, mkstemp), symlinks (symlink locks) and
+    links whose replies were lost: the replay finds the name taken and
+    says EIO, never success (before, the replay dropped O_EXCL and won);
+    the same with a name someone else takes while the link is down."""
+    proxy, kh = proxied
+    r = rfs.remote
+    m = rfs.mount(port=proxy.port, known_hosts=kh,
+                  extra_o=['reconnect_timeout=20,dead_after=10'])
+    (r / 'target').write_bytes(b'T')
+    os.lstat(m.path('target'))
+    for name in ('lock', 'slock', 'hlock'):
+        assert not os.path.exists(m.path(name))
+
+    def excl():
+        return os.close(os.open(m.path('lock'),
+                                os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    for fn, name in ((excl, 'lock'),
+                     (lambda: os.symlink('target', m.path('slock')), 'slock'),
+                     (lambda: os.link(m.path('target'), m.path('hlock')),
+                      'hlock')):
+        assert not os.path.lexists(m.path(name))   # the LOOKUP first
+        res, err = run_blocked(fn, proxy)
+        assert err is not None and err.errno == errno.EIO, (name, res, err)
+        assert os.path.lexists(r / name), name
+    # A free name is still created normally after all that.
+    excl2 = os.open(m.path('lock2'), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    os.close(excl2)
+    assert (r / 'lock2').exists()
+    m.unmount()     # while the proxy is still there
+
+
+@pytest.mark.timeout_s(90)
 def test_mutations_with_lost_replies(rfs, proxied):
     """rename, unlink, mkdir, rmdir carried out by the server whose
     replies were lost: after the reconnect each is reported done, and the
@@ -166,9 +199,16 @@ def test_mutations_with_lost_replies(rfs, proxied):
     assert err is None, err
     assert not (r / 'u').exists()
 
+    # An exclusive create answered "exists" when sent again: made by its
+    # first attempt or by someone else, nobody can tell; a mkdir lock or
+    # a lock file must not be won twice (issue 15): EIO, said why.
+    # (the name looked up just before: the MKDIR itself is in flight,
+    # not a LOOKUP ahead of it)
+    assert not os.path.exists(m.path('newdir'))
     res, err = run_blocked(lambda: os.mkdir(m.path('newdir')), proxy)
-    assert err is None, err
+    assert err is not None and err.errno == errno.EIO, (res, err)
     assert (r / 'newdir').is_dir()
+    assert 'whether this mount made it cannot be told' in m.stderr()
 
     res, err = run_blocked(lambda: os.rmdir(m.path('olddir')), proxy)
     assert err is None, err
