@@ -132,6 +132,7 @@ struct op {
 				 * while the op runs (a caller interrupted) */
 	struct fuse_file_info fi;
 	int flags, to_set, err;
+	int existed;		/* create: the name was there already */
 	mode_t mode;
 	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
 	int stale_kind;		/* 1 getattr, 2 lookup: stale is its answer
@@ -1338,6 +1339,22 @@ static void note_created(struct op *op)
 	}
 }
 
+/* Should the mode of what we just created be set to the one asked for?
+ * sftp-server applies its umask (022 by default) to the mode it is given,
+ * which the kernel already cut with the caller's umask: set the caller's
+ * mode again then. But a server that removes more (internal-sftp -u 077,
+ * a site policy) is obeyed, not overridden. */
+static int mode_fixable(mode_t want, const struct sftp_attrs *got)
+{
+	uint32_t removed;
+
+	if (!want || !(got->flags & SFTP_ATTR_PERMISSIONS) ||
+	    S_ISLNK(got->perm) || (got->perm & 07777) == (want & 07777))
+		return 0;
+	removed = (want & 07777) & ~(got->perm & 07777);
+	return (got->perm & 07777 & ~want) == 0 && (removed & ~07022u) == 0;
+}
+
 static void created_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -1346,14 +1363,14 @@ static void created_stat(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	op->a = r->attrs;
-	if (op->mode && (r->attrs.flags & SFTP_ATTR_PERMISSIONS) &&
-	    (r->attrs.perm & 07777) != (op->mode & 07777) &&
-	    !S_ISLNK(r->attrs.perm)) {
+	if (mode_fixable(op->mode, &r->attrs)) {
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
 		note_created(op);
-		sftp_setstat(op->fs->conn, op->path2, &fix, 0, created_fixed,
-			     NULL, op);
+		/* Not through a symlink someone put there meanwhile. */
+		sftp_setstat(op->fs->conn, op->path2, &fix,
+			     (op->fs->exts & SFTP_EXT_LSETSTAT) != 0,
+			     created_fixed, NULL, op);
 		return;
 	}
 	note_created(op);
@@ -3303,6 +3320,7 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void create_fixed(struct sftp_reply *r, void *data);
 
 static void create_probe(struct op *op, int rc, struct sftp_attrs *a);
+static void create_open(struct sftp_reply *r, void *data);
 
 /* The LSTAT sent right behind the OPEN: one round trip for both. */
 static void create_stat(struct sftp_reply *r, void *data)
@@ -3310,6 +3328,18 @@ static void create_stat(struct sftp_reply *r, void *data)
 	struct op *op = data;
 	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
 
+	if (op->err == -EEXIST && !op->file) {
+		/* The name was there (a stale negative entry, another
+		 * client): open it as it is, no create and no mode set. */
+		if (!r->err && S_ISDIR(r->attrs.perm))
+			return op_reply_err(op, EISDIR);
+		op->err = 0;
+		op->existed = 1;
+		sftp_open_lstat(op->fs->conn, op->path2,
+				pflags_of(op->fi.flags & ~(O_CREAT | O_EXCL)),
+				NULL, create_open, create_stat, op);
+		return;
+	}
 	if (op->err == -EIO && !op->file) {
 		/* OPEN said FAILURE: this LSTAT tells why */
 		op->err = EIO;
@@ -3324,7 +3354,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 	} else {
 		op->a = r->attrs;
 	}
-	if (!r->err && (op->a.perm & 07777) != (op->mode & 07777)) {
+	if (!r->err && !op->existed && mode_fixable(op->mode, &op->a)) {
 		/* The server's umask cut the mode: set the exact one. */
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
@@ -3382,6 +3412,9 @@ static void create_open(struct sftp_reply *r, void *data)
 		ahead_forget(op->fs, op->path2, 0);
 		if (is_failure(r) && r->replayed && (op->fi.flags & O_EXCL))
 			op->err = unknown_create(op, "exclusive create");
+		else if (is_failure(r) && !(op->fi.flags & O_EXCL) &&
+			 !op->existed)
+			op->err = -EEXIST;	/* our own EXCL: it exists */
 		else
 			op->err = is_failure(r) ? -EIO : r->err;
 		return;		/* create_stat answers */
@@ -3404,7 +3437,11 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op->fi = *fi;
 	op->mode = mode;
 	a.perm = mode & 07777;
-	sftp_open_lstat(op->fs->conn, op->path2, pflags_of(fi->flags | O_CREAT),
+	/* Always exclusive: a name that exists after all (a stale negative
+	 * entry, another client) is then opened as it is (create_stat),
+	 * never chmod-ed as if we had made it. */
+	sftp_open_lstat(op->fs->conn, op->path2,
+			pflags_of(fi->flags | O_CREAT) | SSH_FXF_EXCL,
 			&a, create_open, create_stat, op);
 }
 

@@ -6,11 +6,13 @@ The everyday programs (vim, rm, cp -a, tar, rsync, sqlite3) as a non-root
 local user are in test_everyday.py."""
 
 import os
+import stat
 import shutil
 import tempfile
 
 import pytest
 
+import harness
 from harness import read_pub, wait_for
 
 
@@ -230,3 +232,48 @@ def test_follow_symlinks(rfs, remote):
     m.unmount()
     m = rfs.mount()
     assert os.path.islink(m.path('lf')) and os.readlink(m.path('lf')) == 'f'
+
+
+# --------------------------------------------------------------------------
+# The mode set after a create (issue 15)
+
+
+def test_create_over_a_name_that_exists_chmods_nothing(rfs, remote):
+    """A create of a name the kernel believes absent (a stale negative
+    entry) but another user made meanwhile opens that file as it is: its
+    mode is not "fixed" to the creator's, its data not touched."""
+    m = rfs.mount()
+    assert not os.path.exists(m.path('theirs'))      # negative, cached
+    (remote / 'theirs').write_bytes(b'their data')
+    os.chmod(remote / 'theirs', 0o600)
+    os.chown(remote / 'theirs', 4321, 4321)
+    fd = os.open(m.path('theirs'), os.O_CREAT | os.O_WRONLY, 0o666)
+    os.close(fd)
+    st = os.stat(remote / 'theirs')
+    assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    assert (remote / 'theirs').read_bytes() == b'their data'
+    # A name that is really new still gets the mode asked for.
+    fd = os.open(m.path('mine'), os.O_CREAT | os.O_WRONLY, 0o640)
+    os.close(fd)
+    assert stat.S_IMODE(os.stat(remote / 'mine').st_mode) == 0o640
+
+
+def test_server_umask_policy_obeyed(rfs, keys, remote):
+    """A server that forces a stricter umask (sftp-server -u 077, as
+    admins set for internal-sftp) is obeyed: rfs sets the mode asked for
+    only when the server's default umask (022) cut it."""
+    s = harness.Sshd(keys, subsystem=harness.SFTP_SERVER + ' -u 077').start()
+    try:
+        rfs.use(s)
+        m = rfs.mount()
+        old = os.umask(0o022)
+        try:
+            os.close(os.open(m.path('f'), os.O_CREAT | os.O_WRONLY, 0o666))
+            os.mkdir(m.path('d'), 0o777)
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(os.stat(remote / 'f').st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(remote / 'd').st_mode) == 0o700
+        m.unmount()
+    finally:
+        s.cleanup()
