@@ -181,6 +181,8 @@ static void help(void)
 "                         fail with EIO (default 30)\n"
 "  probe_after=S          probe a link silent this long under a request (5)\n"
 "  dead_after=S           drop and reconnect a link silent this long (15)\n"
+"  max_listing=N          a directory listing of more than N entries fails\n"
+"                         with EIO (default 4000000)\n"
 "  max_conns=N            spread open files over N SSH connections (1..16;\n"
 "                         default 1), each its own crypto stream and thread\n"
 "  loglevel=L             error, warn (default), info or debug (= -d's log)\n"
@@ -431,6 +433,11 @@ static void one_option(struct cli *c, const char *opt)
 		if (c->max_conns < 1)
 			usage_error("bad value for option 'max_conns': '%s' "
 				    "(1 to 16)", val);
+	} else if (!strcmp(name, "max_listing") && val) {
+		c->fso.max_listing = parse_int(name, val, 10, 1 << 30);
+		if (c->fso.max_listing < 100)
+			usage_error("bad value for option 'max_listing': '%s' "
+				    "(at least 100)", val);
 	} else if (!strcmp(name, "dead_after") && val) {
 		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
 	} else if (!strcmp(name, "password_stdin") && !val) {
@@ -1190,6 +1197,7 @@ int main(int argc, char **argv)
 	c.fso.noxattr = 1;	/* see xattr in rfs(1) */
 	c.probe_after = 5;
 	c.max_conns = 1;
+	c.fso.max_listing = 4 * 1000 * 1000;
 	c.dead_after = 15;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);

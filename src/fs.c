@@ -2971,6 +2971,18 @@ static void listing_next(struct sftp_reply *r, void *data)
 			listing_deliver(l, 0);
 		return;
 	}
+	if (l->ents->len + r->count > (guint)l->fs->o.max_listing + 2) {
+		/* A server that never ends a listing must not fill memory. */
+		if (!l->err)
+			log_err("listing of %s: more than %d entries, stopped "
+				"(max_listing): EIO", l->path,
+				l->fs->o.max_listing);
+		l->err = -EIO;
+		l->eof = 1;
+		if (!l->inflight)
+			listing_finish(l);
+		return;
+	}
 	for (uint32_t i = 0; i < r->count; i++) {
 		struct sftp_name *n = &r->names[i];
 		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
@@ -3694,6 +3706,8 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->conn = c;
 	fs->base = g_strdup(base);
 	fs->o = *o;
+	if (fs->o.max_listing <= 0)
+		fs->o.max_listing = 4 * 1000 * 1000;
 	fs->exts = sftp_conn_exts(c);
 	{
 		struct sftp_stats st;

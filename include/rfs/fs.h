@@ -26,6 +26,8 @@ struct fs_opts {
 	double neg_timeout;	/* s: kernel negative entries */
 	struct cache_opts cache;	/* rfs's own metadata cache */
 	int max_write;		/* bytes per FUSE write */
+	int max_listing;	/* entries a listing may have, or EIO (a
+				 * server that never ends one) */
 };
 
 struct rfs;

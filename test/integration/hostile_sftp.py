@@ -5,6 +5,7 @@ Usage (as an sshd "Subsystem sftp" command):
     hostile_sftp.py MODE WHEN
 
 MODE: truncated | zero | huge | badid | garbage_attrs | none
+      endless - (with any WHEN) READDIR of /hostile/sub never says EOF
 WHEN: init    - misbehave instead of sending VERSION
       trigger - behave until a STAT/LSTAT of a name containing 'trigger',
                 then misbehave in answer to it
@@ -234,6 +235,15 @@ def main():
             h = handles.get(r.str())
             if h is None or h[1][0] != 'dir':
                 status(req_id, FX_FAILURE, 'Bad handle')
+            elif mode == 'endless' and posixpath.basename(
+                    posixpath.normpath(h[0])) == 'sub':
+                # A listing that never ends: 200 new names each time.
+                n0 = h[2] or 0
+                h[2] = n0 + 200
+                body = b''.join(
+                    sstr('n%09d' % i) + sstr(longname('n%09d' % i, 'file', 0))
+                    + attrs('file', 0) for i in range(n0, n0 + 200))
+                send(FXP_NAME, u32(req_id) + u32(200) + body)
             elif h[2]:
                 status(req_id, FX_EOF, 'End of directory')
             else:

@@ -80,6 +80,27 @@ def test_protocol_error_on_live_mount(rfs, hostile, mode):
     m.unmount()
 
 
+@pytest.mark.timeout_s(120)
+def test_listing_that_never_ends(rfs, hostile):
+    """A server that answers READDIR forever: the listing stops at
+    max_listing entries with EIO and a message, memory stays bounded,
+    and the rest of the mount goes on working (issue 15)."""
+    rfs.use(hostile('endless', 'trigger'))
+    m = rfs.mount(remote_path='/hostile', extra_o=['max_listing=20000'])
+    with pytest.raises(OSError) as e:
+        os.listdir(m.path('sub'))
+    assert e.value.errno == errno.EIO, e.value
+    assert 'more than 20000 entries' in m.stderr(), m.stderr()
+    assert sorted(os.listdir(m.mnt)) == ['a.txt', 'b.txt', 'sub']
+    with open(m.path('a.txt'), 'rb') as f:
+        assert f.read() == b'alpha\n'
+    with open('/proc/%d/status' % m.pid) as f:
+        rss = [int(ln.split()[1]) for ln in f if ln.startswith('VmHWM')][0]
+    if 'ASAN_OPTIONS' not in os.environ:
+        assert rss < 64 * 1024, rss     # kB
+    m.unmount()
+
+
 # -- the fake server itself -----------------------------------------------
 
 class Client:
