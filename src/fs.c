@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,8 @@ struct node {
 
 struct rfs {
 	struct sftp_conn *conn;
+	GHashTable *hidden;	/* names this mount hid files under (see
+				 * fs_unlink), owned; guarded by lock */
 	char *base;		/* absolute remote directory, no trailing / */
 	struct fs_opts o;
 	uint32_t exts;
@@ -143,6 +146,7 @@ struct op {
 };
 
 static void ahead_forget(struct rfs *fs, const char *path, int tree);
+static int is_hidden(struct rfs *fs, const char *name);
 static void ahead_forget_locked(struct rfs *fs, const char *path, int tree);
 
 static struct rfs *fs_ctx(fuse_req_t req)
@@ -752,7 +756,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	if (g_str_has_prefix(name, HIDDEN_PREFIX)) {
+	if (is_hidden((struct rfs *)fuse_req_userdata(req), name)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -1556,6 +1560,33 @@ static void remove_done(struct sftp_reply *r, void *data)
 	op_reply_err(op, 0);
 }
 
+/* The name a file unlinked while open is kept under until its last
+ * close: unpredictable (no other client or server user can guess it,
+ * and two mounts never pick the same), and known to this mount only, so
+ * that a server's own file of that pattern still shows. */
+static char *hidden_name(void)
+{
+	uint32_t r[2];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		r[0] = g_random_int();	/* no getrandom: still unique */
+		r[1] = g_random_int();
+	}
+	return g_strdup_printf(HIDDEN_PREFIX "%08x%08x", r[0], r[1]);
+}
+
+static int is_hidden(struct rfs *fs, const char *name)
+{
+	int yes;
+
+	if (!g_str_has_prefix(name, HIDDEN_PREFIX))
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	yes = g_hash_table_contains(fs->hidden, name);
+	pthread_mutex_unlock(&fs->lock);
+	return yes;
+}
+
 static void unhide_done(struct sftp_reply *r, void *data)
 {
 	(void)data;
@@ -1570,6 +1601,7 @@ static void remove_hidden_locked(struct rfs *fs, struct node *n)
 {
 	char *path = path_of(fs, n);
 
+	g_hash_table_remove(fs->hidden, n->name);
 	sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, NULL);
 	g_free(path);
 }
@@ -1592,6 +1624,7 @@ static void hide_done(struct sftp_reply *r, void *data)
 	op->node->name = op->name2;
 	op->name2 = NULL;
 	op->node->hidden = 1;
+	g_hash_table_add(fs->hidden, g_strdup(op->node->name));
 	open_paths_changed_locked(fs);
 	if (op->node->opens == 0)	/* closed while we renamed it */
 		remove_hidden_locked(fs, op->node);
@@ -1617,17 +1650,15 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (n && n->opens > 0) {
 		op->node = n;
 		n->refs++;
-		op->name2 = g_strdup_printf(HIDDEN_PREFIX "%lx",
-					    (unsigned long)n->ino);
+		op->name2 = hidden_name();
 		op->path = child_path(fs, op->parent, op->name2);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	g_free(key);
 	if (op->node) {
 		/* Still open: keep the data reachable until last close. */
-		sftp_rename(fs->conn, op->path2, op->path,
-			    (fs->exts & SFTP_EXT_POSIX_RENAME) != 0,
-			    hide_done, op);
+		sftp_rename(fs->conn, op->path2, op->path, 0, hide_done,
+			    op);	/* RENAME: never replaces */
 		return;
 	}
 	sftp_path(fs->conn, SSH_FXP_REMOVE, op->path2, remove_done, op);
@@ -2986,7 +3017,7 @@ static void listing_next(struct sftp_reply *r, void *data)
 	for (uint32_t i = 0; i < r->count; i++) {
 		struct sftp_name *n = &r->names[i];
 		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
-		    g_str_has_prefix(n->name, HIDDEN_PREFIX) ||
+		    is_hidden(l->fs, n->name) ||
 		    strchr(n->name, '/') || !*n->name)
 			continue;
 		cache_dents_add(l->ents, n->name, &n->attrs,
@@ -3727,6 +3758,8 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->inodes = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					   g_free, NULL);
 	fs->names = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->hidden = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   NULL);
 	fs->walks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					  walk_free);
 	fs->ahead = g_hash_table_new(g_str_hash, g_str_equal);
@@ -3779,6 +3812,7 @@ void fs_free(struct rfs *fs)
 		g_free(n);
 	}
 	g_hash_table_destroy(fs->names);
+	g_hash_table_destroy(fs->hidden);
 	g_hash_table_destroy(fs->inodes);
 	g_hash_table_destroy(fs->dirs);	/* never released: unmounted */
 	g_hash_table_destroy(fs->walks);

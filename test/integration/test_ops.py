@@ -8,7 +8,8 @@ import random
 import stat
 import time
 
-from harness import assert_same_stat, assert_errno, read_file, write_file
+from harness import (assert_same_stat, assert_errno, read_file, wait_for,
+                     write_file)
 
 libc = ctypes.CDLL(None, use_errno=True)
 AT_FDCWD = -100
@@ -518,6 +519,35 @@ def test_access(rfs, remote):
 
 
 # -- open, then unlink -------------------------------------------------------
+
+def test_hidden_names_unpredictable_and_ours_only(rfs, remote):
+    """A file unlinked while open is kept under a name nobody can guess
+    (not its inode number: two mounts would pick the same), which the
+    mount hides; a file of the server's own with a name of that pattern
+    shows and opens as any other (issue 15: any server user could hide
+    files from the mount)."""
+    write_file(remote / '.rfs-unlinked-1234', b'not hidden')
+    write_file(remote / 'f', b'open')
+    m = rfs.mount()
+    assert sorted(os.listdir(m.mnt)) == ['.rfs-unlinked-1234', 'f']
+    assert read_file(m.path('.rfs-unlinked-1234')) == b'not hidden'
+    fd = os.open(m.path('f'), os.O_RDONLY)
+    try:
+        ino = os.fstat(fd).st_ino
+        os.unlink(m.path('f'))
+        names = [n for n in os.listdir(remote)
+                 if n.startswith('.rfs-unlinked-') and n != '.rfs-unlinked-1234']
+        assert len(names) == 1, os.listdir(remote)
+        tail = names[0][len('.rfs-unlinked-'):]
+        assert len(tail) == 16 and tail != '%x' % ino, names
+        assert sorted(os.listdir(m.mnt)) == ['.rfs-unlinked-1234']
+        assert_errno(errno.ENOENT, os.stat, m.path(names[0]))
+        assert os.pread(fd, 100, 0) == b'open'
+    finally:
+        os.close(fd)
+    assert wait_for(lambda: sorted(os.listdir(remote)) ==
+                    ['.rfs-unlinked-1234'], 5), os.listdir(remote)
+
 
 def test_open_unlink(rfs, remote):
     write_file(remote / 'f', b'hello')
