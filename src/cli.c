@@ -1172,7 +1172,7 @@ int main(int argc, char **argv)
 	struct sftp_conn *sc;
 	struct rfs *fs;
 	struct recon *rc_;
-	struct xport_pins *pins = xport_pins_new();
+	struct xport_pins *pins;
 	struct fuse_session *se;
 	char *base, *fsname, *status;
 	GError *e = NULL;
@@ -1246,6 +1246,7 @@ int main(int argc, char **argv)
 		return RFS_EXIT_CONNECT;
 	}
 	xo.password_stdin = c.password_stdin;
+	pins = xport_pins_new();
 	xo.pins = pins;		/* each hop's host key and password */
 	xo.config_file = c.config_file;
 	xo.interactive = 1;	/* auth_prompt() finds who can answer */

@@ -105,7 +105,7 @@ struct rfs {
 	uint64_t ahead_mem;	/* their bytes */
 	int ahead_fetching;	/* on the way */
 	uint64_t ahead_fetched, ahead_used;	/* files so far */
-	GThreadPool *store_pool;	/* one thread: open_store */
+	GThreadPool *store_pool;	/* one thread: notify_job_run */
 	int quiesced;		/* fs_quiesce: no more stores */
 };
 
@@ -146,6 +146,8 @@ struct op {
 };
 
 static void ahead_forget(struct rfs *fs, const char *path, int tree);
+static void notify_push_locked(struct rfs *fs, struct op *store,
+			       fuse_ino_t parent, const char *name);
 static int is_hidden(struct rfs *fs, const char *name);
 static void ahead_forget_locked(struct rfs *fs, const char *path, int tree);
 
@@ -1211,7 +1213,7 @@ static int rel_stays_inside(const char *target, guint depth)
 	for (char **p = t; *p && ok; p++) {
 		if (!**p || !strcmp(*p, "."))
 			continue;
-		if (strcmp(*p, ".."))
+		if (strcmp(*p, "..") != 0)
 			named = 1;
 		else if (named || depth-- == 0)
 			ok = 0;
@@ -1400,6 +1402,12 @@ static int unknown_create(struct op *op, const char *what)
 		 "told: EIO", what, op->path2);
 	cache_invalidate(op->fs->cache, op->path2);
 	ahead_forget(op->fs, op->path2, 0);
+	/* The kernel still has the name as absent (the lookup before the
+	 * create): make it ask again, so that the name shows. */
+	pthread_mutex_lock(&op->fs->lock);
+	if (op->parent)
+		notify_push_locked(op->fs, NULL, op->parent->ino, op->name);
+	pthread_mutex_unlock(&op->fs->lock);
 	return EIO;
 }
 
@@ -2489,6 +2497,48 @@ static void walk_note(struct op *op)
 /* The store thread: put what was fetched ahead into the kernel's page
  * cache (after dropping what it held: the file may have shrunk), then go
  * on with the open. */
+/* What the notify thread (fs->store_pool) does: store data fetched
+ * ahead into the page cache (open_store), or make the kernel forget its
+ * entry for parent/name. Never on the I/O thread: a notify waits for the
+ * directory's lock, which a syscall may hold while it waits for the I/O
+ * thread. */
+struct notify_job {
+	struct op *store;	/* open_store() it, or NULL */
+	fuse_ino_t parent;	/* else: inval_entry of parent/name */
+	char *name;
+};
+
+static void open_store(gpointer data, gpointer user);
+
+static void notify_job_run(gpointer data, gpointer user)
+{
+	struct notify_job *j = data;
+	struct rfs *fs = user;
+
+	if (j->store)
+		open_store(j->store, NULL);
+	else
+		fuse_lowlevel_notify_inval_entry(fs->se, j->parent, j->name,
+						 strlen(j->name));
+	g_free(j->name);
+	g_free(j);
+}
+
+/* fs->lock held: fs_quiesce frees the pool under it. */
+static void notify_push_locked(struct rfs *fs, struct op *store,
+			       fuse_ino_t parent, const char *name)
+{
+	struct notify_job *j;
+
+	if (!fs->store_pool || !fs->se)
+		return;
+	j = g_new0(struct notify_job, 1);
+	j->store = store;
+	j->parent = parent;
+	j->name = g_strdup(name);
+	g_thread_pool_push(fs->store_pool, j, NULL);
+}
+
 static void open_store(gpointer data, gpointer user)
 {
 	struct op *op = data;
@@ -2558,7 +2608,7 @@ static int ahead_use(struct op *op, const struct sftp_attrs *a)
 			ah->storing = 1;
 			op->a = *a;
 			op->ahead = ah;
-			g_thread_pool_push(fs->store_pool, op, NULL);
+			notify_push_locked(fs, op, 0, NULL);
 		} else {
 			ahead_unlist_locked(fs, ah);
 		}
@@ -3374,7 +3424,11 @@ static void create_stat(struct sftp_reply *r, void *data)
 	if (op->err == -EEXIST && !op->file) {
 		/* The name was there (a stale negative entry, another
 		 * client): open it as it is, no create and no mode set. */
-		if (!r->err && S_ISDIR(r->attrs.perm))
+		if (r->err) {	/* it is not: FAILURE meant something else */
+			op->err = EIO;
+			return create_probe(op, r->err, &r->attrs);
+		}
+		if (S_ISDIR(r->attrs.perm))
 			return op_reply_err(op, EISDIR);
 		op->err = 0;
 		op->existed = 1;
@@ -3649,8 +3703,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * start a helper thread with its first pool). */
 	pthread_mutex_lock(&fs->lock);
 	if (!fs->store_pool && !fs->quiesced)
-		fs->store_pool = g_thread_pool_new(open_store, NULL, 1, FALSE,
-						   NULL);
+		fs->store_pool = g_thread_pool_new(notify_job_run, fs, 1,
+						   FALSE, NULL);
 	pthread_mutex_unlock(&fs->lock);
 
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)

@@ -1030,8 +1030,8 @@ static int hop_setup(LIBSSH2_SESSION *s, int fd, const struct conf *hc,
 		int type;
 		const char *key = libssh2_session_hostkey(s, &len, &type);
 
-		g_ptr_array_set_size(p->keys, i + 1);
-		g_ptr_array_set_size(p->passwords, i + 1);
+		g_ptr_array_set_size(p->keys, (gint)(i + 1));
+		g_ptr_array_set_size(p->passwords, (gint)(i + 1));
 		p->keys->pdata[i] = key ? g_bytes_new(key, len) : NULL;
 		p->passwords->pdata[i] = pw;
 		pw = NULL;
