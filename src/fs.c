@@ -2537,6 +2537,7 @@ static void notify_push_locked(struct rfs *fs, struct op *store,
 	j->parent = parent;
 	j->name = g_strdup(name);
 	g_thread_pool_push(fs->store_pool, j, NULL);
+	/* cppcheck-suppress memleak ; the pool's now: notify_job_run frees j */
 }
 
 static void open_store(gpointer data, gpointer user)
