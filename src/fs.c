@@ -2843,6 +2843,8 @@ struct listing {
 	int lost, restarts;	/* the link broke under it: start again */
 	int delivered;		/* to the cache and the waiters */
 	int onward;		/* a sorted walk goes on into it */
+	GHashTable *seen;	/* names listed so far (a server may repeat
+				 * one), or NULL */
 };
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
@@ -3002,6 +3004,8 @@ static void listing_end(struct listing *l, int err)
 	if (!l->delivered)
 		listing_deliver(l, err);
 	cache_dents_free(l->ents);
+	if (l->seen)
+		g_hash_table_destroy(l->seen);
 	g_free(l->path);
 	g_free(l);
 }
@@ -3021,6 +3025,8 @@ static void listing_finish(struct listing *l)
 		l->restarts++;
 		cache_dents_free(l->ents);
 		l->ents = dents_new();
+		if (l->seen)
+			g_hash_table_remove_all(l->seen);
 		sftp_path(l->fs->conn, SSH_FXP_OPENDIR, l->path,
 			  listing_opened, l);
 		return;
@@ -3067,9 +3073,18 @@ static void listing_next(struct sftp_reply *r, void *data)
 	}
 	for (uint32_t i = 0; i < r->count; i++) {
 		struct sftp_name *n = &r->names[i];
+		/* Names no directory holds are left out: ".", "..", empty,
+		 * with a "/", longer than NAME_MAX, twice the same. */
 		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
 		    is_hidden(l->fs, n->name) ||
-		    strchr(n->name, '/') || !*n->name)
+		    strchr(n->name, '/') || !*n->name ||
+		    strlen(n->name) > NAME_MAX_SFTP)
+			continue;
+		if (!l->seen)
+			l->seen = g_hash_table_new_full(g_str_hash,
+							g_str_equal, g_free,
+							NULL);
+		if (!g_hash_table_add(l->seen, g_strdup(n->name)))
 			continue;
 		cache_dents_add(l->ents, n->name, &n->attrs,
 				longname_nlink(n->longname));

@@ -6,6 +6,7 @@ Usage (as an sshd "Subsystem sftp" command):
 
 MODE: truncated | zero | huge | badid | garbage_attrs | none
       endless - (with any WHEN) READDIR of /hostile/sub never says EOF
+      badnames - READDIR of /hostile/sub gives names no directory holds
 WHEN: init    - misbehave instead of sending VERSION
       trigger - behave until a STAT/LSTAT of a name containing 'trigger',
                 then misbehave in answer to it
@@ -244,6 +245,15 @@ def main():
                     sstr('n%09d' % i) + sstr(longname('n%09d' % i, 'file', 0))
                     + attrs('file', 0) for i in range(n0, n0 + 200))
                 send(FXP_NAME, u32(req_id) + u32(200) + body)
+            elif mode == 'badnames' and not h[2] and posixpath.basename(
+                    posixpath.normpath(h[0])) == 'sub':
+                # Names no directory can hold, among good ones.
+                h[2] = True
+                bad = ['..', '.', '/', 'a/b', '', 'L' * 300, 'dup', 'dup',
+                       '.rfs-unlinked-0011223344556677', 'ok1', 'ok2']
+                body = b''.join(sstr(n) + sstr(longname(n, 'file', 0)) +
+                                attrs('file', 0) for n in bad)
+                send(FXP_NAME, u32(req_id) + u32(len(bad)) + body)
             elif h[2]:
                 status(req_id, FX_EOF, 'End of directory')
             else:

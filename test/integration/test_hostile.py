@@ -101,6 +101,21 @@ def test_listing_that_never_ends(rfs, hostile):
     m.unmount()
 
 
+def test_listing_with_impossible_names(rfs, hostile):
+    """READDIR names "..", ".", "/", "a/b", empty, longer than 255 bytes,
+    twice the same: each bad one is left out, the good ones show once (a
+    server's own .rfs-unlinked-* file too), and the mount goes on
+    (issue 15)."""
+    rfs.use(hostile('badnames', 'trigger'))
+    m = rfs.mount(remote_path='/hostile')
+    names = os.listdir(m.path('sub'))
+    assert sorted(names) == ['.rfs-unlinked-0011223344556677', 'dup', 'ok1',
+                             'ok2'], names
+    assert m.proc.poll() is None, m.stderr()
+    assert sorted(os.listdir(m.mnt)) == ['a.txt', 'b.txt', 'sub']
+    m.unmount()
+
+
 # -- the fake server itself -----------------------------------------------
 
 class Client:
