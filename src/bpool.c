@@ -12,6 +12,11 @@ static int pooled(size_t n)
 	return n >= BPOOL_MIN && n <= BPOOL_BLOCK;
 }
 
+size_t bpool_size(size_t n)
+{
+	return pooled(n) ? BPOOL_BLOCK : n;
+}
+
 void *bpool_get(size_t n)
 {
 	void *p = NULL;

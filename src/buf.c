@@ -118,9 +118,7 @@ bad:
 void buf_init(struct buf *b, size_t hint)
 {
 	b->len = 0;
-	b->cap = hint ? hint : 64;
-	if (b->cap >= BPOOL_MIN && b->cap <= BPOOL_BLOCK)
-		b->cap = BPOOL_BLOCK;
+	b->cap = bpool_size(hint ? hint : 64);
 	b->data = bpool_get(b->cap);
 }
 

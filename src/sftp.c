@@ -1043,10 +1043,6 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		return -EPROTO;
 	}
 	g_hash_table_remove(L->pending, GUINT_TO_POINTER(id));
-	rep.gen = c->gen;
-	rep.conn = c;
-	rep.lane = i;
-	rep.replayed = q->replayed;
 	{
 		struct sftp_wire_req w = { q->type, q->want, q->max_data };
 
@@ -1067,11 +1063,16 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 	return 0;
 }
 
-/* The end of a reply's life: stats, the debug line, the callback. */
+/* The end of a reply's life: where it came from, stats, the debug line,
+ * the callback. */
 static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
 		    uint32_t id, uint8_t type, struct sftp_reply *r,
 		    size_t len)
 {
+	r->gen = c->gen;
+	r->conn = c;
+	r->lane = i;
+	r->replayed = q->replayed;
 	c->replies++;
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("sftp: lane %d id %u type %u -> reply %u status %u "
@@ -1538,10 +1539,6 @@ static void end_direct(struct sftp_conn *c, int i)
 	L->peek = 1;
 	g_hash_table_remove(L->pending, GUINT_TO_POINTER(q->id));
 	rep.type = SSH_FXP_DATA;
-	rep.gen = c->gen;
-	rep.conn = c;
-	rep.lane = i;
-	rep.replayed = q->replayed;
 	rep.data = q->dest;
 	rep.data_len = L->direct_len;
 	deliver(c, i, q, q->id, SSH_FXP_DATA, &rep, L->direct_len + 9);

@@ -218,6 +218,13 @@ static void chunk_free(struct chunk *c)
 	g_free(c);
 }
 
+/* A chunk nothing refers to any more: out of the mount's budget too. */
+static void chunk_release(struct stream *s, struct chunk *c)
+{
+	pool_add(s->p, c->len, -1);
+	chunk_free(c);
+}
+
 static void stream_destroy(struct stream *s)
 {
 	struct chunk *c;
@@ -336,12 +343,10 @@ static void drop_chunk(struct stream *s, GList *l)
 
 	g_queue_delete_link(&s->chunks, l);
 	s->ra_bytes -= c->len;
-	if (c->done && !c->pins) {
-		pool_add(s->p, c->len, -1);
-		chunk_free(c);
-	} else {
+	if (c->done && !c->pins)
+		chunk_release(s, c);
+	else
 		c->dropped = 1;	/* chunk_done or the last unpin frees it */
-	}
 }
 
 /* Drop readahead no waiting reader needs; with below, only what ends at or
@@ -458,10 +463,8 @@ static void answer_readers(struct stream *s, GSList *list)
 		for (int i = 0; i < a->n; i++) {
 			struct chunk *c = a->pinned[i];
 
-			if (--c->pins == 0 && c->dropped) {
-				pool_add(s->p, c->len, -1);
-				chunk_free(c);
-			}
+			if (--c->pins == 0 && c->dropped)
+				chunk_release(s, c);
 		}
 		g_free(a->iov);
 		g_free(a->pinned);
@@ -500,10 +503,8 @@ static void chunk_done(struct sftp_reply *r, void *data)
 		s->eof_at = c->off + c->got;	/* EOF (or empty DATA) */
 	}
 	c->done = 1;
-	if (c->dropped) {
-		pool_add(s->p, c->len, -1);
-		chunk_free(c);
-	}
+	if (c->dropped)
+		chunk_release(s, c);
 	ready = collect_readers(s);
 	unref_unlock(s);
 	answer_readers(s, ready);

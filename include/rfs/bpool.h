@@ -21,6 +21,8 @@
 /* A block of at least n bytes; give it back with bpool_put(p, n), the
  * same n: it tells a pool block from a g_malloc'd one. Never fails. */
 void *bpool_get(size_t n);
+/* The size of the block bpool_get(n) gives: BPOOL_BLOCK or n. */
+size_t bpool_size(size_t n);
 void bpool_put(void *p, size_t n);
 
 /* Blocks handed out and blocks waiting on the free list (for tests). */
