@@ -375,6 +375,47 @@ int khosts_check(const char *const *files, const char *host, int port,
 	return 0;
 }
 
+int khosts_key_listed(const char *file, const unsigned char *key,
+		      size_t keylen, unsigned *line, GError **err)
+{
+	char *buf, *p, *nl, *end;
+	gsize len;
+	unsigned lineno = 0;
+	int found = 0;
+
+	*line = 0;
+	if (!g_file_get_contents(file, &buf, &len, err))
+		return -1;
+	if (len >= 6 && !memcmp(buf, "SSHKRL", 6)) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is a key "
+			    "revocation list, which rfs cannot read", file);
+		g_free(buf);
+		return -1;
+	}
+	end = buf + len;
+	for (p = buf; p < end && !found; p = nl + 1) {
+		char *type, *k64;
+		unsigned char *blob;
+		gsize bloblen;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		*nl = '\0';
+		lineno++;
+		type = next_field(&p);
+		k64 = type && *type != '#' ? next_field(&p) : NULL;
+		blob = k64 ? b64_decode(k64, &bloblen) : NULL;
+		if (blob && bloblen == keylen && !memcmp(blob, key, keylen)) {
+			found = 1;
+			*line = lineno;
+		}
+		g_free(blob);
+	}
+	g_free(buf);
+	return found;
+}
+
 void khosts_check_clear(struct khosts_check *out)
 {
 	if (!out)

@@ -378,50 +378,29 @@ static const char *raw_value(const struct conf *c, const char *kw)
 	return v && g_ascii_strcasecmp(v, "none") ? v : NULL;
 }
 
-/* RevokedHostKeys: a file of public keys ("type base64 [comment]") the
- * key must not be; a KRL (OpenSSH's binary list) rfs cannot read, and
- * refuses rather than ignore. 0, or -1 with *err. */
+/* RevokedHostKeys: a file of public keys the key must not be; a KRL,
+ * which rfs cannot read, refuses the connection rather than be ignored.
+ * 0, or -1 with *err. */
 static int check_revoked_file(const struct conf *c, const unsigned char *key,
 			      size_t len, const char *label, GError **err)
 {
 	const char *file = raw_value(c, "revokedhostkeys");
-	char *txt = NULL, **lines;
-	gsize n;
-	int rc = 0;
+	GError *e = NULL;
+	unsigned line;
+	int rc;
 
 	if (!file)
 		return 0;
-	if (!g_file_get_contents(file, &txt, &n, NULL)) {
-		rfs_set_error(err, RFS_EXIT_HOSTKEY, "RevokedHostKeys %s cannot "
-			      "be read: refusing to connect to %s", file, label);
-		return -1;
+	rc = khosts_key_listed(file, key, len, &line, &e);
+	if (rc < 0) {
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "RevokedHostKeys: %s: "
+			      "refusing to connect to %s", e->message, label);
+		g_error_free(e);
+	} else if (rc) {
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "the host key of %s is "
+			      "REVOKED in %s:%u", label, file, line);
 	}
-	if (n >= 6 && !memcmp(txt, "SSHKRL", 6)) {
-		rfs_set_error(err, RFS_EXIT_HOSTKEY, "RevokedHostKeys %s is a "
-			      "key revocation list, which rfs cannot read: "
-			      "refusing to connect to %s", file, label);
-		g_free(txt);
-		return -1;
-	}
-	lines = g_strsplit(txt, "\n", -1);
-	for (guint i = 0; lines[i] && !rc; i++) {
-		char **f = g_strsplit_set(g_strstrip(lines[i]), " \t", 3);
-		gsize bl = 0;
-		guchar *b = f[0] && f[1] && *f[0] != '#' ?
-			    g_base64_decode(f[1], &bl) : NULL;
-
-		if (b && bl == len && !memcmp(b, key, len)) {
-			rfs_set_error(err, RFS_EXIT_HOSTKEY, "the host key of "
-				      "%s is REVOKED in %s:%u", label, file,
-				      i + 1);
-			rc = -1;
-		}
-		g_free(b);
-		g_strfreev(f);
-	}
-	g_strfreev(lines);
-	g_free(txt);
-	return rc;
+	return rc ? -1 : 0;
 }
 
 /* A key the known_hosts files do not have: what rfs cannot check must

@@ -59,6 +59,13 @@ int khosts_add(const char *file, const char *host, int port,
 	       const unsigned char *key, size_t keylen, gboolean hash,
 	       GError **err);
 
+/* Is key listed in file, a list of public keys ("type base64 [comment]"
+ * a line, as RevokedHostKeys names)? 1 with *line (1-based), 0, or -1
+ * with *err: the file cannot be read, or is a key revocation list
+ * (OpenSSH's binary KRL), which we do not read. */
+int khosts_key_listed(const char *file, const unsigned char *key,
+		      size_t keylen, unsigned *line, GError **err);
+
 /* "SHA256:" + unpadded base64 of SHA-256(key), as ssh-keygen -l prints.
  * g_free. */
 char *khosts_fingerprint(const unsigned char *key, size_t keylen);

@@ -734,6 +734,49 @@ static void test_fingerprint(struct fix *f, gconstpointer data)
 	g_free(kg);
 }
 
+/* RevokedHostKeys' file of plain keys: found on its line; a damaged key
+ * field (which g_base64_decode would read past) and comments never match;
+ * a KRL and a missing file are errors, not "not listed". */
+static void test_key_listed(struct fix *f, gconstpointer data)
+{
+	char *txt = g_strdup_printf("# revoked\n"
+				    "ecdsa-sha2-nistp256 %s old\n\n"
+				    "ssh-ed25519 %s!! x\n"
+				    "ssh-ed25519 %s\n",
+				    f->ec1.b64, f->ed2.b64, f->ed1.b64);
+	char *p = put_file(f, "revoked", txt), *krl = put_file(f, "krl",
+							      "SSHKRL\n...");
+	char *none = g_build_filename(f->dir, "none", NULL);
+	GError *err = NULL;
+	unsigned line;
+
+	(void)data;
+	g_assert_cmpint(khosts_key_listed(p, f->ed1.b, f->ed1.len, &line,
+					  &err), ==, 1);
+	g_assert_no_error(err);
+	g_assert_cmpuint(line, ==, 5);
+	g_assert_cmpint(khosts_key_listed(p, f->ec1.b, f->ec1.len, &line,
+					  &err), ==, 1);
+	g_assert_cmpuint(line, ==, 2);
+	g_assert_cmpint(khosts_key_listed(p, f->ed2.b, f->ed2.len, &line,
+					  &err), ==, 0);	/* damaged */
+	g_assert_cmpint(khosts_key_listed(p, f->rsa1.b, f->rsa1.len, &line,
+					  &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpint(khosts_key_listed(krl, f->ed1.b, f->ed1.len, &line,
+					  &err), ==, -1);
+	g_assert_nonnull(strstr(err->message, "revocation list"));
+	g_clear_error(&err);
+	g_assert_cmpint(khosts_key_listed(none, f->ed1.b, f->ed1.len, &line,
+					  &err), ==, -1);
+	g_assert_nonnull(err);
+	g_clear_error(&err);
+	g_free(txt);
+	g_free(p);
+	g_free(krl);
+	g_free(none);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -751,6 +794,7 @@ int main(int argc, char **argv)
 	T("negation", test_negation);
 	T("revoked", test_revoked);
 	T("cert_authority", test_cert_authority);
+	T("key_listed", test_key_listed);
 	T("garbage", test_garbage);
 	T("rsa_sha2_alias", test_rsa_sha2_alias);
 	T("missing_and_unreadable", test_missing_and_unreadable);
