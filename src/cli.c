@@ -1197,7 +1197,6 @@ int main(int argc, char **argv)
 	c.fso.noxattr = 1;	/* see xattr in rfs(1) */
 	c.probe_after = 5;
 	c.max_conns = 1;
-	c.fso.max_listing = 4 * 1000 * 1000;
 	c.dead_after = 15;
 	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
 	c.fuse_opts = g_string_new(NULL);

@@ -2843,8 +2843,8 @@ struct listing {
 	int lost, restarts;	/* the link broke under it: start again */
 	int delivered;		/* to the cache and the waiters */
 	int onward;		/* a sorted walk goes on into it */
-	GHashTable *seen;	/* names listed so far (a server may repeat
-				 * one), or NULL */
+	GHashTable *seen;	/* the names in ents (borrowed), to leave
+				 * out one a server repeats; or NULL */
 };
 
 static void listing_start(struct rfs *fs, const char *path, struct op *op);
@@ -3003,9 +3003,9 @@ static void listing_end(struct listing *l, int err)
 {
 	if (!l->delivered)
 		listing_deliver(l, err);
-	cache_dents_free(l->ents);
 	if (l->seen)
 		g_hash_table_destroy(l->seen);
+	cache_dents_free(l->ents);
 	g_free(l->path);
 	g_free(l);
 }
@@ -3023,10 +3023,10 @@ static void listing_finish(struct listing *l)
 	if (l->lost && !l->err && !l->delivered) {
 		l->lost = l->eof = 0;
 		l->restarts++;
-		cache_dents_free(l->ents);
-		l->ents = dents_new();
 		if (l->seen)
 			g_hash_table_remove_all(l->seen);
+		cache_dents_free(l->ents);
+		l->ents = dents_new();
 		sftp_path(l->fs->conn, SSH_FXP_OPENDIR, l->path,
 			  listing_opened, l);
 		return;
@@ -3081,13 +3081,13 @@ static void listing_next(struct sftp_reply *r, void *data)
 		    strlen(n->name) > NAME_MAX_SFTP)
 			continue;
 		if (!l->seen)
-			l->seen = g_hash_table_new_full(g_str_hash,
-							g_str_equal, g_free,
-							NULL);
-		if (!g_hash_table_add(l->seen, g_strdup(n->name)))
+			l->seen = g_hash_table_new(g_str_hash, g_str_equal);
+		if (g_hash_table_contains(l->seen, n->name))
 			continue;
 		cache_dents_add(l->ents, n->name, &n->attrs,
 				longname_nlink(n->longname));
+		g_hash_table_add(l->seen, g_array_index(l->ents,
+			struct cache_dent, l->ents->len - 1).name);
 	}
 	if (l->eof) {		/* a later answer said EOF already */
 		if (!l->inflight)
@@ -3808,7 +3808,7 @@ struct rfs *fs_new(struct sftp_conn *c, const char *base,
 	fs->base = g_strdup(base);
 	fs->o = *o;
 	if (fs->o.max_listing <= 0)
-		fs->o.max_listing = 4 * 1000 * 1000;
+		fs->o.max_listing = FS_MAX_LISTING;
 	fs->exts = sftp_conn_exts(c);
 	{
 		struct sftp_stats st;

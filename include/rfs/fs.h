@@ -14,6 +14,8 @@
 #include "rfs/cache.h"
 #include "rfs/idmap.h"
 
+#define FS_MAX_LISTING (4 * 1000 * 1000)
+
 struct fs_opts {
 	struct idmap idmap;	/* ids shown; the login's, for access() */
 	int follow_symlinks;	/* show what a symlink points to instead */
@@ -27,7 +29,8 @@ struct fs_opts {
 	struct cache_opts cache;	/* rfs's own metadata cache */
 	int max_write;		/* bytes per FUSE write */
 	int max_listing;	/* entries a listing may have, or EIO (a
-				 * server that never ends one) */
+				 * server that never ends one); 0:
+				 * FS_MAX_LISTING */
 };
 
 struct rfs;
