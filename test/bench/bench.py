@@ -1021,39 +1021,54 @@ print(' '.join('%.6f' % x for x in out))
 '''
 
 
+class Repeat:
+    """argv run over and over in a thread while the with block runs (the
+    one running at its end is killed); .rcs holds the exit codes."""
+
+    def __init__(self, argv):
+        self.argv, self.rcs, self.current = argv, [], None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.current = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.rcs.append(self.current.wait())
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.current is not None:
+            stop_proc(self.current, signal.SIGKILL)
+        self.thread.join(30)
+        return False
+
+    def failed(self):
+        """A run before the last (killed) one failed, or one hangs."""
+        return any(self.rcs[:-1]) or self.thread.is_alive()
+
+
 def w_statload(b, fs, p, dl, rep):
     """stat(2) of names not seen before (a new directory each) while a
     big file streams in: does metadata wait behind bulk data?"""
     seq, tree = b.dataset('seq', p), b.dataset('tree', p)
-    stop, passes, current = threading.Event(), [], [None]
-
-    def reader():
-        # O_DIRECT, again and again: every pass goes over the network.
-        while not stop.is_set():
-            proc = subprocess.Popen(
-                ['dd', 'if=' + m.path(seq['name']), 'of=/dev/null',
-                 'bs=1M', 'iflag=direct'], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            current[0] = proc
-            passes.append(proc.wait())
-
     with Mount(b, fs) as m:
-        t = threading.Thread(target=reader, daemon=True)
-        t.start()
-        try:
+        # O_DIRECT, again and again: every pass goes over the network.
+        with Repeat(['dd', 'if=' + m.path(seq['name']), 'of=/dev/null',
+                     'bs=1M', 'iflag=direct']) as reader:
             time.sleep(0.5)     # streaming by now
             n = min(20, p['tree_dirs'])
             paths = [m.path(tree['name'], 'd%03d' % i, 'f%05d.txt' % i)
                      for i in range(n)]
             r = sh([sys.executable, '-c', STAT_PROBE] + paths, dl)
-        finally:
-            stop.set()
-            if current[0] is not None:
-                stop_proc(current[0], signal.SIGKILL)
-            t.join(30)
-        if any(passes[:-1]) or t.is_alive():
+        if reader.failed():
             raise Failed('the read failed while the stats ran: %s'
-                         % passes)
+                         % reader.rcs)
     lat = [float(x) for x in r.stdout.split()]
     if len(lat) != n:
         raise Failed('stat probe printed %r' % r.stdout[:200])
@@ -1066,32 +1081,14 @@ def w_seqfind(b, fs, p, dl, rep):
     share the link, as when a file is copied out while a shell completes
     names or an IDE indexes."""
     seq, tree = b.dataset('seq', p), b.dataset('tree', p)
-    stop, finds, current = threading.Event(), [], [None]
-
-    def walker():
-        while not stop.is_set():
-            proc = subprocess.Popen(
-                ['find', m.path(tree['name']), '-type', 'f'],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-            current[0] = proc
-            finds.append(proc.wait())
-
     with Mount(b, fs) as m:
-        t = threading.Thread(target=walker, daemon=True)
-        t.start()
-        try:
+        with Repeat(['find', m.path(tree['name']), '-type', 'f']) as walker:
             el, r = timed(['dd', 'if=' + m.path(seq['name']),
                            'of=/dev/null', 'bs=1M'], dl)
-        finally:
-            stop.set()
-            if current[0] is not None:
-                stop_proc(current[0], signal.SIGKILL)
-            t.join(30)
         if parse_dd_bytes(r.stderr) != seq['size']:
             raise Failed('short read while find ran')
-        if any(finds[:-1]) or t.is_alive():
-            raise Failed('find failed during the read: %s' % finds)
+        if walker.failed():
+            raise Failed('find failed during the read: %s' % walker.rcs)
     return {'seqread_find': seq['size'] / el / 1e6}
 
 
