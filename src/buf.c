@@ -1,6 +1,7 @@
 /* buf: bounded wire reader and growable writer. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <glib.h>
 
 #include "rfs/buf.h"
@@ -77,6 +78,19 @@ int buf_get_cstring(struct bufr *r, char **s)
 	return 0;
 }
 
+/* Mode bits as the kernel takes them: a file type it does not know (or
+ * none) would make every stat of the name fail with EIO, so such a name
+ * shows as a regular file; bits above the type are dropped. */
+static uint32_t known_type(uint32_t perm)
+{
+	switch (perm & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return perm & (S_IFMT | 07777);
+	}
+	return S_IFREG | (perm & 07777);
+}
+
 int buf_get_attrs(struct bufr *r, struct sftp_attrs *a)
 {
 	uint32_t count, i;
@@ -91,6 +105,8 @@ int buf_get_attrs(struct bufr *r, struct sftp_attrs *a)
 		goto bad;
 	if ((a->flags & SFTP_ATTR_PERMISSIONS) && buf_get_u32(r, &a->perm))
 		goto bad;
+	if (a->flags & SFTP_ATTR_PERMISSIONS)
+		a->perm = known_type(a->perm);
 	if ((a->flags & SFTP_ATTR_ACMODTIME) &&
 	    (buf_get_u32(r, &a->atime) || buf_get_u32(r, &a->mtime)))
 		goto bad;

@@ -811,6 +811,8 @@ static void sync_cb(struct sftp_reply *r, void *data)
 static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
 		     struct sync_reply *out)
 {
+	struct sftp_stats st;
+
 	memset(out, 0, sizeof(*out));
 	sftp_path(sc, type, path, sync_cb, out);
 	if (sftp_conn_wait(sc, STARTUP_TIMEOUT_MS) || !out->done) {
@@ -818,7 +820,9 @@ static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
 			"answer\n");
 		exit(RFS_EXIT_PROTO);
 	}
-	if (!sftp_conn_alive(sc)) {
+	sftp_conn_stats(sc, &st);
+	if (!sftp_conn_alive(sc) || st.bad_replies) {
+		/* the reply's own message is logged already */
 		fprintf(stderr, "rfs: protocol error from server\n");
 		exit(RFS_EXIT_PROTO);
 	}

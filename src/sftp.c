@@ -167,6 +167,7 @@ struct sftp_conn {
 	int nl_fd;		/* rtnetlink: local addresses changing */
 
 	uint32_t exts;
+	uint32_t server_version;	/* the last VERSION's number */
 	GString *ext_names;
 	size_t max_read, max_write;
 	/* Counters: the I/O thread adds, any thread reads (__atomic). */
@@ -985,7 +986,7 @@ static void note_extensions(struct sftp_conn *c, struct lane *L,
 	uint32_t exts = 0;
 	GString *names = g_string_new(NULL);
 
-	*rc = sftp_wire_version(r, &exts, names);
+	*rc = sftp_wire_version(r, &c->server_version, &exts, names);
 	if (*rc != -EPROTO && *rc != -EPROTONOSUPPORT) {
 		L->version = 3;
 		if (!c->ext_names->len && !c->exts) {
@@ -1049,15 +1050,25 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		rc = sftp_wire_decode(&w, type, &r, &rep, &msg, &why);
 	}
 	if (rc) {
-		log_err("protocol error: %s (type %u) to request %u type %u",
-			why, type, id, q->type);
+		/* The packet was whole and its id ours: the stream is in
+		 * step, only this answer is wrong. It fails (EIO) and the
+		 * connection stays: the transport is integrity-checked, so
+		 * the server answered that way and would again; dropping
+		 * the link would only break everything else in flight. */
+		log_err("protocol error: %s (type %u) to request %u type %u: "
+			"EIO", why, type, id, q->type);
 		if (rep.names)
 			sftp_wire_free_names(rep.names, rep.count);
 		g_free(msg);
-		/* Put it back so conn_fail() fails it with the rest. */
-		g_hash_table_insert(L->pending, GUINT_TO_POINTER(id), q);
-		return -EPROTO;
+		memset(&rep, 0, sizeof(rep));
+		rep.err = -EIO;
+		STATS_ADD(c, bad_replies, 1);
+		deliver(c, i, q, id, 0, &rep, len);
+		return 0;
 	}
+	if (rep.dropped)
+		log_debug("reply to request %u: %u names with a NUL inside "
+			  "left out", id, rep.dropped);
 	deliver(c, i, q, id, type, &rep, len);
 	g_free(msg);
 	return 0;
@@ -2278,7 +2289,8 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	rc = sftp_conn_wait(c, timeout_ms);
 	if (init == -EPROTONOSUPPORT) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server "
-			      "does not speak SFTP version 3");
+			      "speaks SFTP version %u; rfs needs version 3",
+			      c->server_version);
 		goto fail;
 	}
 	if (rc || init != 1) {
@@ -2476,6 +2488,7 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 		s->bytes_out += LOAD(k, bytes_out);
 		s->bytes_in += LOAD(k, bytes_in);
 		s->reconnects += LOAD(k, reconnects);
+		s->bad_replies += LOAD(k, bad_replies);
 		s->in_flight += (unsigned)__atomic_load_n(&k->in_flight,
 							  __ATOMIC_RELAXED);
 	}

@@ -55,12 +55,15 @@ static void note_extension(uint32_t *exts, GString *names, const char *name)
 			*exts |= known[i].bit;
 }
 
-int sftp_wire_version(struct bufr *r, uint32_t *exts, GString *names)
+int sftp_wire_version(struct bufr *r, uint32_t *version, uint32_t *exts,
+		      GString *names)
 {
 	uint32_t v;
 
+	*version = 0;
 	if (buf_get_u32(r, &v))
 		return -EPROTO;
+	*version = v;
 	if (v < 3)
 		return -EPROTONOSUPPORT;
 	while (r->left) {
@@ -89,9 +92,14 @@ void sftp_wire_free_names(struct sftp_name *n, uint32_t count)
 	g_free(n);
 }
 
+/* A name with a NUL inside cannot be a file name (nor be asked for
+ * again): that entry is left out and the rest of the reply kept, so
+ * one bad name does not fail a whole listing. rep->count counts what
+ * was kept; a REALPATH or READLINK left with no name fails in the
+ * caller's count check. */
 static int parse_names(struct bufr *r, struct sftp_reply *rep)
 {
-	uint32_t count;
+	uint32_t count, kept = 0;
 
 	if (buf_get_u32(r, &count))
 		return -EPROTO;
@@ -100,17 +108,26 @@ static int parse_names(struct bufr *r, struct sftp_reply *rep)
 		return -EPROTO;
 	rep->names = g_new0(struct sftp_name, count ? count : 1);
 	for (uint32_t i = 0; i < count; i++) {
-		struct sftp_name *n = &rep->names[i];
+		struct sftp_name *n = &rep->names[kept];
+		const unsigned char *name, *lname;
+		size_t name_len, lname_len;
 
-		if (buf_get_cstring(r, &n->name) ||
-		    buf_get_cstring(r, &n->longname) ||
+		if (buf_get_string_direct(r, &name, &name_len) ||
+		    buf_get_string_direct(r, &lname, &lname_len) ||
 		    buf_get_attrs(r, &n->attrs)) {
-			sftp_wire_free_names(rep->names, i + 1);
+			sftp_wire_free_names(rep->names, kept);
 			rep->names = NULL;
 			return -EPROTO;
 		}
+		if (memchr(name, '\0', name_len)) {
+			rep->dropped++;
+			continue;
+		}
+		n->name = g_strndup((const char *)name, name_len);
+		n->longname = g_strndup((const char *)lname, lname_len);
+		kept++;
 	}
-	rep->count = count;
+	rep->count = kept;
 	return 0;
 }
 
@@ -156,6 +173,11 @@ int sftp_wire_decode(const struct sftp_wire_req *q, uint8_t type,
 			return -EPROTO;
 		if (q->type != SSH_FXP_READDIR && rep->count != 1)
 			return -EPROTO;
+		/* Every path rfs sends is built on this one. */
+		if (q->type == SSH_FXP_REALPATH && rep->names[0].name[0] != '/') {
+			*why = "relative path from REALPATH";
+			return -EPROTO;
+		}
 		return 0;
 	case SSH_FXP_ATTRS:
 		return buf_get_attrs(r, &rep->attrs);

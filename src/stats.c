@@ -20,15 +20,16 @@ char *stats_text(struct rfs *fs)
 	fs_ahead_stats(fs, &fetched, &used);
 	return g_strdup_printf("requests=%llu bytes_out=%llu bytes_in=%llu "
 		"cache_hits=%llu cache_misses=%llu cache_hit_rate=%.1f%% "
-		"reconnects=%llu rtt_ms=%.1f conns=%u channels=%u "
-		"files_ahead=%llu files_ahead_used=%llu",
+		"reconnects=%llu bad_replies=%llu rtt_ms=%.1f conns=%u "
+		"channels=%u files_ahead=%llu files_ahead_used=%llu",
 		(unsigned long long)s.requests,
 		(unsigned long long)s.bytes_out,
 		(unsigned long long)s.bytes_in,
 		(unsigned long long)hits, (unsigned long long)misses,
 		hits + misses ? 100.0 * (double)hits / (double)(hits + misses)
 			      : 0.0,
-		(unsigned long long)s.reconnects, (double)s.rtt_ms8 / 8,
+		(unsigned long long)s.reconnects,
+		(unsigned long long)s.bad_replies, (double)s.rtt_ms8 / 8,
 		s.conns, s.channels, (unsigned long long)fetched,
 		(unsigned long long)used);
 }

@@ -105,6 +105,7 @@ struct sftp_reply {
 	size_t data_len;
 	struct sftp_name *names;		/* NAME */
 	uint32_t count;
+	uint32_t dropped;	/* NAME entries left out: a NUL in the name */
 	struct bufr ext;			/* EXTENDED_REPLY body */
 	uint32_t gen;		/* connection generation it came from */
 	struct sftp_conn *conn;	/* and the connection and lane: where a */
@@ -281,6 +282,7 @@ struct sftp_stats {
 	uint64_t bytes_out;	/* bytes handed to the SSH channel */
 	uint64_t bytes_in;	/* bytes read from it */
 	uint64_t reconnects;	/* successful reconnects */
+	uint64_t bad_replies;	/* malformed answers, each failed with EIO */
 	uint64_t rtt_ms8;	/* smoothed metadata reply time, 1/8 ms;
 				 * 0: none yet */
 	unsigned conns;		/* SSH connections (max_conns) */

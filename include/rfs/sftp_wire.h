@@ -28,9 +28,11 @@ int sftp_wire_decode(const struct sftp_wire_req *q, uint8_t type,
 		     const char **why);
 void sftp_wire_free_names(struct sftp_name *n, uint32_t count);
 
-/* VERSION's body: 0, -EPROTONOSUPPORT (below 3) or -EPROTO. Each
+/* VERSION's body: 0, -EPROTONOSUPPORT (below 3) or -EPROTO; *version is
+ * what the server said (0 if not even that came). Each
  * extension's name is appended to names (space-separated) and the known
  * ones or'ed into *exts (SFTP_EXT_*). */
-int sftp_wire_version(struct bufr *r, uint32_t *exts, GString *names);
+int sftp_wire_version(struct bufr *r, uint32_t *version, uint32_t *exts,
+		      GString *names);
 
 #endif

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *msg = NULL;
 	const char *why = NULL;
 	GString *names;
-	uint32_t exts = 0;
+	uint32_t exts = 0, version;
 	int rc;
 
 	if (size < 2)
@@ -70,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(q->type == SSH_FXP_READDIR ||
 				    rep.count == 1);
 			FUZZ_ASSERT(rep.count <= size / 12);
+			FUZZ_ASSERT(q->type != SSH_FXP_REALPATH ||
+				    rep.names[0].name[0] == '/');
 			for (uint32_t i = 0; i < rep.count; i++)
 				FUZZ_ASSERT(strlen(rep.names[i].name) <= size &&
 					    strlen(rep.names[i].longname) <=
@@ -86,8 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	names = g_string_new(NULL);
 	bufr_init(&r, data + 2, size - 2);
-	rc = sftp_wire_version(&r, &exts, names);
+	rc = sftp_wire_version(&r, &version, &exts, names);
 	FUZZ_ASSERT(rc == 0 || rc == -EPROTO || rc == -EPROTONOSUPPORT);
+	FUZZ_ASSERT(rc != -EPROTONOSUPPORT || version < 3);
 	FUZZ_ASSERT(names->len <= size * 2);
 	g_string_free(names, TRUE);
 

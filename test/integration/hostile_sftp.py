@@ -5,8 +5,31 @@ Usage (as an sshd "Subsystem sftp" command):
     hostile_sftp.py MODE WHEN
 
 MODE: truncated | zero | huge | badid | garbage_attrs | none
-      endless - (with any WHEN) READDIR of /hostile/sub never says EOF
-      badnames - READDIR of /hostile/sub gives names no directory holds
+      (the reply to a STAT/LSTAT of a name containing 'trigger' is broken
+      that way, or VERSION itself with WHEN=init)
+      The following misbehave by themselves (WHEN is ignored):
+      endless     READDIR of /hostile/sub never says EOF
+      badnames    READDIR of /hostile/sub gives names no directory holds
+      nulname     READDIR of /hostile/sub gives a name with a NUL inside
+      namecount   READDIR of /hostile/sub: NAME count larger than the body
+      links       /hostile/sub holds symlinks: climb (../../..), empty,
+                  huge (200 KB target)
+      specials    /hostile/sub holds setuid, device, fifo, socket entries,
+                  one with unknown type bits and ones without a mode
+      shortreads  every READ gives at most one byte; /hostile/big.bin
+      longdata    READ of /hostile/trigger.txt gives more than asked
+      handle0, handle257  OPEN of /hostile/trigger.txt: a handle of that
+                  many bytes
+      wrongtype   OPEN of /hostile/trigger.txt answered with ATTRS
+      statusok    OPEN of /hostile/trigger.txt answered with STATUS OK
+      readok      READ of /hostile/trigger.txt answered with STATUS OK
+      tworeplies  STAT/LSTAT of /hostile/trigger.txt answered twice
+      realpath0, realpath2, realpathrel  REALPATH answers 0 names, 2
+                  names, or a relative path
+      version2    VERSION says 2
+      badext      VERSION ends in a truncated extension pair
+      limits0, limits1, limitsbig  limits@openssh.com says 0, 1 or 2^64-1
+      stderr      16 MiB on stderr before VERSION and at each READDIR
 WHEN: init    - misbehave instead of sending VERSION
       trigger - behave until a STAT/LSTAT of a name containing 'trigger',
                 then misbehave in answer to it
@@ -16,9 +39,10 @@ The honest part serves a small read-only tree:
     /hostile/a.txt       "alpha\n"
     /hostile/b.txt       "bravo bravo\n"
     /hostile/sub/        empty directory
-with REALPATH, STAT/LSTAT/FSTAT, OPEN/READ, OPENDIR/READDIR, CLOSE and the
-extensions limits@openssh.com and statvfs@openssh.com. Anything else gets
-SSH_FX_OP_UNSUPPORTED (or PERMISSION_DENIED for writes).
+(plus trigger.txt, big.bin or entries in sub/ in the modes above) with
+REALPATH, STAT/LSTAT/FSTAT, OPEN/READ, OPENDIR/READDIR, READLINK, CLOSE
+and the extensions limits@openssh.com and statvfs@openssh.com. Anything
+else gets SSH_FX_OP_UNSUPPORTED (or PERMISSION_DENIED for writes).
 """
 
 import os
@@ -112,22 +136,58 @@ class Reader:
         return v
 
 
-def attrs(kind, size=0):
+MODE = sys.argv[1] if len(sys.argv) > 1 else 'none'
+WHEN = sys.argv[2] if len(sys.argv) > 2 else 'trigger'
+
+# Entries of /hostile/sub by mode: name -> (kind, mode or None, target)
+SUB = {}
+if MODE == 'links':
+    SUB = {'climb': ('link', 0o120777, '../' * 12 + 'etc/passwd'),
+           'empty': ('link', 0o120777, ''),
+           'huge': ('link', 0o120777, 'x/' * 100000)}
+elif MODE == 'specials':
+    SUB = {'suid': ('file', 0o104755, None),
+           'cdev': ('file', 0o020644, None),
+           'bdev': ('file', 0o060644, None),
+           'fifo': ('file', 0o010644, None),
+           'sock': ('file', 0o140755, None),
+           'odd': ('file', 0o130644, None),
+           'notype': ('file', 0o644, None),
+           'nomode': ('file', None, None)}
+if MODE == 'shortreads':
+    FILES['big.bin'] = bytes(range(256)) * 16
+if MODE in ('longdata', 'handle0', 'handle257', 'wrongtype', 'statusok',
+            'readok', 'tworeplies'):
+    FILES['trigger.txt'] = b'trigger\n'
+
+
+def attrs(kind, size=0, mode=0):
     if kind == 'dir':
         mode = 0o40755
-    else:
+    elif kind == 'link':
+        mode = 0o120777
+    elif not mode:
         mode = 0o100644
     return (u32(A_SIZE | A_UIDGID | A_PERMISSIONS | A_ACMODTIME) +
             u64(size) + u32(0) + u32(0) + u32(mode) + u32(MTIME) +
             u32(MTIME))
 
 
+def sub_attrs(name):
+    kind, mode, target = SUB[name]
+    if mode is None:        # no permissions (nor type) at all
+        return u32(A_SIZE | A_ACMODTIME) + u64(0) + u32(MTIME) + u32(MTIME)
+    return attrs(kind, len(target or ''), mode)
+
+
 def lookup(path):
-    """('dir'|'file', content) for a path in the tree, else None."""
+    """('dir'|'file'|'sub', content) for a path in the tree, else None."""
     p = posixpath.normpath(path)
     if p in ('/', ROOT):
         return ('dir', b'')
     parent, name = posixpath.split(p)
+    if parent == ROOT + '/sub' and name in SUB:
+        return ('sub', name)
     if parent != ROOT:
         return None
     if name in FILES:
@@ -141,6 +201,17 @@ def longname(name, kind, size):
     perm = 'drwxr-xr-x' if kind == 'dir' else '-rw-r--r--'
     return '%s    1 root     root     %8d Sep 13  2020 %s' % (perm, size,
                                                               name)
+
+
+def entry(name, kind='file', size=0):
+    return sstr(name) + sstr(longname(name, kind, size)) + attrs(kind, size)
+
+
+def flood_stderr():
+    chunk = b'hostile_sftp: noise \x1b[31m' + b'x' * 4000 + b'\n'
+    for _ in range(16 * 1024 * 1024 // len(chunk)):
+        sys.stderr.buffer.write(chunk)
+    sys.stderr.buffer.flush()
 
 
 # -- misbehaviour ------------------------------------------------------------
@@ -173,24 +244,92 @@ def misbehave(mode, req_id, ptype_hint=FXP_ATTRS):
         raise SystemExit('unknown mode %r' % mode)
 
 
+MISBEHAVIOURS = ('truncated', 'zero', 'huge', 'badid', 'garbage_attrs')
+
+
 # -- honest server -----------------------------------------------------------
 
 def status(req_id, code, msg=''):
     send(FXP_STATUS, u32(req_id) + u32(code) + sstr(msg) + sstr('en'))
 
 
+def send_version():
+    exts = b''.join(sstr(k) + sstr(v) for k, v in EXTENSIONS)
+    if MODE == 'version2':
+        send(FXP_VERSION, u32(2))
+    elif MODE == 'badext':
+        send(FXP_VERSION, u32(3) + exts + sstr('cut@example.com') +
+             u32(100) + b'abc')
+    else:
+        send(FXP_VERSION, u32(3) + exts)
+
+
+def realpath(req_id, path):
+    if not path.startswith('/'):
+        path = posixpath.join(ROOT, path)
+    path = posixpath.normpath(path)
+    if MODE == 'realpath0':
+        send(FXP_NAME, u32(req_id) + u32(0))
+    elif MODE == 'realpath2':
+        send(FXP_NAME, u32(req_id) + u32(2) + entry(path, 'dir') +
+             entry('/etc', 'dir'))
+    elif MODE == 'realpathrel':
+        send(FXP_NAME, u32(req_id) + u32(1) + entry(path.lstrip('/'), 'dir'))
+    else:
+        send(FXP_NAME, u32(req_id) + u32(1) + sstr(path) + sstr(path) +
+             u32(0))
+
+
+def is_trigger_file(path):
+    return posixpath.basename(path) == 'trigger.txt'
+
+
+def readdir_sub(req_id, h):
+    """The first READDIR of /hostile/sub in the listing modes; True when
+    answered."""
+    if MODE == 'endless':
+        # A listing that never ends: 200 new names each time.
+        n0 = h[2] or 0
+        h[2] = n0 + 200
+        body = b''.join(entry('n%09d' % i) for i in range(n0, n0 + 200))
+        send(FXP_NAME, u32(req_id) + u32(200) + body)
+        return True
+    if h[2]:
+        return False
+    h[2] = True
+    if MODE == 'badnames':
+        # Names no directory can hold, among good ones.
+        bad = ['..', '.', '/', 'a/b', '', 'L' * 300, 'dup', 'dup',
+               '.rfs-unlinked-0011223344556677', 'ok1', 'ok2']
+        send(FXP_NAME, u32(req_id) + u32(len(bad)) +
+             b''.join(entry(n) for n in bad))
+    elif MODE == 'nulname':
+        names = ['ok1', 'bad\0name', 'ok2']
+        send(FXP_NAME, u32(req_id) + u32(len(names)) +
+             b''.join(entry(n) for n in names))
+    elif MODE == 'namecount':
+        send(FXP_NAME, u32(req_id) + u32(5) + entry('ok1') + entry('ok2'))
+    elif SUB:
+        body = b''.join(sstr(n) + sstr(longname(n, 'file', 0)) +
+                        sub_attrs(n) for n in sorted(SUB))
+        send(FXP_NAME, u32(req_id) + u32(len(SUB)) + body)
+    else:
+        h[2] = False
+        return False
+    return True
+
+
 def main():
-    mode = sys.argv[1] if len(sys.argv) > 1 else 'none'
-    when = sys.argv[2] if len(sys.argv) > 2 else 'trigger'
     ptype, payload = read_packet()
     if ptype != FXP_INIT:
         sys.exit(1)
-    if when == 'init' and mode != 'none':
-        misbehave(mode, 0, FXP_VERSION)
+    if MODE == 'stderr':
+        flood_stderr()
+    if WHEN == 'init' and MODE in MISBEHAVIOURS:
+        misbehave(MODE, 0, FXP_VERSION)
         while True:  # wait for the client to hang up
             read_packet()
-    send(FXP_VERSION, u32(3) + b''.join(sstr(k) + sstr(v)
-                                       for k, v in EXTENSIONS))
+    send_version()
     handles = {}
     next_handle = 0
     triggered = False
@@ -200,23 +339,31 @@ def main():
         req_id = r.u32()
         if ptype in (FXP_STAT, FXP_LSTAT):
             path = r.str().decode(errors='replace')
-            if ('trigger' in posixpath.basename(path) and when == 'trigger'
-                    and mode != 'none' and not triggered):
+            if ('trigger' in posixpath.basename(path) and WHEN == 'trigger'
+                    and MODE in MISBEHAVIOURS and not triggered):
                 triggered = True
-                misbehave(mode, req_id)
+                misbehave(MODE, req_id)
                 continue
             node = lookup(path)
             if node is None:
                 status(req_id, FX_NO_SUCH_FILE, 'No such file')
+            elif node[0] == 'sub':
+                send(FXP_ATTRS, u32(req_id) + sub_attrs(node[1]))
             else:
                 send(FXP_ATTRS, u32(req_id) + attrs(node[0], len(node[1])))
+                if MODE == 'tworeplies' and is_trigger_file(path):
+                    send(FXP_ATTRS, u32(req_id) +
+                         attrs(node[0], len(node[1])))
         elif ptype == FXP_REALPATH:
-            path = r.str().decode(errors='replace')
-            if not path.startswith('/'):
-                path = posixpath.join(ROOT, path)
-            path = posixpath.normpath(path)
-            send(FXP_NAME, u32(req_id) + u32(1) + sstr(path) + sstr(path) +
-                 u32(0))
+            realpath(req_id, r.str().decode(errors='replace'))
+        elif ptype == FXP_READLINK:
+            node = lookup(r.str().decode(errors='replace'))
+            if node is None or node[0] != 'sub' or SUB[node[1]][0] != 'link':
+                status(req_id, FX_FAILURE, 'Not a link')
+            else:
+                t = SUB[node[1]][2]
+                send(FXP_NAME, u32(req_id) + u32(1) + sstr(t) + sstr(t) +
+                     u32(0))
         elif ptype in (FXP_OPENDIR, FXP_OPEN):
             path = r.str().decode(errors='replace')
             node = lookup(path)
@@ -227,6 +374,14 @@ def main():
                 status(req_id, FX_NO_SUCH_FILE, 'No such file')
             elif node[0] != want:
                 status(req_id, FX_FAILURE, 'Wrong type')
+            elif is_trigger_file(path) and MODE == 'handle0':
+                send(FXP_HANDLE, u32(req_id) + sstr(b''))
+            elif is_trigger_file(path) and MODE == 'handle257':
+                send(FXP_HANDLE, u32(req_id) + sstr(b'h' * 257))
+            elif is_trigger_file(path) and MODE == 'wrongtype':
+                send(FXP_ATTRS, u32(req_id) + attrs('file', 8))
+            elif is_trigger_file(path) and MODE == 'statusok':
+                status(req_id, FX_OK, 'Success')
             else:
                 h = b'h%d' % next_handle
                 next_handle += 1
@@ -234,26 +389,13 @@ def main():
                 send(FXP_HANDLE, u32(req_id) + sstr(h))
         elif ptype == FXP_READDIR:
             h = handles.get(r.str())
+            if MODE == 'stderr':
+                flood_stderr()
             if h is None or h[1][0] != 'dir':
                 status(req_id, FX_FAILURE, 'Bad handle')
-            elif mode == 'endless' and posixpath.basename(
-                    posixpath.normpath(h[0])) == 'sub':
-                # A listing that never ends: 200 new names each time.
-                n0 = h[2] or 0
-                h[2] = n0 + 200
-                body = b''.join(
-                    sstr('n%09d' % i) + sstr(longname('n%09d' % i, 'file', 0))
-                    + attrs('file', 0) for i in range(n0, n0 + 200))
-                send(FXP_NAME, u32(req_id) + u32(200) + body)
-            elif mode == 'badnames' and not h[2] and posixpath.basename(
-                    posixpath.normpath(h[0])) == 'sub':
-                # Names no directory can hold, among good ones.
-                h[2] = True
-                bad = ['..', '.', '/', 'a/b', '', 'L' * 300, 'dup', 'dup',
-                       '.rfs-unlinked-0011223344556677', 'ok1', 'ok2']
-                body = b''.join(sstr(n) + sstr(longname(n, 'file', 0)) +
-                                attrs('file', 0) for n in bad)
-                send(FXP_NAME, u32(req_id) + u32(len(bad)) + body)
+            elif (posixpath.basename(posixpath.normpath(h[0])) == 'sub' and
+                  readdir_sub(req_id, h)):
+                pass
             elif h[2]:
                 status(req_id, FX_EOF, 'End of directory')
             else:
@@ -264,17 +406,22 @@ def main():
                     ents += [(n, 'file', len(c)) for n, c in
                              sorted(FILES.items())]
                     ents += [(n, 'dir', 0) for n in sorted(DIRS)]
-                body = b''.join(sstr(n) + sstr(longname(n, k, s)) +
-                                attrs(k, s) for n, k, s in ents)
+                body = b''.join(entry(n, k, s) for n, k, s in ents)
                 send(FXP_NAME, u32(req_id) + u32(len(ents)) + body)
         elif ptype == FXP_READ:
             h = handles.get(r.str())
             off, n = r.u64(), r.u32()
             if h is None or h[1][0] != 'file':
                 status(req_id, FX_FAILURE, 'Bad handle')
+            elif is_trigger_file(h[0]) and MODE == 'readok':
+                status(req_id, FX_OK, 'Success')
             elif off >= len(h[1][1]):
                 status(req_id, FX_EOF, 'EOF')
+            elif is_trigger_file(h[0]) and MODE == 'longdata':
+                send(FXP_DATA, u32(req_id) + sstr(b'L' * (n + 16)))
             else:
+                if MODE == 'shortreads':
+                    n = 1
                 send(FXP_DATA, u32(req_id) + sstr(h[1][1][off:off + n]))
         elif ptype == FXP_FSTAT:
             h = handles.get(r.str())
@@ -290,8 +437,11 @@ def main():
         elif ptype == FXP_EXTENDED:
             name = r.str()
             if name == b'limits@openssh.com':
-                send(FXP_EXTENDED_REPLY, u32(req_id) + u64(256 * 1024) +
-                     u64(255 * 1024) + u64(255 * 1024) + u64(64))
+                lim = {'limits0': [0] * 4, 'limits1': [1] * 4,
+                       'limitsbig': [(1 << 64) - 1] * 4}.get(
+                    MODE, [256 * 1024, 255 * 1024, 255 * 1024, 64])
+                send(FXP_EXTENDED_REPLY, u32(req_id) +
+                     b''.join(u64(v) for v in lim))
             elif name == b'statvfs@openssh.com':
                 send(FXP_EXTENDED_REPLY, u32(req_id) + b''.join(
                     u64(v) for v in (4096, 4096, 1000, 500, 400, 100, 50,

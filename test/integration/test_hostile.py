@@ -3,12 +3,14 @@ and survive one on a live mount (never crash, never hang)."""
 
 import errno
 import os
+import stat
 import struct
 import subprocess
 
 import pytest
 
-from harness import (assert_fails, is_mounted, run, Sshd, HOSTILE_SFTP, PYTHON,
+from harness import (assert_fails, is_mounted, rfs_stats, run, Sshd,
+                     HOSTILE_SFTP, PYTHON,
                      EXIT_PROTOCOL)
 
 MODES = ['truncated', 'zero', 'huge', 'badid', 'garbage_attrs']
@@ -113,6 +115,174 @@ def test_listing_with_impossible_names(rfs, hostile):
                              'ok2'], names
     assert m.proc.poll() is None, m.stderr()
     assert sorted(os.listdir(m.mnt)) == ['a.txt', 'b.txt', 'sub']
+    m.unmount()
+
+
+def rss_kb(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return [int(ln.split()[1]) for ln in f if ln.startswith('VmHWM')][0]
+
+
+def assert_alive(m):
+    """The mount goes on after the misbehaviour: rfs runs, the honest part
+    of the tree still lists and reads."""
+    assert m.proc.poll() is None, 'rfs exited %s\nstderr: %s' % (
+        m.proc.returncode, m.stderr())
+    assert 'a.txt' in os.listdir(m.mnt)
+    with open(m.path('a.txt'), 'rb') as f:
+        assert f.read() == b'alpha\n'
+    if 'ASAN_OPTIONS' not in os.environ:
+        assert rss_kb(m.pid) < 64 * 1024, rss_kb(m.pid)
+
+
+def test_name_with_a_nul_inside(rfs, hostile):
+    """One name with a NUL in a READDIR reply is left out; the rest of the
+    listing shows (it was a protocol error for the whole reply)."""
+    rfs.use(hostile('nulname', '-'))
+    m = rfs.mount(remote_path='/hostile')
+    assert sorted(os.listdir(m.path('sub'))) == ['ok1', 'ok2']
+    assert_alive(m)
+    m.unmount()
+
+
+def test_name_count_larger_than_the_body(rfs, hostile):
+    """A malformed answer fails its own request, and only that one: the
+    connection stays (no reconnect), the reply is counted."""
+    rfs.use(hostile('namecount', '-'))
+    m = rfs.mount(remote_path='/hostile', extra_o=['xattr'])
+    for _ in range(3):
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path('sub'))
+        assert e.value.errno == errno.EIO, e.value
+        assert_alive(m)
+    assert 'protocol error' in m.stderr()
+    st = rfs_stats(m.mnt)
+    assert st['reconnects'] == 0 and st['bad_replies'] >= 1, st
+    m.unmount()
+
+
+def test_hostile_symlinks(rfs, hostile):
+    """A target climbing out of the mount stays inside it; a 200 KB target
+    is an error, not a crash."""
+    rfs.use(hostile('links', '-'))
+    m = rfs.mount(remote_path='/hostile')
+    assert sorted(os.listdir(m.path('sub'))) == ['climb', 'empty', 'huge']
+    real = os.path.realpath(m.path('sub/climb'))
+    assert real.startswith(m.mnt + '/'), real
+    with pytest.raises(OSError):
+        open(m.path('sub/climb')).close()
+    with pytest.raises(OSError) as e:
+        os.readlink(m.path('sub/huge'))
+    assert e.value.errno in (errno.ENAMETOOLONG, errno.EIO), e.value
+    assert_alive(m)
+    m.unmount()
+
+
+def test_attributes_a_server_should_not_give(rfs, hostile):
+    """setuid, devices, fifos, sockets, unknown type bits, no mode: shown,
+    never usable as setuid programs or devices; unknown types and missing
+    modes show as regular files."""
+    rfs.use(hostile('specials', '-'))
+    m = rfs.mount(remote_path='/hostile')
+    sub = m.path('sub')
+    assert sorted(os.listdir(sub)) == ['bdev', 'cdev', 'fifo', 'nomode',
+                                       'notype', 'odd', 'sock', 'suid']
+    st = {n: os.lstat(os.path.join(sub, n)) for n in os.listdir(sub)}
+    assert stat.S_ISREG(st['suid'].st_mode)
+    assert stat.S_ISCHR(st['cdev'].st_mode)
+    assert stat.S_ISBLK(st['bdev'].st_mode)
+    assert stat.S_ISFIFO(st['fifo'].st_mode)
+    assert stat.S_ISSOCK(st['sock'].st_mode)
+    for n in ('odd', 'notype', 'nomode'):
+        assert stat.S_ISREG(st[n].st_mode), (n, oct(st[n].st_mode))
+    opts = [ln.split()[3] for ln in open('/proc/self/mounts')
+            if ln.split()[1] == m.mnt][0].split(',')
+    assert 'nosuid' in opts and 'nodev' in opts, opts
+    with pytest.raises(OSError) as e:
+        open(os.path.join(sub, 'cdev'), 'rb').close()
+    assert e.value.errno in (errno.EACCES, errno.EPERM, errno.ENXIO), e.value
+    assert_alive(m)
+    m.unmount()
+
+
+@pytest.mark.timeout_s(120)
+def test_one_byte_short_reads(rfs, hostile):
+    """Every READ answered with one byte: the content is still right (the
+    rest is asked for again), in bounded memory."""
+    rfs.use(hostile('shortreads', '-'))
+    m = rfs.mount(remote_path='/hostile')
+    with open(m.path('big.bin'), 'rb') as f:
+        assert f.read() == bytes(range(256)) * 16
+    assert_alive(m)
+    m.unmount()
+
+
+@pytest.mark.parametrize('mode', ['longdata', 'handle0', 'handle257',
+                                  'wrongtype', 'statusok', 'readok'])
+def test_broken_reply_to_a_file_op(rfs, hostile, mode):
+    """DATA longer than asked, an empty or oversized handle, a wrong reply
+    type, STATUS OK where a handle or data belongs: that read fails with
+    EIO and 'protocol error', the rest of the mount goes on."""
+    rfs.use(hostile(mode, '-'))
+    m = rfs.mount(remote_path='/hostile', extra_o=['xattr'])
+    with pytest.raises(OSError) as e:
+        with open(m.path('trigger.txt'), 'rb') as f:
+            f.read()
+    assert e.value.errno == errno.EIO, e.value
+    assert 'protocol error' in m.stderr(), m.stderr()
+    assert_alive(m)
+    st = rfs_stats(m.mnt)
+    assert st['reconnects'] == 0 and st['bad_replies'] >= 1, st
+    m.unmount()
+
+
+def test_two_replies_to_one_request(rfs, hostile):
+    rfs.use(hostile('tworeplies', '-'))
+    m = rfs.mount(remote_path='/hostile')
+    try:
+        os.stat(m.path('trigger.txt'))
+    except OSError as e:
+        assert e.errno == errno.EIO, e
+    assert_alive(m)
+    assert 'unknown request id' in m.stderr(), m.stderr()
+    m.unmount()
+
+
+@pytest.mark.parametrize('mode', ['realpath0', 'realpath2', 'realpathrel',
+                                  'version2', 'badext'])
+def test_broken_start(rfs, hostile, mode):
+    """A REALPATH with no name, two names or a relative path; VERSION 2;
+    a truncated extension: the mount fails at once with a clear
+    message."""
+    rfs.use(hostile(mode, '-'))
+    res = rfs.run(remote='/hostile')
+    assert res.rc >= 0, 'rfs died of signal %d\n%r' % (-res.rc, res)
+    want = 'version 2' if mode == 'version2' else 'protocol error'
+    assert_fails(res, EXIT_PROTOCOL, want, mnt=rfs.mnt)
+
+
+@pytest.mark.parametrize('mode', ['limits0', 'limits1', 'limitsbig'])
+def test_odd_limits(rfs, hostile, mode):
+    """limits@openssh.com of 0 (no limit), 1 byte, 2^64-1: reads still give
+    the right bytes in bounded memory."""
+    rfs.use(hostile(mode, '-'))
+    m = rfs.mount(remote_path='/hostile')
+    with open(m.path('b.txt'), 'rb') as f:
+        assert f.read() == b'bravo bravo\n'
+    assert_alive(m)
+    m.unmount()
+
+
+@pytest.mark.timeout_s(120)
+def test_stderr_flood(rfs, hostile):
+    """16 MiB on the server's stderr before VERSION and at every READDIR:
+    the mount comes up and works, memory stays bounded."""
+    rfs.use(hostile('stderr', '-'))
+    m = rfs.mount(remote_path='/hostile')
+    for _ in range(3):
+        assert sorted(os.listdir(m.mnt)) == ['a.txt', 'b.txt', 'sub']
+        os.listdir(m.path('sub'))
+    assert_alive(m)
     m.unmount()
 
 

@@ -125,6 +125,30 @@ static void test_attrs_extended(void)
 /* Data-sized buffers reuse the pool's blocks; a buffer that grew to any
  * size by doubling never enters the pool (it would be handed out as a
  * whole block and overrun). */
+/* Modes as the kernel takes them: a type it does not know, or none,
+ * shows as a regular file; setuid, devices, fifos, sockets pass. */
+static void test_attrs_mode_types(void)
+{
+	static const uint32_t in[] = { 0104755, 020644, 060600, 010644,
+		0140755, 0120777, 040755, 0130644, 0644, 0170000, 0x80000000u | 0100644 };
+	static const uint32_t out[] = { 0104755, 020644, 060600, 010644,
+		0140755, 0120777, 040755, 0100644, 0100644, 0100000, 0100644 };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(in); i++) {
+		struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS,
+					.perm = in[i] }, got;
+		struct buf b;
+		struct bufr r;
+
+		buf_init(&b, 16);
+		buf_put_attrs(&b, &a);
+		bufr_init(&r, b.data, b.len);
+		g_assert_cmpint(buf_get_attrs(&r, &got), ==, 0);
+		g_assert_cmpuint(got.perm, ==, out[i]);
+		buf_free(&b);
+	}
+}
+
 static void test_pool(void)
 {
 	struct buf b;
@@ -177,5 +201,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/buf/string_bounds", test_string_bounds);
 	g_test_add_func("/buf/attrs_truncated", test_attrs_truncated);
 	g_test_add_func("/buf/attrs_extended", test_attrs_extended);
+	g_test_add_func("/buf/attrs_mode_types", test_attrs_mode_types);
 	return g_test_run();
 }
