@@ -1515,6 +1515,23 @@ static void remove_hidden_locked(struct rfs *fs, struct node *n)
 	g_free(path);
 }
 
+/* n, open, was renamed on the server to its hidden name (taken): off
+ * the names table, shown in no listing, and removed at its last close,
+ * or now if that came meanwhile. */
+static void node_hide(struct rfs *fs, struct node *n, char *hidden)
+{
+	pthread_mutex_lock(&fs->lock);
+	node_detach(fs, n);
+	g_free(n->name);
+	n->name = hidden;
+	n->hidden = 1;
+	g_hash_table_add(fs->hidden, g_strdup(n->name));
+	open_paths_changed_locked(fs);
+	if (n->opens == 0)	/* closed while we renamed it */
+		remove_hidden_locked(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void hide_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
@@ -1527,17 +1544,8 @@ static void hide_done(struct sftp_reply *r, void *data)
 	ahead_forget(fs, op->path2, 0);
 	cache_invalidate(fs->cache, op->path);
 	ahead_forget(fs, op->path, 0);
-	pthread_mutex_lock(&fs->lock);
-	node_detach(fs, op->node);
-	g_free(op->node->name);
-	op->node->name = op->name2;
+	node_hide(fs, op->node, op->name2);
 	op->name2 = NULL;
-	op->node->hidden = 1;
-	g_hash_table_add(fs->hidden, g_strdup(op->node->name));
-	open_paths_changed_locked(fs);
-	if (op->node->opens == 0)	/* closed while we renamed it */
-		remove_hidden_locked(fs, op->node);
-	pthread_mutex_unlock(&fs->lock);
 	op_reply_err(op, 0);
 }
 
@@ -1638,19 +1646,17 @@ static void rename_done(struct sftp_reply *r, void *data)
 	rename_finish(op);
 }
 
-static void rename_finish(struct op *op)
+/* parent/name was renamed to newparent/newname on the server: the node
+ * moves there, a node that was at the new name is off the table (its
+ * open files are not reopened by name). The caller holds a reference to
+ * both parents. */
+static void node_move(struct rfs *fs, struct node *parent, const char *name,
+		      struct node *newparent, const char *newname)
 {
-	struct rfs *fs = op->fs;
-	char *okey, *nkey;
+	char *okey = name_key(parent, name);
+	char *nkey = name_key(newparent, newname);
 	struct node *n, *victim;
 
-	/* Everything below a renamed directory moved too. */
-	cache_invalidate_tree(fs->cache, op->path2);
-	ahead_forget(fs, op->path2, 1);
-	cache_invalidate_tree(fs->cache, op->path);
-	ahead_forget(fs, op->path, 1);
-	okey = name_key(op->parent, op->name);
-	nkey = name_key(op->newparent, op->name2);
 	pthread_mutex_lock(&fs->lock);
 	victim = g_hash_table_lookup(fs->names, nkey);
 	if (victim) {
@@ -1661,12 +1667,13 @@ static void rename_finish(struct op *op)
 	n = g_hash_table_lookup(fs->names, okey);
 	if (n) {
 		node_detach(fs, n);
-		op->newparent->refs++;
+		newparent->refs++;
 		n->parent->refs--;
-		/* the old parent keeps op's ref, so it cannot be freed here */
-		n->parent = op->newparent;
+		/* the old parent keeps the caller's ref, so it cannot be
+		 * freed here */
+		n->parent = newparent;
 		g_free(n->name);
-		n->name = g_strdup(op->name2);
+		n->name = g_strdup(newname);
 		n->key = nkey;
 		nkey = NULL;
 		g_hash_table_insert(fs->names, n->key, n);
@@ -1675,6 +1682,18 @@ static void rename_finish(struct op *op)
 	pthread_mutex_unlock(&fs->lock);
 	g_free(okey);
 	g_free(nkey);
+}
+
+static void rename_finish(struct op *op)
+{
+	struct rfs *fs = op->fs;
+
+	/* Everything below a renamed directory moved too. */
+	cache_invalidate_tree(fs->cache, op->path2);
+	ahead_forget(fs, op->path2, 1);
+	cache_invalidate_tree(fs->cache, op->path);
+	ahead_forget(fs, op->path, 1);
+	node_move(fs, op->parent, op->name, op->newparent, op->name2);
 	op_reply_err(op, 0);
 }
 
