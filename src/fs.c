@@ -1,13 +1,12 @@
 /* fs: FUSE low-level operations mapped onto SFTP requests.
  *
- * Reads top to bottom: the node table and helpers, then the ops in kernel
- * order, then the ops table. Replies are sent from SFTP completions on the
- * I/O thread; an op that needs several requests chains them through a
- * struct op and one short callback per step.
+ * Replies are sent from SFTP completions on the I/O thread; an op that
+ * needs several requests chains them through a struct op (fs_op.c) and
+ * one short callback per step.
  *
- * Inode numbers: a 64-bit hash of the remote path, probed past collisions
- * with live nodes, so a name keeps its number across forget/lookup (git's
- * index compares st_ino) without remembering every name ever seen.
+ * The fs*.c files share src/fs_int.h: fs_node.c has the node table,
+ * fs_op.c the op helpers and replies. Here: the ops in kernel order,
+ * then the ops table, fs_new and fs_free.
  *
  * An open file that is unlinked is renamed to ".rfs-unlinked-<ino>" in its
  * directory (hidden from listings) and removed on last close, as NFS does;
@@ -16,20 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <glib.h>
 
-#include "rfs/fs.h"
-#include "rfs/fsreq.h"
-#include "rfs/stream.h"
-#include "rfs/cache.h"
+#include "fs_int.h"
 #include "rfs/log.h"
 #include "rfs/nextfiles.h"
 #include "rfs/path.h"
@@ -38,403 +30,20 @@
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)	/* linux/fs.h; stdio.h has it with glibc >= 2.28 */
 #endif
-
-#define HIDDEN_PREFIX ".rfs-unlinked-"
-#define NAME_MAX_SFTP 255
 /* Directory listings fetched ahead (see "directory listings" below). */
 #define PREFETCH_MAX 16
 #define PREFETCH_PER_DIR 256
 #define PREFETCH_QUEUE 4096
 #define READDIR_AHEAD 2		/* READDIRs in flight per listing */
 
-struct node {
-	fuse_ino_t ino;
-	struct node *parent;	/* NULL for the root */
-	GSList *files;		/* struct file *, open on this node */
-	char *name;		/* NULL for the root */
-	char *key;		/* key in fs->names, NULL once detached */
-	uint64_t nlookup;	/* kernel references */
-	int refs;		/* ops in flight + children */
-	int opens;		/* open file handles */
-	int hidden;		/* renamed away by unlink while open */
-	uint32_t nlink;		/* from readdir's longname or link(); 0 =
-				 * unknown */
-	uint32_t mode;		/* last known st_mode */
-	uint64_t dir_hash;	/* of the listing the kernel last got */
-	unsigned lookup_misses;	/* lookups in it the cache could not answer */
-	int data_known;		/* the kernel's page cache of the file holds
-				 * the content of this size and mtime */
-	uint64_t data_size;
-	uint32_t data_mtime;
-};
-
-struct rfs {
-	struct sftp_conn *conn;
-	GHashTable *hidden;	/* names this mount hid files under (see
-				 * fs_unlink), owned; guarded by lock */
-	char *base;		/* absolute remote directory, no trailing / */
-	struct fs_opts o;
-	uint32_t exts;
-	struct stream_pool *pool;
-	struct cache *cache;
-	GHashTable *listings;	/* path -> struct listing *, being fetched */
-	int prefetching;	/* listings fetched ahead, in flight */
-	GQueue prefetch_q;	/* char *: paths waiting for a free slot */
-	pthread_mutex_t lock;	/* guards the tables and every node field */
-	GHashTable *inodes;	/* fuse_ino_t -> struct node * */
-	GHashTable *names;	/* "parent-ino/name" -> struct node * */
-	GHashTable *dirs;	/* struct dir *: open; the kernel may unmount
-				 * before it sends their RELEASEDIR */
-	struct node *root;
-	int opens;		/* open files, all nodes */
-	int offline;		/* the link is down or suspect (atomic) */
-	GSList *stale_waiters;	/* struct op *: stats with an expired cache
-				 * entry to answer if the link fails */
-	pthread_mutex_t stale_lock;	/* guards stale_waiters; held while
-					 * answering them (before fs->lock) */
-	struct statvfs last_statfs;	/* answered while offline, and */
-	int have_statfs;
-	int64_t statfs_ms;	/* for cache_stat_timeout from then */
-	int space_changed;	/* by us since (atomic): ask again */
-	int one_conn;		/* max_conns=1: an open need not wait to
-				 * see where copy_file_range wants it */
-	struct fuse_session *se;	/* for the kernel's page cache */
-	GHashTable *walks;	/* directory path -> struct walk */
-	GHashTable *ahead;	/* path -> struct ahead: small files fetched
-				 * for the opens to come */
-	GQueue ahead_ready;	/* struct ahead *: fetched, oldest first */
-	uint64_t ahead_mem;	/* their bytes */
-	int ahead_fetching;	/* on the way */
-	uint64_t ahead_fetched, ahead_used;	/* files so far */
-	GThreadPool *store_pool;	/* one thread: notify_job_run */
-	int quiesced;		/* fs_quiesce: no more stores */
-};
-
-struct file {			/* fi->fh of an open file */
-	struct node *node;
-	struct stream *st;	/* readahead, write-behind; owns the handle */
-	int writable;
-	struct sftp_attrs a;	/* known attributes (fs->lock), if have_a: a
-				 * file we created; our own setattrs on it */
-	int have_a;
-	uint64_t a_writes;	/* the stream's write count a.mtime saw */
-};
-
-
 struct dir {			/* fi->fh of an open directory */
 	GArray *ents;		/* struct cache_dent, "." and ".." first */
-};
-
-/* One multi-step operation in flight. */
-struct op {
-	struct rfs *fs;
-	struct fsreq r;
-	struct node *node, *parent, *newparent;	/* each holds a ref */
-	char *path, *path2, *name, *name2;
-	struct sftp_attrs a;	/* attributes to set / last received */
-	struct sftp_file *file;	/* a reference: the file may be released
-				 * while the op runs (a caller interrupted) */
-	struct fuse_file_info fi;
-	int flags, to_set, err;
-	int existed;		/* create: the name was there already */
-	mode_t mode;
-	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
-	int stale_kind;		/* 1 getattr, 2 lookup: stale is its answer
-				 * if the link fails meanwhile */
-	struct sftp_attrs stale;
-	int64_t start_ms;	/* statfs: when it was asked */
-	struct ahead *ahead;	/* open: its content, fetched ahead */
 };
 
 static void ahead_forget(struct rfs *fs, const char *path, int tree);
 static void notify_push_locked(struct rfs *fs, struct op *store,
 			       fuse_ino_t parent, const char *name);
-static int is_hidden(struct rfs *fs, const char *name);
 static void ahead_forget_locked(struct rfs *fs, const char *path, int tree);
-
-static struct rfs *fs_ctx(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-/* ---- node table (callers hold fs->lock) ---- */
-
-static char *path_of(struct rfs *fs, struct node *n)
-{
-	GPtrArray *parts = g_ptr_array_new();
-	GString *s = g_string_new(fs->base);
-
-	for (; n && n->parent; n = n->parent)
-		g_ptr_array_add(parts, n->name);
-	for (guint i = parts->len; i-- > 0;) {
-		if (s->len == 0 || s->str[s->len - 1] != '/')
-			g_string_append_c(s, '/');
-		g_string_append(s, parts->pdata[i]);
-	}
-	g_ptr_array_free(parts, TRUE);
-	return g_string_free(s, FALSE);
-}
-
-static char *child_path(struct rfs *fs, struct node *parent, const char *name)
-{
-	char *p = path_of(fs, parent);
-	char *r = g_strconcat(p, (p[0] && p[strlen(p) - 1] == '/') ? "" : "/",
-			      name, NULL);
-	g_free(p);
-	return r;
-}
-
-static char *name_key(struct node *parent, const char *name)
-{
-	return g_strdup_printf("%lx/%s", (unsigned long)parent->ino, name);
-}
-
-/* The node of a remote path, if there is one (fs->lock held). */
-static struct node *node_at(struct rfs *fs, const char *path)
-{
-	size_t nb = strlen(fs->base);
-	struct node *n = fs->root;
-	gchar **parts;
-
-	if (strncmp(path, fs->base, nb) != 0 || (path[nb] && path[nb] != '/' &&
-					    nb && fs->base[nb - 1] != '/'))
-		return NULL;
-	parts = g_strsplit(path + nb, "/", -1);
-	for (guint i = 0; n && parts[i]; i++) {
-		char *key;
-
-		if (!*parts[i])
-			continue;
-		key = name_key(n, parts[i]);
-		n = g_hash_table_lookup(fs->names, key);
-		g_free(key);
-	}
-	g_strfreev(parts);
-	return n;
-}
-
-static fuse_ino_t ino_for(struct rfs *fs, const char *path)
-{
-	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
-
-	for (const unsigned char *p = (const void *)path; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	if (h < 2)
-		h += 2;
-	while (h < 2 || g_hash_table_contains(fs->inodes, &h))
-		h++;
-	return (fuse_ino_t)h;
-}
-
-static struct node *node_get(struct rfs *fs, fuse_ino_t ino)
-{
-	uint64_t k = ino;
-
-	return g_hash_table_lookup(fs->inodes, &k);
-}
-
-static void node_detach(struct rfs *fs, struct node *n)
-{
-	if (n->key) {
-		g_hash_table_remove(fs->names, n->key);
-		g_clear_pointer(&n->key, g_free);
-	}
-}
-
-static void node_maybe_free(struct rfs *fs, struct node *n)
-{
-	while (n && n != fs->root && n->nlookup == 0 && n->refs == 0 &&
-	       n->opens == 0) {
-		struct node *p = n->parent;
-		uint64_t ino = n->ino;
-
-		node_detach(fs, n);
-		g_hash_table_remove(fs->inodes, &ino);
-		g_free(n->name);
-		g_free(n);
-		if (!p)
-			break;
-		p->refs--;
-		n = p;
-	}
-}
-
-static struct node *node_find_or_add(struct rfs *fs, struct node *parent,
-				     const char *name)
-{
-	char *key = name_key(parent, name);
-	struct node *n = g_hash_table_lookup(fs->names, key);
-	uint64_t *ik;
-	char *path;
-
-	if (n) {
-		g_free(key);
-		return n;
-	}
-	n = g_new0(struct node, 1);
-	path = child_path(fs, parent, name);
-	n->ino = ino_for(fs, path);
-	g_free(path);
-	n->parent = parent;
-	parent->refs++;
-	n->name = g_strdup(name);
-	n->key = key;
-	ik = g_new(uint64_t, 1);
-	*ik = n->ino;
-	g_hash_table_insert(fs->inodes, ik, n);
-	g_hash_table_insert(fs->names, n->key, n);
-	return n;
-}
-
-static void node_unref(struct rfs *fs, struct node *n)
-{
-	if (!n)
-		return;
-	pthread_mutex_lock(&fs->lock);
-	n->refs--;
-	node_maybe_free(fs, n);
-	pthread_mutex_unlock(&fs->lock);
-}
-
-/* Send coalesced writes of every file open on n (fs->lock held): a stat
- * or truncate that follows must come after them. With invalidate, also
- * forget their readahead. */
-static void push_files_locked(struct node *n, int invalidate)
-{
-	for (GSList *l = n->files; l; l = l->next) {
-		struct file *f = l->data;
-
-		stream_push(f->st);
-		if (invalidate)
-			stream_invalidate(f->st);
-	}
-}
-
-/* ---- ops: allocation, attributes, replies ---- */
-
-struct file;
-static void file_set_path(struct file *f, const char *path);
-
-/* A node was renamed (or hidden): open files below it are reopened by
- * their new names after a reconnect (fs->lock held). */
-static void open_paths_changed_locked(struct rfs *fs)
-{
-	GHashTableIter it;
-	gpointer v;
-
-	if (!fs->opens)
-		return;
-	g_hash_table_iter_init(&it, fs->inodes);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct node *n = v;
-		char *path;
-
-		if (!n->files)
-			continue;
-		path = path_of(fs, n);
-		for (GSList *l = n->files; l; l = l->next)
-			file_set_path(l->data, path);
-		g_free(path);
-	}
-}
-
-static void op_interruptible(struct op *op)
-{
-	fuse_req_interrupt_func(op->r.req, fsreq_interrupted, &op->r);
-}
-
-static struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
-			 const char *name)
-{
-	struct rfs *fs = fs_ctx(req);
-	struct op *op = g_new0(struct op, 1);
-
-	op->fs = fs;
-	pthread_mutex_lock(&fs->lock);
-	if (ino) {
-		op->node = node_get(fs, ino);
-		if (op->node) {
-			op->node->refs++;
-			op->path = path_of(fs, op->node);
-		}
-	}
-	if (parent) {
-		op->parent = node_get(fs, parent);
-		if (op->parent) {
-			op->parent->refs++;
-			op->path2 = child_path(fs, op->parent, name);
-		}
-	}
-	pthread_mutex_unlock(&fs->lock);
-	op->name = g_strdup(name);
-	if ((ino && !op->node) || (parent && !op->parent))
-		fuse_reply_err(req, ESTALE);	/* op->r.req stays NULL */
-	else
-		fsreq_init(&op->r, req, 0);
-	return op;
-}
-
-static void op_free(struct op *op)
-{
-	node_unref(op->fs, op->node);
-	node_unref(op->fs, op->parent);
-	node_unref(op->fs, op->newparent);
-	sftp_file_unref(op->file);
-	g_free(op->path);
-	g_free(op->path2);
-	g_free(op->name);
-	g_free(op->name2);
-	g_free(op);
-}
-
-static void op_reply_err(struct op *op, int err)
-{
-	if (fsreq_claim(&op->r))
-		fuse_reply_err(op->r.req, err < 0 ? -err : err);
-	op_free(op);
-}
-
-/* Would a's owner show? Not an id that idmap=file, nomap=error leaves
- * unmapped (unless uid= forces one): EPERM for it, as sshfs does. */
-static int ids_shown(struct rfs *fs, const struct sftp_attrs *a)
-{
-	uint32_t id;
-
-	return !(a->flags & SFTP_ATTR_UIDGID) || fs->o.uid >= 0 ||
-	       (idmap_local(&fs->o.idmap, IDMAP_UID, a->uid, &id) == 0 &&
-		idmap_local(&fs->o.idmap, IDMAP_GID, a->gid, &id) == 0);
-}
-
-/* a as a stat; -1 if its owner does not show (ids_shown). */
-static int to_stat(struct rfs *fs, const struct sftp_attrs *a,
-		   uint32_t nlink, struct stat *st)
-{
-	uint32_t uid, gid;
-
-	memset(st, 0, sizeof(*st));
-	st->st_mode = (a->flags & SFTP_ATTR_PERMISSIONS) ? a->perm
-							  : S_IFREG | 0644;
-	if (fs->o.umask >= 0)
-		st->st_mode &= ~(mode_t)fs->o.umask;
-	st->st_size = (off_t)a->size;
-	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
-	st->st_blksize = 64 * 1024;
-	if (a->flags & SFTP_ATTR_UIDGID) {
-		idmap_local(&fs->o.idmap, IDMAP_UID, a->uid, &uid);
-		idmap_local(&fs->o.idmap, IDMAP_GID, a->gid, &gid);
-		st->st_uid = uid;
-		st->st_gid = gid;
-	}
-	if (fs->o.uid >= 0)
-		st->st_uid = (uid_t)fs->o.uid;
-	if (fs->o.gid >= 0)
-		st->st_gid = (gid_t)fs->o.gid;
-	st->st_atime = a->atime;
-	st->st_mtime = a->mtime;
-	st->st_ctime = a->mtime;	/* SFTP v3 has no ctime */
-	st->st_nlink = nlink ? nlink : 1;
-	return ids_shown(fs, a) ? 0 : -1;
-}
 
 /* Local uid/gid -> remote, the inverse of idmap. */
 static uint32_t remote_uid(struct rfs *fs, uid_t u)
@@ -445,210 +54,6 @@ static uint32_t remote_uid(struct rfs *fs, uid_t u)
 static uint32_t remote_gid(struct rfs *fs, gid_t g)
 {
 	return idmap_remote(&fs->o.idmap, IDMAP_GID, g);
-}
-
-/* An owner that does not show (ids_shown): answered EPERM. 1 if so. */
-static int reply_unshown(struct op *op, const struct sftp_attrs *a)
-{
-	if (ids_shown(op->fs, a))
-		return 0;
-	if (fsreq_claim(&op->r))
-		fuse_reply_err(op->r.req, EPERM);
-	return 1;
-}
-
-/* Would the server let the SSH login do mask (R_OK, W_OK, X_OK) to a
- * file with attributes a? 1 yes, 0 surely not, -1 cannot tell (the login
- * or the owner unknown, or only a group the login may be in grants it).
- * ACLs on the server are not seen: they may allow more. */
-static int login_may(struct rfs *fs, const struct sftp_attrs *a, int mask)
-{
-	const struct idmap *m = &fs->o.idmap;
-	unsigned need = ((mask & R_OK) ? 4u : 0) | ((mask & W_OK) ? 2u : 0) |
-			((mask & X_OK) ? 1u : 0);
-	unsigned perm = a->perm;
-
-	if (!(a->flags & SFTP_ATTR_PERMISSIONS) ||
-	    !(a->flags & SFTP_ATTR_UIDGID) || !m->have_login)
-		return -1;
-	if (m->login[IDMAP_UID] == 0)	/* root: x needs some x bit */
-		return !(mask & X_OK) || S_ISDIR(perm) || (perm & 0111);
-	if (a->uid == m->login[IDMAP_UID])
-		return ((perm >> 6) & need) == need;
-	if (a->gid == m->login[IDMAP_GID])
-		return ((perm >> 3) & need) == need;
-	if ((perm & need) == need)
-		return 1;
-	return ((perm >> 3) & need) == need ? -1 : 0;
-}
-
-/* Record attrs on n (under lock) and fill a stat for it. */
-static void node_stat(struct rfs *fs, struct node *n,
-		      const struct sftp_attrs *a, struct stat *st)
-{
-	uint32_t nlink;
-
-	pthread_mutex_lock(&fs->lock);
-	if (a->flags & SFTP_ATTR_PERMISSIONS)
-		n->mode = a->perm;
-	nlink = n->nlink;
-	pthread_mutex_unlock(&fs->lock);
-	to_stat(fs, a, nlink, st);
-	st->st_ino = n->ino;
-}
-
-/* The node for parent/name with one more kernel reference, and its entry
- * (e) from attrs a. The caller drops the reference if the reply fails. */
-static struct node *entry_ref(struct rfs *fs, struct node *parent,
-			      const char *name, const struct sftp_attrs *a,
-			      struct fuse_entry_param *e)
-{
-	struct node *n;
-	uint32_t nlink;
-
-	pthread_mutex_lock(&fs->lock);
-	n = node_find_or_add(fs, parent, name);
-	n->nlookup++;
-	if (a->flags & SFTP_ATTR_PERMISSIONS)
-		n->mode = a->perm;
-	nlink = n->nlink;
-	pthread_mutex_unlock(&fs->lock);
-	memset(e, 0, sizeof(*e));
-	to_stat(fs, a, nlink, &e->attr);
-	e->attr.st_ino = e->ino = n->ino;
-	e->attr_timeout = e->entry_timeout = fs->o.attr_timeout;
-	return n;
-}
-
-/* Reply an entry for parent/name with attrs a: adds a kernel reference. */
-static void reply_entry(struct op *op, struct node *parent, const char *name,
-			const struct sftp_attrs *a)
-{
-	struct rfs *fs = op->fs;
-	struct fuse_entry_param e;
-	struct node *n;
-
-	if (reply_unshown(op, a))
-		return;
-	n = entry_ref(fs, parent, name, a, &e);
-	if (!fsreq_claim(&op->r) || fuse_reply_entry(op->r.req, &e) == -ENOENT) {
-		/* The caller was interrupted: the kernel took no reference. */
-		pthread_mutex_lock(&fs->lock);
-		n->nlookup--;
-		node_maybe_free(fs, n);
-		pthread_mutex_unlock(&fs->lock);
-	}
-}
-
-static void reply_attr(struct op *op, struct node *n,
-		       const struct sftp_attrs *a)
-{
-	struct stat st;
-
-	if (reply_unshown(op, a))
-		return;
-	node_stat(op->fs, n, a, &st);
-	if (fsreq_claim(&op->r))
-		fuse_reply_attr(op->r.req, &st, op->fs->o.attr_timeout);
-}
-
-/* ---- stale-while-disconnected ----
- *
- * A stat whose cache entry has expired asks the server; should the link
- * turn out dead meanwhile (a probe unanswered), it is answered from the
- * expired entry at once instead of waiting for the reconnect. While the
- * link is down or suspect the cache serves expired entries anyway. */
-
-static void stale_answer(struct op *op, int kind)
-{
-	if (kind == 1)
-		reply_attr(op, op->node, &op->stale);
-	else
-		reply_entry(op, op->parent, op->name, &op->stale);
-}
-
-/* Before sending op's stat: 1 if answered already (op freed), else 0;
- * with an expired entry, op waits on the list for a failing link. */
-static int stale_wait(struct op *op, const char *path, int kind)
-{
-	uint32_t nlink;
-
-	if (!cache_peek_attr(op->fs->cache, path, &op->stale, &nlink))
-		return 0;
-	op->stale_kind = kind;
-	if (g_atomic_int_get(&op->fs->offline)) {
-		stale_answer(op, kind);	/* already known to be down */
-		op_free(op);
-		return 1;
-	}
-	pthread_mutex_lock(&op->fs->stale_lock);
-	op->fs->stale_waiters = g_slist_prepend(op->fs->stale_waiters, op);
-	pthread_mutex_unlock(&op->fs->stale_lock);
-	return 0;
-}
-
-/* op's reply arrived (I/O thread): it answers itself. */
-static void stale_done(struct op *op)
-{
-	/* After this an answer from the stale entry is done with op. */
-	pthread_mutex_lock(&op->fs->stale_lock);
-	if (op->stale_kind)
-		op->fs->stale_waiters = g_slist_remove(op->fs->stale_waiters,
-						       op);
-	pthread_mutex_unlock(&op->fs->stale_lock);
-}
-
-/* The link turned unusable (I/O thread, like the replies): answer every
- * waiting stat from its expired entry; its reply, if it ever comes, finds
- * the request answered. */
-static void stale_release(struct rfs *fs)
-{
-	GSList *list;
-
-	/* Held throughout: an op whose reply comes meanwhile (on another
-	 * thread, if its request failed at once) is not freed under us. */
-	pthread_mutex_lock(&fs->stale_lock);
-	list = fs->stale_waiters;
-	fs->stale_waiters = NULL;
-	for (GSList *l = list; l; l = l->next) {
-		struct op *op = l->data;
-		int kind = op->stale_kind;
-
-		op->stale_kind = 0;	/* off the list */
-		stale_answer(op, kind);
-	}
-	pthread_mutex_unlock(&fs->stale_lock);
-	g_slist_free(list);
-}
-
-/* The stat that shows a name: LSTAT, or with -o follow_symlinks STAT (a
- * symlink shows as what it points to, as with sshfs). */
-static uint8_t stat_type(struct rfs *fs)
-{
-	return fs->o.follow_symlinks ? SSH_FXP_STAT : SSH_FXP_LSTAT;
-}
-
-/* ---- probing SSH_FX_FAILURE for the real errno ---- */
-
-/* OpenSSH's server answers SSH_FX_FAILURE for EEXIST, ENOTEMPTY, EISDIR,
- * ENOTDIR, ENOSPC...: stat the path and let the op decide. */
-static void probe_cb(struct sftp_reply *r, void *data)
-{
-	struct op *op = data;
-
-	op->probe_done(op, r->err, &r->attrs);
-}
-
-static void probe(struct op *op, const char *path,
-		  void (*done)(struct op *, int, struct sftp_attrs *))
-{
-	op->probe_done = done;
-	sftp_path(op->fs->conn, SSH_FXP_LSTAT, path, probe_cb, op);
-}
-
-static int is_failure(struct sftp_reply *r)
-{
-	return r->type == SSH_FXP_STATUS && r->status == SSH_FX_FAILURE;
 }
 
 /* ---- lookup, forget, getattr, setattr ---- */
@@ -782,16 +187,6 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	sftp_path(op->fs->conn, stat_type(op->fs), op->path2, lookup_done, op);
 }
 
-static void forget_one(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
-{
-	struct node *n = node_get(fs, ino);
-
-	if (!n || n == fs->root)
-		return;
-	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
-	node_maybe_free(fs, n);
-}
-
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct rfs *fs = fs_ctx(req);
@@ -836,36 +231,7 @@ static void stat_node(struct op *op, sftp_done_cb cb)
 		sftp_path(op->fs->conn, stat_type(op->fs), op->path, cb, op);
 }
 
-/* Use the open file's handle (a copy) and send its coalesced writes
- * first, so a stat or truncate comes after them. */
-static void op_use_file(struct op *op, struct fuse_file_info *fi)
-{
-	if (fi && fi->fh) {
-		struct stream *st = ((struct file *)(uintptr_t)fi->fh)->st;
-
-		stream_push(st);
-		op->file = sftp_file_ref(stream_file(st));
-	}
-}
-
-/* Before a request about the node's attributes: its open files' writes
- * go first (invalidate: and their readahead is stale after it). Returns
- * whether files are open for writing on it. */
-static int op_push_node(struct op *op, int invalidate)
-{
-	int open;
-
-	pthread_mutex_lock(&op->fs->lock);
-	push_files_locked(op->node, invalidate);
-	open = 0;
-	for (GSList *l = op->node->files; l && !open; l = l->next)
-		open = ((struct file *)l->data)->writable;
-	pthread_mutex_unlock(&op->fs->lock);
-	return open;
-}
-
 static int getattr_local(struct op *op);
-static void space_changed(struct rfs *fs);
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
@@ -1417,23 +783,6 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  SSH_FXF_EXCL, &a, mknod_open, op);
 }
 
-/* Detach parent/name from the table after it was removed on the server. */
-static void forget_name(struct rfs *fs, struct node *parent, const char *name)
-{
-	char *key = name_key(parent, name);
-	struct node *n;
-
-	pthread_mutex_lock(&fs->lock);
-	n = g_hash_table_lookup(fs->names, key);
-	if (n) {
-		node_detach(fs, n);
-		if (n->nlink > 1)
-			n->nlink--;
-	}
-	pthread_mutex_unlock(&fs->lock);
-	g_free(key);
-}
-
 static void remove_probe(struct op *op, int rc, struct sftp_attrs *a)
 {
 	int err = op->err;
@@ -1467,69 +816,6 @@ static void remove_done(struct sftp_reply *r, void *data)
 	ahead_forget(op->fs, op->path2, op->flags == SSH_FXP_RMDIR);
 	forget_name(op->fs, op->parent, op->name);
 	op_reply_err(op, 0);
-}
-
-/* The name a file unlinked while open is kept under until its last
- * close: unpredictable (no other client or server user can guess it,
- * and two mounts never pick the same), and known to this mount only, so
- * that a server's own file of that pattern still shows. */
-static char *hidden_name(void)
-{
-	uint32_t r[2];
-
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		r[0] = g_random_int();	/* no getrandom: still unique */
-		r[1] = g_random_int();
-	}
-	return g_strdup_printf(HIDDEN_PREFIX "%08x%08x", r[0], r[1]);
-}
-
-static int is_hidden(struct rfs *fs, const char *name)
-{
-	int yes;
-
-	if (!g_str_has_prefix(name, HIDDEN_PREFIX))
-		return 0;
-	pthread_mutex_lock(&fs->lock);
-	yes = g_hash_table_contains(fs->hidden, name);
-	pthread_mutex_unlock(&fs->lock);
-	return yes;
-}
-
-static void unhide_done(struct sftp_reply *r, void *data)
-{
-	(void)data;
-	if (r->err)
-		log_warn("cannot remove a hidden unlinked file: %s",
-			 g_strerror(-r->err));
-}
-
-/* After the last close of a file unlinked while open: remove its hidden
- * name. Called with fs->lock held; queueing a request never blocks. */
-static void remove_hidden_locked(struct rfs *fs, struct node *n)
-{
-	char *path = path_of(fs, n);
-
-	g_hash_table_remove(fs->hidden, n->name);
-	sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, NULL);
-	g_free(path);
-}
-
-/* n, open, was renamed on the server to its hidden name (taken): off
- * the names table, shown in no listing, and removed at its last close,
- * or now if that came meanwhile. */
-static void node_hide(struct rfs *fs, struct node *n, char *hidden)
-{
-	pthread_mutex_lock(&fs->lock);
-	node_detach(fs, n);
-	g_free(n->name);
-	n->name = hidden;
-	n->hidden = 1;
-	g_hash_table_add(fs->hidden, g_strdup(n->name));
-	open_paths_changed_locked(fs);
-	if (n->opens == 0)	/* closed while we renamed it */
-		remove_hidden_locked(fs, n);
-	pthread_mutex_unlock(&fs->lock);
 }
 
 static void hide_done(struct sftp_reply *r, void *data)
@@ -1644,44 +930,6 @@ static void rename_done(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	rename_finish(op);
-}
-
-/* parent/name was renamed to newparent/newname on the server: the node
- * moves there, a node that was at the new name is off the table (its
- * open files are not reopened by name). The caller holds a reference to
- * both parents. */
-static void node_move(struct rfs *fs, struct node *parent, const char *name,
-		      struct node *newparent, const char *newname)
-{
-	char *okey = name_key(parent, name);
-	char *nkey = name_key(newparent, newname);
-	struct node *n, *victim;
-
-	pthread_mutex_lock(&fs->lock);
-	victim = g_hash_table_lookup(fs->names, nkey);
-	if (victim) {
-		node_detach(fs, victim);
-		for (GSList *l = victim->files; l; l = l->next)
-			file_set_path(l->data, NULL);	/* replaced */
-	}
-	n = g_hash_table_lookup(fs->names, okey);
-	if (n) {
-		node_detach(fs, n);
-		newparent->refs++;
-		n->parent->refs--;
-		/* the old parent keeps the caller's ref, so it cannot be
-		 * freed here */
-		n->parent = newparent;
-		g_free(n->name);
-		n->name = g_strdup(newname);
-		n->key = nkey;
-		nkey = NULL;
-		g_hash_table_insert(fs->names, n->key, n);
-		open_paths_changed_locked(fs);
-	}
-	pthread_mutex_unlock(&fs->lock);
-	g_free(okey);
-	g_free(nkey);
 }
 
 static void rename_finish(struct op *op)
@@ -1821,7 +1069,7 @@ static struct file *file_new_locked(struct rfs *fs, struct node *n,
 	return f;
 }
 
-static void file_set_path(struct file *f, const char *path)
+void file_set_path(struct file *f, const char *path)
 {
 	sftp_file_set_path(stream_file(f->st), path);
 }
@@ -1838,7 +1086,6 @@ static struct file *file_new(struct rfs *fs, struct node *n, const char *path,
 	pthread_mutex_unlock(&fs->lock);
 	return f;
 }
-
 
 /* Undo file_new() for a handle the kernel never got. */
 /* The last reference to an open file: close it in our books at once (an
@@ -2767,8 +2014,6 @@ struct listing {
 				 * out one a server repeats; or NULL */
 };
 
-static void listing_start(struct rfs *fs, const char *path, struct op *op);
-
 static GArray *dents_new(void)
 {
 	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct cache_dent));
@@ -3191,7 +2436,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 /* df's figures: cached like attributes, and asked again after this mount
  * wrote, created or removed anything (find asks for them every run). */
-static void space_changed(struct rfs *fs)
+void space_changed(struct rfs *fs)
 {
 	g_atomic_int_set(&fs->space_changed, 1);
 }
