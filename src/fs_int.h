@@ -171,8 +171,24 @@ int is_failure(struct sftp_reply *r);
 void op_use_file(struct op *op, struct fuse_file_info *fi);
 int op_push_node(struct op *op, int invalidate);
 
+/* fs_dir.c: listings and directories */
+void lookup_miss(struct op *op);
+void dir_free(struct dir *d);
+GArray *dents_new(void);
+int listing_onward(struct rfs *fs, const char *path);
+void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		off_t off, struct fuse_file_info *fi);
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+		    off_t off, struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+		   struct fuse_file_info *fi);
+
 /* fs.c */
 void file_set_path(struct file *f, const char *path);
+void walk_onward_listed(struct rfs *fs, const char *dpath,
+			const GArray *ents);
 void space_changed(struct rfs *fs);
 
 #endif
