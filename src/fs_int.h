@@ -185,10 +185,24 @@ void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 		   struct fuse_file_info *fi);
 
-/* fs.c */
-void file_set_path(struct file *f, const char *path);
+/* fs_ahead.c: small files fetched ahead; the notify thread */
+void walk_free(gpointer p);
+void ahead_forget_locked(struct rfs *fs, const char *path,
+			 int tree);
+void ahead_forget(struct rfs *fs, const char *path, int tree);
 void walk_onward_listed(struct rfs *fs, const char *dpath,
 			const GArray *ents);
+void walk_note(struct op *op);
+void notify_job_run(gpointer data, gpointer user);
+void notify_push_locked(struct rfs *fs, struct op *store,
+			fuse_ino_t parent, const char *name);
+int ahead_use(struct op *op, const struct sftp_attrs *a);
+void ahead_free_cb(gpointer k, gpointer v, gpointer data);
+
+/* fs.c */
+void file_set_path(struct file *f, const char *path);
+int probably_readable(struct rfs *fs, const struct sftp_attrs *a);
+void open_known(struct op *op, const struct sftp_attrs *a);
 void space_changed(struct rfs *fs);
 
 #endif
