@@ -199,10 +199,35 @@ void notify_push_locked(struct rfs *fs, struct op *store,
 int ahead_use(struct op *op, const struct sftp_attrs *a);
 void ahead_free_cb(gpointer k, gpointer v, gpointer data);
 
-/* fs.c */
+/* fs_file.c: open files */
+int getattr_local(struct op *op);
+int setattr_local(struct op *op, struct file *only);
+void files_forget_attrs(struct rfs *fs, struct node *n);
 void file_set_path(struct file *f, const char *path);
 int probably_readable(struct rfs *fs, const struct sftp_attrs *a);
 void open_known(struct op *op, const struct sftp_attrs *a);
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+	      size_t size, off_t off, struct fuse_file_info *fi);
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino,
+		struct fuse_file_info *fi);
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi);
+void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			off_t off_in, struct fuse_file_info *fi_in,
+			fuse_ino_t ino_out, off_t off_out,
+			struct fuse_file_info *fi_out, size_t len,
+			int flags);
+
+/* fs.c */
+void revalidate_ws(struct rfs *fs);
+int mode_fixable(mode_t want, const struct sftp_attrs *got);
+int unknown_create(struct op *op, const char *what);
 void space_changed(struct rfs *fs);
 
 #endif
