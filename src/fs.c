@@ -117,7 +117,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	if (is_hidden((struct rfs *)fuse_req_userdata(req), name)) {
+	if (node_is_hidden((struct rfs *)fuse_req_userdata(req), name)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -134,7 +134,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (stale_wait(op, op->path2, 2))
 		return;
-	lookup_miss(op);
+	dir_lookup_miss(op);
 	cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ASKING);
 	revalidate_ws(op->fs);
 	sftp_path(op->fs->conn, stat_type(op->fs), op->path2, lookup_done, op);
@@ -145,7 +145,7 @@ static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct rfs *fs = fs_ctx(req);
 
 	pthread_mutex_lock(&fs->lock);
-	forget_one(fs, ino, nlookup);
+	node_forget(fs, ino, nlookup);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_none(req);
 }
@@ -157,7 +157,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count,
 
 	pthread_mutex_lock(&fs->lock);
 	for (size_t i = 0; i < count; i++)
-		forget_one(fs, f[i].ino, f[i].nlookup);
+		node_forget(fs, f[i].ino, f[i].nlookup);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_none(req);
 }
@@ -195,7 +195,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	/* An open file may be changing under writes: ask the server,
 	 * unless it is one we created and only we write. */
 	if (op_push_node(op, 0)) {
-		if (getattr_local(op))
+		if (file_getattr_local(op))
 			return;
 	} else if (!fi || !((struct file *)(uintptr_t)fi->fh)->writable) {
 		struct sftp_attrs a;
@@ -341,10 +341,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		need_current |= !at || !mt;	/* UTIME_OMIT on one */
 	}
 	if (!(to_set & FUSE_SET_ATTR_SIZE) &&
-	    setattr_local(op, fi && fi->fh ? (struct file *)(uintptr_t)fi->fh
-					  : NULL))
+	    file_setattr_local(op, fi && fi->fh ?
+			       (struct file *)(uintptr_t)fi->fh : NULL))
 		return;
-	files_forget_attrs(fs, op->node);
+	file_forget_attrs(fs, op->node);
 	if (need_current)
 		stat_node(op, setattr_have_current);
 	else
@@ -412,7 +412,7 @@ static void note_created(struct op *op)
 	cache_created(fs->cache, op->path2, &op->a);
 	ahead_forget(fs, op->path2, 0);
 	if (op->to_set && S_ISDIR(op->a.perm) && fs->o.cache.dir_ms) {
-		GArray *empty = dents_new();
+		GArray *empty = dir_dents_new();
 
 		cache_put_dir(fs->cache, op->path2, empty, 1);
 		cache_dents_free(empty);
@@ -480,7 +480,8 @@ int unknown_create(struct op *op, const char *what)
 	 * create): make it ask again, so that the name shows. */
 	pthread_mutex_lock(&op->fs->lock);
 	if (op->parent)
-		notify_push_locked(op->fs, NULL, op->parent->ino, op->name);
+		ahead_notify_push_locked(op->fs, NULL, op->parent->ino,
+					 op->name);
 	pthread_mutex_unlock(&op->fs->lock);
 	return EIO;
 }
@@ -621,7 +622,7 @@ static void remove_done(struct sftp_reply *r, void *data)
 	else
 		cache_invalidate(op->fs->cache, op->path2);
 	ahead_forget(op->fs, op->path2, op->flags == SSH_FXP_RMDIR);
-	forget_name(op->fs, op->parent, op->name);
+	node_forget_name(op->fs, op->parent, op->name);
 	op_reply_err(op, 0);
 }
 
@@ -654,14 +655,14 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	space_changed(op->fs);
 	g_assert(op->parent);	/* op_new: a live parent, or answered */
 	op->flags = SSH_FXP_REMOVE;
-	key = name_key(op->parent, name);
+	key = node_key(op->parent, name);
 	pthread_mutex_lock(&fs->lock);
 	n = g_hash_table_lookup(fs->names, key);
 	if (n && n->opens > 0) {
 		op->node = n;
 		n->refs++;
-		op->name2 = hidden_name();
-		op->path = child_path(fs, op->parent, op->name2);
+		op->name2 = node_hidden_name();
+		op->path = node_child_path(fs, op->parent, op->name2);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	g_free(key);
@@ -771,7 +772,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op->newparent = node_get(fs, newparent);
 	if (op->newparent) {
 		op->newparent->refs++;
-		op->path = child_path(fs, op->newparent, newname);
+		op->path = node_child_path(fs, op->newparent, newname);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!op->newparent)
@@ -1008,8 +1009,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * start a helper thread with its first pool). */
 	pthread_mutex_lock(&fs->lock);
 	if (!fs->store_pool && !fs->quiesced)
-		fs->store_pool = g_thread_pool_new(notify_job_run, fs, 1,
-						   FALSE, NULL);
+		fs->store_pool = g_thread_pool_new(ahead_notify_run, fs,
+						   1, FALSE, NULL);
 	pthread_mutex_unlock(&fs->lock);
 
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)

@@ -141,7 +141,7 @@ static void ahead_resume(GSList *waiters)
 		struct op *op = l->data;
 		struct sftp_attrs a = op->a;
 
-		open_known(op, &a);
+		file_open_known(op, &a);
 	}
 	g_slist_free(waiters);
 }
@@ -220,7 +220,7 @@ static struct ahead *ahead_new_locked(struct rfs *fs, struct node *dn,
 				      const struct cache_dent *d)
 {
 	const struct sftp_attrs *a = &d->a;
-	char *key = dn ? name_key(dn, d->name) : NULL, *path;
+	char *key = dn ? node_key(dn, d->name) : NULL, *path;
 	struct node *n = key ? g_hash_table_lookup(fs->names, key) : NULL;
 	struct ahead *ah;
 
@@ -230,7 +230,7 @@ static struct ahead *ahead_new_locked(struct rfs *fs, struct node *dn,
 		    n->data_mtime == a->mtime))) ||
 	    !(a->flags & SFTP_ATTR_SIZE) || !(a->flags & SFTP_ATTR_ACMODTIME) ||
 	    !S_ISREG(a->perm) || !a->size || a->size > AHEAD_FILE_MAX ||
-	    !probably_readable(fs, a))
+	    !file_probably_readable(fs, a))
 		return NULL;
 	path = g_strconcat(dir, strcmp(dir, "/") ? "/" : "", d->name, NULL);
 	if (g_hash_table_contains(fs->ahead, path)) {
@@ -388,7 +388,7 @@ static void walk_onward(struct rfs *fs, struct node *dn, const char *dpath)
 	if (!next)
 		return;
 	ents = cache_get_dir(fs->cache, next);
-	if (!ents && !listing_onward(fs, next))	/* here, or no slot */
+	if (!ents && !dir_listing_onward(fs, next))	/* here, or no slot */
 		ents = cache_get_dir(fs->cache, next);
 	if (ents)
 		walk_onward_listed(fs, next, ents);
@@ -528,7 +528,7 @@ struct notify_job {
 
 static void open_store(gpointer data, gpointer user);
 
-void notify_job_run(gpointer data, gpointer user)
+void ahead_notify_run(gpointer data, gpointer user)
 {
 	struct notify_job *j = data;
 	struct rfs *fs = user;
@@ -543,8 +543,8 @@ void notify_job_run(gpointer data, gpointer user)
 }
 
 /* fs->lock held: fs_quiesce frees the pool under it. */
-void notify_push_locked(struct rfs *fs, struct op *store,
-			fuse_ino_t parent, const char *name)
+void ahead_notify_push_locked(struct rfs *fs, struct op *store,
+			      fuse_ino_t parent, const char *name)
 {
 	struct notify_job *j;
 
@@ -555,7 +555,7 @@ void notify_push_locked(struct rfs *fs, struct op *store,
 	j->parent = parent;
 	j->name = g_strdup(name);
 	g_thread_pool_push(fs->store_pool, j, NULL);
-	/* cppcheck-suppress memleak ; the pool's now: notify_job_run frees j */
+	/* cppcheck-suppress memleak ; the pool's: ahead_notify_run frees j */
 }
 
 /* The store thread: put what was fetched ahead into the kernel's page
@@ -599,7 +599,7 @@ static void open_store(gpointer data, gpointer user)
 	if (!rc && !kept)	/* undo what it stored */
 		fuse_lowlevel_notify_inval_inode(fs->se, op->node->ino, 0, 0);
 	ahead_free(ah);
-	open_known(op, &a);
+	file_open_known(op, &a);
 	ahead_resume(waiters);
 }
 
@@ -630,7 +630,7 @@ int ahead_use(struct op *op, const struct sftp_attrs *a)
 			ah->storing = 1;
 			op->a = *a;
 			op->ahead = ah;
-			notify_push_locked(fs, op, 0, NULL);
+			ahead_notify_push_locked(fs, op, 0, NULL);
 		} else {
 			ahead_unlist_locked(fs, ah);
 		}

@@ -26,7 +26,7 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op);
  * make: lstat after lstat in one directory): fetch its listing in the
  * background, so the lookups after it need no round trip. (Counting only
  * names that turned out to exist made a cold git status 20% slower.) */
-void lookup_miss(struct op *op)
+void dir_lookup_miss(struct op *op)
 {
 	struct rfs *fs = op->fs;
 	char *dir;
@@ -101,7 +101,7 @@ struct listing {
 				 * out one a server repeats; or NULL */
 };
 
-GArray *dents_new(void)
+GArray *dir_dents_new(void)
 {
 	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct cache_dent));
 	struct sftp_attrs dir = { .flags = SFTP_ATTR_PERMISSIONS,
@@ -278,7 +278,7 @@ static void listing_finish(struct listing *l)
 		if (l->seen)
 			g_hash_table_remove_all(l->seen);
 		cache_dents_free(l->ents);
-		l->ents = dents_new();
+		l->ents = dir_dents_new();
 		sftp_path(l->fs->conn, SSH_FXP_OPENDIR, l->path,
 			  listing_opened, l);
 		return;
@@ -328,7 +328,7 @@ static void listing_next(struct sftp_reply *r, void *data)
 		/* Names no directory holds are left out: ".", "..", empty,
 		 * with a "/", longer than NAME_MAX, twice the same. */
 		if (!strcmp(n->name, ".") || !strcmp(n->name, "..") ||
-		    is_hidden(l->fs, n->name) ||
+		    node_is_hidden(l->fs, n->name) ||
 		    strchr(n->name, '/') || !*n->name ||
 		    strlen(n->name) > NAME_MAX_SFTP)
 			continue;
@@ -384,7 +384,7 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op)
 	l = g_new0(struct listing, 1);
 	l->fs = fs;
 	l->path = g_strdup(path);
-	l->ents = dents_new();
+	l->ents = dir_dents_new();
 	l->prefetch = op == NULL;
 	if (op)
 		l->waiters = g_slist_prepend(NULL, op);
@@ -396,7 +396,7 @@ static void listing_start(struct rfs *fs, const char *path, struct op *op)
 
 /* Fetch path's listing (unless on its way) for a sorted walk to go on
  * into (walk_onward_listed once delivered). 0 if not on its way. */
-int listing_onward(struct rfs *fs, const char *path)
+int dir_listing_onward(struct rfs *fs, const char *path)
 {
 	struct listing *l;
 
@@ -468,9 +468,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			ep.attr.st_nlink = n->nlink ? n->nlink : 1;
 			ep.attr_timeout = ep.entry_timeout = fs->o.attr_timeout;
 		} else {
-			char *p = child_path(fs, dn, e->name);
+			char *p = node_child_path(fs, dn, e->name);
 
-			ep.attr.st_ino = ino_for(fs, p);
+			ep.attr.st_ino = node_ino(fs, p);
 			g_free(p);
 		}
 		if (plus)

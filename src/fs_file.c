@@ -34,8 +34,8 @@ static struct file *known_file_locked(struct node *n, struct file *only,
 
 /* A stat of a file this mount created and is writing (tar's, between
  * its writes and its fchown): answered from what we know, as
- * setattr_local() is. 1 if answered. */
-int getattr_local(struct op *op)
+ * file_setattr_local() is. 1 if answered. */
+int file_getattr_local(struct op *op)
 {
 	struct sftp_attrs a = { 0 };
 	uint64_t end = 0, writes = 0;
@@ -81,7 +81,7 @@ static int setattr_sure(struct rfs *fs, const struct sftp_attrs *a,
  * without the file handle, so the node's open file is used): when the
  * server surely does it (setattr_sure), sent behind its writes without
  * waiting and answered from what we know. 1 if answered. */
-int setattr_local(struct op *op, struct file *only)
+int file_setattr_local(struct op *op, struct file *only)
 {
 	struct rfs *fs = op->fs;
 	struct sftp_attrs a = { 0 }, set = op->a;
@@ -146,7 +146,7 @@ int setattr_local(struct op *op, struct file *only)
 
 /* Forget what we knew of the node's created files: after a truncate or
  * an attribute change the server made, its word counts. */
-void files_forget_attrs(struct rfs *fs, struct node *n)
+void file_forget_attrs(struct rfs *fs, struct node *n)
 {
 	pthread_mutex_lock(&fs->lock);
 	for (GSList *l = n->files; l; l = l->next)
@@ -221,7 +221,7 @@ static void file_close(struct rfs *fs, struct file *f)
 	n->files = g_slist_remove(n->files, f);
 	stream_close(f->st);	/* fs->lock before a stream's: as push */
 	if (f->writable) {	/* size and mtime changed, not the name */
-		char *path = path_of(fs, n);
+		char *path = node_path(fs, n);
 
 		cache_forget_attr(fs->cache, path);
 		ahead_forget_locked(fs, path, 0);
@@ -229,7 +229,7 @@ static void file_close(struct rfs *fs, struct file *f)
 	}
 	fs->opens--;
 	if (--n->opens == 0 && n->hidden)
-		remove_hidden_locked(fs, n);
+		node_remove_hidden_locked(fs, n);
 	node_maybe_free(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 	g_free(f);
@@ -265,7 +265,7 @@ static void open_done(struct sftp_reply *r, void *data)
 }
 
 /* Can the login read it? Then an OPEN can wait for the first read. */
-int probably_readable(struct rfs *fs, const struct sftp_attrs *a)
+int file_probably_readable(struct rfs *fs, const struct sftp_attrs *a)
 {
 	if (!(a->flags & SFTP_ATTR_PERMISSIONS) || !S_ISREG(a->perm))
 		return 0;
@@ -296,12 +296,12 @@ static void open_revalidated(struct op *op, const struct sftp_attrs *a)
  * was filled with (FOPEN_KEEP_CACHE), and the OPEN is sent only when a
  * read needs the server: a warm git status opens and reads its files
  * without a round trip beyond the revalidation. */
-void open_known(struct op *op, const struct sftp_attrs *a)
+void file_open_known(struct op *op, const struct sftp_attrs *a)
 {
 	if (ahead_use(op, a))
 		return;
 	open_revalidated(op, a);
-	if (probably_readable(op->fs, a))
+	if (file_probably_readable(op->fs, a))
 		return open_done(NULL, op);
 	sftp_open(op->fs->conn, op->path, pflags_of(op->fi.flags), NULL,
 		  open_done, op);
@@ -314,7 +314,7 @@ static void open_stat(struct sftp_reply *r, void *data)
 	cache_put_reply(op->fs->cache, op->path, r->err, &r->attrs);
 	if (r->err)
 		return op_reply_err(op, r->err);
-	open_known(op, &r->attrs);
+	file_open_known(op, &r->attrs);
 }
 
 /* A read-only open of a file the kernel holds no page of: the OPEN and
@@ -379,13 +379,13 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		walk_note(op);
 	if (!writers && op->fs->o.nocto &&
 	    cache_get_attr(op->fs->cache, op->path, &a, &nlink) == 1)
-		return open_known(op, &a);
+		return file_open_known(op, &a);
 	if (!writers && cache_confirmed_attr(op->fs->cache, op->path, &a)) {
 		/* in the working set all the same: the next time it is
 		 * asked with the rest (a file fetched ahead, then opened
 		 * again by the next run of the program) */
 		cache_ws_use(op->fs->cache, op->path, CACHE_WS_ADD);
-		return open_known(op, &a);
+		return file_open_known(op, &a);
 	}
 	if (!writers) {		/* close-to-open: revalidate */
 		int cold;
@@ -519,7 +519,7 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	(void)r;
 	cache_created(fs->cache, op->path2, &op->a);
 	ahead_forget(fs, op->path2, 0);
-	n = entry_ref(fs, op->parent, op->name, &op->a, &e);
+	n = node_entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
 	f = file_new_locked(fs, n, op->file, op->fi.flags);
 	op->file = NULL;	/* the stream's now */
@@ -696,7 +696,7 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			n->refs++;
 		pthread_mutex_unlock(&fs->lock);
 		if (n) {
-			files_forget_attrs(fs, n);
+			file_forget_attrs(fs, n);
 			node_unref(fs, n);
 		}
 	}

@@ -78,7 +78,7 @@ struct rfs {
 	uint64_t ahead_mem;	/* their bytes */
 	int ahead_fetching;	/* on the way */
 	uint64_t ahead_fetched, ahead_used;	/* files so far */
-	GThreadPool *store_pool;	/* one thread: notify_job_run */
+	GThreadPool *store_pool;	/* one thread: ahead_notify_run */
 	int quiesced;		/* fs_quiesce: no more stores */
 };
 
@@ -121,29 +121,30 @@ static inline struct rfs *fs_ctx(fuse_req_t req)
 struct dir;
 
 /* fs_node.c: the node table, lookup counts, hidden names. node_unref,
- * node_stat, entry_ref, forget_name, is_hidden, node_hide and node_move
- * take fs->lock; the others want it held (hidden_name: no lock). */
-char *path_of(struct rfs *fs, struct node *n);
-char *child_path(struct rfs *fs, struct node *parent, const char *name);
-char *name_key(struct node *parent, const char *name);
+ * node_stat, node_entry_ref, node_forget_name, node_is_hidden, node_hide
+ * and node_move take fs->lock; the others want it held (node_hidden_name:
+ * no lock). */
+char *node_path(struct rfs *fs, struct node *n);
+char *node_child_path(struct rfs *fs, struct node *parent, const char *name);
+char *node_key(struct node *parent, const char *name);
 struct node *node_at(struct rfs *fs, const char *path);
-fuse_ino_t ino_for(struct rfs *fs, const char *path);
+fuse_ino_t node_ino(struct rfs *fs, const char *path);
 struct node *node_get(struct rfs *fs, fuse_ino_t ino);
 void node_maybe_free(struct rfs *fs, struct node *n);
 struct node *node_find_or_add(struct rfs *fs, struct node *parent,
 			      const char *name);
 void node_unref(struct rfs *fs, struct node *n);
-void push_files_locked(struct node *n, int invalidate);
+void node_push_files_locked(struct node *n, int invalidate);
 void node_stat(struct rfs *fs, struct node *n,
 	       const struct sftp_attrs *a, struct stat *st);
-struct node *entry_ref(struct rfs *fs, struct node *parent,
-		       const char *name, const struct sftp_attrs *a,
-		       struct fuse_entry_param *e);
-void forget_one(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup);
-void forget_name(struct rfs *fs, struct node *parent, const char *name);
-char *hidden_name(void);
-int is_hidden(struct rfs *fs, const char *name);
-void remove_hidden_locked(struct rfs *fs, struct node *n);
+struct node *node_entry_ref(struct rfs *fs, struct node *parent,
+			    const char *name, const struct sftp_attrs *a,
+			    struct fuse_entry_param *e);
+void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup);
+void node_forget_name(struct rfs *fs, struct node *parent, const char *name);
+char *node_hidden_name(void);
+int node_is_hidden(struct rfs *fs, const char *name);
+void node_remove_hidden_locked(struct rfs *fs, struct node *n);
 void node_hide(struct rfs *fs, struct node *n, char *hidden);
 void node_move(struct rfs *fs, struct node *parent, const char *name,
 	       struct node *newparent, const char *newname);
@@ -172,10 +173,10 @@ void op_use_file(struct op *op, struct fuse_file_info *fi);
 int op_push_node(struct op *op, int invalidate);
 
 /* fs_dir.c: listings and directories */
-void lookup_miss(struct op *op);
+void dir_lookup_miss(struct op *op);
 void dir_free(struct dir *d);
-GArray *dents_new(void);
-int listing_onward(struct rfs *fs, const char *path);
+GArray *dir_dents_new(void);
+int dir_listing_onward(struct rfs *fs, const char *path);
 void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -193,19 +194,19 @@ void ahead_forget(struct rfs *fs, const char *path, int tree);
 void walk_onward_listed(struct rfs *fs, const char *dpath,
 			const GArray *ents);
 void walk_note(struct op *op);
-void notify_job_run(gpointer data, gpointer user);
-void notify_push_locked(struct rfs *fs, struct op *store,
-			fuse_ino_t parent, const char *name);
+void ahead_notify_run(gpointer data, gpointer user);
+void ahead_notify_push_locked(struct rfs *fs, struct op *store,
+			      fuse_ino_t parent, const char *name);
 int ahead_use(struct op *op, const struct sftp_attrs *a);
 void ahead_free_cb(gpointer k, gpointer v, gpointer data);
 
 /* fs_file.c: open files */
-int getattr_local(struct op *op);
-int setattr_local(struct op *op, struct file *only);
-void files_forget_attrs(struct rfs *fs, struct node *n);
+int file_getattr_local(struct op *op);
+int file_setattr_local(struct op *op, struct file *only);
+void file_forget_attrs(struct rfs *fs, struct node *n);
 void file_set_path(struct file *f, const char *path);
-int probably_readable(struct rfs *fs, const struct sftp_attrs *a);
-void open_known(struct op *op, const struct sftp_attrs *a);
+int file_probably_readable(struct rfs *fs, const struct sftp_attrs *a);
+void file_open_known(struct op *op, const struct sftp_attrs *a);
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi);

@@ -16,7 +16,7 @@
 
 /* ---- node table (callers hold fs->lock) ---- */
 
-char *path_of(struct rfs *fs, struct node *n)
+char *node_path(struct rfs *fs, struct node *n)
 {
 	GPtrArray *parts = g_ptr_array_new();
 	GString *s = g_string_new(fs->base);
@@ -32,16 +32,16 @@ char *path_of(struct rfs *fs, struct node *n)
 	return g_string_free(s, FALSE);
 }
 
-char *child_path(struct rfs *fs, struct node *parent, const char *name)
+char *node_child_path(struct rfs *fs, struct node *parent, const char *name)
 {
-	char *p = path_of(fs, parent);
+	char *p = node_path(fs, parent);
 	char *r = g_strconcat(p, (p[0] && p[strlen(p) - 1] == '/') ? "" : "/",
 			      name, NULL);
 	g_free(p);
 	return r;
 }
 
-char *name_key(struct node *parent, const char *name)
+char *node_key(struct node *parent, const char *name)
 {
 	return g_strdup_printf("%lx/%s", (unsigned long)parent->ino, name);
 }
@@ -62,7 +62,7 @@ struct node *node_at(struct rfs *fs, const char *path)
 
 		if (!*parts[i])
 			continue;
-		key = name_key(n, parts[i]);
+		key = node_key(n, parts[i]);
 		n = g_hash_table_lookup(fs->names, key);
 		g_free(key);
 	}
@@ -70,7 +70,7 @@ struct node *node_at(struct rfs *fs, const char *path)
 	return n;
 }
 
-fuse_ino_t ino_for(struct rfs *fs, const char *path)
+fuse_ino_t node_ino(struct rfs *fs, const char *path)
 {
 	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
 
@@ -119,7 +119,7 @@ void node_maybe_free(struct rfs *fs, struct node *n)
 struct node *node_find_or_add(struct rfs *fs, struct node *parent,
 			      const char *name)
 {
-	char *key = name_key(parent, name);
+	char *key = node_key(parent, name);
 	struct node *n = g_hash_table_lookup(fs->names, key);
 	uint64_t *ik;
 	char *path;
@@ -129,8 +129,8 @@ struct node *node_find_or_add(struct rfs *fs, struct node *parent,
 		return n;
 	}
 	n = g_new0(struct node, 1);
-	path = child_path(fs, parent, name);
-	n->ino = ino_for(fs, path);
+	path = node_child_path(fs, parent, name);
+	n->ino = node_ino(fs, path);
 	g_free(path);
 	n->parent = parent;
 	parent->refs++;
@@ -156,7 +156,7 @@ void node_unref(struct rfs *fs, struct node *n)
 /* Send coalesced writes of every file open on n (fs->lock held): a stat
  * or truncate that follows must come after them. With invalidate, also
  * forget their readahead. */
-void push_files_locked(struct node *n, int invalidate)
+void node_push_files_locked(struct node *n, int invalidate)
 {
 	for (GSList *l = n->files; l; l = l->next) {
 		struct file *f = l->data;
@@ -183,7 +183,7 @@ static void open_paths_changed_locked(struct rfs *fs)
 
 		if (!n->files)
 			continue;
-		path = path_of(fs, n);
+		path = node_path(fs, n);
 		for (GSList *l = n->files; l; l = l->next)
 			file_set_path(l->data, path);
 		g_free(path);
@@ -207,9 +207,9 @@ void node_stat(struct rfs *fs, struct node *n,
 
 /* The node for parent/name with one more kernel reference, and its entry
  * (e) from attrs a. The caller drops the reference if the reply fails. */
-struct node *entry_ref(struct rfs *fs, struct node *parent,
-		       const char *name, const struct sftp_attrs *a,
-		       struct fuse_entry_param *e)
+struct node *node_entry_ref(struct rfs *fs, struct node *parent,
+			    const char *name, const struct sftp_attrs *a,
+			    struct fuse_entry_param *e)
 {
 	struct node *n;
 	uint32_t nlink;
@@ -228,7 +228,7 @@ struct node *entry_ref(struct rfs *fs, struct node *parent,
 	return n;
 }
 
-void forget_one(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
+void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct node *n = node_get(fs, ino);
 
@@ -239,9 +239,9 @@ void forget_one(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
 }
 
 /* Detach parent/name from the table after it was removed on the server. */
-void forget_name(struct rfs *fs, struct node *parent, const char *name)
+void node_forget_name(struct rfs *fs, struct node *parent, const char *name)
 {
-	char *key = name_key(parent, name);
+	char *key = node_key(parent, name);
 	struct node *n;
 
 	pthread_mutex_lock(&fs->lock);
@@ -259,7 +259,7 @@ void forget_name(struct rfs *fs, struct node *parent, const char *name)
  * close: unpredictable (no other client or server user can guess it,
  * and two mounts never pick the same), and known to this mount only, so
  * that a server's own file of that pattern still shows. */
-char *hidden_name(void)
+char *node_hidden_name(void)
 {
 	uint32_t r[2];
 
@@ -270,7 +270,7 @@ char *hidden_name(void)
 	return g_strdup_printf(HIDDEN_PREFIX "%08x%08x", r[0], r[1]);
 }
 
-int is_hidden(struct rfs *fs, const char *name)
+int node_is_hidden(struct rfs *fs, const char *name)
 {
 	int yes;
 
@@ -292,9 +292,9 @@ static void unhide_done(struct sftp_reply *r, void *data)
 
 /* After the last close of a file unlinked while open: remove its hidden
  * name. Called with fs->lock held; queueing a request never blocks. */
-void remove_hidden_locked(struct rfs *fs, struct node *n)
+void node_remove_hidden_locked(struct rfs *fs, struct node *n)
 {
-	char *path = path_of(fs, n);
+	char *path = node_path(fs, n);
 
 	g_hash_table_remove(fs->hidden, n->name);
 	sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, NULL);
@@ -314,7 +314,7 @@ void node_hide(struct rfs *fs, struct node *n, char *hidden)
 	g_hash_table_add(fs->hidden, g_strdup(n->name));
 	open_paths_changed_locked(fs);
 	if (n->opens == 0)	/* closed while we renamed it */
-		remove_hidden_locked(fs, n);
+		node_remove_hidden_locked(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -325,8 +325,8 @@ void node_hide(struct rfs *fs, struct node *n, char *hidden)
 void node_move(struct rfs *fs, struct node *parent, const char *name,
 	       struct node *newparent, const char *newname)
 {
-	char *okey = name_key(parent, name);
-	char *nkey = name_key(newparent, newname);
+	char *okey = node_key(parent, name);
+	char *nkey = node_key(newparent, newname);
 	struct node *n, *victim;
 
 	pthread_mutex_lock(&fs->lock);

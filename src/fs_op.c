@@ -28,14 +28,14 @@ struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		op->node = node_get(fs, ino);
 		if (op->node) {
 			op->node->refs++;
-			op->path = path_of(fs, op->node);
+			op->path = node_path(fs, op->node);
 		}
 	}
 	if (parent) {
 		op->parent = node_get(fs, parent);
 		if (op->parent) {
 			op->parent->refs++;
-			op->path2 = child_path(fs, op->parent, name);
+			op->path2 = node_child_path(fs, op->parent, name);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -154,7 +154,7 @@ void reply_entry(struct op *op, struct node *parent, const char *name,
 
 	if (reply_unshown(op, a))
 		return;
-	n = entry_ref(fs, parent, name, a, &e);
+	n = node_entry_ref(fs, parent, name, a, &e);
 	if (!fsreq_claim(&op->r) || fuse_reply_entry(op->r.req, &e) == -ENOENT) {
 		/* The caller was interrupted: the kernel took no reference. */
 		pthread_mutex_lock(&fs->lock);
@@ -295,7 +295,7 @@ int op_push_node(struct op *op, int invalidate)
 	int open;
 
 	pthread_mutex_lock(&op->fs->lock);
-	push_files_locked(op->node, invalidate);
+	node_push_files_locked(op->node, invalidate);
 	open = 0;
 	for (GSList *l = op->node->files; l && !open; l = l->next)
 		open = ((struct file *)l->data)->writable;
