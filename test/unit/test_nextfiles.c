@@ -46,7 +46,7 @@ static void test_after(void)
 
 	g_assert_cmpuint(next_after(ls, N, NEXT_LISTING, "b.c", out, 8), ==,
 			 4);
-	g_assert_cmpuint(out[0], ==, 2);	/* sub: fs.c skips it */
+	g_assert_cmpuint(out[0], ==, 2);	/* sub: fs_ahead.c skips it */
 	g_assert_cmpuint(out[3], ==, 5);
 	g_assert_cmpuint(next_after(ls, N, NEXT_SORTED, "b.c", out, 2), ==,
 			 2);
