@@ -369,6 +369,16 @@ static void readlink_done(struct sftp_reply *r, void *data)
 
 	if (r->err)
 		return op_reply_err(op, r->err);
+	/* No local filesystem holds such a link; a program given one
+	 * might take "" for the current directory. */
+	if (!*r->names[0].name || strlen(r->names[0].name) >= PATH_MAX) {
+		log_err("readlink %s: the server gave a target %s: %s",
+			op->path, *r->names[0].name ? "longer than PATH_MAX" :
+			"that is empty", *r->names[0].name ? "ENAMETOOLONG" :
+			"EIO");
+		return op_reply_err(op, *r->names[0].name ? -ENAMETOOLONG :
+				    -EIO);
+	}
 	cache_put_link(op->fs->cache, op->path, r->names[0].name);
 	readlink_reply(op, r->names[0].name);
 	op_free(op);

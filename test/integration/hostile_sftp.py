@@ -361,8 +361,8 @@ def main():
             if node is None or node[0] != 'sub' or SUB[node[1]][0] != 'link':
                 status(req_id, FX_FAILURE, 'Not a link')
             else:
-                t = SUB[node[1]][2]
-                send(FXP_NAME, u32(req_id) + u32(1) + sstr(t) + sstr(t) +
+                t = SUB[node[1]][2]    # no longname: stays < 256 KiB
+                send(FXP_NAME, u32(req_id) + u32(1) + sstr(t) + sstr('') +
                      u32(0))
         elif ptype in (FXP_OPENDIR, FXP_OPEN):
             path = r.str().decode(errors='replace')

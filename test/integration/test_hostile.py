@@ -162,8 +162,8 @@ def test_name_count_larger_than_the_body(rfs, hostile):
 
 
 def test_hostile_symlinks(rfs, hostile):
-    """A target climbing out of the mount stays inside it; a 200 KB target
-    is an error, not a crash."""
+    """A target climbing out of the mount stays inside it; an empty and a
+    200 KB target are errors with a message, not crashes."""
     rfs.use(hostile('links', '-'))
     m = rfs.mount(remote_path='/hostile')
     assert sorted(os.listdir(m.path('sub'))) == ['climb', 'empty', 'huge']
@@ -172,8 +172,12 @@ def test_hostile_symlinks(rfs, hostile):
     with pytest.raises(OSError):
         open(m.path('sub/climb')).close()
     with pytest.raises(OSError) as e:
+        os.readlink(m.path('sub/empty'))
+    assert e.value.errno == errno.EIO, e.value
+    with pytest.raises(OSError) as e:
         os.readlink(m.path('sub/huge'))
-    assert e.value.errno in (errno.ENAMETOOLONG, errno.EIO), e.value
+    assert e.value.errno == errno.ENAMETOOLONG, e.value
+    assert 'that is empty' in m.stderr() and 'PATH_MAX' in m.stderr()
     assert_alive(m)
     m.unmount()
 
