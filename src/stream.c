@@ -717,7 +717,11 @@ void stream_write(struct stream *s, fuse_req_t req, const char *buf,
 		if (s->cbuf.len >= max / 2)
 			send_cbuf(s);
 	}
-	room = have_room(s);
+	/* Parked only behind writes of our own in flight: their
+	 * completions wake it (wchunk_done). With none, the budget is held
+	 * by other files, which would never wake it: answer now, as
+	 * wchunk_done does. */
+	room = have_room(s) || s->wb_bytes == 0;
 	if (!room) {
 		struct writer *w = g_new0(struct writer, 1);
 

@@ -55,3 +55,46 @@ def test_random_offsets_64mib(rfs, remote):
     assert os.stat(remote / 'big.bin').st_size == SIZE
     assert sha256_file(remote / 'big.bin') == want
     assert sha256_file(m.path('big.bin')) == want
+
+
+SMALL_APPEND = r'''
+import sys
+with open(sys.argv[1], 'a') as f:
+    f.write('x\n')
+'''
+
+
+@pytest.mark.timeout_s(240)
+def test_small_write_beside_large_writers(rfs, remote, proxied):
+    """Eight files written at full speed fill the mount's write budget (32
+    MiB) with their own writes; a two-byte append to another file then
+    must be answered: it has nothing in flight whose completion would
+    wake it (issue 16: it waited forever)."""
+    import subprocess
+    import sys
+    import time
+    p, kh = proxied
+    p.delay(25)
+    m = rfs.mount(port=p.port, known_hosts=kh)
+    writers = [subprocess.Popen(
+        ['dd', 'if=/dev/zero', 'of=%s' % m.path('big%d' % i), 'bs=1M',
+         'count=32', 'status=none']) for i in range(8)]
+    small = []
+    try:
+        while any(w.poll() is None for w in writers) and len(small) < 40:
+            small.append(subprocess.Popen(
+                [sys.executable, '-c', SMALL_APPEND, m.path('small')]))
+            time.sleep(0.1)
+        for w in writers:
+            assert w.wait(timeout=180) == 0
+        for s in small:
+            assert s.wait(timeout=20) == 0, 'a small append hung'
+    finally:
+        for x in writers + small:
+            if x.poll() is None:
+                x.kill()
+                x.wait()
+    assert (remote / 'small').read_bytes() == b'x\n' * len(small)
+    for i in range(8):
+        assert os.path.getsize(remote / ('big%d' % i)) == 32 << 20
+    m.unmount()
