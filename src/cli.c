@@ -22,6 +22,7 @@
 #include <malloc.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -235,18 +236,6 @@ static gboolean in_list(const char *const *list, const char *s)
 	return g_strv_contains(list, s);
 }
 
-static int parse_loglevel(const char *v)
-{
-	static const char *const names[] = { "error", "warn", "info",
-		"debug", NULL };
-
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(v, names[i]))
-			return LOG_LVL_ERR + i;
-	usage_error("bad value for option 'loglevel': '%s' "
-		    "(error, warn, info or debug)", v);
-}
-
 static int parse_int(const char *name, const char *v, int base, int max)
 {
 	char *end;
@@ -285,6 +274,20 @@ static gboolean continues_list(const char *prev, const char *w)
 	return r;
 }
 
+/* s with its commas and backslashes escaped, as an option value that
+ * libfuse splits on commas (fsname=, shown by mount(8) and df, too). */
+static char *escape_commas(const char *s)
+{
+	GString *o = g_string_new(NULL);
+
+	for (const char *p = s; *p; p++) {
+		if (*p == ',' || *p == '\\')
+			g_string_append_c(o, '\\');
+		g_string_append_c(o, *p);
+	}
+	return g_string_free(o, FALSE);
+}
+
 static void add_fuse_opt(struct cli *c, const char *o)
 {
 	g_string_append_printf(c->fuse_opts, ",%s", o);
@@ -321,20 +324,6 @@ static int moot_option(const char *name, const char *val)
 	return 0;
 }
 
-/* cache_timeout and its per-kind overrides; -1 = not given. */
-/* Which of cache_s[] an option name sets, or -1. */
-static int cache_timeout_kind(const char *name)
-{
-	static const char *const kinds[] = { "cache_timeout",
-		"cache_stat_timeout", "cache_dir_timeout",
-		"cache_link_timeout", "cache_negative_timeout", NULL };
-
-	for (int i = 0; kinds[i]; i++)
-		if (!strcmp(name, kinds[i]))
-			return i;
-	return -1;
-}
-
 /* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's).
  * Negative entries only by their own option, else 1: a name created on
  * the server is seen within a second of our last asking, and at once
@@ -369,113 +358,201 @@ static void finish_cache_opts(struct cli *c)
 	c->fso.neg_timeout = cache_secs(c, 4);
 }
 
-static void one_option(struct cli *c, const char *opt)
+/* ---- rfs's own -o options: one table ---- */
+
+struct word {
+	const char *word;
+	int value;
+};
+
+static const struct word w_idmap[] = { { "none", IDMAP_NONE },
+	{ "user", IDMAP_USER }, { "file", IDMAP_FILE }, { NULL, 0 } };
+static const struct word w_nomap[] = { { "ignore", 0 }, { "error", 1 },
+	{ NULL, 0 } };
+static const struct word w_no[] = { { "yes", 0 }, { "no", 1 },
+	{ NULL, 0 } };
+static const struct word w_loglevel[] = { { "error", LOG_LVL_ERR },
+	{ "warn", LOG_LVL_WARN }, { "info", LOG_LVL_INFO },
+	{ "debug", LOG_LVL_DEBUG }, { NULL, 0 } };
+
+enum opt_kind {
+	O_FLAG,		/* no value: the int becomes .set */
+	O_INT,		/* decimal (octal if .base 8), .min to .max;
+			 * below .min: an error naming .hint, or .min
+			 * if no hint */
+	O_STR,		/* a string, the last one given */
+	O_WORD,		/* one of .words: its value; else an error naming
+			 * the choices, .hint */
+	O_FN,		/* .fn does it; .valued: takes a value */
+};
+
+struct opt {
+	const char *name;
+	enum opt_kind kind;
+	size_t off;		/* the int (O_STR: char *) in struct cli */
+	int set;		/* O_FLAG */
+	int base, min, max;	/* O_INT */
+	const char *hint;	/* O_INT, O_WORD */
+	const struct word *words;	/* O_WORD */
+	void (*fn)(struct cli *c, const char *name, const char *val);
+	int valued;		/* O_FN */
+};
+
+#define AT(field)	offsetof(struct cli, field)
+#define FLAG(n, f, v) \
+	{ .name = n, .kind = O_FLAG, .off = AT(f), .set = v }
+#define INT(n, f, b, lo, hi, h) \
+	{ .name = n, .kind = O_INT, .off = AT(f), .base = b, .min = lo, \
+	  .max = hi, .hint = h }
+#define STR(n, f) \
+	{ .name = n, .kind = O_STR, .off = AT(f) }
+#define WORD(n, f, w, h) \
+	{ .name = n, .kind = O_WORD, .off = AT(f), .words = w, .hint = h }
+#define FN(n, f, v) \
+	{ .name = n, .kind = O_FN, .fn = f, .valued = v }
+
+static void opt_debug(struct cli *c, const char *name, const char *val)
 {
-	const char *eq = strchr(opt, '=');
-	char *name = eq ? g_strndup(opt, (size_t)(eq - opt)) : g_strdup(opt);
-	const char *val = eq ? eq + 1 : NULL;
+	(void)name; (void)val;
+	c->foreground = c->debug = 1;	/* sshfs's -o debug: -d */
+}
 
-	if (!strcmp(name, "idmap") && val) {
-		c->idmap = !strcmp(val, "none") ? IDMAP_NONE :
-			   !strcmp(val, "user") ? IDMAP_USER :
-			   !strcmp(val, "file") ? IDMAP_FILE : -1;
-		if (c->idmap < 0)
-			usage_error("bad value for option 'idmap': '%s' "
-				    "(none, user or file)", val);
-	} else if ((!strcmp(name, "uidfile") || !strcmp(name, "gidfile")) &&
-		   val) {
-		char **f = name[0] == 'u' ? &c->uidfile : &c->gidfile;
+static void opt_dir_cache(struct cli *c, const char *name, const char *val)
+{
+	(void)name;
+	if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+		usage_error("bad value for option 'dir_cache': '%s' "
+			    "(yes or no)", val);
+	if (!strcmp(val, "no"))
+		c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
+}
 
-		g_free(*f);
-		*f = g_strdup(val);
-	} else if (!strcmp(name, "nomap") && val) {
-		if (strcmp(val, "ignore") != 0 && strcmp(val, "error") != 0)
-			usage_error("bad value for option 'nomap': '%s' "
-				    "(ignore or error)", val);
-		c->fso.idmap.nomap_error = !strcmp(val, "error");
-	} else if (!strcmp(name, "revalidate_window") && val) {
-		c->revalidate_ms = parse_int(name, val, 10, 60000);
-	} else if (!strcmp(name, "follow_symlinks") && !val) {
-		c->fso.follow_symlinks = 1;
-	} else if (!strcmp(name, "debug") && !val) {
-		c->foreground = c->debug = 1;	/* sshfs's -o debug: -d */
-	} else if (!strcmp(name, "dir_cache") && val) {
-		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
-			usage_error("bad value for option 'dir_cache': '%s' "
-				    "(yes or no)", val);
-		if (!strcmp(val, "no"))
-			c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
-	} else if ((!strcmp(name, "ssh_command") ||
-		    !strcmp(name, "sftp_server")) && val) {
-		usage_error("option '%s' is not supported yet: rfs speaks SSH "
-			    "itself (use ssh_config keywords, -F or -o Key=value)",
-			    name);
-	} else if (!strcmp(name, "uid") && val) {
-		c->fso.uid = parse_int(name, val, 10, INT_MAX);
-	} else if (!strcmp(name, "gid") && val) {
-		c->fso.gid = parse_int(name, val, 10, INT_MAX);
-	} else if (!strcmp(name, "umask") && val) {
-		c->fso.umask = parse_int(name, val, 8, 0777);
-	} else if (!strcmp(name, "cache") && val) {
-		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
-			usage_error("bad value for option 'cache': '%s' "
-				    "(yes or no)", val);
-		c->cache_off = !strcmp(val, "no");
-	} else if (cache_timeout_kind(name) >= 0 && val) {
-		c->cache_s[cache_timeout_kind(name)] =
-			parse_int(name, val, 10, 86400 * 365);
-	} else if (!strcmp(name, "reconnect_timeout") && val) {
-		c->reconnect_timeout = parse_int(name, val, 10, 86400);
-	} else if (!strcmp(name, "probe_after") && val) {
-		c->probe_after = MAX(parse_int(name, val, 10, 86400), 1);
-	} else if (!strcmp(name, "max_conns") && val) {
-		c->max_conns = parse_int(name, val, 10, 16);
-		if (c->max_conns < 1)
-			usage_error("bad value for option 'max_conns': '%s' "
-				    "(1 to 16)", val);
-	} else if (!strcmp(name, "max_listing") && val) {
-		c->fso.max_listing = parse_int(name, val, 10, 1 << 30);
-		if (c->fso.max_listing < 100)
-			usage_error("bad value for option 'max_listing': '%s' "
-				    "(at least 100)", val);
-	} else if (!strcmp(name, "dead_after") && val) {
-		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
-	} else if (!strcmp(name, "password_stdin") && !val) {
-		c->password_stdin = 1;
-	} else if (!strcmp(name, "reconnect_password") && !val) {
-		c->reconnect_password = 1;
-	} else if (!strcmp(name, "nonempty") && !val) {
-		c->nonempty = 1;	/* sshfs's: mount over files */
-	} else if (!strcmp(name, "nocto") && !val) {
-		c->fso.nocto = 1;
-	} else if (!strcmp(name, "noxattr") && !val) {
-		c->fso.noxattr = 1;
-	} else if (!strcmp(name, "xattr") && !val) {
-		c->fso.noxattr = 0;
-	} else if (!strcmp(name, "symlinks") && val) {
-		if (strcmp(val, "inside") != 0 && strcmp(val, "raw") != 0)
-			usage_error("option 'symlinks=%s': expected inside "
-				    "or raw", val);
-		c->fso.symlinks_raw = !strcmp(val, "raw");
-	} else if (!strcmp(name, "transform_symlinks") && !val) {
-		c->fso.symlinks_raw = 0;	/* sshfs's name; the default */
-	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
-		   val) {
-		g_free(c->config_file);		/* = -F, for fstab lines */
-		c->config_file = g_strdup(val);
-	} else if (!strcmp(name, "loglevel") && val) {
-		c->loglevel = parse_loglevel(val);
-	} else if (!strcmp(name, "no_default_permissions") && !val) {
-		c->no_default_perms = 1;
-	} else if (!strcmp(name, "trust_suid_dev") && !val) {
-		c->trust_suid_dev = 1;
-	} else if ((c->helper && !strcmp(name, "user") && val) ||
-		   (in_list(mount_ignored, name) && !val) ||
-		   !strcmp(name, "comment") || g_str_has_prefix(name, "x-") ||
-		   moot_option(name, val)) {
-		;	/* fstab's business, not ours (user=LOGIN is mount(8)'s
-			 * for a user mount, not User=), or moot (noted) */
-	} else if (in_list(fuse_flags, name) && !val) {
+static void opt_unsupported(struct cli *c, const char *name,
+			    const char *val)
+{
+	(void)c; (void)val;
+	usage_error("option '%s' is not supported yet: rfs speaks SSH "
+		    "itself (use ssh_config keywords, -F or -o Key=value)",
+		    name);
+}
+
+static void opt_symlinks(struct cli *c, const char *name, const char *val)
+{
+	(void)name;
+	if (strcmp(val, "inside") != 0 && strcmp(val, "raw") != 0)
+		usage_error("option 'symlinks=%s': expected inside "
+			    "or raw", val);
+	c->fso.symlinks_raw = !strcmp(val, "raw");
+}
+
+/* rfs's own options, each with or without a value: the same name the
+ * other way round is not this option (it may be a FUSE or ssh one). */
+static const struct opt rfs_opts[] = {
+	WORD("idmap", idmap, w_idmap, "none, user or file"),
+	STR("uidfile", uidfile),
+	STR("gidfile", gidfile),
+	WORD("nomap", fso.idmap.nomap_error, w_nomap, "ignore or error"),
+	INT("revalidate_window", revalidate_ms, 10, 0, 60000, NULL),
+	FLAG("follow_symlinks", fso.follow_symlinks, 1),
+	FN("debug", opt_debug, 0),
+	FN("dir_cache", opt_dir_cache, 1),
+	FN("ssh_command", opt_unsupported, 1),
+	FN("sftp_server", opt_unsupported, 1),
+	INT("uid", fso.uid, 10, 0, INT_MAX, NULL),
+	INT("gid", fso.gid, 10, 0, INT_MAX, NULL),
+	INT("umask", fso.umask, 8, 0, 0777, NULL),
+	WORD("cache", cache_off, w_no, "yes or no"),
+	/* cache_timeout and its per-kind overrides; -1 = not given. */
+	INT("cache_timeout", cache_s[0], 10, 0, 86400 * 365, NULL),
+	INT("cache_stat_timeout", cache_s[1], 10, 0, 86400 * 365, NULL),
+	INT("cache_dir_timeout", cache_s[2], 10, 0, 86400 * 365, NULL),
+	INT("cache_link_timeout", cache_s[3], 10, 0, 86400 * 365, NULL),
+	INT("cache_negative_timeout", cache_s[4], 10, 0, 86400 * 365, NULL),
+	INT("reconnect_timeout", reconnect_timeout, 10, 0, 86400, NULL),
+	INT("probe_after", probe_after, 10, 1, 86400, NULL),
+	INT("max_conns", max_conns, 10, 1, 16, "1 to 16"),
+	INT("max_listing", fso.max_listing, 10, 100, 1 << 30,
+	    "at least 100"),
+	INT("dead_after", dead_after, 10, 1, 86400, NULL),
+	FLAG("password_stdin", password_stdin, 1),
+	FLAG("reconnect_password", reconnect_password, 1),
+	FLAG("nonempty", nonempty, 1),	/* sshfs's: mount over files */
+	FLAG("nocto", fso.nocto, 1),
+	FLAG("noxattr", fso.noxattr, 1),
+	FLAG("xattr", fso.noxattr, 0),
+	FN("symlinks", opt_symlinks, 1),
+	/* sshfs's name for symlinks=inside, the default */
+	FLAG("transform_symlinks", fso.symlinks_raw, 0),
+	STR("ssh_config", config_file),	/* = -F, for fstab lines */
+	STR("F", config_file),
+	WORD("loglevel", loglevel, w_loglevel, "error, warn, info or debug"),
+	FLAG("no_default_permissions", no_default_perms, 1),
+	FLAG("trust_suid_dev", trust_suid_dev, 1),
+};
+
+static const struct opt *find_opt(const char *name, const char *val)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(rfs_opts); i++) {
+		const struct opt *o = &rfs_opts[i];
+		int valued = o->kind == O_FN ? o->valued : o->kind != O_FLAG;
+
+		if (!strcmp(name, o->name) && valued == (val != NULL))
+			return o;
+	}
+	return NULL;
+}
+
+static void set_opt(struct cli *c, const struct opt *o, const char *val)
+{
+	int *field = (int *)((char *)c + o->off), v;
+	const struct word *w;
+
+	switch (o->kind) {
+	case O_FLAG:
+		*field = o->set;
+		break;
+	case O_INT:
+		v = parse_int(o->name, val, o->base, o->max);
+		if (v < o->min && o->hint)
+			usage_error("bad value for option '%s': '%s' (%s)",
+				    o->name, val, o->hint);
+		*field = MAX(v, o->min);
+		break;
+	case O_STR:
+		g_free(*(char **)((char *)c + o->off));
+		*(char **)((char *)c + o->off) = g_strdup(val);
+		break;
+	case O_WORD:
+		for (w = o->words; w->word && strcmp(val, w->word) != 0; w++)
+			;
+		if (!w->word)
+			usage_error("bad value for option '%s': '%s' (%s)",
+				    o->name, val, o->hint);
+		*field = w->value;
+		break;
+	case O_FN:
+		o->fn(c, o->name, val);
+		break;
+	}
+}
+
+/* mount(8)'s and fstab's business, not ours (user=LOGIN is mount(8)'s
+ * for a user mount, not User=), or moot (noted): 1 if name is one. */
+static int ignored_option(const struct cli *c, const char *name,
+			  const char *val)
+{
+	return (c->helper && !strcmp(name, "user") && val) ||
+	       (in_list(mount_ignored, name) && !val) ||
+	       !strcmp(name, "comment") || g_str_has_prefix(name, "x-") ||
+	       moot_option(name, val);
+}
+
+/* A FUSE option goes to fuse_session_new, an ssh_config keyword to
+ * conf; anything else is an error (a warning under mount -s). */
+static void pass_option(struct cli *c, const char *opt, const char *name,
+			const char *val)
+{
+	if (in_list(fuse_flags, name) && !val) {
 		if (!strcmp(name, "allow_other"))
 			c->allow_other = 1;
 		if (!strcmp(name, "suid") || !strcmp(name, "nosuid"))
@@ -490,15 +567,10 @@ static void one_option(struct cli *c, const char *opt)
 			add_fuse_opt(c, name);
 	} else if (in_list(fuse_valued, name) && val) {
 		/* libfuse splits on commas too: escape them again. */
-		GString *o = g_string_new(NULL);
+		char *o = escape_commas(opt);
 
-		for (const char *p = opt; *p; p++) {
-			if (*p == ',' || *p == '\\')
-				g_string_append_c(o, '\\');
-			g_string_append_c(o, *p);
-		}
-		add_fuse_opt(c, o->str);
-		g_string_free(o, TRUE);
+		add_fuse_opt(c, o);
+		g_free(o);
 	} else if (conf_is_keyword(name) && val) {
 		g_ptr_array_add(c->ssh_opts, g_strdup(opt));
 	} else if (c->sloppy) {
@@ -506,6 +578,19 @@ static void one_option(struct cli *c, const char *opt)
 	} else {
 		usage_error("unknown option '%s'", name);
 	}
+}
+
+static void one_option(struct cli *c, const char *opt)
+{
+	const char *eq = strchr(opt, '=');
+	char *name = eq ? g_strndup(opt, (size_t)(eq - opt)) : g_strdup(opt);
+	const char *val = eq ? eq + 1 : NULL;
+	const struct opt *o = find_opt(name, val);
+
+	if (o)
+		set_opt(c, o, val);
+	else if (!ignored_option(c, name, val))
+		pass_option(c, opt, name, val);
 	g_free(name);
 }
 
@@ -881,19 +966,6 @@ static struct fuse_session *make_session(struct cli *c, struct rfs *fs,
 	fuse_opt_free_args(&args);
 	g_free(opts);
 	return se;
-}
-
-/* fsname is shown by mount(8) and df: commas would split options. */
-static char *fsname_of(const char *source)
-{
-	GString *s = g_string_new(NULL);
-
-	for (const char *p = source; *p; p++) {
-		if (*p == ',' || *p == '\\')
-			g_string_append_c(s, '\\');
-		g_string_append_c(s, *p);
-	}
-	return g_string_free(s, FALSE);
 }
 
 /* probe_after and dead_after; ServerAliveInterval * ServerAliveCountMax
@@ -1276,7 +1348,7 @@ int main(int argc, char **argv)
 	base = resolve_remote(&c, sc);
 	c.fso.max_write = 1024 * 1024;
 	fs = fs_new(sc, base, &c.fso);
-	fsname = fsname_of(c.source);
+	fsname = escape_commas(c.source);
 	se = make_session(&c, fs, fsname);
 	if (!se) {
 		fprintf(stderr, "rfs: bad FUSE options: %s\n",
