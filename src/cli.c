@@ -45,6 +45,7 @@
 #include "rfs/notify.h"
 #include "rfs/recon.h"
 #include "rfs/sftp.h"
+#include "rfs/sftp_sync.h"
 #include "rfs/stats.h"
 #include "rfs/util.h"
 #include "rfs/xport.h"
@@ -125,9 +126,7 @@ static void die(GError *e)
 	exit(e->domain == RFS_ERROR && e->code ? e->code : RFS_EXIT_USAGE);
 }
 
-static void help(void)
-{
-	printf(
+static const char help_text[] =
 "usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
 "       rfs -G [-F ssh_config] [-o opt] [user@]host\n"
 "       rfs status [--raw] MOUNTPOINT   (also rfs --status)\n"
@@ -216,7 +215,11 @@ static void help(void)
 "unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT as root)\n"
 "statistics: rfs status MOUNTPOINT (--raw: one line), SIGUSR1 (to the log and\n"
 "  to the file rfs status names), and with -o xattr only:\n"
-"  getfattr -n user.rfs.stats MOUNTPOINT\n");
+"  getfattr -n user.rfs.stats MOUNTPOINT\n";
+
+static void help(void)
+{
+	fputs(help_text, stdout);
 }
 
 #ifndef RFS_LIBSSH2_BUILD
@@ -874,47 +877,38 @@ static struct conf *load_conf(struct cli *c)
 	return cf;
 }
 
-struct sync_reply {
-	int done, err;
-	char *name;
-	struct sftp_attrs attrs;
-};
-
-static void sync_cb(struct sftp_reply *r, void *data)
+/* sftp_sync's answer to a mount-time request: an unanswered one ends rfs
+ * (there is no I/O thread yet to wait longer). */
+static void sync_check(int rc)
 {
-	struct sync_reply *s = data;
-
-	s->done = 1;
-	s->err = r->err;
-	if (!r->err && r->type == SSH_FXP_NAME && r->count)
-		s->name = g_strdup(r->names[0].name);
-	if (!r->err && r->type == SSH_FXP_ATTRS)
-		s->attrs = r->attrs;
-}
-
-/* One request, waited for, at mount time only (no I/O thread yet). */
-static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
-		     struct sync_reply *out)
-{
-	memset(out, 0, sizeof(*out));
-	sftp_path(sc, type, path, sync_cb, out);
-	if (sftp_conn_wait(sc, STARTUP_TIMEOUT_MS) || !out->done) {
+	if (rc == -ETIMEDOUT) {
 		fprintf(stderr, "rfs: protocol error: the server did not "
 			"answer\n");
 		exit(RFS_EXIT_PROTO);
 	}
-	if (!sftp_conn_alive(sc)) {
+	if (rc < 0) {
 		fprintf(stderr, "rfs: protocol error from server\n");
 		exit(RFS_EXIT_PROTO);
 	}
+}
+
+/* One request, waited for, at mount time only: the server's 0 or
+ * -errno. */
+static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
+		     struct sftp_sync_reply *out)
+{
+	sync_check(sftp_sync_path(sc, type, path, STARTUP_TIMEOUT_MS, out));
 	return out->err;
 }
 
-/* Resolve the remote directory; exit 5 if it is missing or no directory. */
+/* Resolve the remote directory; exit 5 if it is missing or no directory.
+ * Also learns the login's uid/gid (idmap, and who may read what without
+ * asking). */
 static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 {
-	struct sync_reply r;
+	struct sftp_sync_reply r;
 	const char *dir = *c->dir ? c->dir : ".";
+	uint32_t ids[2];
 	char *base;
 	int rc;
 
@@ -931,19 +925,12 @@ static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 			rc ? g_strerror(-rc) : "Not a directory");
 		exit(RFS_EXIT_REMOTE);
 	}
-	{
-		/* The login's uid/gid: those of its home directory (idmap,
-		 * and who may read what without asking). */
-		struct sync_reply h = { 0 };
-
-		if (sync_path(sc, SSH_FXP_REALPATH, ".", &h) == 0 &&
-		    sync_path(sc, SSH_FXP_STAT, h.name, &r) == 0 &&
-		    (r.attrs.flags & SFTP_ATTR_UIDGID)) {
-			c->fso.idmap.login[IDMAP_UID] = r.attrs.uid;
-			c->fso.idmap.login[IDMAP_GID] = r.attrs.gid;
-			c->fso.idmap.have_login = 1;
-		}
-		g_free(h.name);
+	rc = sftp_sync_login_ids(sc, STARTUP_TIMEOUT_MS, ids);
+	sync_check(rc);
+	if (rc == 1) {
+		c->fso.idmap.login[IDMAP_UID] = ids[0];
+		c->fso.idmap.login[IDMAP_GID] = ids[1];
+		c->fso.idmap.have_login = 1;
 	}
 	/* No trailing slash, except for "/" itself. */
 	while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
@@ -1235,91 +1222,93 @@ static void reaper_done(int fd)
 		close(fd);
 }
 
-int main(int argc, char **argv)
+/* Blocks of 128 KiB and more are mmapped, so that memory goes back to the
+ * system when freed (the data path's 256 KiB blocks are kept in bpool.c,
+ * not freed). Smaller ones come from the heap, whose top glibc would give
+ * back at every free of a packet (libssh2 mallocs and frees one per 32 KiB
+ * received), to fault it in again at the next malloc: keep up to 8 MiB of
+ * free heap. */
+static void tune_malloc(void)
 {
-	struct cli c = { 0 };
-	struct conf *cf;
-	struct xport x;
-	struct xport_opts xo = { 0 };
-	struct sftp_conn *sc;
-	struct rfs *fs;
-	struct recon *rc_;
-	struct xport_pins *pins;
-	struct fuse_session *se;
-	char *base, *fsname, *status;
-	GError *e = NULL;
-	int rc, reaper;
-
-	if (argc > 1 && !mount_helper_named(argv[0]) &&
-	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
-		return ctl_status_main(argc - 1, argv + 1);
-	signal(SIGPIPE, SIG_IGN);
-	/* Blocks of 128 KiB and more are mmapped, so that memory goes back
-	 * to the system when freed (the data path's 256 KiB blocks are kept
-	 * in bpool.c, not freed). Smaller ones come from the heap, whose top
-	 * glibc would give back at every free of a packet (libssh2 mallocs
-	 * and frees one per 32 KiB received), to fault it in again at the
-	 * next malloc: keep up to 8 MiB of free heap. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
-	c.fso.uid = c.fso.gid = c.fso.umask = -1;
-	for (int i = 0; i < 5; i++)
-		c.cache_s[i] = -1;
-	c.reconnect_timeout = 30;
-	c.fso.noxattr = 1;	/* see xattr in rfs(1) */
-	c.probe_after = 5;
-	c.max_conns = 1;
-	c.dead_after = 15;
-	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
-	c.fuse_opts = g_string_new(NULL);
-	c.loglevel = -1;
-	c.idmap = -1;
-	/* idmap=file: an unlisted id is EPERM unless nomap=ignore (sshfs) */
-	c.fso.idmap.nomap_error = 1;
-	if (mount_helper_named(argv[0]))
-		parse_helper(&c, argc, argv);
-	else
-		parse_args(&c, argc, argv);
-	finish_cache_opts(&c);
-	finish_perm_opts(&c);
-	finish_idmap_opts(&c);
-	if (c.debug)
-		log_set_level(LOG_LVL_DEBUG);
-	else if (c.loglevel >= 0)
-		log_set_level(c.loglevel);
-	else if (c.verbose)
-		log_set_level(LOG_LVL_INFO);
-	cf = load_conf(&c);
-	if (c.dump_config) {
-		struct conf_algs algs;
-		char *d;
+}
 
-		xport_default_algs(&algs);
-		d = conf_dump(cf, &algs);
-		xport_default_algs_free(&algs);
-		fputs(d, stdout);
-		g_free(d);
-		conf_free(cf);
-		return 0;
-	}
-	notifying = notify_init() > 0;
-	if (c.ns)
-		enter_namespace(c.ns);
-	check_mountpoint(&c);
-	if (c.fake) {		/* mount -f: everything checked, no mount */
-		log_info("fake mount of %s on %s", c.source, c.mountpoint);
-		conf_free(cf);
-		return 0;
-	}
+/* rfs's defaults, before any option. */
+static void cli_init(struct cli *c)
+{
+	c->fso.uid = c->fso.gid = c->fso.umask = -1;
+	for (int i = 0; i < 5; i++)
+		c->cache_s[i] = -1;
+	c->reconnect_timeout = 30;
+	c->fso.noxattr = 1;	/* see xattr in rfs(1) */
+	c->probe_after = 5;
+	c->max_conns = 1;
+	c->dead_after = 15;
+	c->ssh_opts = g_ptr_array_new_with_free_func(g_free);
+	c->fuse_opts = g_string_new(NULL);
+	c->loglevel = -1;
+	c->idmap = -1;
+	/* idmap=file: an unlisted id is EPERM unless nomap=ignore (sshfs) */
+	c->fso.idmap.nomap_error = 1;
+}
+
+/* argv (rfs's or mount(8)'s), then what the options decide together,
+ * then the log level. Exits on a usage error. */
+static void parse_command_line(struct cli *c, int argc, char **argv)
+{
+	if (mount_helper_named(argv[0]))
+		parse_helper(c, argc, argv);
+	else
+		parse_args(c, argc, argv);
+	finish_cache_opts(c);
+	finish_perm_opts(c);
+	finish_idmap_opts(c);
+	if (c->debug)
+		log_set_level(LOG_LVL_DEBUG);
+	else if (c->loglevel >= 0)
+		log_set_level(c->loglevel);
+	else if (c->verbose)
+		log_set_level(LOG_LVL_INFO);
+}
+
+/* rfs -G: the configuration as ssh -G prints it. Frees cf; 0. */
+static int dump_config(struct conf *cf)
+{
+	struct conf_algs algs;
+	char *d;
+
+	xport_default_algs(&algs);
+	d = conf_dump(cf, &algs);
+	xport_default_algs_free(&algs);
+	fputs(d, stdout);
+	g_free(d);
+	conf_free(cf);
+	return 0;
+}
+
+/* Log in, open SFTP, set reconnection and liveness up, open the other
+ * max_conns connections. Exits on failure. Returns the connection, and
+ * in *rcp its link manager (recon_free() after sftp_conn_free()). */
+static struct sftp_conn *connect_server(const struct cli *c,
+					struct conf *cf, struct recon **rcp)
+{
+	struct xport x;
+	struct xport_opts xo = { 0 };
+	struct xport_pins *pins;
+	struct sftp_conn *sc;
+	struct recon *rc_;
+	char *status;
+	GError *e = NULL;
 
 	if (libssh2_init(0)) {
 		fprintf(stderr, "rfs: cannot initialise libssh2\n");
-		return RFS_EXIT_CONNECT;
+		exit(RFS_EXIT_CONNECT);
 	}
-	xo.password_stdin = c.password_stdin;
+	xo.password_stdin = c->password_stdin;
 	pins = xport_pins_new();
 	xo.pins = pins;		/* each hop's host key and password */
-	xo.config_file = c.config_file;
+	xo.config_file = c->config_file;
 	xo.interactive = 1;	/* auth_prompt() finds who can answer */
 	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
 	notify_send(status);
@@ -1331,37 +1320,96 @@ int main(int argc, char **argv)
 		die(e);		/* the conn freed the session */
 	/* The password (if one logged in) serves max_conns' connections;
 	 * it is kept after the mount only with reconnect_password. */
-	rc_ = recon_new(cf, c.config_file, pins);
+	rc_ = recon_new(cf, c->config_file, pins);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
-				c.reconnect_timeout * 1000);
-	set_liveness(&c, cf, sc);
-	if (c.max_conns > 1 &&
-	    sftp_conn_add(sc, (unsigned)c.max_conns - 1, recon_connect, rc_,
+				c->reconnect_timeout * 1000);
+	set_liveness(c, cf, sc);
+	if (c->max_conns > 1 &&
+	    sftp_conn_add(sc, (unsigned)c->max_conns - 1, recon_connect, rc_,
 			  STARTUP_TIMEOUT_MS, &e))
 		die(e);
-	if (xport_pins_have_password(pins) && !c.reconnect_password) {
+	if (xport_pins_have_password(pins) && !c->reconnect_password) {
 		log_warn("logged in with a password: after a lost connection "
 			 "rfs cannot log in again unless -o reconnect_password "
 			 "(or a key) is used");
 		recon_forget_password(rc_);
 	}
+	*rcp = rc_;
+	return sc;
+}
+
+/* The FUSE session for fs, mounted, with the reaper watching from before
+ * the mount shows (a kill -9 right after finds it watched; its pipe in
+ * *reaper). Exits on failure. */
+static struct fuse_session *mount_session(struct cli *c, struct rfs *fs,
+					  const char *fsname, int *reaper)
+{
+	struct fuse_session *se = make_session(c, fs, fsname);
+
+	if (!se) {
+		fprintf(stderr, "rfs: bad FUSE options: %s\n",
+			c->fuse_opts->str + 1);
+		exit(RFS_EXIT_USAGE);
+	}
+	fs_set_session(fs, se);
+	*reaper = start_reaper(c->mnt_abs);
+	if (fuse_session_mount(se, c->mountpoint)) {
+		fprintf(stderr, "rfs: cannot mount on '%s'\n", c->mountpoint);
+		exit(RFS_EXIT_MOUNT);
+	}
+	return se;
+}
+
+static void cli_clear(struct cli *c)
+{
+	g_free(c->user);
+	g_free(c->host);
+	g_free(c->dir);
+	g_free(c->config_file);
+	g_free(c->mnt_abs);
+	g_ptr_array_free(c->ssh_opts, TRUE);
+	g_string_free(c->fuse_opts, TRUE);
+	idmap_clear(&c->fso.idmap);
+	g_free(c->uidfile);
+	g_free(c->gidfile);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	struct conf *cf;
+	struct sftp_conn *sc;
+	struct rfs *fs;
+	struct recon *rc_;
+	struct fuse_session *se;
+	char *base, *fsname;
+	int rc, reaper;
+
+	if (argc > 1 && !mount_helper_named(argv[0]) &&
+	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
+		return ctl_status_main(argc - 1, argv + 1);
+	signal(SIGPIPE, SIG_IGN);
+	tune_malloc();
+	cli_init(&c);
+	parse_command_line(&c, argc, argv);
+	cf = load_conf(&c);
+	if (c.dump_config)
+		return dump_config(cf);
+	notifying = notify_init() > 0;
+	if (c.ns)
+		enter_namespace(c.ns);
+	check_mountpoint(&c);
+	if (c.fake) {		/* mount -f: everything checked, no mount */
+		log_info("fake mount of %s on %s", c.source, c.mountpoint);
+		conf_free(cf);
+		return 0;
+	}
+	sc = connect_server(&c, cf, &rc_);
 	base = resolve_remote(&c, sc);
 	c.fso.max_write = 1024 * 1024;
 	fs = fs_new(sc, base, &c.fso);
 	fsname = escape_commas(c.source);
-	se = make_session(&c, fs, fsname);
-	if (!se) {
-		fprintf(stderr, "rfs: bad FUSE options: %s\n",
-			c.fuse_opts->str + 1);
-		return RFS_EXIT_USAGE;
-	}
-	fs_set_session(fs, se);
-	/* Before the mount shows: a kill -9 right after finds it watched. */
-	reaper = start_reaper(c.mnt_abs);
-	if (fuse_session_mount(se, c.mountpoint)) {
-		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
-		return RFS_EXIT_MOUNT;
-	}
+	se = mount_session(&c, fs, fsname, &reaper);
 	rc = serve(&c, se, sc, fs, cf, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	fs_quiesce(fs);
@@ -1380,16 +1428,7 @@ int main(int argc, char **argv)
 	libssh2_exit();
 	g_free(base);
 	g_free(fsname);
-	g_free(c.user);
-	g_free(c.host);
-	g_free(c.dir);
-	g_free(c.config_file);
-	g_free(c.mnt_abs);
-	g_ptr_array_free(c.ssh_opts, TRUE);
-	g_string_free(c.fuse_opts, TRUE);
-	idmap_clear(&c.fso.idmap);
-	g_free(c.uidfile);
-	g_free(c.gidfile);
+	cli_clear(&c);
 	log_info("unmounted %s", c.mountpoint);
 	return rc;
 }
