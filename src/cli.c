@@ -400,16 +400,17 @@ struct opt {
 
 #define AT(field)	offsetof(struct cli, field)
 #define FLAG(n, f, v) \
-	{ .name = n, .kind = O_FLAG, .off = AT(f), .set = v }
+	{ .name = (n), .kind = O_FLAG, .off = AT(f), .set = (v) }
 #define INT(n, f, b, lo, hi, h) \
-	{ .name = n, .kind = O_INT, .off = AT(f), .base = b, .min = lo, \
-	  .max = hi, .hint = h }
+	{ .name = (n), .kind = O_INT, .off = AT(f), .base = (b), \
+	  .min = (lo), .max = (hi), .hint = (h) }
 #define STR(n, f) \
-	{ .name = n, .kind = O_STR, .off = AT(f) }
+	{ .name = (n), .kind = O_STR, .off = AT(f) }
 #define WORD(n, f, w, h) \
-	{ .name = n, .kind = O_WORD, .off = AT(f), .words = w, .hint = h }
+	{ .name = (n), .kind = O_WORD, .off = AT(f), .words = (w), \
+	  .hint = (h) }
 #define FN(n, f, v) \
-	{ .name = n, .kind = O_FN, .fn = f, .valued = v }
+	{ .name = (n), .kind = O_FN, .fn = (f), .valued = (v) }
 
 static void opt_debug(struct cli *c, const char *name, const char *val)
 {
@@ -903,7 +904,7 @@ static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
  * asking). */
 static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 {
-	struct sftp_sync_reply r;
+	struct sftp_sync_reply r = { 0 };
 	const char *dir = *c->dir ? c->dir : ".";
 	uint32_t ids[2];
 	char *base;

@@ -41,7 +41,7 @@ int sftp_sync_path(struct sftp_conn *c, uint8_t type, const char *path,
 int sftp_sync_login_ids(struct sftp_conn *c, int timeout_ms,
 			uint32_t ids[2])
 {
-	struct sftp_sync_reply home, st;
+	struct sftp_sync_reply home = { 0 }, st = { 0 };
 	int rc, found = 0;
 
 	rc = sftp_sync_path(c, SSH_FXP_REALPATH, ".", timeout_ms, &home);
