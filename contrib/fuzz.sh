@@ -47,7 +47,8 @@ build() {
 	bin=$out/$1
 	srcs="src/${1#fuzz_}.c src/util.c"
 	case $1 in		# the pure modules each one needs besides
-	fuzz_conf) srcs="$srcs src/conf_print.c" ;;
+	fuzz_conf) srcs="$srcs src/conf_expand.c src/conf_match.c
+		src/conf_print.c" ;;
 	fuzz_buf) srcs="$srcs src/bpool.c" ;;
 	fuzz_sftp_wire) srcs="$srcs src/buf.c src/bpool.c" ;;
 	fuzz_mount_opts) srcs="src/mount_helper.c src/util.c" ;;

@@ -1,4 +1,5 @@
-/* cli: main(), argv and -o parsing, mount-time checks, daemonizing.
+/* cli: main(), argv and -o parsing, mount-time checks; the daemon's
+ * detaching, readiness and unmount watcher are in cli_daemon.c.
  *
  * Option classes, decided once here:
  *   rfs's own        idmap= uid= gid= umask= cache= cache_*timeout=
@@ -22,17 +23,13 @@
 #include <malloc.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -44,9 +41,11 @@
 #include "rfs/notify.h"
 #include "rfs/recon.h"
 #include "rfs/sftp.h"
+#include "rfs/sftp_sync.h"
 #include "rfs/stats.h"
 #include "rfs/util.h"
 #include "rfs/xport.h"
+#include "cli_int.h"
 
 #define STARTUP_TIMEOUT_MS 30000
 
@@ -124,9 +123,7 @@ static void die(GError *e)
 	exit(e->domain == RFS_ERROR && e->code ? e->code : RFS_EXIT_USAGE);
 }
 
-static void help(void)
-{
-	printf(
+static const char help_text[] =
 "usage: rfs [user@]host:[dir] MOUNTPOINT [options]\n"
 "       rfs -G [-F ssh_config] [-o opt] [user@]host\n"
 "       rfs status [--raw] MOUNTPOINT   (also rfs --status)\n"
@@ -215,7 +212,11 @@ static void help(void)
 "unmount with: fusermount3 -u MOUNTPOINT (or umount MOUNTPOINT as root)\n"
 "statistics: rfs status MOUNTPOINT (--raw: one line), SIGUSR1 (to the log and\n"
 "  to the file rfs status names), and with -o xattr only:\n"
-"  getfattr -n user.rfs.stats MOUNTPOINT\n");
+"  getfattr -n user.rfs.stats MOUNTPOINT\n";
+
+static void help(void)
+{
+	fputs(help_text, stdout);
 }
 
 #ifndef RFS_LIBSSH2_BUILD
@@ -233,18 +234,6 @@ static void version(void)
 static gboolean in_list(const char *const *list, const char *s)
 {
 	return g_strv_contains(list, s);
-}
-
-static int parse_loglevel(const char *v)
-{
-	static const char *const names[] = { "error", "warn", "info",
-		"debug", NULL };
-
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(v, names[i]))
-			return LOG_LVL_ERR + i;
-	usage_error("bad value for option 'loglevel': '%s' "
-		    "(error, warn, info or debug)", v);
 }
 
 static int parse_int(const char *name, const char *v, int base, int max)
@@ -285,6 +274,20 @@ static gboolean continues_list(const char *prev, const char *w)
 	return r;
 }
 
+/* s with its commas and backslashes escaped, as an option value that
+ * libfuse splits on commas (fsname=, shown by mount(8) and df, too). */
+static char *escape_commas(const char *s)
+{
+	GString *o = g_string_new(NULL);
+
+	for (const char *p = s; *p; p++) {
+		if (*p == ',' || *p == '\\')
+			g_string_append_c(o, '\\');
+		g_string_append_c(o, *p);
+	}
+	return g_string_free(o, FALSE);
+}
+
 static void add_fuse_opt(struct cli *c, const char *o)
 {
 	g_string_append_printf(c->fuse_opts, ",%s", o);
@@ -321,20 +324,6 @@ static int moot_option(const char *name, const char *val)
 	return 0;
 }
 
-/* cache_timeout and its per-kind overrides; -1 = not given. */
-/* Which of cache_s[] an option name sets, or -1. */
-static int cache_timeout_kind(const char *name)
-{
-	static const char *const kinds[] = { "cache_timeout",
-		"cache_stat_timeout", "cache_dir_timeout",
-		"cache_link_timeout", "cache_negative_timeout", NULL };
-
-	for (int i = 0; kinds[i]; i++)
-		if (!strcmp(name, kinds[i]))
-			return i;
-	return -1;
-}
-
 /* Seconds for kind i: its own, else cache_timeout, else 20 (sshfs's).
  * Negative entries only by their own option, else 1: a name created on
  * the server is seen within a second of our last asking, and at once
@@ -369,113 +358,202 @@ static void finish_cache_opts(struct cli *c)
 	c->fso.neg_timeout = cache_secs(c, 4);
 }
 
-static void one_option(struct cli *c, const char *opt)
+/* ---- rfs's own -o options: one table ---- */
+
+struct word {
+	const char *word;
+	int value;
+};
+
+static const struct word w_idmap[] = { { "none", IDMAP_NONE },
+	{ "user", IDMAP_USER }, { "file", IDMAP_FILE }, { NULL, 0 } };
+static const struct word w_nomap[] = { { "ignore", 0 }, { "error", 1 },
+	{ NULL, 0 } };
+static const struct word w_no[] = { { "yes", 0 }, { "no", 1 },
+	{ NULL, 0 } };
+static const struct word w_loglevel[] = { { "error", LOG_LVL_ERR },
+	{ "warn", LOG_LVL_WARN }, { "info", LOG_LVL_INFO },
+	{ "debug", LOG_LVL_DEBUG }, { NULL, 0 } };
+
+enum opt_kind {
+	O_FLAG,		/* no value: the int becomes .set */
+	O_INT,		/* decimal (octal if .base 8), .min to .max;
+			 * below .min: an error naming .hint, or .min
+			 * if no hint */
+	O_STR,		/* a string, the last one given */
+	O_WORD,		/* one of .words: its value; else an error naming
+			 * the choices, .hint */
+	O_FN,		/* .fn does it; .valued: takes a value */
+};
+
+struct opt {
+	const char *name;
+	enum opt_kind kind;
+	size_t off;		/* the int (O_STR: char *) in struct cli */
+	int set;		/* O_FLAG */
+	int base, min, max;	/* O_INT */
+	const char *hint;	/* O_INT, O_WORD */
+	const struct word *words;	/* O_WORD */
+	void (*fn)(struct cli *c, const char *name, const char *val);
+	int valued;		/* O_FN */
+};
+
+#define AT(field)	offsetof(struct cli, field)
+#define FLAG(n, f, v) \
+	{ .name = (n), .kind = O_FLAG, .off = AT(f), .set = (v) }
+#define INT(n, f, b, lo, hi, h) \
+	{ .name = (n), .kind = O_INT, .off = AT(f), .base = (b), \
+	  .min = (lo), .max = (hi), .hint = (h) }
+#define STR(n, f) \
+	{ .name = (n), .kind = O_STR, .off = AT(f) }
+#define WORD(n, f, w, h) \
+	{ .name = (n), .kind = O_WORD, .off = AT(f), .words = (w), \
+	  .hint = (h) }
+#define FN(n, f, v) \
+	{ .name = (n), .kind = O_FN, .fn = (f), .valued = (v) }
+
+static void opt_debug(struct cli *c, const char *name, const char *val)
 {
-	const char *eq = strchr(opt, '=');
-	char *name = eq ? g_strndup(opt, (size_t)(eq - opt)) : g_strdup(opt);
-	const char *val = eq ? eq + 1 : NULL;
+	(void)name; (void)val;
+	c->foreground = c->debug = 1;	/* sshfs's -o debug: -d */
+}
 
-	if (!strcmp(name, "idmap") && val) {
-		c->idmap = !strcmp(val, "none") ? IDMAP_NONE :
-			   !strcmp(val, "user") ? IDMAP_USER :
-			   !strcmp(val, "file") ? IDMAP_FILE : -1;
-		if (c->idmap < 0)
-			usage_error("bad value for option 'idmap': '%s' "
-				    "(none, user or file)", val);
-	} else if ((!strcmp(name, "uidfile") || !strcmp(name, "gidfile")) &&
-		   val) {
-		char **f = name[0] == 'u' ? &c->uidfile : &c->gidfile;
+static void opt_dir_cache(struct cli *c, const char *name, const char *val)
+{
+	(void)name;
+	if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+		usage_error("bad value for option 'dir_cache': '%s' "
+			    "(yes or no)", val);
+	if (!strcmp(val, "no"))
+		c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
+}
 
-		g_free(*f);
-		*f = g_strdup(val);
-	} else if (!strcmp(name, "nomap") && val) {
-		if (strcmp(val, "ignore") != 0 && strcmp(val, "error") != 0)
-			usage_error("bad value for option 'nomap': '%s' "
-				    "(ignore or error)", val);
-		c->fso.idmap.nomap_error = !strcmp(val, "error");
-	} else if (!strcmp(name, "revalidate_window") && val) {
-		c->revalidate_ms = parse_int(name, val, 10, 60000);
-	} else if (!strcmp(name, "follow_symlinks") && !val) {
-		c->fso.follow_symlinks = 1;
-	} else if (!strcmp(name, "debug") && !val) {
-		c->foreground = c->debug = 1;	/* sshfs's -o debug: -d */
-	} else if (!strcmp(name, "dir_cache") && val) {
-		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
-			usage_error("bad value for option 'dir_cache': '%s' "
-				    "(yes or no)", val);
-		if (!strcmp(val, "no"))
-			c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
-	} else if ((!strcmp(name, "ssh_command") ||
-		    !strcmp(name, "sftp_server")) && val) {
-		usage_error("option '%s' is not supported yet: rfs speaks SSH "
-			    "itself (use ssh_config keywords, -F or -o Key=value)",
-			    name);
-	} else if (!strcmp(name, "uid") && val) {
-		c->fso.uid = parse_int(name, val, 10, INT_MAX);
-	} else if (!strcmp(name, "gid") && val) {
-		c->fso.gid = parse_int(name, val, 10, INT_MAX);
-	} else if (!strcmp(name, "umask") && val) {
-		c->fso.umask = parse_int(name, val, 8, 0777);
-	} else if (!strcmp(name, "cache") && val) {
-		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
-			usage_error("bad value for option 'cache': '%s' "
-				    "(yes or no)", val);
-		c->cache_off = !strcmp(val, "no");
-	} else if (cache_timeout_kind(name) >= 0 && val) {
-		c->cache_s[cache_timeout_kind(name)] =
-			parse_int(name, val, 10, 86400 * 365);
-	} else if (!strcmp(name, "reconnect_timeout") && val) {
-		c->reconnect_timeout = parse_int(name, val, 10, 86400);
-	} else if (!strcmp(name, "probe_after") && val) {
-		c->probe_after = MAX(parse_int(name, val, 10, 86400), 1);
-	} else if (!strcmp(name, "max_conns") && val) {
-		c->max_conns = parse_int(name, val, 10, 16);
-		if (c->max_conns < 1)
-			usage_error("bad value for option 'max_conns': '%s' "
-				    "(1 to 16)", val);
-	} else if (!strcmp(name, "max_listing") && val) {
-		c->fso.max_listing = parse_int(name, val, 10, 1 << 30);
-		if (c->fso.max_listing < 100)
-			usage_error("bad value for option 'max_listing': '%s' "
-				    "(at least 100)", val);
-	} else if (!strcmp(name, "dead_after") && val) {
-		c->dead_after = MAX(parse_int(name, val, 10, 86400), 1);
-	} else if (!strcmp(name, "password_stdin") && !val) {
-		c->password_stdin = 1;
-	} else if (!strcmp(name, "reconnect_password") && !val) {
-		c->reconnect_password = 1;
-	} else if (!strcmp(name, "nonempty") && !val) {
-		c->nonempty = 1;	/* sshfs's: mount over files */
-	} else if (!strcmp(name, "nocto") && !val) {
-		c->fso.nocto = 1;
-	} else if (!strcmp(name, "noxattr") && !val) {
-		c->fso.noxattr = 1;
-	} else if (!strcmp(name, "xattr") && !val) {
-		c->fso.noxattr = 0;
-	} else if (!strcmp(name, "symlinks") && val) {
-		if (strcmp(val, "inside") != 0 && strcmp(val, "raw") != 0)
-			usage_error("option 'symlinks=%s': expected inside "
-				    "or raw", val);
-		c->fso.symlinks_raw = !strcmp(val, "raw");
-	} else if (!strcmp(name, "transform_symlinks") && !val) {
-		c->fso.symlinks_raw = 0;	/* sshfs's name; the default */
-	} else if ((!strcmp(name, "ssh_config") || !strcmp(name, "F")) &&
-		   val) {
-		g_free(c->config_file);		/* = -F, for fstab lines */
-		c->config_file = g_strdup(val);
-	} else if (!strcmp(name, "loglevel") && val) {
-		c->loglevel = parse_loglevel(val);
-	} else if (!strcmp(name, "no_default_permissions") && !val) {
-		c->no_default_perms = 1;
-	} else if (!strcmp(name, "trust_suid_dev") && !val) {
-		c->trust_suid_dev = 1;
-	} else if ((c->helper && !strcmp(name, "user") && val) ||
-		   (in_list(mount_ignored, name) && !val) ||
-		   !strcmp(name, "comment") || g_str_has_prefix(name, "x-") ||
-		   moot_option(name, val)) {
-		;	/* fstab's business, not ours (user=LOGIN is mount(8)'s
-			 * for a user mount, not User=), or moot (noted) */
-	} else if (in_list(fuse_flags, name) && !val) {
+static void opt_unsupported(struct cli *c, const char *name,
+			    const char *val)
+{
+	(void)c; (void)val;
+	usage_error("option '%s' is not supported yet: rfs speaks SSH "
+		    "itself (use ssh_config keywords, -F or -o Key=value)",
+		    name);
+}
+
+static void opt_symlinks(struct cli *c, const char *name, const char *val)
+{
+	(void)name;
+	if (strcmp(val, "inside") != 0 && strcmp(val, "raw") != 0)
+		usage_error("option 'symlinks=%s': expected inside "
+			    "or raw", val);
+	c->fso.symlinks_raw = !strcmp(val, "raw");
+}
+
+/* rfs's own options, each with or without a value: the same name the
+ * other way round is not this option (it may be a FUSE or ssh one). */
+static const struct opt rfs_opts[] = {
+	WORD("idmap", idmap, w_idmap, "none, user or file"),
+	STR("uidfile", uidfile),
+	STR("gidfile", gidfile),
+	WORD("nomap", fso.idmap.nomap_error, w_nomap, "ignore or error"),
+	INT("revalidate_window", revalidate_ms, 10, 0, 60000, NULL),
+	FLAG("follow_symlinks", fso.follow_symlinks, 1),
+	FN("debug", opt_debug, 0),
+	FN("dir_cache", opt_dir_cache, 1),
+	FN("ssh_command", opt_unsupported, 1),
+	FN("sftp_server", opt_unsupported, 1),
+	INT("uid", fso.uid, 10, 0, INT_MAX, NULL),
+	INT("gid", fso.gid, 10, 0, INT_MAX, NULL),
+	INT("umask", fso.umask, 8, 0, 0777, NULL),
+	WORD("cache", cache_off, w_no, "yes or no"),
+	/* cache_timeout and its per-kind overrides; -1 = not given. */
+	INT("cache_timeout", cache_s[0], 10, 0, 86400 * 365, NULL),
+	INT("cache_stat_timeout", cache_s[1], 10, 0, 86400 * 365, NULL),
+	INT("cache_dir_timeout", cache_s[2], 10, 0, 86400 * 365, NULL),
+	INT("cache_link_timeout", cache_s[3], 10, 0, 86400 * 365, NULL),
+	INT("cache_negative_timeout", cache_s[4], 10, 0, 86400 * 365, NULL),
+	INT("reconnect_timeout", reconnect_timeout, 10, 0, 86400, NULL),
+	INT("probe_after", probe_after, 10, 1, 86400, NULL),
+	INT("max_conns", max_conns, 10, 1, 16, "1 to 16"),
+	INT("max_listing", fso.max_listing, 10, 100, 1 << 30,
+	    "at least 100"),
+	INT("dead_after", dead_after, 10, 1, 86400, NULL),
+	FLAG("password_stdin", password_stdin, 1),
+	FLAG("reconnect_password", reconnect_password, 1),
+	FLAG("nonempty", nonempty, 1),	/* sshfs's: mount over files */
+	FLAG("nocto", fso.nocto, 1),
+	FLAG("noxattr", fso.noxattr, 1),
+	FLAG("xattr", fso.noxattr, 0),
+	FN("symlinks", opt_symlinks, 1),
+	/* sshfs's name for symlinks=inside, the default */
+	FLAG("transform_symlinks", fso.symlinks_raw, 0),
+	STR("ssh_config", config_file),	/* = -F, for fstab lines */
+	STR("F", config_file),
+	WORD("loglevel", loglevel, w_loglevel, "error, warn, info or debug"),
+	FLAG("no_default_permissions", no_default_perms, 1),
+	FLAG("trust_suid_dev", trust_suid_dev, 1),
+};
+
+static const struct opt *find_opt(const char *name, const char *val)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(rfs_opts); i++) {
+		const struct opt *o = &rfs_opts[i];
+		int valued = o->kind == O_FN ? o->valued : o->kind != O_FLAG;
+
+		if (!strcmp(name, o->name) && valued == (val != NULL))
+			return o;
+	}
+	return NULL;
+}
+
+static void set_opt(struct cli *c, const struct opt *o, const char *val)
+{
+	int *field = (int *)((char *)c + o->off), v;
+	const struct word *w;
+
+	switch (o->kind) {
+	case O_FLAG:
+		*field = o->set;
+		break;
+	case O_INT:
+		v = parse_int(o->name, val, o->base, o->max);
+		if (v < o->min && o->hint)
+			usage_error("bad value for option '%s': '%s' (%s)",
+				    o->name, val, o->hint);
+		*field = MAX(v, o->min);
+		break;
+	case O_STR:
+		g_free(*(char **)((char *)c + o->off));
+		*(char **)((char *)c + o->off) = g_strdup(val);
+		break;
+	case O_WORD:
+		for (w = o->words; w->word && strcmp(val, w->word) != 0; w++)
+			;
+		if (!w->word)
+			usage_error("bad value for option '%s': '%s' (%s)",
+				    o->name, val, o->hint);
+		*field = w->value;
+		break;
+	case O_FN:
+		o->fn(c, o->name, val);
+		break;
+	}
+}
+
+/* mount(8)'s and fstab's business, not ours (user=LOGIN is mount(8)'s
+ * for a user mount, not User=), or moot (noted): 1 if name is one. */
+static int ignored_option(const struct cli *c, const char *name,
+			  const char *val)
+{
+	return (c->helper && !strcmp(name, "user") && val) ||
+	       (in_list(mount_ignored, name) && !val) ||
+	       !strcmp(name, "comment") || g_str_has_prefix(name, "x-") ||
+	       moot_option(name, val);
+}
+
+/* A FUSE option goes to fuse_session_new, an ssh_config keyword to
+ * conf; anything else is an error (a warning under mount -s). */
+static void pass_option(struct cli *c, const char *opt, const char *name,
+			const char *val)
+{
+	if (in_list(fuse_flags, name) && !val) {
 		if (!strcmp(name, "allow_other"))
 			c->allow_other = 1;
 		if (!strcmp(name, "suid") || !strcmp(name, "nosuid"))
@@ -490,15 +568,10 @@ static void one_option(struct cli *c, const char *opt)
 			add_fuse_opt(c, name);
 	} else if (in_list(fuse_valued, name) && val) {
 		/* libfuse splits on commas too: escape them again. */
-		GString *o = g_string_new(NULL);
+		char *o = escape_commas(opt);
 
-		for (const char *p = opt; *p; p++) {
-			if (*p == ',' || *p == '\\')
-				g_string_append_c(o, '\\');
-			g_string_append_c(o, *p);
-		}
-		add_fuse_opt(c, o->str);
-		g_string_free(o, TRUE);
+		add_fuse_opt(c, o);
+		g_free(o);
 	} else if (conf_is_keyword(name) && val) {
 		g_ptr_array_add(c->ssh_opts, g_strdup(opt));
 	} else if (c->sloppy) {
@@ -506,6 +579,19 @@ static void one_option(struct cli *c, const char *opt)
 	} else {
 		usage_error("unknown option '%s'", name);
 	}
+}
+
+static void one_option(struct cli *c, const char *opt)
+{
+	const char *eq = strchr(opt, '=');
+	char *name = eq ? g_strndup(opt, (size_t)(eq - opt)) : g_strdup(opt);
+	const char *val = eq ? eq + 1 : NULL;
+	const struct opt *o = find_opt(name, val);
+
+	if (o)
+		set_opt(c, o, val);
+	else if (!ignored_option(c, name, val))
+		pass_option(c, opt, name, val);
 	g_free(name);
 }
 
@@ -789,51 +875,38 @@ static struct conf *load_conf(struct cli *c)
 	return cf;
 }
 
-struct sync_reply {
-	int done, err;
-	char *name;
-	struct sftp_attrs attrs;
-};
-
-static void sync_cb(struct sftp_reply *r, void *data)
+/* sftp_sync's answer to a mount-time request: an unanswered one ends rfs
+ * (there is no I/O thread yet to wait longer). */
+static void sync_check(int rc)
 {
-	struct sync_reply *s = data;
-
-	s->done = 1;
-	s->err = r->err;
-	if (!r->err && r->type == SSH_FXP_NAME && r->count)
-		s->name = g_strdup(r->names[0].name);
-	if (!r->err && r->type == SSH_FXP_ATTRS)
-		s->attrs = r->attrs;
-}
-
-/* One request, waited for, at mount time only (no I/O thread yet). */
-static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
-		     struct sync_reply *out)
-{
-	struct sftp_stats st;
-
-	memset(out, 0, sizeof(*out));
-	sftp_path(sc, type, path, sync_cb, out);
-	if (sftp_conn_wait(sc, STARTUP_TIMEOUT_MS) || !out->done) {
+	if (rc == -ETIMEDOUT) {
 		fprintf(stderr, "rfs: protocol error: the server did not "
 			"answer\n");
 		exit(RFS_EXIT_PROTO);
 	}
-	sftp_conn_stats(sc, &st);
-	if (!sftp_conn_alive(sc) || st.bad_replies) {
-		/* the reply's own message is logged already */
+	if (rc < 0) {
 		fprintf(stderr, "rfs: protocol error from server\n");
 		exit(RFS_EXIT_PROTO);
 	}
+}
+
+/* One request, waited for, at mount time only: the server's 0 or
+ * -errno. */
+static int sync_path(struct sftp_conn *sc, uint8_t type, const char *path,
+		     struct sftp_sync_reply *out)
+{
+	sync_check(sftp_sync_path(sc, type, path, STARTUP_TIMEOUT_MS, out));
 	return out->err;
 }
 
-/* Resolve the remote directory; exit 5 if it is missing or no directory. */
+/* Resolve the remote directory; exit 5 if it is missing or no directory.
+ * Also learns the login's uid/gid (idmap, and who may read what without
+ * asking). */
 static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 {
-	struct sync_reply r;
+	struct sftp_sync_reply r = { 0 };
 	const char *dir = *c->dir ? c->dir : ".";
+	uint32_t ids[2];
 	char *base;
 	int rc;
 
@@ -850,19 +923,12 @@ static char *resolve_remote(struct cli *c, struct sftp_conn *sc)
 			rc ? g_strerror(-rc) : "Not a directory");
 		exit(RFS_EXIT_REMOTE);
 	}
-	{
-		/* The login's uid/gid: those of its home directory (idmap,
-		 * and who may read what without asking). */
-		struct sync_reply h = { 0 };
-
-		if (sync_path(sc, SSH_FXP_REALPATH, ".", &h) == 0 &&
-		    sync_path(sc, SSH_FXP_STAT, h.name, &r) == 0 &&
-		    (r.attrs.flags & SFTP_ATTR_UIDGID)) {
-			c->fso.idmap.login[IDMAP_UID] = r.attrs.uid;
-			c->fso.idmap.login[IDMAP_GID] = r.attrs.gid;
-			c->fso.idmap.have_login = 1;
-		}
-		g_free(h.name);
+	rc = sftp_sync_login_ids(sc, STARTUP_TIMEOUT_MS, ids);
+	sync_check(rc);
+	if (rc == 1) {
+		c->fso.idmap.login[IDMAP_UID] = ids[0];
+		c->fso.idmap.login[IDMAP_GID] = ids[1];
+		c->fso.idmap.have_login = 1;
 	}
 	/* No trailing slash, except for "/" itself. */
 	while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
@@ -887,19 +953,6 @@ static struct fuse_session *make_session(struct cli *c, struct rfs *fs,
 	return se;
 }
 
-/* fsname is shown by mount(8) and df: commas would split options. */
-static char *fsname_of(const char *source)
-{
-	GString *s = g_string_new(NULL);
-
-	for (const char *p = source; *p; p++) {
-		if (*p == ',' || *p == '\\')
-			g_string_append_c(s, '\\');
-		g_string_append_c(s, *p);
-	}
-	return g_string_free(s, FALSE);
-}
-
 /* probe_after and dead_after; ServerAliveInterval * ServerAliveCountMax
  * tightens dead_after when lower, and probes an idle link. */
 static void set_liveness(const struct cli *c, const struct conf *cf,
@@ -919,129 +972,7 @@ static void set_liveness(const struct cli *c, const struct conf *cf,
 			       alive * 1000);
 }
 
-/* Detach from the terminal: fork, new session, cwd /, stdio on
- * /dev/null. The parent waits for one byte on a pipe, the child's verdict
- * once the mount answers (see ready_thread), and exits with it: mount(8),
- * systemd and scripts see a working mount when rfs returns. Returns the
- * pipe's write end, in the child. */
-static int detach(void)
-{
-	int p[2], fd;
-	pid_t pid;
-	unsigned char st;
-	ssize_t n;
-
-	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
-		fprintf(stderr, "rfs: cannot start the daemon: %s\n",
-			g_strerror(errno));
-		return -1;
-	}
-	if (pid > 0) {
-		close(p[1]);
-		do
-			n = read(p[0], &st, 1);
-		while (n < 0 && errno == EINTR);
-		if (n != 1) {
-			fprintf(stderr, "rfs: the daemon exited before the "
-				"mount answered\n");
-			_exit(RFS_EXIT_MOUNT);
-		}
-		_exit(st);
-	}
-	close(p[0]);
-	setsid();
-	if (chdir("/") < 0) {
-		/* "/" is there */
-	}
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	return p[1];
-}
-
 static int notifying;		/* $NOTIFY_SOCKET was given */
-
-struct ready {
-	char *path;		/* absolute mountpoint */
-	char *what;		/* "host:dir" */
-	int pipe_fd;		/* detach()'s, or -1 */
-};
-
-/* stat(path) in a child process: 0 or errno. A stat of our own mount
- * from one of our threads would be answered by our FUSE loop all the
- * same, but under valgrind (which runs one thread at a time and counts a
- * stat as a call that never blocks) it would never be. */
-static int stat_in_child(const char *path)
-{
-	struct stat st;
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(stat(path, &st) ? (errno & 0x7f) : 0);
-	if (pid < 0)
-		return errno;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
-}
-
-/* A stat of the mount root goes through the FUSE loop and the link: once
- * it answers, the mount works. Then tell the waiting parent and the
- * service manager. Runs detached. */
-static void *ready_thread(void *data)
-{
-	struct ready *r = data;
-	unsigned char ok = 0;
-	char *msg;
-	int err = stat_in_child(r->path);
-
-	if (err)
-		log_warn("%s does not answer yet: %s", r->path,
-			 g_strerror(err));
-	if (r->pipe_fd >= 0) {
-		if (write(r->pipe_fd, &ok, 1) != 1)
-			log_warn("cannot tell the parent: %s",
-				 g_strerror(errno));
-		close(r->pipe_fd);
-	}
-	msg = g_strdup_printf("READY=1\nSTATUS=Mounted %s on %s", r->what,
-			      r->path);
-	notify_send(msg);
-	g_free(msg);
-	g_free(r->path);
-	g_free(r->what);
-	g_free(r);
-	return NULL;
-}
-
-static void start_ready(const char *mountpoint, const char *host,
-			const char *base, int pipe_fd)
-{
-	struct ready *r = g_new0(struct ready, 1);
-	pthread_t t;
-
-	r->path = g_strdup(mountpoint);
-	r->what = g_strdup_printf("%s:%s", host, base);
-	r->pipe_fd = pipe_fd;
-	if (pthread_create(&t, NULL, ready_thread, r)) {
-		log_err("cannot start a thread");
-		r->pipe_fd = -1;
-		if (pipe_fd >= 0)
-			close(pipe_fd);		/* the parent exits 6 */
-		g_free(r->path);
-		g_free(r->what);
-		g_free(r);
-		return;
-	}
-	pthread_detach(t);
-}
 
 /* Mounted: detach (unless -f), then serve until unmounted, with the
  * SIGUSR1 thread, the control socket (rfs status) and the readiness
@@ -1063,7 +994,7 @@ static int serve(const struct cli *c, struct fuse_session *se,
 	int rc = RFS_EXIT_MOUNT, ready_fd = -1;	/* a detached parent sees
 						 * EOF: 6 */
 
-	if (!c->foreground && (ready_fd = detach()) < 0)
+	if (!c->foreground && (ready_fd = cli_detach()) < 0)
 		goto out;
 	if (!c->foreground)
 		log_to_syslog("rfs");
@@ -1080,7 +1011,7 @@ static int serve(const struct cli *c, struct fuse_session *se,
 	}
 	fuse_set_signal_handlers(se);
 	if (ready_fd >= 0 || notifying)	/* someone waits for the mount */
-		start_ready(c->mnt_abs, cf->hostname, base, ready_fd);
+		cli_start_ready(c->mnt_abs, cf->hostname, base, ready_fd);
 	rc = fuse_session_loop(se) < 0 ? RFS_EXIT_MOUNT : 0;
 	notify_send("STOPPING=1\nSTATUS=Unmounting");
 	fuse_remove_signal_handlers(se);
@@ -1093,165 +1024,93 @@ out:
 	return rc;
 }
 
-/* A daemon that dies without unmounting (kill -9, a crash) leaves a
- * mountpoint that answers ENOTCONN. fusermount3's auto_unmount cannot
- * clear it for a user's mount (its check opens the mountpoint as root,
- * which a mount without allow_other refuses with EACCES), so this child
- * does, as the mounting user: in a session of its own, stdio on
- * /dev/null, it holds only the read end of a pipe. The daemon writes a
- * byte once it has unmounted; EOF without one means it is gone, and a
- * mountpoint that then answers ENOTCONN is unmounted. Only
- * async-signal-safe calls after fork() (other threads may exist).
- * Returns the pipe's write end (for reaper_done()) or -1. */
-static int start_reaper(const char *mnt)
+/* Blocks of 128 KiB and more are mmapped, so that memory goes back to the
+ * system when freed (the data path's 256 KiB blocks are kept in bpool.c,
+ * not freed). Smaller ones come from the heap, whose top glibc would give
+ * back at every free of a packet (libssh2 mallocs and frees one per 32 KiB
+ * received), to fault it in again at the next malloc: keep up to 8 MiB of
+ * free heap. */
+static void tune_malloc(void)
 {
-	char *fm = g_find_program_in_path("fusermount3");
-	int p[2], fd;
-	pid_t pid;
-	char b;
-	ssize_t n;
-
-	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
-		log_warn("cannot watch for the daemon's death: %s",
-			 g_strerror(errno));
-		g_free(fm);
-		return -1;
-	}
-	if (pid > 0) {
-		close(p[0]);
-		g_free(fm);
-		return p[1];
-	}
-	setsid();
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	prctl(PR_SET_NAME, "rfs-unmount");
-	fd = open("/dev/null", O_RDWR);
-	if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ||
-	    dup2(p[0], 3) < 0)
-		_exit(1);
-	close_range(4, ~0U, 0);		/* /dev/fuse above all */
-	do
-		n = read(3, &b, 1);
-	while (n < 0 && errno == EINTR);
-	if (n == 1)
-		_exit(0);		/* unmounted by the daemon */
-	/* The pipe may close before /dev/fuse does: a request sent then is
-	 * ended with ECONNABORTED, the next ones fail with ENOTCONN. */
-	for (int i = 0; i < 100; i++) {
-		struct timespec ms10 = { .tv_nsec = 10000000 };
-
-		fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0 || errno != ECONNABORTED)
-			break;
-		nanosleep(&ms10, NULL);
-	}
-	if (fd >= 0 || errno != ENOTCONN)
-		_exit(0);		/* not a dead mount (any more) */
-	if (getuid() == 0)
-		_exit(umount2(mnt, MNT_DETACH) ? 1 : 0);
-	if (fm)
-		execl(fm, "fusermount3", "-u", "-z", "-q", "--", mnt,
-		      (char *)NULL);
-	_exit(1);
-}
-
-/* The daemon unmounted: the reaper may go. */
-static void reaper_done(int fd)
-{
-	if (fd >= 0 && write(fd, "u", 1) != 1)
-		log_warn("cannot tell the unmount watcher: %s",
-			 g_strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
-int main(int argc, char **argv)
-{
-	struct cli c = { 0 };
-	struct conf *cf;
-	struct xport x;
-	struct xport_opts xo = { 0 };
-	struct sftp_conn *sc;
-	struct rfs *fs;
-	struct recon *rc_;
-	struct xport_pins *pins;
-	struct fuse_session *se;
-	char *base, *fsname, *status;
-	GError *e = NULL;
-	int rc, reaper;
-
-	if (argc > 1 && !mount_helper_named(argv[0]) &&
-	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
-		return ctl_status_main(argc - 1, argv + 1);
-	signal(SIGPIPE, SIG_IGN);
-	/* Blocks of 128 KiB and more are mmapped, so that memory goes back
-	 * to the system when freed (the data path's 256 KiB blocks are kept
-	 * in bpool.c, not freed). Smaller ones come from the heap, whose top
-	 * glibc would give back at every free of a packet (libssh2 mallocs
-	 * and frees one per 32 KiB received), to fault it in again at the
-	 * next malloc: keep up to 8 MiB of free heap. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
-	c.fso.uid = c.fso.gid = c.fso.umask = -1;
-	for (int i = 0; i < 5; i++)
-		c.cache_s[i] = -1;
-	c.reconnect_timeout = 30;
-	c.fso.noxattr = 1;	/* see xattr in rfs(1) */
-	c.probe_after = 5;
-	c.max_conns = 1;
-	c.dead_after = 15;
-	c.ssh_opts = g_ptr_array_new_with_free_func(g_free);
-	c.fuse_opts = g_string_new(NULL);
-	c.loglevel = -1;
-	c.idmap = -1;
-	/* idmap=file: an unlisted id is EPERM unless nomap=ignore (sshfs) */
-	c.fso.idmap.nomap_error = 1;
-	if (mount_helper_named(argv[0]))
-		parse_helper(&c, argc, argv);
-	else
-		parse_args(&c, argc, argv);
-	finish_cache_opts(&c);
-	finish_perm_opts(&c);
-	finish_idmap_opts(&c);
-	if (c.debug)
-		log_set_level(LOG_LVL_DEBUG);
-	else if (c.loglevel >= 0)
-		log_set_level(c.loglevel);
-	else if (c.verbose)
-		log_set_level(LOG_LVL_INFO);
-	cf = load_conf(&c);
-	if (c.dump_config) {
-		struct conf_algs algs;
-		char *d;
+}
 
-		xport_default_algs(&algs);
-		d = conf_dump(cf, &algs);
-		xport_default_algs_free(&algs);
-		fputs(d, stdout);
-		g_free(d);
-		conf_free(cf);
-		return 0;
-	}
-	notifying = notify_init() > 0;
-	if (c.ns)
-		enter_namespace(c.ns);
-	check_mountpoint(&c);
-	if (c.fake) {		/* mount -f: everything checked, no mount */
-		log_info("fake mount of %s on %s", c.source, c.mountpoint);
-		conf_free(cf);
-		return 0;
-	}
+/* rfs's defaults, before any option. */
+static void cli_init(struct cli *c)
+{
+	c->fso.uid = c->fso.gid = c->fso.umask = -1;
+	for (int i = 0; i < 5; i++)
+		c->cache_s[i] = -1;
+	c->reconnect_timeout = 30;
+	c->fso.noxattr = 1;	/* see xattr in rfs(1) */
+	c->probe_after = 5;
+	c->max_conns = 1;
+	c->dead_after = 15;
+	c->ssh_opts = g_ptr_array_new_with_free_func(g_free);
+	c->fuse_opts = g_string_new(NULL);
+	c->loglevel = -1;
+	c->idmap = -1;
+	/* idmap=file: an unlisted id is EPERM unless nomap=ignore (sshfs) */
+	c->fso.idmap.nomap_error = 1;
+}
+
+/* argv (rfs's or mount(8)'s), then what the options decide together,
+ * then the log level. Exits on a usage error. */
+static void parse_command_line(struct cli *c, int argc, char **argv)
+{
+	if (mount_helper_named(argv[0]))
+		parse_helper(c, argc, argv);
+	else
+		parse_args(c, argc, argv);
+	finish_cache_opts(c);
+	finish_perm_opts(c);
+	finish_idmap_opts(c);
+	if (c->debug)
+		log_set_level(LOG_LVL_DEBUG);
+	else if (c->loglevel >= 0)
+		log_set_level(c->loglevel);
+	else if (c->verbose)
+		log_set_level(LOG_LVL_INFO);
+}
+
+/* rfs -G: the configuration as ssh -G prints it. Frees cf; 0. */
+static int dump_config(struct conf *cf)
+{
+	struct conf_algs algs;
+	char *d;
+
+	xport_default_algs(&algs);
+	d = conf_dump(cf, &algs);
+	xport_default_algs_free(&algs);
+	fputs(d, stdout);
+	g_free(d);
+	conf_free(cf);
+	return 0;
+}
+
+/* Log in, open SFTP, set reconnection and liveness up, open the other
+ * max_conns connections. Exits on failure. Returns the connection, and
+ * in *rcp its link manager (recon_free() after sftp_conn_free()). */
+static struct sftp_conn *connect_server(const struct cli *c,
+					struct conf *cf, struct recon **rcp)
+{
+	struct xport x;
+	struct xport_opts xo = { 0 };
+	struct xport_pins *pins;
+	struct sftp_conn *sc;
+	struct recon *rc_;
+	char *status;
+	GError *e = NULL;
 
 	if (libssh2_init(0)) {
 		fprintf(stderr, "rfs: cannot initialise libssh2\n");
-		return RFS_EXIT_CONNECT;
+		exit(RFS_EXIT_CONNECT);
 	}
-	xo.password_stdin = c.password_stdin;
+	xo.password_stdin = c->password_stdin;
 	pins = xport_pins_new();
 	xo.pins = pins;		/* each hop's host key and password */
-	xo.config_file = c.config_file;
+	xo.config_file = c->config_file;
 	xo.interactive = 1;	/* auth_prompt() finds who can answer */
 	status = g_strdup_printf("STATUS=Connecting to %s", cf->hostname);
 	notify_send(status);
@@ -1263,43 +1122,102 @@ int main(int argc, char **argv)
 		die(e);		/* the conn freed the session */
 	/* The password (if one logged in) serves max_conns' connections;
 	 * it is kept after the mount only with reconnect_password. */
-	rc_ = recon_new(cf, c.config_file, pins);
+	rc_ = recon_new(cf, c->config_file, pins);
 	sftp_conn_set_reconnect(sc, recon_connect, rc_,
-				c.reconnect_timeout * 1000);
-	set_liveness(&c, cf, sc);
-	if (c.max_conns > 1 &&
-	    sftp_conn_add(sc, (unsigned)c.max_conns - 1, recon_connect, rc_,
+				c->reconnect_timeout * 1000);
+	set_liveness(c, cf, sc);
+	if (c->max_conns > 1 &&
+	    sftp_conn_add(sc, (unsigned)c->max_conns - 1, recon_connect, rc_,
 			  STARTUP_TIMEOUT_MS, &e))
 		die(e);
-	if (xport_pins_have_password(pins) && !c.reconnect_password) {
+	if (xport_pins_have_password(pins) && !c->reconnect_password) {
 		log_warn("logged in with a password: after a lost connection "
 			 "rfs cannot log in again unless -o reconnect_password "
 			 "(or a key) is used");
 		recon_forget_password(rc_);
 	}
+	*rcp = rc_;
+	return sc;
+}
+
+/* The FUSE session for fs, mounted, with the reaper watching from before
+ * the mount shows (a kill -9 right after finds it watched; its pipe in
+ * *reaper). Exits on failure. */
+static struct fuse_session *mount_session(struct cli *c, struct rfs *fs,
+					  const char *fsname, int *reaper)
+{
+	struct fuse_session *se = make_session(c, fs, fsname);
+
+	if (!se) {
+		fprintf(stderr, "rfs: bad FUSE options: %s\n",
+			c->fuse_opts->str + 1);
+		exit(RFS_EXIT_USAGE);
+	}
+	fs_set_session(fs, se);
+	*reaper = cli_start_reaper(c->mnt_abs);
+	if (fuse_session_mount(se, c->mountpoint)) {
+		fprintf(stderr, "rfs: cannot mount on '%s'\n", c->mountpoint);
+		exit(RFS_EXIT_MOUNT);
+	}
+	return se;
+}
+
+static void cli_clear(struct cli *c)
+{
+	g_free(c->user);
+	g_free(c->host);
+	g_free(c->dir);
+	g_free(c->config_file);
+	g_free(c->mnt_abs);
+	g_ptr_array_free(c->ssh_opts, TRUE);
+	g_string_free(c->fuse_opts, TRUE);
+	idmap_clear(&c->fso.idmap);
+	g_free(c->uidfile);
+	g_free(c->gidfile);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	struct conf *cf;
+	struct sftp_conn *sc;
+	struct rfs *fs;
+	struct recon *rc_;
+	struct fuse_session *se;
+	char *base, *fsname;
+	int rc, reaper;
+
+	if (argc > 1 && !mount_helper_named(argv[0]) &&
+	    (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
+		return ctl_status_main(argc - 1, argv + 1);
+	signal(SIGPIPE, SIG_IGN);
+	tune_malloc();
+	cli_init(&c);
+	parse_command_line(&c, argc, argv);
+	cf = load_conf(&c);
+	if (c.dump_config)
+		return dump_config(cf);
+	notifying = notify_init() > 0;
+	if (c.ns)
+		enter_namespace(c.ns);
+	check_mountpoint(&c);
+	if (c.fake) {		/* mount -f: everything checked, no mount */
+		log_info("fake mount of %s on %s", c.source, c.mountpoint);
+		conf_free(cf);
+		return 0;
+	}
+	sc = connect_server(&c, cf, &rc_);
 	base = resolve_remote(&c, sc);
 	c.fso.max_write = 1024 * 1024;
 	fs = fs_new(sc, base, &c.fso);
-	fsname = fsname_of(c.source);
-	se = make_session(&c, fs, fsname);
-	if (!se) {
-		fprintf(stderr, "rfs: bad FUSE options: %s\n",
-			c.fuse_opts->str + 1);
-		return RFS_EXIT_USAGE;
-	}
-	fs_set_session(fs, se);
-	/* Before the mount shows: a kill -9 right after finds it watched. */
-	reaper = start_reaper(c.mnt_abs);
-	if (fuse_session_mount(se, c.mountpoint)) {
-		fprintf(stderr, "rfs: cannot mount on '%s'\n", c.mountpoint);
-		return RFS_EXIT_MOUNT;
-	}
+	fsname = escape_commas(c.source);
+	se = mount_session(&c, fs, fsname, &reaper);
 	rc = serve(&c, se, sc, fs, cf, base);
 	/* Stop the I/O thread (it answers requests) before /dev/fuse closes. */
 	fs_quiesce(fs);
 	sftp_conn_free(sc);
 	fuse_session_unmount(se);
-	reaper_done(reaper);
+	cli_reaper_done(reaper);
 	fuse_session_destroy(se);
 	if (sftp_jobs_wait(2000)) {
 		/* a reconnect attempt still blocked uses the configuration */
@@ -1312,16 +1230,7 @@ int main(int argc, char **argv)
 	libssh2_exit();
 	g_free(base);
 	g_free(fsname);
-	g_free(c.user);
-	g_free(c.host);
-	g_free(c.dir);
-	g_free(c.config_file);
-	g_free(c.mnt_abs);
-	g_ptr_array_free(c.ssh_opts, TRUE);
-	g_string_free(c.fuse_opts, TRUE);
-	idmap_clear(&c.fso.idmap);
-	g_free(c.uidfile);
-	g_free(c.gidfile);
+	cli_clear(&c);
 	log_info("unmounted %s", c.mountpoint);
 	return rc;
 }

@@ -14,30 +14,31 @@
  *
  * Values are checked on every line, active or not (as OpenSSH does), and
  * stored only when the line is active and the field is still unset.
+ *
+ * Host and Match lines are evaluated in conf_match.c; "~", ${VAR} and
+ * %-tokens are expanded in conf_expand.c; conf_finish()'s defaults and
+ * `rfs -G` are in conf_print.c (conf_int.h: what they share).
  */
 #include <errno.h>
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <glob.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rfs/conf.h"
 #include "rfs/util.h"
+#include "conf_int.h"
 
 #define MAX_INCLUDE_DEPTH	16	/* READCONF_MAX_DEPTH */
 #define MAX_IDENTITY_FILES	100	/* SSH_MAX_IDENTITY_FILES */
-#define SYSTEM_DIR		"/etc/ssh"
 #define SYSTEM_CONFIG		SYSTEM_DIR "/ssh_config"
-#define DEFAULT_PREFAUTH	"publickey,keyboard-interactive,password"
 #define WS			" \t\r\n\f"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -48,57 +49,8 @@ conf_error_quark(void)
 	return g_quark_from_static_string("rfs-conf");
 }
 
-/* Buffer of getpwuid_r()/getpwnam_r(): the plain forms share static
- * storage, and a reconnect may read a config on another thread. */
-#define PW_BUF 16384
-
-static gsize pw_once;
-static char *pw_name, *pw_dir;
-static char *home_override;
-
-static void
-pw_load(void)
-{
-	if (g_once_init_enter(&pw_once)) {
-		struct passwd pwbuf, *pw = NULL;
-		char buf[PW_BUF];
-
-		if (getpwuid_r(getuid(), &pwbuf, buf, sizeof(buf), &pw) != 0)
-			pw = NULL;
-
-		pw_name = g_strdup(pw != NULL && pw->pw_name != NULL ?
-		    pw->pw_name : g_get_user_name());
-		pw_dir = g_strdup(pw != NULL && pw->pw_dir != NULL ?
-		    pw->pw_dir : g_get_home_dir());
-		g_once_init_leave(&pw_once, 1);
-	}
-}
-
-const char *
-conf_home(void)
-{
-	if (home_override != NULL)
-		return home_override;
-	pw_load();
-	return pw_dir;
-}
-
 void
-conf_set_home_for_tests(const char *home)
-{
-	g_free(home_override);
-	home_override = g_strdup(home);
-}
-
-static const char *
-local_user(void)
-{
-	pw_load();
-	return pw_name;
-}
-
-static void
-lowercase(char *s)
+conf_lowercase(char *s)
 {
 	for (; *s != '\0'; s++)
 		*s = g_ascii_tolower(*s);
@@ -132,8 +84,8 @@ parse_decimal(const char *s, long max)
 
 /* OpenSSH's time format: a sequence of numbers, each with an optional
  * s/m/h/d/w unit ("90", "1h30m"). Seconds, or -1 if invalid. */
-static int
-conv_time(const char *s)
+int
+conf_conv_time(const char *s)
 {
 	long total = 0;
 
@@ -189,260 +141,6 @@ add_once(GPtrArray *a, const char *s)
 	g_ptr_array_add(a, g_strdup(s));
 }
 
-/* ---- patterns (OpenSSH match.c) ----------------------------------------- */
-
-/* '*' matches any run, '?' any one character; case-sensitive. */
-static gboolean
-match_pattern(const char *s, const char *pat)
-{
-	return util_glob_match(s, pat, strlen(pat), FALSE);
-}
-
-/* Comma-separated patterns, each possibly "!negated": -1 if a negated one
- * matches, 1 if a plain one does, else 0. */
-static int
-match_list(const char *s, const char *list, gboolean lower)
-{
-	gchar **v = g_strsplit(list, ",", -1);
-	int i, r = 0;
-
-	for (i = 0; v[i] != NULL; i++) {
-		char *p = v[i];
-		gboolean neg = *p == '!';
-
-		if (neg)
-			p++;
-		if (lower)
-			lowercase(p);
-		if (match_pattern(s, p)) {
-			if (neg) {
-				r = -1;
-				break;
-			}
-			r = 1;
-		}
-	}
-	g_strfreev(v);
-	return r;
-}
-
-/* Host names compare case-insensitively (OpenSSH match_hostname()). */
-static int
-match_hostname(const char *host, const char *list)
-{
-	char *h = g_ascii_strdown(host, -1);
-	int r = match_list(h, list, TRUE);
-
-	g_free(h);
-	return r;
-}
-
-/* ---- expansion: ~, ${VAR}, %-tokens ------------------------------------- */
-
-static char *
-expand_tilde(const char *s, GError **err)
-{
-	const char *slash;
-	struct passwd pwbuf, *pw = NULL;
-	char buf[PW_BUF];
-	char *name, *r;
-
-	if (s[0] != '~')
-		return g_strdup(s);
-	if (s[1] == '\0' || s[1] == '/')
-		return g_strconcat(conf_home(), s + 1, NULL);
-	slash = strchr(s, '/');
-	name = g_strndup(s + 1, slash != NULL ? (size_t)(slash - s - 1) :
-	    strlen(s + 1));
-	if (getpwnam_r(name, &pwbuf, buf, sizeof(buf), &pw) != 0)
-		pw = NULL;
-	if (pw == NULL) {
-		g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
-		    "unknown user '%s' in '%s'", name, s);
-		g_free(name);
-		return NULL;
-	}
-	r = g_strconcat(pw->pw_dir, slash != NULL ? slash : "", NULL);
-	g_free(name);
-	return r;
-}
-
-/* "${NAME}" becomes the variable's value; an unset one is an error. A '$'
- * not followed by '{' stays as it is (OpenSSH dollar_expand()). */
-static char *
-expand_env(const char *s, const char *what, GError **err)
-{
-	GString *o = g_string_new(NULL);
-	const char *p, *end, *val;
-	char *name;
-
-	for (p = s; *p != '\0'; p++) {
-		if (p[0] != '$' || p[1] != '{') {
-			g_string_append_c(o, *p);
-			continue;
-		}
-		end = strchr(p + 2, '}');
-		if (end == NULL || end == p + 2) {
-			g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
-			    "%s: bad ${} in '%s'", what, s);
-			g_string_free(o, TRUE);
-			return NULL;
-		}
-		name = g_strndup(p + 2, (gsize)(end - p - 2));
-		val = getenv(name);
-		if (val == NULL) {
-			g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
-			    "%s: environment variable '%s' is not set",
-			    what, name);
-			g_free(name);
-			g_string_free(o, TRUE);
-			return NULL;
-		}
-		g_string_append(o, val);
-		g_free(name);
-		p = end;
-	}
-	return g_string_free(o, FALSE);
-}
-
-#define MAX_TOKENS 12
-
-struct tokens {
-	int n;
-	char key[MAX_TOKENS];
-	char *val[MAX_TOKENS];
-};
-
-static void
-tok_add(struct tokens *t, char key, const char *val)
-{
-	g_assert(t->n < MAX_TOKENS);
-	t->key[t->n] = key;
-	t->val[t->n++] = g_strdup(val != NULL ? val : "");
-}
-
-static void
-tok_free(struct tokens *t)
-{
-	int i;
-
-	for (i = 0; i < t->n; i++)
-		g_free(t->val[i]);
-	t->n = 0;
-}
-
-/* The tokens ssh_config(5) lists for IdentityFile, UserKnownHostsFile and
- * Match exec: %C %d %h %i %k %L %l %n %p %r %u (and %%). */
-static void
-tok_fill(struct tokens *t, const struct conf *c, const char *host,
-	 const char *ruser)
-{
-	char thishost[256] = "", shorthost[256], port[16], uid[32], *cat;
-	char *hash;
-
-	t->n = 0;
-	if (gethostname(thishost, sizeof(thishost) - 1) != 0)
-		thishost[0] = '\0';
-	g_strlcpy(shorthost, thishost, sizeof(shorthost));
-	shorthost[strcspn(shorthost, ".")] = '\0';
-	snprintf(port, sizeof(port), "%d", c->port > 0 ? c->port : 22);
-	snprintf(uid, sizeof(uid), "%lu", (unsigned long)getuid());
-	cat = g_strconcat(thishost, host, port, ruser, NULL);
-	hash = g_compute_checksum_for_string(G_CHECKSUM_SHA1, cat, -1);
-
-	tok_add(t, 'C', hash);
-	tok_add(t, 'd', conf_home());
-	tok_add(t, 'h', host);
-	tok_add(t, 'i', uid);
-	tok_add(t, 'k', c->host_key_alias != NULL ? c->host_key_alias : host);
-	tok_add(t, 'L', shorthost);
-	tok_add(t, 'l', thishost);
-	tok_add(t, 'n', c->host_arg);
-	tok_add(t, 'p', port);
-	tok_add(t, 'r', ruser);
-	tok_add(t, 'u', local_user());
-	g_free(cat);
-	g_free(hash);
-}
-
-/* Replace %x by t's value for x and %% by %. NULL with *err for an
- * unknown token or a lone % at the end; what names the keyword. */
-static char *
-expand_tokens(const char *s, const struct tokens *t, const char *what,
-	      GError **err)
-{
-	GString *o = g_string_new(NULL);
-	const char *p;
-	int i;
-
-	for (p = s; *p != '\0'; p++) {
-		if (*p != '%') {
-			g_string_append_c(o, *p);
-			continue;
-		}
-		if (*++p == '%') {
-			g_string_append_c(o, '%');
-			continue;
-		}
-		for (i = 0; i < t->n && t->key[i] != *p; i++)
-			;
-		if (*p == '\0' || i == t->n) {
-			if (*p == '\0')
-				g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
-				    "%s: '%%' at the end of '%s'", what, s);
-			else
-				g_set_error(err, CONF_ERROR, CONF_ERROR_FAILED,
-				    "%s: unknown token '%%%c' in '%s'",
-				    what, *p, s);
-			g_string_free(o, TRUE);
-			return NULL;
-		}
-		g_string_append(o, t->val[i]);
-	}
-	return g_string_free(o, FALSE);
-}
-
-/* File names: ~ first, then ${VAR}, then %-tokens, as ssh.c does. */
-static char *
-expand_path(const char *s, const struct tokens *t, const char *what,
-	    GError **err)
-{
-	char *a, *b, *r;
-
-	if ((a = expand_tilde(s, err)) == NULL)
-		return NULL;
-	b = expand_env(a, what, err);
-	g_free(a);
-	if (b == NULL)
-		return NULL;
-	r = expand_tokens(b, t, what, err);
-	g_free(b);
-	return r;
-}
-
-/* HostName with %h as the host typed (only %h and %% are allowed there),
- * or the host typed when HostName is unset; lowercased if asked, as ssh
- * does before it uses the name. */
-static char *
-resolved_hostname(const struct conf *c, gboolean lower, GError **err)
-{
-	struct tokens t = { 0 };
-	char *h;
-
-	if (c->hostname == NULL)
-		h = g_strdup(c->host_arg);
-	else {
-		tok_add(&t, 'h', c->host_arg);
-		h = expand_tokens(c->hostname, &t, "HostName", err);
-		tok_free(&t);
-		if (h == NULL)
-			return NULL;
-	}
-	if (lower)
-		lowercase(h);
-	return h;
-}
-
 /* ---- the keyword table -------------------------------------------------- */
 
 struct state {
@@ -481,6 +179,12 @@ state_value(const struct state *st, const char *word)
 		if (g_ascii_strcasecmp(word, st->word) == 0)
 			return st->value;
 	return -1;
+}
+
+gboolean
+conf_flag_word(const char *word)
+{
+	return state_value(st_flag, word) >= 0;
 }
 
 enum kind {
@@ -627,49 +331,7 @@ conf_is_keyword(const char *kw)
 #define STR_AT(c, off)	((char **)((char *)(c) + (off)))
 #define ARR_AT(c, off)	(*(GPtrArray **)((char *)(c) + (off)))
 
-/* ---- parse state -------------------------------------------------------- */
-
-enum {
-	P_USER = 1 << 0,	/* user file: Include may use ~, and relative
-				 * paths are under ~/.ssh */
-	P_CHECKPERM = 1 << 1,	/* refuse a file others may write */
-	P_FINAL = 1 << 2,	/* second pass: Match final matches */
-	P_NEVER = 1 << 3,	/* Included from an inactive block: check the
-				 * syntax, let no Host or Match apply */
-};
-
-struct pctx {
-	struct conf *c;
-	const char *file;	/* NULL for conf_set_option() */
-	int line;
-	int depth;		/* Include nesting; 0 for a top file */
-	unsigned flags;
-	int *active;		/* is the current block applying? */
-	gboolean *want_final;	/* set on "Match final"; NULL on pass 2 */
-	const char *host;	/* what Host patterns match against */
-};
-
-/* One line being parsed. */
-struct line {
-	const char *kw;		/* the keyword as written */
-	const char *rest;	/* raw text after the keyword and '=' */
-	GPtrArray *av;		/* rest split into words */
-	guint next;		/* next word of av */
-};
-
-static const char *
-next_arg(struct line *l)
-{
-	if (l->next >= l->av->len)
-		return NULL;
-	return g_ptr_array_index(l->av, l->next++);
-}
-
-static void
-consume_args(struct line *l)
-{
-	l->next = l->av->len;
-}
+/* ---- errors ------------------------------------------------------------- */
 
 static char *
 vprefixed(const struct pctx *p, const char *fmt, va_list ap)
@@ -684,8 +346,8 @@ vprefixed(const struct pctx *p, const char *fmt, va_list ap)
 }
 
 /* Set *err to "FILE:LINE: message" (just the message for -o); -1. */
-static int G_GNUC_PRINTF(3, 4)
-perr(const struct pctx *p, GError **err, const char *fmt, ...)
+int
+conf_perr(const struct pctx *p, GError **err, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -698,8 +360,8 @@ perr(const struct pctx *p, GError **err, const char *fmt, ...)
 	return -1;
 }
 
-static void G_GNUC_PRINTF(2, 3)
-pwarn(const struct pctx *p, const char *fmt, ...)
+void
+conf_pwarn(const struct pctx *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -709,12 +371,12 @@ pwarn(const struct pctx *p, const char *fmt, ...)
 }
 
 /* Put an error from a helper (expansion) in FILE:LINE form. */
-static int
-perr_from(const struct pctx *p, GError **err, GError *e)
+int
+conf_perr_from(const struct pctx *p, GError **err, GError *e)
 {
 	/* e is NULL only if a helper failed without saying why (a host of
 	 * NULL, say): still an error, never a crash. */
-	perr(p, err, "%s", e != NULL ? e->message : "internal error");
+	conf_perr(p, err, "%s", e != NULL ? e->message : "internal error");
 	g_clear_error(&e);
 	return -1;
 }
@@ -726,7 +388,7 @@ need_arg(const struct pctx *p, struct line *l, const char **arg,
 {
 	*arg = next_arg(l);
 	if (*arg == NULL || **arg == '\0')
-		return perr(p, err, "missing argument for '%s'", l->kw);
+		return conf_perr(p, err, "missing argument for '%s'", l->kw);
 	return 0;
 }
 
@@ -734,7 +396,7 @@ static int
 bad_value(const struct pctx *p, const struct line *l, const char *arg,
 	  GError **err)
 {
-	return perr(p, err, "bad %s '%s'", l->kw, arg);
+	return conf_perr(p, err, "bad %s '%s'", l->kw, arg);
 }
 
 /* ---- value parsers, one per kind ---------------------------------------- */
@@ -820,7 +482,7 @@ raw_remove(GPtrArray *a, const char *pat)
 	guint i = 0;
 
 	while (i < a->len)
-		if (match_pattern(g_ptr_array_index(a, i), pat))
+		if (conf_match_pattern(g_ptr_array_index(a, i), pat))
 			g_ptr_array_remove_index(a, i);
 		else
 			i++;
@@ -935,7 +597,7 @@ parse_time(struct pctx *p, const struct keyword *k, struct line *l,
 		return -1;
 	if (strcmp(arg, "none") == 0)
 		v = CONF_UNSET;
-	else if ((v = conv_time(arg)) < 0)
+	else if ((v = conf_conv_time(arg)) < 0)
 		return bad_value(p, l, arg, err);
 	if (*p->active && *field == CONF_UNSET)
 		*field = v;
@@ -992,7 +654,7 @@ normalise_list(const char *s)
 			continue;
 		if (o->len > 0)
 			g_string_append_c(o, ',');
-		lowercase(v[i]);
+		conf_lowercase(v[i]);
 		g_string_append(o, v[i]);
 	}
 	g_strfreev(v);
@@ -1035,7 +697,8 @@ parse_idfile(struct pctx *p, const struct keyword *k, struct line *l,
 	if (!*p->active)
 		return 0;
 	if (a->len >= MAX_IDENTITY_FILES)
-		return perr(p, err, "too many IdentityFile entries (max %d)",
+		return conf_perr(p, err,
+		    "too many IdentityFile entries (max %d)",
 		    MAX_IDENTITY_FILES);
 	add_once(a, arg);
 	return 0;
@@ -1054,10 +717,11 @@ parse_files(struct pctx *p, const struct keyword *k, struct line *l,
 
 	while ((arg = next_arg(l)) != NULL) {
 		if (*arg == '\0')
-			return perr(p, err, "empty argument for '%s'", l->kw);
+			return conf_perr(p, err, "empty argument for '%s'",
+			    l->kw);
 		if (g_ascii_strcasecmp(arg, "none") == 0 &&
 		    (n > 0 || l->next < l->av->len))
-			return perr(p, err,
+			return conf_perr(p, err,
 			    "'none' must be the only argument of '%s'", l->kw);
 		n++;
 		if (set)
@@ -1149,7 +813,7 @@ parse_jump(struct pctx *p, const struct keyword *k, struct line *l,
 	v[strcspn(v, "#")] = '\0';
 	rtrim(v);
 	if (!valid_jump(v)) {
-		perr(p, err, "bad %s '%s'", l->kw, v);
+		conf_perr(p, err, "bad %s '%s'", l->kw, v);
 		g_free(v);
 		return -1;
 	}
@@ -1170,234 +834,20 @@ parse_proxycmd(struct pctx *p, const struct keyword *k, struct line *l,
 	(void)k;
 	consume_args(l);
 	if (*s == '\0')
-		return perr(p, err, "missing argument for '%s'", l->kw);
+		return conf_perr(p, err, "missing argument for '%s'", l->kw);
 	if (*p->active && c->proxy_jump == NULL && c->proxy_command == NULL)
 		c->proxy_command = g_strdup(s);
 	return 0;
 }
 
-/* ---- Host, Match, Include ----------------------------------------------- */
+/* ---- Include (Host and Match: conf_match.c) ----------------------------- */
 
-static int
-not_an_option(struct pctx *p, struct line *l, GError **err)
+int
+conf_not_an_option(struct pctx *p, struct line *l, GError **err)
 {
-	return perr(p, err, "'%s' is not allowed as an option", l->kw);
+	return conf_perr(p, err, "'%s' is not allowed as an option", l->kw);
 }
 
-/* The block applies if a pattern matches; a matching !pattern cancels
- * it whatever else matches. */
-static int
-parse_host(struct pctx *p, const struct keyword *k, struct line *l,
-	   GError **err)
-{
-	const char *arg;
-
-	(void)k;
-	if (p->file == NULL)
-		return not_an_option(p, l, err);
-	*p->active = 0;
-	while ((arg = next_arg(l)) != NULL) {
-		gboolean neg = *arg == '!';
-
-		if (*arg == '\0')
-			return perr(p, err, "empty argument for '%s'", l->kw);
-		if (p->flags & P_NEVER)
-			continue;
-		if (!match_pattern(p->host, arg + neg))
-			continue;
-		if (neg) {
-			*p->active = 0;
-			consume_args(l);
-			break;
-		}
-		*p->active = 1;
-	}
-	return 0;
-}
-
-enum {
-	M_NO = 0, M_YES = 1,
-	M_SKIP,		/* not evaluated; leaves the result alone */
-	M_REFUSED,	/* exec not run: the block does not apply */
-	M_UNKNOWN,	/* criterion rfs does not know: block skipped */
-};
-
-/* A name that reaches the shell through a token: a host name is only
- * [A-Za-z0-9._:-]; a user name has no blank, control or shell character.
- * Neither may start with '-'. */
-static gboolean
-safe_name(const char *s, gboolean host)
-{
-	if (*s == '\0' || *s == '-')
-		return FALSE;
-	for (; *s != '\0'; s++) {
-		if (host && !g_ascii_isalnum(*s) && strchr("._:-", *s) == NULL)
-			return FALSE;
-		if (!host && ((unsigned char)*s < 0x21 || *s == 0x7f ||
-		    strchr("'`\"$\\;&<>|(){}*?[]~", *s) != NULL))
-			return FALSE;
-	}
-	return TRUE;
-}
-
-/* Which names a command uses: the host (%h %n %k %C) or user (%r). */
-static gboolean
-uses_token(const char *cmd, const char *keys)
-{
-	const char *p;
-
-	for (p = cmd; (p = strchr(p, '%')) != NULL; p += 2) {
-		if (p[1] == '\0')
-			break;
-		if (strchr(keys, p[1]) != NULL)
-			return TRUE;
-	}
-	return FALSE;
-}
-
-/* Match exec: run through /bin/sh -c with stdin and stdout on /dev/null;
- * it matches if the command exits 0. Names that reach the shell through
- * a token must look like names, or the command is not run. */
-static int
-match_exec(struct pctx *p, const char *tmpl, const char *host,
-	   const char *ruser, GError **err)
-{
-	struct conf *c = p->c;
-	struct tokens t;
-	GError *e = NULL;
-	char *cmd, *argv[4];
-	int status = 0;
-
-	if (uses_token(tmpl, "hkC") && !safe_name(host, TRUE)) {
-		pwarn(p, "Match exec not run: unsafe host name '%s'", host);
-		return M_REFUSED;
-	}
-	if (uses_token(tmpl, "n") && !safe_name(c->host_arg, TRUE)) {
-		pwarn(p, "Match exec not run: unsafe host name '%s'",
-		    c->host_arg);
-		return M_REFUSED;
-	}
-	if (uses_token(tmpl, "r") && !safe_name(ruser, FALSE)) {
-		pwarn(p, "Match exec not run: unsafe user name '%s'", ruser);
-		return M_REFUSED;
-	}
-	tok_fill(&t, c, host, ruser);
-	cmd = expand_tokens(tmpl, &t, "Match exec", &e);
-	tok_free(&t);
-	if (cmd == NULL)
-		return perr_from(p, err, e);
-	argv[0] = (char *)"/bin/sh";
-	argv[1] = (char *)"-c";
-	argv[2] = cmd;
-	argv[3] = NULL;
-	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-	    NULL, NULL, NULL, NULL, &status, &e)) {
-		perr(p, err, "Match exec '%s': %s", cmd, e->message);
-		g_error_free(e);
-		g_free(cmd);
-		return -1;
-	}
-	if (!WIFEXITED(status))
-		pwarn(p, "Match exec '%s' did not exit normally", cmd);
-	g_free(cmd);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? M_YES : M_NO;
-}
-
-/* One "criterion argument" pair; result is the Match so far (exec is not
- * run once the line cannot match any more). */
-static int
-match_one(struct pctx *p, const char *attr, const char *arg,
-	  const char *host, int result, GError **err)
-{
-	struct conf *c = p->c;
-	const char *ruser = c->user != NULL ? c->user : local_user();
-
-	if (g_ascii_strcasecmp(attr, "host") == 0)
-		return match_hostname(host, arg) == 1;
-	if (g_ascii_strcasecmp(attr, "originalhost") == 0)
-		return match_hostname(c->host_arg, arg) == 1;
-	if (g_ascii_strcasecmp(attr, "user") == 0)
-		return match_list(ruser, arg, FALSE) == 1;
-	if (g_ascii_strcasecmp(attr, "localuser") == 0)
-		return match_list(local_user(), arg, FALSE) == 1;
-	if (g_ascii_strcasecmp(attr, "exec") == 0) {
-		if (result != 1 || (p->flags & P_NEVER))
-			return M_SKIP;
-		return match_exec(p, arg, host, ruser, err);
-	}
-	pwarn(p, "unsupported Match criterion '%s', block skipped", attr);
-	return M_UNKNOWN;
-}
-
-/* Evaluate a Match line: 1 if it applies, 0 if not, -1 on error. */
-static int
-match_line(struct pctx *p, struct line *l, const char *host, GError **err)
-{
-	const char *attr, *arg;
-	int result = 1, nattr = 0, r;
-
-	while ((attr = next_arg(l)) != NULL) {
-		gboolean neg = *attr == '!';
-
-		attr += neg;
-		if (g_ascii_strcasecmp(attr, "all") == 0) {
-			if (nattr > 1 || l->next < l->av->len)
-				return perr(p, err, "'all' cannot be combined "
-				    "with other Match criteria");
-			return result && !neg;
-		}
-		nattr++;
-		if (g_ascii_strcasecmp(attr, "final") == 0 ||
-		    g_ascii_strcasecmp(attr, "canonical") == 0) {
-			if (p->want_final != NULL &&
-			    g_ascii_strcasecmp(attr, "final") == 0)
-				*p->want_final = TRUE;
-			if (((p->flags & P_FINAL) != 0) == neg)
-				result = 0;
-			continue;
-		}
-		arg = next_arg(l);
-		if (arg == NULL || *arg == '\0')
-			return perr(p, err, "missing argument for Match "
-			    "criterion '%s'", attr);
-		r = match_one(p, attr, arg, host, result, err);
-		if (r < 0)
-			return -1;
-		if (r == M_UNKNOWN) {
-			consume_args(l);
-			return 0;
-		}
-		if (r == M_REFUSED || ((r == M_YES || r == M_NO) &&
-		    r == (int)neg))
-			result = 0;
-	}
-	if (nattr == 0)
-		return perr(p, err, "Match needs at least one criterion");
-	return result;
-}
-
-/* Match host compares with HostName (%h expanded) if set, else with the
- * host as typed; originalhost always with the host as typed. */
-static int
-parse_match(struct pctx *p, const struct keyword *k, struct line *l,
-	    GError **err)
-{
-	GError *e = NULL;
-	char *host;
-	int r;
-
-	(void)k;
-	if (p->file == NULL)
-		return not_an_option(p, l, err);
-	if ((host = resolved_hostname(p->c, FALSE, &e)) == NULL)
-		return perr_from(p, err, e);
-	r = match_line(p, l, host, err);
-	g_free(host);
-	if (r < 0)
-		return -1;
-	*p->active = (p->flags & P_NEVER) ? 0 : r;
-	return 0;
-}
 
 static int read_file(const struct pctx *from, const char *path,
 		     unsigned flags, int depth, int *active, GError **err);
@@ -1418,11 +868,12 @@ include_glob(struct pctx *p, const char *pattern, GError **err)
 	if (r == GLOB_NOMATCH)
 		return 0;
 	if (r != 0)
-		return perr(p, err, "Include: glob failed for '%s'", pattern);
+		return conf_perr(p, err, "Include: glob failed for '%s'",
+		    pattern);
 	for (i = 0; i < gl.gl_pathc && r >= 0; i++) {
 		if (p->depth + 1 > MAX_INCLUDE_DEPTH) {
-			r = perr(p, err, "Include nested more than %d levels "
-			    "deep", MAX_INCLUDE_DEPTH);
+			r = conf_perr(p, err, "Include nested more than %d "
+			    "levels deep", MAX_INCLUDE_DEPTH);
 			break;
 		}
 		r = read_file(p, gl.gl_pathv[i], flags, p->depth + 1,
@@ -1446,24 +897,25 @@ parse_include(struct pctx *p, const struct keyword *k, struct line *l,
 
 	(void)k;
 	if (p->file == NULL)
-		return not_an_option(p, l, err);
+		return conf_not_an_option(p, l, err);
 	while ((arg = next_arg(l)) != NULL) {
 		if (*arg == '\0')
-			return perr(p, err, "empty argument for '%s'", l->kw);
+			return conf_perr(p, err, "empty argument for '%s'",
+			    l->kw);
 		if (*arg == '~' && !(p->flags & P_USER))
-			return perr(p, err, "bad Include path '%s': '~' is "
-			    "only allowed in user files", arg);
+			return conf_perr(p, err, "bad Include path '%s': "
+			    "'~' is only allowed in user files", arg);
 		if (*arg == '/')
 			path = g_strdup(arg);
 		else if (*arg == '~')
-			path = expand_tilde(arg, &e);
+			path = conf_expand_tilde(arg, &e);
 		else if (p->flags & P_USER)
 			path = g_build_filename(conf_home(), ".ssh", arg,
 			    NULL);
 		else
 			path = g_build_filename(SYSTEM_DIR, arg, NULL);
 		if (path == NULL)
-			return perr_from(p, err, e);
+			return conf_perr_from(p, err, e);
 		r = include_glob(p, path, err);
 		g_free(path);
 		if (r < 0)
@@ -1486,8 +938,8 @@ static const parse_fn parsers[K_NKINDS] = {
 	[K_IGNUNK] = parse_ignunk,
 	[K_JUMP] = parse_jump,
 	[K_PROXYCMD] = parse_proxycmd,
-	[K_HOST] = parse_host,
-	[K_MATCH] = parse_match,
+	[K_HOST] = conf_parse_host,
+	[K_MATCH] = conf_parse_match,
 	[K_INCLUDE] = parse_include,
 };
 
@@ -1544,7 +996,7 @@ ignored_unknown(const struct conf *c, const char *kw)
 	for (i = 0; i < c->ignore_unknown->len && r == 0; i++) {
 		const char *pat = g_ptr_array_index(c->ignore_unknown, i);
 
-		r = match_list(lower, pat, TRUE);
+		r = conf_match_list(lower, pat, TRUE);
 	}
 	g_free(lower);
 	return r == 1;
@@ -1574,19 +1026,19 @@ process_line(struct pctx *p, char *buf, GError **err)
 	l.kw = kw;
 	l.rest = s;
 	if (*s == '\0')
-		return perr(p, err, "missing argument for '%s'", kw);
+		return conf_perr(p, err, "missing argument for '%s'", kw);
 	if ((k = find_keyword(kw)) == NULL) {
 		if (ignored_unknown(p->c, kw))
 			return 0;
 		if (p->file == NULL)
-			return perr(p, err, "unknown option '%s'", kw);
-		return perr(p, err, "unknown keyword '%s'", kw);
+			return conf_perr(p, err, "unknown option '%s'", kw);
+		return conf_perr(p, err, "unknown keyword '%s'", kw);
 	}
 	if ((l.av = split_args(s)) == NULL)
-		return perr(p, err, "unterminated quote");
+		return conf_perr(p, err, "unterminated quote");
 	r = parsers[k->kind](p, k, &l, err);
 	if (r == 0 && l.next < l.av->len)
-		r = perr(p, err, "extra arguments for '%s'", kw);
+		r = conf_perr(p, err, "extra arguments for '%s'", kw);
 	g_ptr_array_unref(l.av);
 	return r;
 }
@@ -1694,20 +1146,6 @@ read_pass(struct conf *c, const char *user_file, const char *system_file,
 	return r < 0 ? -1 : 0;
 }
 
-/* "%" doubled, so that a later %h expansion gives s back. */
-static char *
-escape_percent(const char *s)
-{
-	GString *o = g_string_new(NULL);
-
-	for (; *s != '\0'; s++) {
-		if (*s == '%')
-			g_string_append_c(o, '%');
-		g_string_append_c(o, *s);
-	}
-	return g_string_free(o, FALSE);
-}
-
 /* As ssh does for "Match final": after the first pass, HostName becomes
  * the final (expanded, lowercased) name, and the files are read again
  * with Host patterns matched against it. Values set in the first pass
@@ -1724,10 +1162,10 @@ conf_read_files(struct conf *c, const char *user_file,
 	    err);
 	if (r < 0 || !want_final)
 		return r;
-	if ((host = resolved_hostname(c, TRUE, err)) == NULL)
+	if ((host = conf_resolved_hostname(c, TRUE, err)) == NULL)
 		return -1;
 	g_free(c->hostname);
-	c->hostname = escape_percent(host);
+	c->hostname = conf_escape_percent(host);
 	r = read_pass(c, user_file, system_file, host, P_FINAL, NULL, err);
 	g_free(host);
 	return r;
@@ -1744,14 +1182,14 @@ conf_set_option(struct conf *c, const char *kw_and_value, GError **err)
 	p.host = c->host_arg;
 	p.active = &active;
 	if (kw_and_value[strspn(kw_and_value, WS)] == '\0')
-		return perr(&p, err, "empty option");
+		return conf_perr(&p, err, "empty option");
 	buf = g_strdup(kw_and_value);
 	r = process_line(&p, buf, err);
 	g_free(buf);
 	return r;
 }
 
-/* ---- object, defaults --------------------------------------------------- */
+/* ---- the object --------------------------------------------------------- */
 
 struct conf *
 conf_new(const char *host_arg)
@@ -1814,169 +1252,6 @@ conf_free(struct conf *c)
 	g_free(c);
 }
 
-static void
-set_default(int *field, int value)
-{
-	if (*field == CONF_UNSET)
-		*field = value;
-}
-
-static void
-add_defaults(GPtrArray *a, const char *const *names)
-{
-	if (a->len > 0)
-		return;
-	for (; *names != NULL; names++)
-		g_ptr_array_add(a, g_strdup(*names));
-}
-
-static const char *const default_ids[] = {
-	"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk",
-	"~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss",
-	"~/.ssh/id_dsa", NULL
-};
-static const char *const default_user_hosts[] = {
-	"~/.ssh/known_hosts", "~/.ssh/known_hosts2", NULL
-};
-static const char *const default_global_hosts[] = {
-	SYSTEM_DIR "/ssh_known_hosts", SYSTEM_DIR "/ssh_known_hosts2", NULL
-};
-
-/* Expand every entry of a (in place). */
-static int
-expand_all(GPtrArray *a, const struct tokens *t, const char *what,
-	   GError **err)
-{
-	guint i;
-
-	for (i = 0; i < a->len; i++) {
-		char *v = expand_path(g_ptr_array_index(a, i), t, what, err);
-
-		if (v == NULL)
-			return -1;
-		g_free(g_ptr_array_index(a, i));
-		g_ptr_array_index(a, i) = v;
-	}
-	return 0;
-}
-
-/* The values of c->raw that ssh expands before -G prints them (ssh.c):
- * paths fully, RemoteCommand its %-tokens, RevokedHostKeys its ~ only. A
- * value that does not expand stays as written: rfs does not use it. */
-static void
-finish_raw(struct conf *c, const struct tokens *t)
-{
-	static const char *const names[] = {
-		"controlpath", "forwardagent", "remotecommand",
-		"revokedhostkeys",
-	};
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(names); i++) {
-		GPtrArray *a = g_hash_table_lookup(c->raw, names[i]);
-		const char *v;
-		char *x;
-
-		if (a == NULL || a->len == 0)
-			continue;
-		v = g_ptr_array_index(a, 0);
-		if (i == 1 && state_value(st_flag, v) >= 0)
-			continue;	/* ForwardAgent yes/no */
-		if (i == 2)
-			x = expand_tokens(v, t, names[i], NULL);
-		else if (i == 3)
-			x = expand_tilde(v, NULL);
-		else
-			x = expand_path(v, t, names[i], NULL);
-		if (x == NULL)
-			continue;
-		g_free(g_ptr_array_index(a, 0));
-		g_ptr_array_index(a, 0) = x;
-	}
-}
-
-/* The names and paths, once hostname, user and port are final. As in
- * ssh.c, GlobalKnownHostsFile is used as written. */
-static int
-finish_paths(struct conf *c, GError **err)
-{
-	struct tokens t;
-	const char *a = c->identity_agent;
-	char *v;
-	guint i;
-	int r = -1;
-
-	add_defaults(c->identity_files, default_ids);
-	add_defaults(c->user_known_hosts, default_user_hosts);
-	add_defaults(c->global_known_hosts, default_global_hosts);
-	if (c->identity_files_raw != NULL)
-		g_ptr_array_unref(c->identity_files_raw);
-	c->identity_files_raw = g_ptr_array_new_with_free_func(g_free);
-	for (i = 0; i < c->identity_files->len; i++)
-		g_ptr_array_add(c->identity_files_raw,
-		    g_strdup(g_ptr_array_index(c->identity_files, i)));
-
-	tok_fill(&t, c, c->hostname, c->user);
-	if (expand_all(c->identity_files, &t, "IdentityFile", err) < 0 ||
-	    expand_all(c->user_known_hosts, &t, "UserKnownHostsFile",
-	    err) < 0)
-		goto out;
-	if (a != NULL && strcmp(a, "none") != 0 &&
-	    strcmp(a, "SSH_AUTH_SOCK") != 0 && !(a[0] == '$' && a[1] != '{')) {
-		if ((v = expand_path(a, &t, "IdentityAgent", err)) == NULL)
-			goto out;
-		g_free(c->identity_agent);
-		c->identity_agent = v;
-	}
-	finish_raw(c, &t);
-	r = 0;
-out:
-	tok_free(&t);
-	return r;
-}
-
-int
-conf_finish(struct conf *c, GError **err)
-{
-	char *h;
-
-	if (c->finished)
-		return 0;
-	if ((h = resolved_hostname(c, TRUE, err)) == NULL)
-		return -1;
-	g_free(c->hostname);
-	c->hostname = h;
-	if (c->user == NULL)
-		c->user = g_strdup(local_user());
-	c->preferred_auth_given = c->preferred_auth != NULL;
-	if (c->preferred_auth == NULL)
-		c->preferred_auth = g_strdup(DEFAULT_PREFAUTH);
-	if (c->host_key_alias != NULL)
-		lowercase(c->host_key_alias);
-	set_default(&c->port, 22);
-	set_default(&c->identities_only, 0);
-	set_default(&c->pubkey_auth, 1);
-	set_default(&c->password_auth, 1);
-	set_default(&c->kbdint_auth, 1);
-	set_default(&c->server_alive_interval, 0);
-	set_default(&c->server_alive_count_max, 3);
-	set_default(&c->compression, 0);
-	set_default(&c->strict_host_key_checking, CONF_SHKC_ASK);
-	set_default(&c->hash_known_hosts, 0);
-	set_default(&c->address_family, CONF_AF_ANY);
-	set_default(&c->batch_mode, 0);
-	set_default(&c->number_of_password_prompts, 3);
-	if (c->proxy_jump != NULL &&
-	    g_ascii_strcasecmp(c->proxy_jump, "none") == 0)
-		g_clear_pointer(&c->proxy_jump, g_free);
-	if (c->proxy_command != NULL &&
-	    g_ascii_strcasecmp(c->proxy_command, "none") == 0)
-		g_clear_pointer(&c->proxy_command, g_free);
-	if (finish_paths(c, err) < 0)
-		return -1;
-	c->finished = TRUE;
-	return 0;
-}
 
 const char *
 conf_agent_socket(const struct conf *c)

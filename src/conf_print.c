@@ -1,6 +1,7 @@
-/* conf_print: `rfs -G`, the resolved ssh_config as OpenSSH 9.2 (Debian)
- * prints it with `ssh -G` (readconf.c dump_client_config()): the same keys
- * in the same order and spelling, so that the two outputs can be diffed.
+/* conf_print: the defaults conf_finish() fills in (at the end), and
+ * `rfs -G`, the resolved ssh_config as OpenSSH 9.2 (Debian) prints it
+ * with `ssh -G` (readconf.c dump_client_config()): the same keys in the
+ * same order and spelling, so that the two outputs can be diffed.
  *
  * Keys rfs acts on print the value rfs uses. Keys rfs only accepts print
  * what ssh would: the value kept in c->raw, put in ssh's form (yes/no
@@ -14,6 +15,7 @@
 
 #include "rfs/conf.h"
 #include "rfs/util.h"
+#include "conf_int.h"
 
 /* OpenSSH 9.2's default lists (myproposal.h, with OpenSSL). */
 #define DEF_CIPHERS "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr," \
@@ -151,49 +153,6 @@ raw_join(const struct conf *c, const char *kw, const char *sep)
 	return g_string_free(o, FALSE);
 }
 
-/* OpenSSH's convtime(): "90", "1h30m" -> seconds; -1 if invalid. */
-static long
-conv_time(const char *s)
-{
-	long total = 0;
-
-	if (*s == '\0')
-		return -1;
-	while (*s != '\0') {
-		char *end;
-		long v = strtol(s, &end, 10), mult = 1;
-
-		if (!g_ascii_isdigit(*s) || v < 0 || v > G_MAXINT)
-			return -1;
-		switch (g_ascii_tolower(*end)) {
-		case '\0':
-			break;
-		case 's':
-			end++;
-			break;
-		case 'm':
-			mult = 60, end++;
-			break;
-		case 'h':
-			mult = 3600, end++;
-			break;
-		case 'd':
-			mult = 86400, end++;
-			break;
-		case 'w':
-			mult = 604800, end++;
-			break;
-		default:
-			return -1;
-		}
-		total += v * mult;
-		if (total > G_MAXINT)
-			return -1;
-		s = end;
-	}
-	return total;
-}
-
 /* ---- one function per kind of key --------------------------------------- */
 
 struct pkey;
@@ -278,7 +237,7 @@ p_num(GString *o, const struct conf *c, const struct pkey *k,
 	(void)d;
 	if (v == NULL)
 		line(o, k->name, k->dflt);
-	else if (k->arg != NULL && (n = conv_time(v)) >= 0)
+	else if (k->arg != NULL && (n = conf_conv_time(v)) >= 0)
 		g_string_append_printf(o, "%s %ld\n", k->name, n);
 	else
 		line(o, k->name, v);
@@ -517,9 +476,9 @@ p_addkeys(GString *o, const struct conf *c, const struct pkey *k,
 
 	(void)d;
 	if (v != NULL && a->len == 2 && strcmp(v, "confirm") == 0)
-		t = conv_time(g_ptr_array_index(a, 1));
+		t = conf_conv_time(g_ptr_array_index(a, 1));
 	else if (v != NULL && word_value(w_confirm, v) < 0)
-		t = conv_time(v);
+		t = conf_conv_time(v);
 	if (t > 0)
 		g_string_append_printf(o, "addkeystoagent%s %ld\n",
 		    a->len == 2 ? " confirm" : "", t);
@@ -589,7 +548,7 @@ p_persist(GString *o, const struct conf *c, const struct pkey *k,
 	if (v == NULL || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
 		line(o, k->name, "no");
 	else if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
-	    (t = conv_time(v)) == 0)
+	    (t = conf_conv_time(v)) == 0)
 		line(o, k->name, "yes");
 	else if (t > 0)
 		g_string_append_printf(o, "%s %ld\n", k->name, t);
@@ -703,7 +662,7 @@ p_rekey(GString *o, const struct conf *c, const struct pkey *k,
 	const char *t = a != NULL && a->len > 1 ? g_ptr_array_index(a, 1) :
 	    "0";
 	long long n = strcmp(b, "default") == 0 ? 0 : scaled(b);
-	long s = strcmp(t, "none") == 0 ? 0 : conv_time(t);
+	long s = strcmp(t, "none") == 0 ? 0 : conf_conv_time(t);
 
 	(void)d;
 	if (n < 0 || s < 0) {
@@ -995,4 +954,58 @@ conf_dump(const struct conf *c, const struct conf_algs *dflt)
 	for (i = 0; i < G_N_ELEMENTS(pkeys); i++)
 		pkeys[i].print(o, c, &pkeys[i], dflt);
 	return g_string_free(o, FALSE);
+}
+
+/* ---- defaults ----------------------------------------------------------- */
+
+#define DEFAULT_PREFAUTH	"publickey,keyboard-interactive,password"
+
+static void
+set_default(int *field, int value)
+{
+	if (*field == CONF_UNSET)
+		*field = value;
+}
+
+int
+conf_finish(struct conf *c, GError **err)
+{
+	char *h;
+
+	if (c->finished)
+		return 0;
+	if ((h = conf_resolved_hostname(c, TRUE, err)) == NULL)
+		return -1;
+	g_free(c->hostname);
+	c->hostname = h;
+	if (c->user == NULL)
+		c->user = g_strdup(conf_local_user());
+	c->preferred_auth_given = c->preferred_auth != NULL;
+	if (c->preferred_auth == NULL)
+		c->preferred_auth = g_strdup(DEFAULT_PREFAUTH);
+	if (c->host_key_alias != NULL)
+		conf_lowercase(c->host_key_alias);
+	set_default(&c->port, 22);
+	set_default(&c->identities_only, 0);
+	set_default(&c->pubkey_auth, 1);
+	set_default(&c->password_auth, 1);
+	set_default(&c->kbdint_auth, 1);
+	set_default(&c->server_alive_interval, 0);
+	set_default(&c->server_alive_count_max, 3);
+	set_default(&c->compression, 0);
+	set_default(&c->strict_host_key_checking, CONF_SHKC_ASK);
+	set_default(&c->hash_known_hosts, 0);
+	set_default(&c->address_family, CONF_AF_ANY);
+	set_default(&c->batch_mode, 0);
+	set_default(&c->number_of_password_prompts, 3);
+	if (c->proxy_jump != NULL &&
+	    g_ascii_strcasecmp(c->proxy_jump, "none") == 0)
+		g_clear_pointer(&c->proxy_jump, g_free);
+	if (c->proxy_command != NULL &&
+	    g_ascii_strcasecmp(c->proxy_command, "none") == 0)
+		g_clear_pointer(&c->proxy_command, g_free);
+	if (conf_finish_paths(c, err) < 0)
+		return -1;
+	c->finished = TRUE;
+	return 0;
 }

@@ -599,12 +599,15 @@ void xport_set_user_timeout(struct xport *x, int ms)
 
 /* ---- ProxyCommand ---- */
 
-/* Expand %h %p %r %n %% in a ProxyCommand. Host and user are checked
- * first: they reach a shell (sshfs had a command injection there). */
+/* Expand %h %p %r %n %% in a ProxyCommand (conf's expander, with these
+ * tokens only). Host and user are checked first: they reach a shell
+ * (sshfs had a command injection there). */
 static char *proxy_expand(const char *cmd, const struct conf *c,
 			  GError **err)
 {
-	GString *o = g_string_new(NULL);
+	struct conf_tokens t = { 0 };
+	GError *e = NULL;
+	char port[16], *r;
 
 	if (!util_valid_host(c->hostname) || !util_valid_host(c->host_arg) ||
 	    strspn(c->user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
@@ -612,28 +615,20 @@ static char *proxy_expand(const char *cmd, const struct conf *c,
 		rfs_set_error(err, RFS_EXIT_USAGE, "ProxyCommand: refusing to "
 			      "put host '%s' or user '%s' into a shell command",
 			      c->hostname, c->user);
-		g_string_free(o, TRUE);
 		return NULL;
 	}
-	for (const char *p = cmd; *p; p++) {
-		if (*p != '%' || !p[1]) {
-			g_string_append_c(o, *p);
-			continue;
-		}
-		switch (*++p) {
-		case 'h': g_string_append(o, c->hostname); break;
-		case 'n': g_string_append(o, c->host_arg); break;
-		case 'r': g_string_append(o, c->user); break;
-		case 'p': g_string_append_printf(o, "%d", c->port); break;
-		case '%': g_string_append_c(o, '%'); break;
-		default:
-			rfs_set_error(err, RFS_EXIT_USAGE, "ProxyCommand: "
-				      "unknown token %%%c", *p);
-			g_string_free(o, TRUE);
-			return NULL;
-		}
+	snprintf(port, sizeof(port), "%d", c->port);
+	conf_tokens_add(&t, 'h', c->hostname);
+	conf_tokens_add(&t, 'n', c->host_arg);
+	conf_tokens_add(&t, 'r', c->user);
+	conf_tokens_add(&t, 'p', port);
+	r = conf_expand_tokens(cmd, &t, "ProxyCommand", &e);
+	conf_tokens_clear(&t);
+	if (!r) {
+		rfs_set_error(err, RFS_EXIT_USAGE, "%s", e->message);
+		g_error_free(e);
 	}
-	return g_string_free(o, FALSE);
+	return r;
 }
 
 /* Run the ProxyCommand with a socketpair as its stdin and stdout; the

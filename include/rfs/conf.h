@@ -192,4 +192,27 @@ void conf_set_home_for_tests(const char *home);
  * for "$NAME"; else the expanded path. Points into the environment or c. */
 const char *conf_agent_socket(const struct conf *c);
 
+/* %-tokens, as ssh_config(5) TOKENS: a letter each, and its value. One
+ * expander for every keyword that takes them, conf's and the transport's
+ * (ProxyCommand). Fill with conf_tokens_add(), then conf_tokens_clear(). */
+#define CONF_MAX_TOKENS 12
+
+struct conf_tokens {
+	int n;
+	char key[CONF_MAX_TOKENS];
+	char *val[CONF_MAX_TOKENS];
+};
+
+/* Add %key -> val (copied; NULL is ""). At most CONF_MAX_TOKENS. */
+void conf_tokens_add(struct conf_tokens *t, char key, const char *val);
+/* Free the values; t is empty again. */
+void conf_tokens_clear(struct conf_tokens *t);
+
+/* s with each %x replaced by t's value for x and %% by %. Returns a string
+ * to g_free(), or NULL with *err (CONF_ERROR) for a key t lacks ("WHAT:
+ * unknown token '%z' in 'S'") or a lone % at the end ("WHAT: '%' at the
+ * end of 'S'"); what names the keyword. Pure; any thread. */
+char *conf_expand_tokens(const char *s, const struct conf_tokens *t,
+			 const char *what, GError **err);
+
 #endif

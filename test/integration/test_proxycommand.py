@@ -43,3 +43,20 @@ def test_proxycommand_refuses_shell_metacharacters(rfs, sshd, tmp_path):
     assert r.rc != 0
     assert 'ProxyCommand' in r.stderr or 'host' in r.stderr.lower()
     assert not (tmp_path / 'pwned').exists()
+
+
+def test_proxycommand_tokens(rfs, sshd, tmp_path):
+    """ProxyCommand's %-tokens go through conf's one expander: an unknown
+    token or a lone '%' at the end is a usage error (exit 1) naming it,
+    and nothing runs."""
+    marker = tmp_path / 'ran'
+    for cmd, msg in (('%z', "ProxyCommand: unknown token '%z'"),
+                     ('%', "ProxyCommand: '%' at the end of")):
+        cfg = tmp_path / 'tokens.conf'
+        cfg.write_text('Host tok\n  HostName 127.0.0.1\n'
+                       '  ProxyCommand /usr/bin/touch %s %%h %s\n'
+                       % (marker, cmd))
+        r = rfs.run(host='tok', config=str(cfg))
+        assert r.rc == 1, r.stderr
+        assert msg in r.stderr
+        assert not marker.exists()

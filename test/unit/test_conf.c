@@ -777,6 +777,47 @@ test_hostname_tokens(struct fx *f, gconstpointer d)
 	    "!HostName: unknown token '%p' in '%p.x'");
 }
 
+/* The one %-token expander, with a ProxyCommand's tokens (xport.c): a
+ * lone '%' at the end and an unknown token are errors, as for every
+ * other keyword (before it had one expander of its own, ProxyCommand
+ * kept a final '%' as it was). */
+static void
+test_expand_tokens(struct fx *f, gconstpointer d)
+{
+	struct conf_tokens t = { 0 };
+	GError *e = NULL;
+	char *s;
+
+	(void)f;
+	(void)d;
+	conf_tokens_add(&t, 'h', "gw.example");
+	conf_tokens_add(&t, 'n', "gw");
+	conf_tokens_add(&t, 'r', "bob");
+	conf_tokens_add(&t, 'p', "2222");
+	conf_tokens_add(&t, 'k', NULL);
+	s = conf_expand_tokens("nc %h %p # %n %r 100%%[%k]", &t, "ProxyCommand",
+	    &e);
+	g_assert_no_error(e);
+	g_assert_cmpstr(s, ==, "nc gw.example 2222 # gw bob 100%[]");
+	g_free(s);
+	s = conf_expand_tokens("nc %h %d", &t, "ProxyCommand", &e);
+	g_assert_null(s);
+	g_assert_error(e, CONF_ERROR, CONF_ERROR_FAILED);
+	g_assert_cmpstr(e->message, ==,
+	    "ProxyCommand: unknown token '%d' in 'nc %h %d'");
+	g_clear_error(&e);
+	s = conf_expand_tokens("nc %h %", &t, "ProxyCommand", &e);
+	g_assert_null(s);
+	g_assert_cmpstr(e->message, ==,
+	    "ProxyCommand: '%' at the end of 'nc %h %'");
+	g_clear_error(&e);
+	conf_tokens_clear(&t);
+	g_assert_cmpint(t.n, ==, 0);
+	s = conf_expand_tokens("a%%b", &t, "X", &e);
+	g_assert_cmpstr(s, ==, "a%b");
+	g_free(s);
+}
+
 /* ---- Match -------------------------------------------------------------- */
 
 static void
@@ -1921,6 +1962,7 @@ main(int argc, char **argv)
 	ADD("known-hosts-lists", test_known_hosts_lists);
 	ADD("known-hosts-none", test_known_hosts_none);
 	ADD("hostname-tokens", test_hostname_tokens);
+	ADD("expand-tokens", test_expand_tokens);
 	ADD("match-host", test_match_host);
 	ADD("match-originalhost", test_match_originalhost);
 	ADD("match-user", test_match_user);
