@@ -579,8 +579,10 @@ static int try_password(struct auth *a)
 	return rc == 0;
 }
 
-static struct auth *kbd_auth;	/* libssh2's callback has no user data
-				 * of ours; set only during the call */
+/* libssh2's callback has no user data of ours: set only during the call,
+ * per thread, as the reconnects of several connections (max_conns)
+ * authenticate at the same time on their own threads. */
+static __thread struct auth *kbd_auth;
 
 static void kbd_cb(const char *name, int name_len, const char *instr,
 		   int instr_len, int n, const LIBSSH2_USERAUTH_KBDINT_PROMPT *p,
