@@ -1116,6 +1116,23 @@ int xport_block_directions(struct xport *x)
 	return dir;
 }
 
+/* Our ProxyCommand, by PID: it should exit on EOF; SIGTERM, and SIGKILL
+ * after a second: this runs on the I/O thread (a reconnect) or at
+ * unmount, neither of which may wait for a command that ignores both. */
+static void stop_proxy(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;	/* reaped, or not ours to reap (ECHILD) */
+		g_usleep(10 * 1000);
+	}
+	log_warn("ProxyCommand (pid %d) still running a second after "
+		 "SIGTERM: SIGKILL", (int)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 void xport_close(struct xport *x)
 {
 	xport_set_blocking(x, 1);
@@ -1146,9 +1163,7 @@ void xport_close(struct xport *x)
 		x->sock = -1;
 	}
 	if (x->proxy_pid > 0) {
-		/* Our process, by PID: it should exit on EOF; make sure. */
-		kill(x->proxy_pid, SIGTERM);
-		waitpid(x->proxy_pid, NULL, 0);
+		stop_proxy(x->proxy_pid);
 		x->proxy_pid = 0;
 	}
 	g_clear_pointer(&x->last_rx, g_free);

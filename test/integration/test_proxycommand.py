@@ -60,3 +60,37 @@ def test_proxycommand_tokens(rfs, sshd, tmp_path):
         assert r.rc == 1, r.stderr
         assert msg in r.stderr
         assert not marker.exists()
+
+
+STUBBORN_PROXY = r'''
+import os, select, signal, socket, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+fds = {0: s.fileno(), s.fileno(): 1}
+while True:
+    r, _, _ = select.select(list(fds), [], [])
+    data = os.read(r[0], 65536)
+    if not data:
+        break
+    os.write(fds[r[0]], data)
+while True:         # a proxy that neither ends at EOF nor at SIGTERM
+    time.sleep(1)
+'''
+
+
+def test_stubborn_proxycommand_is_killed(rfs, sshd, remote, tmp_path):
+    """A ProxyCommand that ignores SIGTERM and stays after EOF: unmounting
+    ends rfs all the same (issue 16: rfs waited for it forever), and the
+    proxy is killed by PID."""
+    proxy = write_file(tmp_path / 'stubborn.py', STUBBORN_PROXY)
+    cfg = tmp_path / 'stubborn.conf'
+    cfg.write_text('Host stubborn\n  HostName 127.0.0.1\n'
+                   '  ProxyCommand /usr/bin/python3 %s %%h %%p\n' % proxy)
+    m = rfs.mount(host='stubborn', config=str(cfg))
+    write_file(os.path.join(m.mnt, 'f'), b'via a stubborn proxy\n')
+    assert read_file(str(remote / 'f')) == b'via a stubborn proxy\n'
+    pids = find_pids_with_arg(str(proxy))
+    assert pids, 'no ProxyCommand process while mounted'
+    m.unmount()
+    assert wait_for(lambda: not find_pids_with_arg(str(proxy)), 5), \
+        'ProxyCommand left running'
