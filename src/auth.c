@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rfs/xport.h"
+#include "rfs/auth.h"
 #include "rfs/log.h"
 #include "rfs/util.h"
 

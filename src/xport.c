@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rfs/xport.h"
+#include "rfs/auth.h"
 #include "rfs/khosts.h"
 #include "rfs/loop.h"
 #include "rfs/log.h"

@@ -95,22 +95,4 @@ int xport_block_directions(struct xport *x);
  * shutdown(x->sock) it never waits on the network. */
 void xport_close(struct xport *x);
 
-/* auth.c: authenticate session as c->user in c->preferred_auth order.
- * AUTH_NO_PASSWORDS: the host key did not match and the connection goes
- * on anyway (StrictHostKeyChecking=no): nothing a man in the middle
- * could keep (password, keyboard-interactive answers) is sent. */
-#define AUTH_NO_PASSWORDS 1
-int auth_run(LIBSSH2_SESSION *s, const struct conf *c,
-	     const struct xport_opts *o, int flags, GError **err);
-
-/* Ask as ssh(1) does: on /dev/tty (echo off unless echo), or through
- * $SSH_ASKPASS as SSH_ASKPASS_REQUIRE and DISPLAY say, or (a secret, no
- * terminal, systemd running) systemd-ask-password. Returns the answer in
- * locked memory (free with auth_secret_free), or NULL: then *why is the
- * reason nobody was asked ("no terminal to ask for", to be followed by
- * what was wanted), or NULL when the user cancelled. Main thread. */
-char *auth_prompt(const struct conf *c, const struct xport_opts *o,
-		  const char *prompt, int echo, const char **why);
-void auth_secret_free(char *s);
-
 #endif
