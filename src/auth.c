@@ -409,12 +409,69 @@ static int key_encrypted(const char *txt)
 	return enc;
 }
 
+/* The .pub beside a key file, if there is one libssh2 can use: NULL for
+ * none; -1 in *skip for a security-key or certificate key (not
+ * supported: skipped with a warning). */
+static char *usable_pub(const char *file, int *skip)
+{
+	char *pub = g_strconcat(file, ".pub", NULL), *p = NULL;
+
+	*skip = 0;
+	if (access(pub, R_OK) < 0 || g_str_has_suffix(file, "-cert")) {
+		g_free(pub);
+		return NULL;
+	}
+	if (g_file_get_contents(pub, &p, NULL, NULL) &&
+	    (g_str_has_prefix(p, "sk-") || strstr(p, "-cert-v01@"))) {
+		log_warn("identity %s: security-key and certificate keys are "
+			 "not supported; skipped", file);
+		*skip = 1;
+	}
+	g_free(p);
+	return pub;
+}
+
+/* An encrypted key: as ssh, NumberOfPasswordPrompts tries, quiet between
+ * them; an empty answer moves on to the next key. 1 if it logged in. */
+static int try_key_passphrase(struct auth *a, const char *file)
+{
+	char *q = g_strdup_printf("Enter passphrase for key '%s': ", file);
+	char *what = g_strdup_printf("the passphrase for key '%s'", file);
+	int rc, ok = 0, bad = 0;
+
+	for (int i = 0; i < a->c->number_of_password_prompts && !ok; i++) {
+		char *pass = ask(a, q, 0, what);
+
+		if (!pass || !*pass) {
+			auth_secret_free(pass);
+			break;
+		}
+		a->sent = 1;
+		/* No .pub: libssh2 then decrypts the key before it sends
+		 * anything, and a wrong passphrase is LIBSSH2_ERROR_FILE
+		 * (with one, it is "Callback returned error"). */
+		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
+			(unsigned)strlen(a->c->user), NULL, file, pass);
+		auth_secret_free(pass);
+		ok = rc == 0;
+		bad = rc == LIBSSH2_ERROR_FILE ||
+		      rc == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED;
+		if (rc && !bad)
+			break;	/* decrypted, but the server said no */
+	}
+	if (bad)
+		note(a, "bad passphrase for key '%s'", file);
+	g_free(what);
+	g_free(q);
+	return ok;
+}
+
 static int try_key_file(struct auth *a, const char *file, gboolean given)
 {
 	struct stat st;
-	char *txt = NULL, *pub, *pass = NULL, *q, *what;
+	char *txt = NULL, *pub;
 	gsize txt_len = 0;
-	int rc, ok = 0, bad = 0;
+	int rc, ok = 0, skip;
 
 	if (stat(file, &st) < 0) {
 		if (given)
@@ -433,24 +490,10 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 		return 0;
 	}
 	no_dumps();	/* the key's text is in memory now */
-	pub = g_strconcat(file, ".pub", NULL);
-	if (access(pub, R_OK) < 0 || g_str_has_suffix(file, "-cert")) {
-		g_free(pub);
-		pub = NULL;
-	}
-	if (pub) {
-		char *p = NULL;
-
-		if (g_file_get_contents(pub, &p, NULL, NULL) &&
-		    (g_str_has_prefix(p, "sk-") || strstr(p, "-cert-v01@"))) {
-			log_warn("identity %s: security-key and certificate "
-				 "keys are not supported; skipped", file);
-			g_free(p);
-			goto out;
-		}
-		g_free(p);
-	}
-	if (!key_encrypted(txt)) {
+	pub = usable_pub(file, &skip);
+	if (skip) {
+		/* not tried */
+	} else if (!key_encrypted(txt)) {
 		log_debug("trying key %s", file);
 		a->sent = 1;
 		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
@@ -459,36 +502,9 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 		if (rc && rc != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
 		    rc != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
 			log_debug("key %s: %s", file, xport_error(a->s));
-		goto out;
+	} else {
+		ok = try_key_passphrase(a, file);
 	}
-	/* As ssh: NumberOfPasswordPrompts tries, quiet between them; an
-	 * empty answer moves on to the next key. */
-	q = g_strdup_printf("Enter passphrase for key '%s': ", file);
-	what = g_strdup_printf("the passphrase for key '%s'", file);
-	for (int i = 0; i < a->c->number_of_password_prompts && !ok; i++) {
-		pass = ask(a, q, 0, what);
-		if (!pass || !*pass)
-			break;
-		a->sent = 1;
-		/* No .pub: libssh2 then decrypts the key before it sends
-		 * anything, and a wrong passphrase is LIBSSH2_ERROR_FILE
-		 * (with one, it is "Callback returned error"). */
-		rc = libssh2_userauth_publickey_fromfile_ex(a->s, a->c->user,
-			(unsigned)strlen(a->c->user), NULL, file, pass);
-		auth_secret_free(pass);
-		pass = NULL;
-		ok = rc == 0;
-		bad = rc == LIBSSH2_ERROR_FILE ||
-		      rc == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED;
-		if (rc && !bad)
-			break;	/* decrypted, but the server said no */
-	}
-	if (bad)
-		note(a, "bad passphrase for key '%s'", file);
-	g_free(what);
-	g_free(q);
-out:
-	auth_secret_free(pass);
 	g_free(pub);
 	explicit_bzero(txt, txt_len);	/* the private key, maybe clear */
 	g_free(txt);

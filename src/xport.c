@@ -444,113 +444,138 @@ static int unknown_refused(const struct conf *c,
 
 /* 0 when the connection may go on; *mitm set when it goes on with a
  * key that does not match (StrictHostKeyChecking=no). */
+/* The key a server offered, as messages name it. */
+struct offered {
+	const unsigned char *key;
+	size_t len;
+	char *fp, *type, *label;
+};
+
+/* known_hosts has another key for the host. 0 to go on (only with
+ * StrictHostKeyChecking=no, and then *mitm), else -1 with *err. */
+static int key_mismatch(const struct conf *c, const struct khosts_check *chk,
+			const struct offered *k, int *mitm, GError **err)
+{
+	if (c->strict_host_key_checking == CONF_SHKC_NO) {
+		log_err("WARNING: HOST KEY MISMATCH for %s: %s:%u has a "
+			"different %s key (offered %s); continuing because "
+			"StrictHostKeyChecking=no, without password and "
+			"keyboard-interactive authentication (a man in the "
+			"middle would get them)", k->label, chk->file,
+			chk->line, type_label(k->type), k->fp);
+		*mitm = 1;
+		return 0;
+	}
+	/* ssh's hint: -R takes the name as known_hosts has it */
+	rfs_set_error(err, RFS_EXIT_HOSTKEY, "HOST KEY MISMATCH for %s: %s:%u "
+		      "has a different %s key (offered %s); someone may be "
+		      "intercepting the connection; if the key was really "
+		      "changed, remove the old one with: ssh-keygen -f \"%s\" "
+		      "-R \"%s\"", k->label, chk->file, chk->line,
+		      type_label(k->type), k->fp, chk->file, k->label);
+	return -1;
+}
+
+/* known_hosts does not know the host: refuse, add, or ask, as
+ * StrictHostKeyChecking says. 0 if the key is now trusted. */
+static int key_unknown(const struct conf *c, const struct xport_opts *o,
+		       const struct khosts_check *chk,
+		       const struct offered *k, GError **err)
+{
+	const char *why;
+	char *q;
+	int ans;
+
+	if (unknown_refused(c, chk, k->label, k->type, k->fp, err))
+		return -1;
+	switch (c->strict_host_key_checking) {
+	case CONF_SHKC_YES:
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is not "
+			      "known (%s %s) and StrictHostKeyChecking is yes",
+			      k->label, type_label(k->type), k->fp);
+		return -1;
+	case CONF_SHKC_NO:
+	case CONF_SHKC_ACCEPT_NEW:
+		return add_known(c, k->key, k->len, k->label, k->fp, k->type,
+				 err);
+	}
+	q = g_strdup_printf("The authenticity of host '%s' can't be "
+			    "established.\n%s key fingerprint is %s.\n%s"
+			    "Are you sure you want to continue connecting "
+			    "(yes/no/[fingerprint])? ", k->label,
+			    type_label(k->type), k->fp, chk->other_types ?
+			    "WARNING: keys of other types are known for this "
+			    "host, and the server did not offer them.\n" : "");
+	ans = confirm_key(c, o, q, k->fp, &why);
+	g_free(q);
+	if (ans == 1)
+		return add_known(c, k->key, k->len, k->label, k->fp, k->type,
+				 err);
+	if (ans == 0)
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is not "
+			      "known (%s %s) and was not accepted", k->label,
+			      type_label(k->type), k->fp);
+	else
+		rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is not "
+			      "known (%s %s); %s a confirmation", k->label,
+			      type_label(k->type), k->fp, why);
+	return -1;
+}
+
 static int check_hostkey(LIBSSH2_SESSION *s, const struct conf *c,
 			 const struct xport_opts *o, int *mitm, GError **err)
 {
-	size_t len = 0;
+	struct offered k = { 0 };
 	int ktype;
-	const unsigned char *key = (const unsigned char *)
-		libssh2_session_hostkey(s, &len, &ktype);
-	char **files = NULL, *fp = NULL, *type = NULL, *label = NULL, *q;
+	char **files = NULL;
 	struct khosts_check chk = { 0 };
-	const char *why;
 	GError *e = NULL;
-	int rc = -1, ans;
+	int rc = -1;
 
-	if (!key) {
+	k.key = (const unsigned char *)libssh2_session_hostkey(s, &k.len,
+								&ktype);
+	if (!k.key) {
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "server sent no host key");
 		return -1;
 	}
 	if (o->pin_key)
-		return check_pinned(c, o, key, len, err);
+		return check_pinned(c, o, k.key, k.len, err);
 	files = known_hosts_files(c);
-	fp = khosts_fingerprint(key, len);
-	type = khosts_key_type(key, len);
-	label = host_label(c);
-	if (check_revoked_file(c, key, len, label, err))
+	k.fp = khosts_fingerprint(k.key, k.len);
+	k.type = khosts_key_type(k.key, k.len);
+	k.label = host_label(c);
+	if (check_revoked_file(c, k.key, k.len, k.label, err))
 		goto out;
 	if (khosts_check((const char *const *)files, keyhost(c), keyport(c),
-			 key, len, &chk, &e)) {
+			 k.key, k.len, &chk, &e)) {
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "%s", e->message);
 		g_clear_error(&e);
 		goto out;
 	}
 	switch (chk.result) {
 	case KHOSTS_MATCH:
-		log_debug("host key %s %s found in %s:%u", type_label(type), fp,
-			  chk.file, chk.line);
+		log_debug("host key %s %s found in %s:%u", type_label(k.type),
+			  k.fp, chk.file, chk.line);
 		rc = 0;
 		break;
 	case KHOSTS_REVOKED:
 		rfs_set_error(err, RFS_EXIT_HOSTKEY, "the %s host key %s of %s "
-			      "is REVOKED in %s:%u", type_label(type), fp,
-			      label, chk.file, chk.line);
+			      "is REVOKED in %s:%u", type_label(k.type), k.fp,
+			      k.label, chk.file, chk.line);
 		break;
 	case KHOSTS_MISMATCH:
-		if (c->strict_host_key_checking == CONF_SHKC_NO) {
-			log_err("WARNING: HOST KEY MISMATCH for %s: %s:%u has a "
-				"different %s key (offered %s); continuing "
-				"because StrictHostKeyChecking=no, without "
-				"password and keyboard-interactive "
-				"authentication (a man in the middle would get "
-				"them)", label, chk.file, chk.line,
-				type_label(type), fp);
-			*mitm = 1;
-			rc = 0;
-			break;
-		}
-		/* ssh's hint: -R takes the name as known_hosts has it */
-		rfs_set_error(err, RFS_EXIT_HOSTKEY, "HOST KEY MISMATCH for %s: "
-			      "%s:%u has a different %s key (offered %s); "
-			      "someone may be intercepting the connection; if "
-			      "the key was really changed, remove the old one "
-			      "with: ssh-keygen -f \"%s\" -R \"%s\"",
-			      label, chk.file, chk.line, type_label(type), fp,
-			      chk.file, label);
+		rc = key_mismatch(c, &chk, &k, mitm, err);
 		break;
 	case KHOSTS_NOTFOUND:
-		if (unknown_refused(c, &chk, label, type, fp, err))
-			goto out;
-		switch (c->strict_host_key_checking) {
-		case CONF_SHKC_YES:
-			rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s "
-				      "is not known (%s %s) and "
-				      "StrictHostKeyChecking is yes", label,
-				      type_label(type), fp);
-			goto out;
-		case CONF_SHKC_NO:
-		case CONF_SHKC_ACCEPT_NEW:
-			rc = add_known(c, key, len, label, fp, type, err);
-			goto out;
-		}
-		q = g_strdup_printf("The authenticity of host '%s' can't be "
-				    "established.\n%s key fingerprint is %s.\n%s"
-				    "Are you sure you want to continue "
-				    "connecting (yes/no/[fingerprint])? ",
-				    label, type_label(type), fp,
-				    chk.other_types ? "WARNING: keys of other "
-				    "types are known for this host, and the "
-				    "server did not offer them.\n" : "");
-		ans = confirm_key(c, o, q, fp, &why);
-		g_free(q);
-		if (ans == 1)
-			rc = add_known(c, key, len, label, fp, type, err);
-		else if (ans == 0)
-			rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is "
-				      "not known (%s %s) and was not accepted",
-				      label, type_label(type), fp);
-		else
-			rfs_set_error(err, RFS_EXIT_HOSTKEY, "host key for %s is "
-				      "not known (%s %s); %s a confirmation",
-				      label, type_label(type), fp, why);
+		rc = key_unknown(c, o, &chk, &k, err);
 		break;
 	}
 out:
 	khosts_check_clear(&chk);
 	g_strfreev(files);
-	g_free(fp);
-	g_free(type);
-	g_free(label);
+	g_free(k.fp);
+	g_free(k.type);
+	g_free(k.label);
 	return rc;
 }
 
