@@ -79,7 +79,7 @@ int recon_connect(void *data, struct xport *x, char **why)
 /* ---- the link of each sftp_conn (I/O thread unless noted) ---- */
 
 /* Which connection of c's (-o max_conns) takes the next file. */
-struct sftp_conn *pick_conn(struct sftp_conn *c)
+struct sftp_conn *recon_pick_conn(struct sftp_conn *c)
 {
 	unsigned n, start;
 
@@ -150,14 +150,14 @@ static gint by_seq(gconstpointer a, gconstpointer b)
  * and those not sent yet; they wait up to reconnect_timeout. The rest
  * fail with EIO: their outcome is unknown. Without a reconnect everything
  * fails now. */
-void conn_fail(struct sftp_conn *c, const char *why)
+void recon_conn_fail(struct sftp_conn *c, const char *why)
 {
 	GQueue failed = G_QUEUE_INIT, again = G_QUEUE_INIT, lost = G_QUEUE_INIT;
 	GPtrArray *sent;
 	GHashTableIter it;
 	gpointer v;
 	int64_t now = loop_now_ms();
-	int st = get_state(c);
+	int st = sftp_get_state(c);
 
 	if (st == CONN_DOWN || st == CONN_CLOSED)
 		return;
@@ -174,7 +174,7 @@ void conn_fail(struct sftp_conn *c, const char *why)
 	g_ptr_array_sort(sent, by_seq);
 	pthread_mutex_lock(&c->lock);
 	c->state = c->reconnect ? CONN_DOWN : CONN_CLOSED;
-	state_changed(c);
+	sftp_state_changed(c);
 	st = c->state;
 	for (guint i = 0; i < sent->len; i++) {
 		struct sftp_req *q = sent->pdata[i];
@@ -201,10 +201,10 @@ void conn_fail(struct sftp_conn *c, const char *why)
 	c->reopening = 0;
 	pthread_mutex_unlock(&c->lock);
 	g_ptr_array_free(sent, TRUE);
-	drop_session(c, 0);
+	sftp_drop_session(c, 0);
 	report_link(c, 0);
 	while ((v = g_queue_pop_head(&lost)))
-		req_lost(v);
+		sftp_req_lost(v);
 	if (st == CONN_DOWN) {
 		if (!c->down_since)
 			c->down_since = now;
@@ -213,10 +213,10 @@ void conn_fail(struct sftp_conn *c, const char *why)
 			c->expire_timer = loop_add_timer(c->loop, 250,
 							 on_expire, c);
 	}
-	fail_queue(&failed, -EIO);
+	sftp_fail_queue(&failed, -EIO);
 }
 
-int64_t boottime_ms(void)
+int64_t recon_boottime_ms(void)
 {
 	struct timespec ts;
 
@@ -249,7 +249,7 @@ static int64_t oldest_pending(struct sftp_conn *c)
  * with nothing at all arriving drops the connection (and reconnects). A
  * suspend (boot time jumping ahead of monotonic time) probes at once. */
 /* An SSH keepalive wanting a reply: any answer proves the link alive;
- * on_watch() drops it if none comes within dead_ms. */
+ * recon_on_watch() drops it if none comes within dead_ms. */
 static void probe_now(struct sftp_conn *c)
 {
 	int next;
@@ -257,13 +257,13 @@ static void probe_now(struct sftp_conn *c)
 	libssh2_keepalive_send(c->session, &next);
 	c->probe_sent = loop_now_ms();
 	report_link(c, 0);	/* suspect until an answer */
-	pump(c);		/* send it now */
+	sftp_pump(c);		/* send it now */
 }
 
-long on_watch(struct loop *l, long long id, void *data)
+long recon_on_watch(struct loop *l, long long id, void *data)
 {
 	struct sftp_conn *c = data;
-	int64_t now = loop_now_ms(), boot = boottime_ms();
+	int64_t now = loop_now_ms(), boot = recon_boottime_ms();
 	int64_t rx, oldest, waiting = 0;
 	int resumed;
 
@@ -271,7 +271,7 @@ long on_watch(struct loop *l, long long id, void *data)
 	resumed = (boot - c->boot0) - (now - c->mono0) > 2000;
 	c->mono0 = now;
 	c->boot0 = boot;
-	if (!c->session || get_state(c) == CONN_DOWN)
+	if (!c->session || sftp_get_state(c) == CONN_DOWN)
 		return 500;
 	rx = xport_last_rx(&c->x);
 	report_link(c, !(c->probe_sent > rx));
@@ -285,7 +285,7 @@ long on_watch(struct loop *l, long long id, void *data)
 
 		snprintf(why, sizeof(why), "no answer from the server for "
 			 "%lld s", (long long)(now - MAX(rx, waiting)) / 1000);
-		conn_fail(c, why);
+		recon_conn_fail(c, why);
 		return 500;
 	}
 	if ((resumed || (oldest && now - oldest >= c->probe_ms &&
@@ -334,7 +334,7 @@ static int addr_is_ours(struct sftp_conn *c, struct nlmsghdr *nh)
 /* The machine's addresses changed (another network, a VPN, DHCP): probe
  * the link at once instead of waiting for a request to time out; if the
  * connection's own local address went away, drop it now. */
-void on_netlink(struct loop *l, int fd, int events, void *data)
+void recon_on_netlink(struct loop *l, int fd, int events, void *data)
 {
 	struct sftp_conn *c = data;
 	char buf[8192];
@@ -355,17 +355,17 @@ void on_netlink(struct loop *l, int fd, int events, void *data)
 				ours = 1;
 		}
 	}
-	if (!changed || !c->session || get_state(c) != CONN_UP)
+	if (!changed || !c->session || sftp_get_state(c) != CONN_UP)
 		return;
 	if (ours) {
-		conn_fail(c, "the connection's local address went away");
+		recon_conn_fail(c, "the connection's local address went away");
 		return;
 	}
 	log_info("local addresses changed: probing the link");
 	probe_now(c);
 }
 
-int netlink_open(void)
+int recon_netlink_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
 		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
@@ -412,13 +412,13 @@ static void reinit_done(struct sftp_reply *r, void *data)
 	struct sftp_conn *c = data;
 
 	if (r->err) {
-		conn_fail(c, "SFTP start-up failed after reconnect");
+		recon_conn_fail(c, "SFTP start-up failed after reconnect");
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	c->state = CONN_UP;
 	c->offline = 0;
-	state_changed(c);
+	sftp_state_changed(c);
 	pthread_mutex_unlock(&c->lock);
 	STATS_ADD(c, reconnects, 1);
 	log_err("reconnected after %lld ms (%d attempt%s); %u request%s in "
@@ -499,7 +499,7 @@ static void *recon_thread(void *data)
 	LIBSSH2_CHANNEL *ch[NLANES];
 	int n = 0, ok = j->connect(j->connect_data, &x, &why) == 0;
 
-	if (ok && !(n = open_lanes(&x, ch, &e))) {
+	if (ok && !(n = sftp_open_lanes(&x, ch, &e))) {
 		why = g_strdup(e->message);
 		g_clear_error(&e);
 		xport_close(&x);
@@ -529,7 +529,7 @@ static long on_reconnect(struct loop *l, long long id, void *data)
 	pthread_t t;
 
 	(void)l; (void)id;
-	if (get_state(c) != CONN_DOWN || c->job)
+	if (sftp_get_state(c) != CONN_DOWN || c->job)
 		return LOOP_TIMER_STOP;
 	j = g_new0(struct recon_job, 1);
 	pthread_mutex_init(&j->lock, NULL);
@@ -563,11 +563,11 @@ void recon_check(struct sftp_conn *c)
 	if (!done)
 		return;
 	c->job = NULL;
-	if (j->ok && get_state(c) == CONN_DOWN) {
+	if (j->ok && sftp_get_state(c) == CONN_DOWN) {
 		c->x = j->x;
 		memset(&j->x, 0, sizeof(j->x));
 		j->x.sock = -1;
-		install(c, j->ch, j->nch, reinit_done, c);
+		sftp_install(c, j->ch, j->nch, reinit_done, c);
 		j->nch = 0;
 	} else {
 		log_err("reconnect failed: %s",
@@ -597,14 +597,14 @@ static long on_expire(struct loop *l, long long id, void *data)
 			log_err("link down for %d s: operations fail with EIO "
 				"until it is back",
 				c->reconnect_timeout_ms / 1000);
-			state_changed(c);
+			sftp_state_changed(c);
 		}
 		c->offline = 1;
 		failed = c->incoming;
 		g_queue_init(&c->incoming);
 	}
 	pthread_mutex_unlock(&c->lock);
-	fail_queue(&failed, -EIO);
+	sftp_fail_queue(&failed, -EIO);
 	if (up) {
 		c->expire_timer = 0;
 		return LOOP_TIMER_STOP;

@@ -33,7 +33,7 @@ static void stats_rtt(struct sftp_conn *c, int64_t ms)
 	__atomic_store_n(&c->stats.rtt_ms8, s8, __ATOMIC_RELAXED);
 }
 
-void req_free(struct sftp_req *q)
+void sftp_req_free(struct sftp_req *q)
 {
 	if (q->bulk)
 		__atomic_fetch_sub(&q->bulk->bulk_pending, 1, __ATOMIC_RELAXED);
@@ -45,38 +45,38 @@ void req_free(struct sftp_req *q)
 	g_free(q);
 }
 
-void req_fail(struct sftp_req *q, int err)
+void sftp_req_fail(struct sftp_req *q, int err)
 {
 	struct sftp_reply r = { .err = err };
 
 	q->cb(&r, q->data);
-	req_free(q);
+	sftp_req_free(q);
 }
 
 /* Failed by the loss of its connection: r.lost tells the caller. */
-void req_lost(struct sftp_req *q)
+void sftp_req_lost(struct sftp_req *q)
 {
 	struct sftp_reply r = { .err = -EIO, .lost = 1 };
 
 	q->cb(&r, q->data);
-	req_free(q);
+	sftp_req_free(q);
 }
 
 /* For rfs status: since when the link is what it is. Under c->lock. */
-void state_changed(struct sftp_conn *c)
+void sftp_state_changed(struct sftp_conn *c)
 {
 	c->state_since = g_get_real_time() / G_USEC_PER_SEC;
 }
 
-static void set_state(struct sftp_conn *c, int state)
+static void sftp_set_state(struct sftp_conn *c, int state)
 {
 	pthread_mutex_lock(&c->lock);
 	c->state = state;
-	state_changed(c);
+	sftp_state_changed(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
-int get_state(struct sftp_conn *c)
+int sftp_get_state(struct sftp_conn *c)
 {
 	int st;
 
@@ -89,7 +89,7 @@ int get_state(struct sftp_conn *c)
 /* Free the sessions. Impolitely (the link is dead or the peer hostile),
  * shutdown() first, so libssh2's goodbye writes fail at once instead of
  * blocking; politely (unmount), say goodbye with a short timeout. */
-void drop_session(struct sftp_conn *c, int polite)
+void sftp_drop_session(struct sftp_conn *c, int polite)
 {
 	if (c->sock >= 0) {
 		loop_del_fd(c->loop, c->sock);
@@ -113,17 +113,17 @@ void drop_session(struct sftp_conn *c, int polite)
 	}
 }
 
-void fail_queue(GQueue *q, int err)
+void sftp_fail_queue(GQueue *q, int err)
 {
 	struct sftp_req *r;
 
 	while ((r = g_queue_pop_head(q)))
-		req_fail(r, err);
+		sftp_req_fail(r, err);
 }
 
 /* ---- building requests ---- */
 
-struct sftp_req *req_new(uint8_t type, uint8_t want, size_t hint)
+struct sftp_req *sftp_req_new(uint8_t type, uint8_t want, size_t hint)
 {
 	struct sftp_req *q = g_new0(struct sftp_req, 1);
 
@@ -137,7 +137,7 @@ struct sftp_req *req_new(uint8_t type, uint8_t want, size_t hint)
 	return q;
 }
 
-void ignore_reply(struct sftp_reply *r, void *data)
+void sftp_ignore_reply(struct sftp_reply *r, void *data)
 {
 	(void)r; (void)data;
 }
@@ -153,12 +153,12 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	int64_t now;
 
 	for (int i = 0; i < 2 && qs[i]; i++) {
-		qs[i]->cb = cbs[i] ? cbs[i] : ignore_reply;
+		qs[i]->cb = cbs[i] ? cbs[i] : sftp_ignore_reply;
 		qs[i]->data = data;
 		buf_set_u32(&qs[i]->pkt, 0, (uint32_t)(qs[i]->pkt.len - 4));
 	}
 	if (q->file)		/* its handle's connection; route() the lane */
-		c = bind_file(c, q->file);
+		c = sftp_file_bind(c, q->file);
 	if (q->type == SSH_FXP_READ || q->type == SSH_FXP_WRITE) {
 		q->bulk = c;
 		__atomic_fetch_add(&c->bulk_pending, 1, __ATOMIC_RELAXED);
@@ -173,7 +173,7 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 		qs[i]->owner = c;
 	__atomic_fetch_add(&c->in_flight, then ? 2 : 1, __ATOMIC_RELAXED);
 	/* Queued even when the link is gone for good or past
-	 * reconnect_timeout: pump() fails them on the I/O thread, never on
+	 * reconnect_timeout: sftp_pump() fails them on the I/O thread, never on
 	 * the caller's (it may hold a lock its callback takes). */
 	pthread_mutex_lock(&c->lock);
 	now = loop_now_ms();
@@ -198,7 +198,7 @@ static struct sftp_req *lstat_if(sftp_done_cb stat_cb, const char *path)
 
 	if (!stat_cb)
 		return NULL;
-	q = req_new(SSH_FXP_LSTAT, SSH_FXP_ATTRS, strlen(path));
+	q = sftp_req_new(SSH_FXP_LSTAT, SSH_FXP_ATTRS, strlen(path));
 	buf_put_cstring(&q->pkt, path);
 	return q;
 }
@@ -225,7 +225,7 @@ static void submit_path(struct sftp_conn *c, struct sftp_req *q,
 	struct sftp_conn *w;
 	uint8_t lane;
 
-	if (writers_find(path, &w, &lane)) {
+	if (sftp_file_writer(path, &w, &lane)) {
 		c = w;
 		q->lane = lane;
 	}
@@ -235,7 +235,7 @@ static void submit_path(struct sftp_conn *c, struct sftp_req *q,
 void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	       sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(type, want_for(type), strlen(path));
+	struct sftp_req *q = sftp_req_new(type, want_for(type), strlen(path));
 
 	buf_put_cstring(&q->pkt, path);
 	submit_path(c, q, path, cb, NULL, data);
@@ -257,7 +257,7 @@ static void put_handle(struct sftp_req *q, struct sftp_file *f)
 void sftp_handle(struct sftp_conn *c, uint8_t type,
 		 struct sftp_file *h, sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(type, want_for(type), h->len);
+	struct sftp_req *q = sftp_req_new(type, want_for(type), h->len);
 
 	put_handle(q, h);
 	submit(c, q, cb, data);
@@ -270,7 +270,7 @@ static struct sftp_conn *open_new(struct sftp_conn *c, const char *path,
 				  uint32_t pflags, const struct sftp_attrs *a,
 				  struct sftp_req **qp)
 {
-	struct sftp_req *q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE,
+	struct sftp_req *q = sftp_req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE,
 				     strlen(path) + 40);
 	struct sftp_attrs none = { 0 };
 	struct sftp_conn *w;
@@ -279,10 +279,10 @@ static struct sftp_conn *open_new(struct sftp_conn *c, const char *path,
 	buf_put_u32(&q->pkt, pflags);
 	buf_put_attrs(&q->pkt, a ? a : &none);
 	*qp = q;
-	if (writers_find(path, &w, &q->lane))
+	if (sftp_file_writer(path, &w, &q->lane))
 		return w;
 	q->lane = LANE_BULK;
-	return pick_conn(c);
+	return recon_pick_conn(c);
 }
 
 void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
@@ -308,7 +308,8 @@ void sftp_read_into(struct sftp_conn *c, struct sftp_file *h,
 		    uint64_t off, uint32_t len, void *dest,
 		    sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, h->len + 16);
+	struct sftp_req *q = sftp_req_new(SSH_FXP_READ, SSH_FXP_DATA,
+					  h->len + 16);
 
 	put_handle(q, h);
 	buf_put_u64(&q->pkt, off);
@@ -328,7 +329,7 @@ void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 		uint64_t off, const void *buf, size_t len,
 		sftp_done_cb cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_WRITE, 0, h->len + len + 16);
+	struct sftp_req *q = sftp_req_new(SSH_FXP_WRITE, 0, h->len + len + 16);
 
 	put_handle(q, h);
 	buf_put_u64(&q->pkt, off);
@@ -341,7 +342,7 @@ void sftp_mkdir(struct sftp_conn *c, const char *path,
 		const struct sftp_attrs *a, sftp_done_cb cb,
 		sftp_done_cb stat_cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_MKDIR, 0, strlen(path) + 40);
+	struct sftp_req *q = sftp_req_new(SSH_FXP_MKDIR, 0, strlen(path) + 40);
 
 	buf_put_cstring(&q->pkt, path);
 	buf_put_attrs(&q->pkt, a);
@@ -350,7 +351,7 @@ void sftp_mkdir(struct sftp_conn *c, const char *path,
 
 static struct sftp_req *ext_new(const char *name, uint8_t want, size_t hint)
 {
-	struct sftp_req *q = req_new(SSH_FXP_EXTENDED, want,
+	struct sftp_req *q = sftp_req_new(SSH_FXP_EXTENDED, want,
 				     strlen(name) + hint);
 
 	buf_put_cstring(&q->pkt, name);
@@ -366,7 +367,7 @@ void sftp_setstat(struct sftp_conn *c, const char *path,
 	if (nofollow)
 		q = ext_new("lsetstat@openssh.com", 0, strlen(path) + 40);
 	else
-		q = req_new(SSH_FXP_SETSTAT, 0, strlen(path) + 40);
+		q = sftp_req_new(SSH_FXP_SETSTAT, 0, strlen(path) + 40);
 	buf_put_cstring(&q->pkt, path);
 	buf_put_attrs(&q->pkt, a);
 	submit_path(c, q, path, cb, stat_cb, data);
@@ -376,13 +377,13 @@ void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
 		   const struct sftp_attrs *a, sftp_done_cb cb,
 		   sftp_done_cb stat_cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, h->len + 40);
+	struct sftp_req *q = sftp_req_new(SSH_FXP_FSETSTAT, 0, h->len + 40);
 	struct sftp_req *st = NULL;
 
 	put_handle(q, h);
 	buf_put_attrs(&q->pkt, a);
 	if (stat_cb) {
-		st = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, h->len);
+		st = sftp_req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, h->len);
 		put_handle(st, h);
 	}
 	submit2(c, q, cb, st, stat_cb, data);
@@ -403,7 +404,7 @@ void sftp_rename(struct sftp_conn *c, const char *oldpath,
 	size_t n = strlen(oldpath) + strlen(newpath) + 8;
 
 	two_paths(c, posix ? ext_new("posix-rename@openssh.com", 0, n)
-			   : req_new(SSH_FXP_RENAME, 0, n),
+			   : sftp_req_new(SSH_FXP_RENAME, 0, n),
 		  oldpath, newpath, cb, data);
 }
 
@@ -413,7 +414,7 @@ void sftp_symlink(struct sftp_conn *c, const char *target,
 		  const char *linkpath, sftp_done_cb cb,
 		  sftp_done_cb stat_cb, void *data)
 {
-	struct sftp_req *q = req_new(SSH_FXP_SYMLINK, 0,
+	struct sftp_req *q = sftp_req_new(SSH_FXP_SYMLINK, 0,
 				     strlen(target) + strlen(linkpath) + 8);
 
 	buf_put_cstring(&q->pkt, target);
@@ -527,7 +528,7 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 			rep.type = type;
 			rep.gen = c->gen;
 			q->cb(&rep, q->data);
-			req_free(q);
+			sftp_req_free(q);
 		}
 		return rc == -EPROTONOSUPPORT ? 0 : rc;
 	}
@@ -600,13 +601,13 @@ static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
 	q->cb(r, q->data);
 	if (r->names)
 		sftp_wire_free_names(r->names, r->count);
-	req_free(q);
+	sftp_req_free(q);
 }
 
 /* ---- the I/O engine (I/O thread) ---- */
 
 /* Onto q->lane's output queue, with an id. */
-void send_req(struct sftp_conn *c, struct sftp_req *q)
+void sftp_send_req(struct sftp_conn *c, struct sftp_req *q)
 {
 	struct lane *L = &c->lanes[q->lane];
 
@@ -648,7 +649,7 @@ static int route(struct sftp_conn *c, struct sftp_req *q)
 		if (q->type == SSH_FXP_CLOSE && !f->reopening)
 			return ROUTE_DONE;
 		if (!f->reopening)
-			reopen_start(c, f);
+			sftp_file_reopen(c, f);
 		return ROUTE_PARK;
 	}
 	if (!q->file)
@@ -660,12 +661,12 @@ static int route(struct sftp_conn *c, struct sftp_req *q)
 			return HANDLE_LOST;
 		return c->reopening ? 0 : 1;
 	}
-	rc = file_ready(c, q->file);
+	rc = sftp_file_ready(c, q->file);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 || c->reopening)
 		return 0;
-	patch_handle(q);
+	sftp_file_patch_handle(q);
 	return 1;
 }
 
@@ -688,15 +689,15 @@ static void take_incoming(struct sftp_conn *c)
 		if (rc == ROUTE_PARK)
 			g_queue_push_tail(&q->file->parked, q);
 		else if (rc == ROUTE_DONE)
-			req_fail(q, 0);
+			sftp_req_fail(q, 0);
 		else if (rc > 0)
-			send_req(c, q);
+			sftp_send_req(c, q);
 		else if (rc == 0)
 			g_queue_push_tail(&c->held, q);
 		else if (rc == HANDLE_LOST)
-			req_lost(q);
+			sftp_req_lost(q);
 		else
-			req_fail(q, rc);
+			sftp_req_fail(q, rc);
 	}
 }
 
@@ -705,7 +706,7 @@ static void take_incoming(struct sftp_conn *c)
 #define DIRECT_OUT (32 * 1024)
 
 /* Write as much of lane i's queue as libssh2 takes. 0, or -1 after
- * conn_fail(). */
+ * recon_conn_fail(). */
 static int do_write(struct sftp_conn *c, int i)
 {
 	struct lane *L = &c->lanes[i];
@@ -745,7 +746,7 @@ static int do_write(struct sftp_conn *c, int i)
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
-			conn_fail(c, xport_error(c->session));
+			recon_conn_fail(c, xport_error(c->session));
 			return -1;
 		}
 		if (L->cur && (L->cur_off += (size_t)n) == L->cur->pkt.len)
@@ -799,7 +800,7 @@ static void end_direct(struct sftp_conn *c, int i)
 }
 
 /* Read lane i until EAGAIN, dispatching whole packets. 0 (1 if any
- * bytes came), or -1 after conn_fail(). */
+ * bytes came), or -1 after recon_conn_fail(). */
 static int do_read(struct sftp_conn *c, int i)
 {
 	struct lane *L = &c->lanes[i];
@@ -829,12 +830,13 @@ static int do_read(struct sftp_conn *c, int i)
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (n < 0) {
-			conn_fail(c, xport_error(c->session));
+			recon_conn_fail(c, xport_error(c->session));
 			return -1;
 		}
 		if (n == 0) {
 			if (libssh2_channel_eof(L->channel)) {
-				conn_fail(c, "the server closed the SFTP channel");
+				recon_conn_fail(c, "the server closed the "
+						"SFTP channel");
 				return -1;
 			}
 			break;
@@ -860,7 +862,7 @@ static int do_read(struct sftp_conn *c, int i)
 
 			if (plen == 0 || plen > SFTP_MAX_PACKET) {
 				log_err("protocol error: packet length %u", plen);
-				conn_fail(c, "protocol error from server");
+				recon_conn_fail(c, "protocol error from server");
 				return -1;
 			}
 			if (L->in.len - off - 4 < plen) {
@@ -872,7 +874,7 @@ static int do_read(struct sftp_conn *c, int i)
 				break;
 			}
 			if (dispatch(c, i, L->in.data + off + 4, plen)) {
-				conn_fail(c, "protocol error from server");
+				recon_conn_fail(c, "protocol error from server");
 				return -1;
 			}
 			/* A callback may have dropped the connection (and
@@ -903,7 +905,7 @@ static void update_poll(struct sftp_conn *c)
 
 /* Write and read until neither makes progress; decrypted data can sit
  * inside libssh2 while the socket is quiet, so always drain reads. */
-void pump(struct sftp_conn *c)
+void sftp_pump(struct sftp_conn *c)
 {
 	if (c->job)
 		recon_check(c);
@@ -918,7 +920,7 @@ void pump(struct sftp_conn *c)
 			while ((q = g_queue_pop_head(&c->incoming)))
 				g_queue_push_tail(&failed, q);
 		pthread_mutex_unlock(&c->lock);
-		fail_queue(&failed, -EIO);
+		sftp_fail_queue(&failed, -EIO);
 		return;
 	}
 	take_incoming(c);
@@ -943,13 +945,13 @@ void pump(struct sftp_conn *c)
 static void on_sock(struct loop *l, int fd, int events, void *data)
 {
 	(void)l; (void)fd; (void)events;
-	pump(data);
+	sftp_pump(data);
 }
 
 static void before_sleep(struct loop *l, void *data)
 {
 	(void)l;
-	pump(data);
+	sftp_pump(data);
 }
 
 /* ---- set-up ---- */
@@ -1015,7 +1017,7 @@ static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
 /* Open the lanes' channels into ch[]: how many (1 or NLANES), or 0 with
  * *err. A server that allows one channel per session (MaxSessions 1)
  * gets one lane for everything. */
-int open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES],
+int sftp_open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES],
 		      GError **err)
 {
 	GError *e = NULL;
@@ -1054,7 +1056,7 @@ static void lane_init_done(struct sftp_reply *r, void *data)
 /* Make c->x (with its n sftp channels ch) the connection: non-blocking,
  * polled, and an INIT queued on each lane; init_cb when all answered.
  * I/O thread, or before it exists. */
-void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
+void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 		    sftp_done_cb init_cb, void *data)
 {
 	c->session = c->x.session;
@@ -1081,14 +1083,14 @@ void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	c->init_left = n;
 	c->init_err = 0;
 	for (int i = 0; i < n; i++) {
-		struct sftp_req *q = req_new(SSH_FXP_INIT, 0, 8);
+		struct sftp_req *q = sftp_req_new(SSH_FXP_INIT, 0, 8);
 
 		buf_put_u32(&q->pkt, 3);
 		buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
 		q->cb = lane_init_done;
 		q->data = c;
 		q->lane = (uint8_t)i;
-		send_req(c, q);
+		sftp_send_req(c, q);
 	}
 }
 
@@ -1124,17 +1126,17 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->probe_ms = 5000;
 	c->dead_ms = 15000;
 	c->mono0 = loop_now_ms();
-	c->boot0 = boottime_ms();
+	c->boot0 = recon_boottime_ms();
 	loop_set_before_sleep(c->loop, before_sleep, c);
-	loop_add_timer(c->loop, 500, on_watch, c);
-	c->nl_fd = netlink_open();	/* best effort: probes come anyway */
+	loop_add_timer(c->loop, 500, recon_on_watch, c);
+	c->nl_fd = recon_netlink_open();	/* best effort: probes come anyway */
 	if (c->nl_fd >= 0)
-		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, on_netlink, c);
+		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, recon_on_netlink, c);
 
-	n = open_lanes(&c->x, ch, err);
+	n = sftp_open_lanes(&c->x, ch, err);
 	if (!n)
 		goto fail;
-	install(c, ch, n, init_done, &init);
+	sftp_install(c, ch, n, init_done, &init);
 	rc = sftp_conn_wait(c, timeout_ms);
 	if (init == -EPROTONOSUPPORT) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server "
@@ -1148,11 +1150,12 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 			      rc == -ETIMEDOUT ? " (timed out)" : "");
 		goto fail;
 	}
-	set_state(c, CONN_UP);
+	sftp_set_state(c, CONN_UP);
 	if (c->exts & SFTP_EXT_LIMITS) {
 		q = ext_new("limits@openssh.com", SSH_FXP_EXTENDED_REPLY, 0);
 		submit(c, q, limits_done, c);
-		if (sftp_conn_wait(c, timeout_ms) || get_state(c) != CONN_UP) {
+		if (sftp_conn_wait(c, timeout_ms) ||
+		    sftp_get_state(c) != CONN_UP) {
 			rfs_set_error(err, RFS_EXIT_PROTO, "protocol error "
 				      "from server (limits@openssh.com)");
 			goto fail;
@@ -1179,7 +1182,7 @@ static void wait_check(struct loop *l, void *data)
 {
 	struct sftp_conn *c = data;
 
-	pump(c);
+	sftp_pump(c);
 	for (int i = 0; i < NLANES; i++)
 		if (g_hash_table_size(c->lanes[i].pending))
 			return;
@@ -1220,7 +1223,7 @@ size_t sftp_conn_max_read(const struct sftp_conn *c) { return c->max_read; }
 size_t sftp_conn_max_write(const struct sftp_conn *c) { return c->max_write; }
 int sftp_conn_alive(const struct sftp_conn *c)
 {
-	int st = get_state((struct sftp_conn *)c);
+	int st = sftp_get_state((struct sftp_conn *)c);
 
 	return st == CONN_UP || st == CONN_INIT;
 }
@@ -1278,7 +1281,7 @@ void sftp_conn_free(struct sftp_conn *c)
 			g_queue_push_tail(&failed, v);
 		g_hash_table_steal_all(c->lanes[i].pending);
 	}
-	fail_queue(&failed, -EIO);
+	sftp_fail_queue(&failed, -EIO);
 	/* Their callbacks may queue more (a listing's CLOSE): fail those. */
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
@@ -1287,9 +1290,9 @@ void sftp_conn_free(struct sftp_conn *c)
 		pthread_mutex_unlock(&c->lock);
 		if (g_queue_is_empty(&failed))
 			break;
-		fail_queue(&failed, -EIO);
+		sftp_fail_queue(&failed, -EIO);
 	}
-	drop_session(c, 1);
+	sftp_drop_session(c, 1);
 	if (c->nl_fd >= 0) {
 		loop_del_fd(c->loop, c->nl_fd);
 		close(c->nl_fd);
@@ -1340,7 +1343,7 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 		  c->state == CONN_UP ? SFTP_LINK_UP : SFTP_LINK_RECONNECTING;
 	s->link_since = c->state_since;
 	pthread_mutex_unlock(lock);
-	s->open_handles = (unsigned)g_atomic_int_get(&files_alive);
+	s->open_handles = sftp_file_count();
 	s->rtt_ms8 = LOAD(c, rtt_ms8);
 	s->conns = MAX(c->nall, 1u);
 	s->channels = (unsigned)c->nlanes;

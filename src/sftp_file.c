@@ -19,7 +19,7 @@
  * another lane's server process could overtake them. Lock order:
  * writers_lock, then a file's lock. */
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
-gint files_alive;	/* struct sftp_file: open handles (atomic) */
+static gint files_alive;	/* struct sftp_file: open handles (atomic) */
 static GHashTable *writers;	/* path (ours) -> GPtrArray of files */
 
 static void writers_add(struct sftp_file *f, const char *path)
@@ -51,7 +51,7 @@ static void writers_del(struct sftp_file *f, const char *path)
 }
 
 /* A file open for writing under path: where its handle lives. */
-int writers_find(const char *path, struct sftp_conn **c,
+int sftp_file_writer(const char *path, struct sftp_conn **c,
 			uint8_t *lane)
 {
 	struct sftp_file *f;
@@ -74,6 +74,11 @@ int writers_find(const char *path, struct sftp_conn **c,
 	}
 	pthread_mutex_unlock(&writers_lock);
 	return found;
+}
+
+unsigned sftp_file_count(void)
+{
+	return (unsigned)g_atomic_int_get(&files_alive);
 }
 
 /* A file without a handle yet (gen 0: no connection's). */
@@ -166,7 +171,7 @@ void sftp_file_set_path(struct sftp_file *f, const char *path)
 
 /* Give f a place if it has none yet (a lazy file): a connection of c's,
  * the bulk lane. Returns that connection. */
-struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f)
+struct sftp_conn *sftp_file_bind(struct sftp_conn *c, struct sftp_file *f)
 {
 	struct sftp_conn *to;
 
@@ -180,12 +185,12 @@ struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f)
 	pthread_mutex_unlock(&f->lock);
 	/* After the writes of a file open for writing under that path (the
 	 * writers table is locked before a file). */
-	if (path && !writers_find(path, &w, &lane))
+	if (path && !sftp_file_writer(path, &w, &lane))
 		w = NULL;
 	g_free(path);
 	pthread_mutex_lock(&f->lock);
 	if (!f->conn) {
-		f->conn = w ? w : pick_conn(c);
+		f->conn = w ? w : recon_pick_conn(c);
 		f->lane = w ? lane : LANE_BULK;
 	}
 	to = f->conn;
@@ -196,7 +201,7 @@ struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f)
 void sftp_file_colocate(struct sftp_conn *c, struct sftp_file *f,
 			struct sftp_file *with)
 {
-	struct sftp_conn *to = bind_file(c, with);
+	struct sftp_conn *to = sftp_file_bind(c, with);
 	uint8_t lane;
 
 	pthread_mutex_lock(&with->lock);
@@ -237,7 +242,7 @@ static void send_internal(struct sftp_conn *c, struct sftp_req *q,
 	q->cb = cb;
 	q->data = data;
 	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
-	send_req(c, q);
+	sftp_send_req(c, q);
 }
 
 /* Requests that waited (in order) go to the front of the queue again. */
@@ -286,7 +291,7 @@ static void reopen_end(struct reopen *ro, int err)
 }
 
 /* The connection broke again while reopening: the file is reopened on
- * the next one (conn_fail() has put the held requests back). */
+ * the next one (recon_conn_fail() has put the held requests back). */
 /* A lazy file's parked requests go back to the queue (they are sent,
  * or fail, with everything else), or fail with err. */
 static void unpark(struct sftp_conn *c, struct sftp_file *f, int err)
@@ -298,16 +303,17 @@ static void unpark(struct sftp_conn *c, struct sftp_file *f, int err)
 		return;
 	}
 	while ((q = g_queue_pop_head(&f->parked)))
-		req_fail(q, err);
+		sftp_req_fail(q, err);
 }
 
 static int reopen_lost(struct reopen *ro)
 {
-	if (ro->gen == ro->c->gen && get_state(ro->c) == CONN_UP)
+	if (ro->gen == ro->c->gen && sftp_get_state(ro->c) == CONN_UP)
 		return 0;
 	ro->f->reopening = 0;
 	if (ro->first)		/* tried again on the next connection */
-		unpark(ro->c, ro->f, get_state(ro->c) == CONN_CLOSED ? -EIO : 0);
+		unpark(ro->c, ro->f,
+		       sftp_get_state(ro->c) == CONN_CLOSED ? -EIO : 0);
 	sftp_file_unref(ro->f);
 	g_free(ro);
 	return 1;
@@ -356,10 +362,10 @@ static void reopen_stat(struct sftp_reply *r, void *data)
 	}
 	/* Not ours any more: close the new handle, keep the file stale. */
 	{
-		struct sftp_req *q = req_new(SSH_FXP_CLOSE, 0, ro->len);
+		struct sftp_req *q = sftp_req_new(SSH_FXP_CLOSE, 0, ro->len);
 
 		buf_put_string(&q->pkt, ro->data, ro->len);
-		send_internal(ro->c, q, f->lane, ignore_reply, NULL);
+		send_internal(ro->c, q, f->lane, sftp_ignore_reply, NULL);
 	}
 	reopen_end(ro, -ESTALE);
 }
@@ -379,12 +385,12 @@ static void reopen_open(struct sftp_reply *r, void *data)
 	}
 	ro->len = (uint32_t)r->handle_len;
 	memcpy(ro->data, r->handle, r->handle_len);
-	q = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, ro->len);
+	q = sftp_req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, ro->len);
 	buf_put_string(&q->pkt, ro->data, ro->len);
 	send_internal(ro->c, q, ro->f->lane, reopen_stat, ro);
 }
 
-void reopen_start(struct sftp_conn *c, struct sftp_file *f)
+void sftp_file_reopen(struct sftp_conn *c, struct sftp_file *f)
 {
 	struct reopen *ro = g_new0(struct reopen, 1);
 	struct sftp_req *q;
@@ -400,7 +406,7 @@ void reopen_start(struct sftp_conn *c, struct sftp_file *f)
 	pthread_mutex_lock(&f->lock);
 	/* This connection may have fewer lanes than the last one. */
 	f->lane = (uint8_t)MIN(f->lane, c->nlanes - 1);
-	q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE, strlen(f->path) + 16);
+	q = sftp_req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE, strlen(f->path) + 16);
 	buf_put_cstring(&q->pkt, f->path);
 	pthread_mutex_unlock(&f->lock);
 	buf_put_u32(&q->pkt, f->pflags);
@@ -410,7 +416,7 @@ void reopen_start(struct sftp_conn *c, struct sftp_file *f)
 
 /* Is f's handle one of this connection? 1 yes, 0 not yet (a reopen is
  * under way), HANDLE_LOST, or -errno. */
-int file_ready(struct sftp_conn *c, struct sftp_file *f)
+int sftp_file_ready(struct sftp_conn *c, struct sftp_file *f)
 {
 	uint32_t gen;
 	int reopenable, gone;
@@ -429,12 +435,12 @@ int file_ready(struct sftp_conn *c, struct sftp_file *f)
 	if (!reopenable)
 		return HANDLE_LOST;
 	if (!f->reopening)
-		reopen_start(c, f);
+		sftp_file_reopen(c, f);
 	return 0;
 }
 
 /* Put the file's current handle into q's packet, if it changed. */
-void patch_handle(struct sftp_req *q)
+void sftp_file_patch_handle(struct sftp_req *q)
 {
 	struct sftp_file *f = q->file;
 

@@ -182,37 +182,38 @@ struct sftp_conn {
 #define HANDLE_LOST (-0x10000)	/* not an errno: died with its connection */
 
 /* sftp.c */
-void req_free(struct sftp_req *q);
-void req_fail(struct sftp_req *q, int err);
-void req_lost(struct sftp_req *q);
-void state_changed(struct sftp_conn *c);
-int get_state(struct sftp_conn *c);
-void drop_session(struct sftp_conn *c, int polite);
-void fail_queue(GQueue *q, int err);
-struct sftp_req *req_new(uint8_t type, uint8_t want, size_t hint);
-void ignore_reply(struct sftp_reply *r, void *data);
-void send_req(struct sftp_conn *c, struct sftp_req *q);
-void pump(struct sftp_conn *c);
-int open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES], GError **err);
-void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
+void sftp_req_free(struct sftp_req *q);
+void sftp_req_fail(struct sftp_req *q, int err);
+void sftp_req_lost(struct sftp_req *q);
+void sftp_state_changed(struct sftp_conn *c);
+int sftp_get_state(struct sftp_conn *c);
+void sftp_drop_session(struct sftp_conn *c, int polite);
+void sftp_fail_queue(GQueue *q, int err);
+struct sftp_req *sftp_req_new(uint8_t type, uint8_t want, size_t hint);
+void sftp_ignore_reply(struct sftp_reply *r, void *data);
+void sftp_send_req(struct sftp_conn *c, struct sftp_req *q);
+void sftp_pump(struct sftp_conn *c);
+int sftp_open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES], GError **err);
+void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	     sftp_done_cb init_cb, void *data);
 
 /* sftp_file.c */
-extern gint files_alive;
-int writers_find(const char *path, struct sftp_conn **c, uint8_t *lane);
-struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f);
-void reopen_start(struct sftp_conn *c, struct sftp_file *f);
-int file_ready(struct sftp_conn *c, struct sftp_file *f);
-void patch_handle(struct sftp_req *q);
+/* struct sftp_file alive: open handles. Any thread. */
+unsigned sftp_file_count(void);
+int sftp_file_writer(const char *path, struct sftp_conn **c, uint8_t *lane);
+struct sftp_conn *sftp_file_bind(struct sftp_conn *c, struct sftp_file *f);
+void sftp_file_reopen(struct sftp_conn *c, struct sftp_file *f);
+int sftp_file_ready(struct sftp_conn *c, struct sftp_file *f);
+void sftp_file_patch_handle(struct sftp_req *q);
 
 /* recon.c */
-struct sftp_conn *pick_conn(struct sftp_conn *c);
-void conn_fail(struct sftp_conn *c, const char *why);
+struct sftp_conn *recon_pick_conn(struct sftp_conn *c);
+void recon_conn_fail(struct sftp_conn *c, const char *why);
 void recon_check(struct sftp_conn *c);
 void recon_abandon(struct sftp_conn *c);
-int64_t boottime_ms(void);
-long on_watch(struct loop *l, long long id, void *data);
-void on_netlink(struct loop *l, int fd, int events, void *data);
-int netlink_open(void);
+int64_t recon_boottime_ms(void);
+long recon_on_watch(struct loop *l, long long id, void *data);
+void recon_on_netlink(struct loop *l, int fd, int events, void *data);
+int recon_netlink_open(void);
 
 #endif
