@@ -173,8 +173,7 @@ void recon_conn_fail(struct sftp_conn *c, const char *why)
 	}
 	g_ptr_array_sort(sent, by_seq);
 	pthread_mutex_lock(&c->lock);
-	c->state = c->reconnect ? CONN_DOWN : CONN_CLOSED;
-	sftp_state_changed(c);
+	sftp_set_state_locked(c, c->reconnect ? CONN_DOWN : CONN_CLOSED);
 	st = c->state;
 	for (guint i = 0; i < sent->len; i++) {
 		struct sftp_req *q = sent->pdata[i];
@@ -416,9 +415,8 @@ static void reinit_done(struct sftp_reply *r, void *data)
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	c->state = CONN_UP;
 	c->offline = 0;
-	sftp_state_changed(c);
+	sftp_set_state_locked(c, CONN_UP);
 	pthread_mutex_unlock(&c->lock);
 	STATS_ADD(c, reconnects, 1);
 	log_err("reconnected after %lld ms (%d attempt%s); %u request%s in "

@@ -68,11 +68,33 @@ void sftp_state_changed(struct sftp_conn *c)
 	c->state_since = g_get_real_time() / G_USEC_PER_SEC;
 }
 
-static void sftp_set_state(struct sftp_conn *c, int state)
+static const char *state_name(int state)
+{
+	static const char *const names[] = {
+		[CONN_INIT] = "init", [CONN_UP] = "up", [CONN_DOWN] = "down",
+		[CONN_CLOSED] = "closed",
+	};
+
+	return state >= 0 && state < (int)G_N_ELEMENTS(names) ?
+	       names[state] : "?";
+}
+
+/* Every change of c->state comes here. CONN_INIT (start-up, or a
+ * reconnect's) keeps state_since: for rfs status the link is still
+ * reconnecting since it went down. */
+void sftp_set_state_locked(struct sftp_conn *c, int state)
+{
+	log_debug("conn %p: state %s -> %s", (void *)c, state_name(c->state),
+		  state_name(state));
+	c->state = state;
+	if (state != CONN_INIT)
+		sftp_state_changed(c);
+}
+
+void sftp_set_state(struct sftp_conn *c, int state)
 {
 	pthread_mutex_lock(&c->lock);
-	c->state = state;
-	sftp_state_changed(c);
+	sftp_set_state_locked(c, state);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -1075,7 +1097,7 @@ void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE, on_sock, c);
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
-	c->state = CONN_INIT;
+	sftp_set_state_locked(c, CONN_INIT);
 	pthread_mutex_unlock(&c->lock);
 	__atomic_store_n(&c->min_rtt_us, 0, __ATOMIC_RELAXED);	/* a new path */
 	c->init_cb = init_cb;
@@ -1269,7 +1291,7 @@ void sftp_conn_free(struct sftp_conn *c)
 	stop_thread(c);
 	recon_abandon(c);
 	pthread_mutex_lock(&c->lock);
-	c->state = CONN_CLOSED;
+	sftp_set_state_locked(c, CONN_CLOSED);
 	while ((v = g_queue_pop_head(&c->held)))
 		g_queue_push_tail(&failed, v);
 	while ((v = g_queue_pop_head(&c->incoming)))

@@ -187,6 +187,10 @@ void sftp_req_fail(struct sftp_req *q, int err);
 void sftp_req_lost(struct sftp_req *q);
 void sftp_state_changed(struct sftp_conn *c);
 int sftp_get_state(struct sftp_conn *c);
+/* Change c->state (and state_since), logged at debug; _locked: under
+ * c->lock, with other fields that change with it. */
+void sftp_set_state(struct sftp_conn *c, int state);
+void sftp_set_state_locked(struct sftp_conn *c, int state);
 void sftp_drop_session(struct sftp_conn *c, int polite);
 void sftp_fail_queue(GQueue *q, int err);
 struct sftp_req *sftp_req_new(uint8_t type, uint8_t want, size_t hint);
