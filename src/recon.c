@@ -215,7 +215,7 @@ void recon_conn_fail(struct sftp_conn *c, const char *why)
 	sftp_fail_queue(&failed, -EIO);
 }
 
-int64_t recon_boottime_ms(void)
+static int64_t recon_boottime_ms(void)
 {
 	struct timespec ts;
 
@@ -259,7 +259,7 @@ static void probe_now(struct sftp_conn *c)
 	sftp_pump(c);		/* send it now */
 }
 
-long recon_on_watch(struct loop *l, long long id, void *data)
+static long recon_on_watch(struct loop *l, long long id, void *data)
 {
 	struct sftp_conn *c = data;
 	int64_t now = loop_now_ms(), boot = recon_boottime_ms();
@@ -333,7 +333,7 @@ static int addr_is_ours(struct sftp_conn *c, struct nlmsghdr *nh)
 /* The machine's addresses changed (another network, a VPN, DHCP): probe
  * the link at once instead of waiting for a request to time out; if the
  * connection's own local address went away, drop it now. */
-void recon_on_netlink(struct loop *l, int fd, int events, void *data)
+static void recon_on_netlink(struct loop *l, int fd, int events, void *data)
 {
 	struct sftp_conn *c = data;
 	char buf[8192];
@@ -364,7 +364,7 @@ void recon_on_netlink(struct loop *l, int fd, int events, void *data)
 	probe_now(c);
 }
 
-int recon_netlink_open(void)
+static int recon_netlink_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
 		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
@@ -376,6 +376,30 @@ int recon_netlink_open(void)
 		fd = -1;
 	}
 	return fd;
+}
+
+/* The watchdog (every 500 ms) and the rtnetlink listener (best effort:
+ * probes come anyway), with the default liveness. Before the loop runs. */
+void recon_watch_start(struct sftp_conn *c)
+{
+	c->probe_ms = 5000;
+	c->dead_ms = 15000;
+	c->mono0 = loop_now_ms();
+	c->boot0 = recon_boottime_ms();
+	loop_add_timer(c->loop, 500, recon_on_watch, c);
+	c->nl_fd = recon_netlink_open();
+	if (c->nl_fd >= 0)
+		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, recon_on_netlink, c);
+}
+
+/* Close the listener. After the loop stopped. */
+void recon_watch_stop(struct sftp_conn *c)
+{
+	if (c->nl_fd >= 0) {
+		loop_del_fd(c->loop, c->nl_fd);
+		close(c->nl_fd);
+		c->nl_fd = -1;
+	}
 }
 
 void sftp_conn_set_link_cb(struct sftp_conn *c,

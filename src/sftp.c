@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <glib.h>
 #include <libssh2.h>
 
@@ -1145,15 +1144,8 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
 	c->usable = 1;
-	c->probe_ms = 5000;
-	c->dead_ms = 15000;
-	c->mono0 = loop_now_ms();
-	c->boot0 = recon_boottime_ms();
 	loop_set_before_sleep(c->loop, before_sleep, c);
-	loop_add_timer(c->loop, 500, recon_on_watch, c);
-	c->nl_fd = recon_netlink_open();	/* best effort: probes come anyway */
-	if (c->nl_fd >= 0)
-		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, recon_on_netlink, c);
+	recon_watch_start(c);
 
 	n = sftp_open_lanes(&c->x, ch, err);
 	if (!n)
@@ -1315,10 +1307,7 @@ void sftp_conn_free(struct sftp_conn *c)
 		sftp_fail_queue(&failed, -EIO);
 	}
 	sftp_drop_session(c, 1);
-	if (c->nl_fd >= 0) {
-		loop_del_fd(c->loop, c->nl_fd);
-		close(c->nl_fd);
-	}
+	recon_watch_stop(c);
 	for (int i = 0; i < NLANES; i++) {
 		g_hash_table_destroy(c->lanes[i].pending);
 		buf_free(&c->lanes[i].out);

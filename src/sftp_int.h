@@ -215,9 +215,7 @@ struct sftp_conn *recon_pick_conn(struct sftp_conn *c);
 void recon_conn_fail(struct sftp_conn *c, const char *why);
 void recon_check(struct sftp_conn *c);
 void recon_abandon(struct sftp_conn *c);
-int64_t recon_boottime_ms(void);
-long recon_on_watch(struct loop *l, long long id, void *data);
-void recon_on_netlink(struct loop *l, int fd, int events, void *data);
-int recon_netlink_open(void);
+void recon_watch_start(struct sftp_conn *c);
+void recon_watch_stop(struct sftp_conn *c);
 
 #endif
