@@ -975,6 +975,18 @@ static void before_sleep(struct loop *l, void *data)
 	sftp_pump(data);
 }
 
+/* The loop's wake callback, set once in sftp_conn_new before the loop
+ * ever runs (loop.h: never while it runs): stop when stop_thread() asks.
+ * Not loop_stop() from the other thread: loop_run() clears an earlier
+ * stop, so a thread that has not reached it yet would miss that one. */
+static void on_wake(struct loop *l, void *data)
+{
+	struct sftp_conn *c = data;
+
+	if (__atomic_load_n(&c->stopping, __ATOMIC_SEQ_CST))
+		loop_stop(l);
+}
+
 /* ---- set-up ---- */
 
 static void init_done(struct sftp_reply *r, void *data)
@@ -1145,6 +1157,7 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
 	c->usable = 1;
 	loop_set_before_sleep(c->loop, before_sleep, c);
+	loop_set_wake_cb(c->loop, on_wake, c);
 	recon_watch_start(c);
 
 	n = sftp_open_lanes(&c->x, ch, err);
@@ -1242,17 +1255,11 @@ int sftp_conn_alive(const struct sftp_conn *c)
 	return st == CONN_UP || st == CONN_INIT;
 }
 
-static void stop_cb(struct loop *l, void *data)
-{
-	(void)data;
-	loop_stop(l);
-}
-
 static void stop_thread(struct sftp_conn *c)
 {
 	if (!c->thread_started)
 		return;
-	loop_set_wake_cb(c->loop, stop_cb, NULL);
+	__atomic_store_n(&c->stopping, 1, __ATOMIC_SEQ_CST);
 	loop_wake(c->loop);
 	pthread_join(c->thread, NULL);
 	c->thread_started = 0;

@@ -115,6 +115,8 @@ struct sftp_conn {
 	struct loop *loop;
 	pthread_t thread;
 	int thread_started;
+	int stopping;		/* stop_thread() asks the loop to stop
+				 * (atomic) */
 
 	pthread_mutex_t lock;	/* guards incoming, state, gen */
 	GQueue incoming;	/* struct sftp_req *, not yet given an id */
