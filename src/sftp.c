@@ -514,12 +514,38 @@ static void note_extensions(struct sftp_conn *c, struct lane *L,
 	g_string_free(names, TRUE);
 }
 
-/* One whole packet (without its length) from lane i. 0, or -EPROTO to
- * drop the connection. */
 static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
 		    uint32_t id, uint8_t type, struct sftp_reply *r,
 		    size_t len);
 
+/* The lane's first packet must be VERSION, the answer to its INIT (id
+ * 0). 0, or -EPROTO to drop the connection. */
+static int dispatch_version(struct sftp_conn *c, struct lane *L,
+			    uint8_t type, struct bufr *r)
+{
+	struct sftp_req *q;
+	struct sftp_reply rep = { 0 };
+	int rc;
+
+	if (type != SSH_FXP_VERSION)
+		return -EPROTO;
+	q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(0));
+	note_extensions(c, L, r, &rc);
+	if (rc == -EPROTO)
+		log_err("protocol error: malformed VERSION");
+	if (q) {
+		g_hash_table_remove(L->pending, GUINT_TO_POINTER(0));
+		rep.err = rc;
+		rep.type = type;
+		rep.gen = c->gen;
+		q->cb(&rep, q->data);
+		sftp_req_free(q);
+	}
+	return rc == -EPROTONOSUPPORT ? 0 : rc;
+}
+
+/* One whole packet (without its length) from lane i. 0, or -EPROTO to
+ * drop the connection. */
 static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		    size_t len)
 {
@@ -536,23 +562,8 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 	bufr_init(&r, p, len);
 	if (buf_get_u8(&r, &type))
 		return -EPROTO;
-	if (!L->version) {
-		if (type != SSH_FXP_VERSION)
-			return -EPROTO;
-		q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(0));
-		note_extensions(c, L, &r, &rc);
-		if (rc == -EPROTO)
-			log_err("protocol error: malformed VERSION");
-		if (q) {
-			g_hash_table_remove(L->pending, GUINT_TO_POINTER(0));
-			rep.err = rc;
-			rep.type = type;
-			rep.gen = c->gen;
-			q->cb(&rep, q->data);
-			sftp_req_free(q);
-		}
-		return rc == -EPROTONOSUPPORT ? 0 : rc;
-	}
+	if (!L->version)
+		return dispatch_version(c, L, type, &r);
 	if (buf_get_u32(&r, &id))
 		return -EPROTO;
 	q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(id));
@@ -650,11 +661,37 @@ void sftp_send_req(struct sftp_conn *c, struct sftp_req *q)
 	g_queue_push_tail(&L->outq, q);
 }
 
+#define ROUTE_HOLD 0		/* wait until the reopens are done */
+#define ROUTE_SEND 1
 #define ROUTE_PARK 2		/* a lazy file's: wait for its OPEN */
 #define ROUTE_DONE 3		/* CLOSE of a file never opened: done */
 
-/* Where q goes now: 1 send, 0 hold, ROUTE_PARK, ROUTE_DONE, HANDLE_LOST
- * or -errno. */
+/* A request on a file never opened yet: the file is opened first, and
+ * its requests wait (parked) for that OPEN. */
+static int route_lazy(struct sftp_conn *c, struct sftp_req *q)
+{
+	struct sftp_file *f = q->file;
+
+	if (f->stale)
+		return f->stale;
+	if (q->type == SSH_FXP_CLOSE && !f->reopening)
+		return ROUTE_DONE;
+	if (!f->reopening)
+		sftp_file_reopen(c, f);
+	return ROUTE_PARK;
+}
+
+/* copy-data: both handles current, and of one server process. */
+static int route_copy(struct sftp_conn *c, struct sftp_req *q)
+{
+	if (q->file2->conn != c || q->file2->lane != q->file->lane)
+		return -EXDEV;	/* two server processes */
+	if (q->hgen != c->gen || q->file->stale || q->file2->stale)
+		return HANDLE_LOST;
+	return ROUTE_SEND;
+}
+
+/* Where q goes now: ROUTE_*, HANDLE_LOST or -errno. */
 static int route(struct sftp_conn *c, struct sftp_req *q)
 {
 	int rc;
@@ -662,33 +699,21 @@ static int route(struct sftp_conn *c, struct sftp_req *q)
 	/* A handle's lane is its file's (which a reopen may change). */
 	q->lane = (uint8_t)MIN(q->file ? q->file->lane : q->lane,
 			       c->nlanes - 1);
-	if (q->file && q->file->lazy && !q->file2) {
-		struct sftp_file *f = q->file;
-
-		if (f->stale)
-			return f->stale;
-		if (q->type == SSH_FXP_CLOSE && !f->reopening)
-			return ROUTE_DONE;
-		if (!f->reopening)
-			sftp_file_reopen(c, f);
-		return ROUTE_PARK;
-	}
-	if (!q->file)
-		return c->reopening ? 0 : 1;
-	if (q->file2) {		/* copy-data: both handles current */
-		if (q->file2->conn != c || q->file2->lane != q->file->lane)
-			return -EXDEV;	/* two server processes */
-		if (q->hgen != c->gen || q->file->stale || q->file2->stale)
-			return HANDLE_LOST;
-		return c->reopening ? 0 : 1;
-	}
-	rc = sftp_file_ready(c, q->file);
-	if (rc < 0)
+	if (!q->file)				/* a path request */
+		rc = ROUTE_SEND;
+	else if (q->file2)			/* copy-data */
+		rc = route_copy(c, q);
+	else if (q->file->lazy)			/* never opened yet */
+		return route_lazy(c, q);
+	else					/* its handle current? */
+		rc = sftp_file_ready(c, q->file);
+	if (rc != ROUTE_SEND)
 		return rc;
-	if (rc == 0 || c->reopening)
-		return 0;
-	sftp_file_patch_handle(q);
-	return 1;
+	if (c->reopening)	/* files being reopened: all else waits */
+		return ROUTE_HOLD;
+	if (q->file && !q->file2)
+		sftp_file_patch_handle(q);
+	return ROUTE_SEND;
 }
 
 /* Move newly submitted requests to the output queue, giving them ids;
@@ -711,9 +736,9 @@ static void take_incoming(struct sftp_conn *c)
 			g_queue_push_tail(&q->file->parked, q);
 		else if (rc == ROUTE_DONE)
 			sftp_req_fail(q, 0);
-		else if (rc > 0)
+		else if (rc == ROUTE_SEND)
 			sftp_send_req(c, q);
-		else if (rc == 0)
+		else if (rc == ROUTE_HOLD)
 			g_queue_push_tail(&c->held, q);
 		else if (rc == HANDLE_LOST)
 			sftp_req_lost(q);
@@ -820,6 +845,47 @@ static void end_direct(struct sftp_conn *c, int i)
 	deliver(c, i, q, q->id, SSH_FXP_DATA, &rep, L->direct_len + 9);
 }
 
+/* Dispatch the whole packets in lane i's input, keep the rest (or start
+ * reading a DATA reply's data straight into its destination). 0, or -1
+ * after recon_conn_fail() or when a callback dropped the session s0. */
+static int parse_in(struct sftp_conn *c, int i, LIBSSH2_SESSION *s0)
+{
+	struct lane *L = &c->lanes[i];
+	size_t off = 0;
+
+	while (L->in.len - off >= 4) {
+		uint32_t plen = buf_peek_u32(L->in.data + off);
+
+		if (plen == 0 || plen > SFTP_MAX_PACKET) {
+			log_err("protocol error: packet length %u", plen);
+			recon_conn_fail(c, "protocol error from server");
+			return -1;
+		}
+		if (L->in.len - off - 4 < plen) {
+			if (start_direct(c, i, L->in.data + off + 4,
+					 L->in.len - off - 4, plen))
+				off = L->in.len;
+			else if (L->in.len - off >= DATA_HEADER)
+				L->peek = 0;
+			break;
+		}
+		if (dispatch(c, i, L->in.data + off + 4, plen)) {
+			recon_conn_fail(c, "protocol error from server");
+			return -1;
+		}
+		/* A callback may have dropped the connection (and emptied
+		 * L->in): stop parsing what is gone. */
+		if (c->session != s0)
+			return -1;
+		off += 4 + (size_t)plen;
+	}
+	if (off) {
+		memmove(L->in.data, L->in.data + off, L->in.len - off);
+		L->in.len -= off;
+	}
+	return 0;
+}
+
 /* Read lane i until EAGAIN, dispatching whole packets. 0 (1 if any
  * bytes came), or -1 after recon_conn_fail(). */
 static int do_read(struct sftp_conn *c, int i)
@@ -830,7 +896,6 @@ static int do_read(struct sftp_conn *c, int i)
 
 	for (;;) {
 		ssize_t n;
-		size_t off = 0;
 		char junk[4096];
 		int direct = L->direct != NULL;
 
@@ -878,36 +943,8 @@ static int do_read(struct sftp_conn *c, int i)
 			continue;
 		}
 		L->in.len += (size_t)n;
-		while (L->in.len - off >= 4) {
-			uint32_t plen = buf_peek_u32(L->in.data + off);
-
-			if (plen == 0 || plen > SFTP_MAX_PACKET) {
-				log_err("protocol error: packet length %u", plen);
-				recon_conn_fail(c, "protocol error from server");
-				return -1;
-			}
-			if (L->in.len - off - 4 < plen) {
-				if (start_direct(c, i, L->in.data + off + 4,
-						 L->in.len - off - 4, plen))
-					off = L->in.len;
-				else if (L->in.len - off >= DATA_HEADER)
-					L->peek = 0;
-				break;
-			}
-			if (dispatch(c, i, L->in.data + off + 4, plen)) {
-				recon_conn_fail(c, "protocol error from server");
-				return -1;
-			}
-			/* A callback may have dropped the connection (and
-			 * emptied L->in): stop parsing what is gone. */
-			if (c->session != s0)
-				return -1;
-			off += 4 + (size_t)plen;
-		}
-		if (off) {
-			memmove(L->in.data, L->in.data + off, L->in.len - off);
-			L->in.len -= off;
-		}
+		if (parse_in(c, i, s0))
+			return -1;
 	}
 	return got;
 }
