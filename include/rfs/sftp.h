@@ -25,6 +25,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/sftp_attrs.h"
 
 /* Packet types (draft-ietf-secsh-filexfer-02). */
 enum {
