@@ -1,6 +1,7 @@
 /* sftp_int: what sftp.c (the protocol and the request window),
- * sftp_file.c (handles, lazy opens, reopens after a reconnect) and recon.c
- * (the link manager) share. Private: no other file includes it.
+ * sftp_req.c (the request builders), sftp_file.c (handles, lazy opens,
+ * reopens after a reconnect) and recon.c (the link manager) share.
+ * Private: no other file includes it.
  */
 #ifndef RFS_SFTP_INT_H
 #define RFS_SFTP_INT_H
@@ -197,11 +198,21 @@ void sftp_drop_session(struct sftp_conn *c, int polite);
 void sftp_fail_queue(GQueue *q, int err);
 struct sftp_req *sftp_req_new(uint8_t type, uint8_t want, size_t hint);
 void sftp_ignore_reply(struct sftp_reply *r, void *data);
+/* Queue q (and then, if not NULL, right behind it on the same lane) on
+ * c, or on the connection of q's file; wake the I/O thread. Any thread. */
+void sftp_submit2(struct sftp_conn *c, struct sftp_req *q, sftp_done_cb cb,
+		  struct sftp_req *then, sftp_done_cb then_cb, void *data);
+void sftp_submit(struct sftp_conn *c, struct sftp_req *q, sftp_done_cb cb,
+		 void *data);
 void sftp_send_req(struct sftp_conn *c, struct sftp_req *q);
 void sftp_pump(struct sftp_conn *c);
 int sftp_open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES], GError **err);
 void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	     sftp_done_cb init_cb, void *data);
+
+/* sftp_req.c */
+/* An EXTENDED request named name, wanting want besides STATUS. */
+struct sftp_req *sftp_req_ext(const char *name, uint8_t want, size_t hint);
 
 /* sftp_file.c */
 /* struct sftp_file alive: open handles. Any thread. */
