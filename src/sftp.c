@@ -166,14 +166,15 @@ void sftp_ignore_reply(struct sftp_reply *r, void *data)
 /* Queue q, and if then is not NULL, then right behind it on the same
  * lane: both are queued, or both fail. */
 void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
-		    sftp_done_cb cb, struct sftp_req *then,
-		    sftp_done_cb then_cb, void *data)
+		  sftp_done_cb cb, struct sftp_req *then,
+		  sftp_done_cb then_cb, void *data)
 {
 	struct sftp_req *qs[2] = { q, then };
 	sftp_done_cb cbs[2] = { cb, then_cb };
+	int n = then ? 2 : 1;	/* q is never NULL */
 	int64_t now;
 
-	for (int i = 0; i < 2 && qs[i]; i++) {
+	for (int i = 0; i < n; i++) {
 		qs[i]->cb = cbs[i] ? cbs[i] : sftp_ignore_reply;
 		qs[i]->data = data;
 		buf_set_u32(&qs[i]->pkt, 0, (uint32_t)(qs[i]->pkt.len - 4));
@@ -190,15 +191,15 @@ void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	if (then)
 		then->lane = q->lane;
-	for (int i = 0; i < 2 && qs[i]; i++)
+	for (int i = 0; i < n; i++)
 		qs[i]->owner = c;
-	__atomic_fetch_add(&c->in_flight, then ? 2 : 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->in_flight, n, __ATOMIC_RELAXED);
 	/* Queued even when the link is gone for good or past
-	 * reconnect_timeout: sftp_pump() fails them on the I/O thread, never on
-	 * the caller's (it may hold a lock its callback takes). */
+	 * reconnect_timeout: sftp_pump() fails them on the I/O thread, never
+	 * on the caller's (it may hold a lock its callback takes). */
 	pthread_mutex_lock(&c->lock);
 	now = loop_now_ms();
-	for (int i = 0; i < 2 && qs[i]; i++) {
+	for (int i = 0; i < n; i++) {
 		qs[i]->sent_ms = now;
 		g_queue_push_tail(&c->incoming, qs[i]);
 	}
@@ -207,7 +208,7 @@ void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
 }
 
 void sftp_submit(struct sftp_conn *c, struct sftp_req *q,
-		   sftp_done_cb cb, void *data)
+		 sftp_done_cb cb, void *data)
 {
 	sftp_submit2(c, q, cb, NULL, NULL, data);
 }
