@@ -17,7 +17,13 @@
 /* Files open for writing, by path: a path request naming one (a stat, a
  * truncate, a chmod) goes on that file's lane, after its writes, since
  * another lane's server process could overtake them. Lock order:
- * writers_lock, then a file's lock. */
+ * writers_lock, then a file's lock.
+ * Why here and not on the fs side (stream.c, fs_file.c): an entry lives
+ * as long as the sftp_file (the last unref, often a CLOSE's on the I/O
+ * thread), not as long as the fs's open file; it is keyed by the path
+ * sftp_file_set_path renames; and it is read when a request is queued,
+ * to route it. An fs-side table would need a routing callback into
+ * every builder and would end at release, before the CLOSE. */
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
 static gint files_alive;	/* struct sftp_file: open handles (atomic) */
 static GHashTable *writers;	/* path (ours) -> GPtrArray of files */
