@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/sftp_attrs.h"
 #include "rfs/bpool.h"
 
 int buf_skip(struct bufr *r, size_t n)

@@ -24,6 +24,7 @@
 #include "fs_int.h"
 #include "rfs/log.h"
 #include "rfs/path.h"
+#include "rfs/sftp_wire.h"
 #include "rfs/stats.h"
 
 #ifndef RENAME_NOREPLACE

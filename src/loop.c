@@ -1,6 +1,7 @@
 /* loop: a tiny poll(2) event loop with timers and an eventfd wakeup. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -36,6 +37,8 @@ struct loop {
 	bool dispatching;
 	loop_hook_cb before_sleep, on_wake;
 	void *before_sleep_data, *on_wake_data;
+	int running;		/* in loop_run (atomic) */
+	pthread_t thread;	/* which thread runs it, while running */
 };
 
 int64_t loop_now_ms(void)
@@ -130,14 +133,27 @@ void loop_del_timer(struct loop *l, long long id)
 	}
 }
 
+/* The hooks are read by the running loop without a lock: setting one
+ * from another thread meanwhile is a data race (loop.h forbids it). Say
+ * so, loudly, instead of racing quietly. */
+static void check_not_running(struct loop *l, const char *what)
+{
+	if (__atomic_load_n(&l->running, __ATOMIC_SEQ_CST) &&
+	    !pthread_equal(l->thread, pthread_self()))
+		g_warning("%s called while the loop runs on another thread",
+			  what);
+}
+
 void loop_set_before_sleep(struct loop *l, loop_hook_cb cb, void *data)
 {
+	check_not_running(l, "loop_set_before_sleep");
 	l->before_sleep = cb;
 	l->before_sleep_data = data;
 }
 
 void loop_set_wake_cb(struct loop *l, loop_hook_cb cb, void *data)
 {
+	check_not_running(l, "loop_set_wake_cb");
 	l->on_wake = cb;
 	l->on_wake_data = data;
 }
@@ -207,6 +223,8 @@ void loop_run(struct loop *l)
 	GArray *pfds = g_array_new(FALSE, TRUE, sizeof(struct pollfd));
 
 	l->stop = 0;
+	l->thread = pthread_self();
+	__atomic_store_n(&l->running, 1, __ATOMIC_SEQ_CST);
 	while (!l->stop) {
 		struct pollfd *p;
 		guint n;
@@ -252,5 +270,6 @@ void loop_run(struct loop *l)
 		}
 		run_timers(l);
 	}
+	__atomic_store_n(&l->running, 0, __ATOMIC_SEQ_CST);
 	g_array_free(pfds, TRUE);
 }

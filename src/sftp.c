@@ -1,15 +1,8 @@
 /* sftp: SFTP v3 client with a request window over a libssh2 channel. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <netinet/in.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <unistd.h>
 #include <glib.h>
 #include <libssh2.h>
 
@@ -27,166 +20,7 @@
 #define CHANNEL_WINDOW (32 * 1024 * 1024)
 #define OUT_HIGH_WATER (1024 * 1024)	/* bytes handed to libssh2 at once */
 
-struct sftp_file {
-	gint refs;
-	pthread_mutex_t lock;	/* guards gen, len, data, path */
-	uint32_t gen;		/* connection generation of the handle */
-	uint32_t len;
-	unsigned char data[SFTP_MAX_HANDLE];
-	char *path;		/* where to reopen it; NULL: never */
-	uint32_t pflags;	/* how (no CREAT, EXCL, TRUNC) */
-	int gone;		/* its name now is another file's */
-	/* I/O thread only. */
-	int reopening;		/* OPEN (+ FSTAT) in flight */
-	int lazy;		/* never opened yet: opened by the first
-				 * request that needs it */
-	GQueue parked;		/* lazy: requests waiting for the OPEN */
-	int stale;		/* -errno once reopening failed */
-	struct sftp_attrs seen;	/* from the last FSTAT: who it was */
-	/* Where its handle lives (guarded by lock; set once, the lane only
-	 * changes on its connection's I/O thread): NULL until a request
-	 * needs it (a lazy file) or the OPEN answered. */
-	struct sftp_conn *conn;
-	uint8_t lane;
-	int writer;		/* in the writers table under its path */
-};
-
-struct sftp_req {
-	uint32_t id;
-	uint8_t type;		/* request packet type */
-	uint8_t want;		/* reply type expected besides STATUS */
-	uint8_t internal;	/* ours (INIT, reopen): never sent again */
-	uint8_t no_replay;	/* outcome unknown after a loss: fail it */
-	uint8_t replayed;	/* sent again after a reconnect */
-	uint8_t losses;		/* links lost while it was in flight */
-	uint8_t lane;		/* the channel it goes on (LANE_*) */
-	struct sftp_conn *bulk;	/* READ/WRITE: counted in its bulk_pending */
-	struct sftp_conn *owner;	/* counted in its in_flight */
-	uint32_t max_data;	/* READ: bytes asked for */
-	unsigned char *dest;	/* READ: where the data goes, or NULL */
-	struct buf pkt;		/* whole packet, kept until the reply */
-	struct sftp_file *file;	/* handle requests: the file (a ref) */
-	struct sftp_file *file2;	/* copy-data's destination */
-	size_t hoff;		/* where the handle's bytes are in pkt */
-	uint32_t hlen, hgen;	/* and which handle they are */
-	uint64_t seq;		/* order of sending */
-	sftp_done_cb cb;
-	void *data;
-	int64_t sent_ms;	/* submitted, then sent */
-	int64_t sent_us;	/* sent (monotonic, microseconds) */
-	uint64_t after;		/* replies the conn had when it was sent:
-				 * requests sent together share it (the
-				 * debug log shows it, round trips count) */
-};
-
-enum conn_state {
-	CONN_INIT,		/* INIT sent, waiting for VERSION */
-	CONN_UP,
-	CONN_DOWN,		/* lost; requests wait for the reconnect */
-	CONN_CLOSED,		/* gone for good: requests fail at once */
-};
-
-/* Lanes: SFTP channels on one SSH session, each its own sftp-server
- * process on the server (which answers one request at a time, in order).
- * Metadata requests take one, file data the other, so a stat never waits
- * behind megabytes of READ replies. A handle belongs to the lane (the
- * server process) that opened it. */
-#define LANE_META 0
-#define LANE_BULK 1
-#define NLANES 2
-
-struct lane {
-	LIBSSH2_CHANNEL *channel;
-	GHashTable *pending;	/* id -> struct sftp_req * */
-	GQueue outq;		/* requests with an id, not fully written */
-	struct buf out;		/* bytes for libssh2_channel_write */
-	size_t out_off;
-	struct sftp_req *cur;	/* a big packet being written from its own
-				 * memory (not copied into out) */
-	size_t cur_off;
-	struct buf in;		/* bytes read, not yet a whole packet */
-	struct sftp_req *direct;	/* a DATA reply whose data is being
-				 * read straight into direct->dest */
-	size_t direct_got, direct_len;
-	int peek;		/* the last reply went direct: read the next
-				 * one's header alone first, so that its data
-				 * is not copied through in */
-	uint32_t next_id;
-	int version;		/* 0 until VERSION arrived */
-};
-
-struct sftp_conn {
-	struct xport x;		/* the sessions (with jump hosts) and socket */
-	LIBSSH2_SESSION *session;	/* = x.session, NULL while down */
-	struct lane lanes[NLANES];
-	int nlanes;		/* open on this session: 1 or 2 */
-	int init_left, init_err;	/* INITs not answered yet */
-	sftp_done_cb init_cb;	/* when all are */
-	void *init_data;
-	int sock;		/* = x.sock */
-	struct loop *loop;
-	pthread_t thread;
-	int thread_started;
-
-	pthread_mutex_t lock;	/* guards incoming, state, gen */
-	GQueue incoming;	/* struct sftp_req *, not yet given an id */
-	int state;		/* enum conn_state */
-	int64_t state_since;	/* state or offline changed, wall clock s */
-	uint32_t gen;		/* connection generation, from 1; handles
-				 * of another generation are stale */
-
-	/* Reconnect (I/O thread). */
-	sftp_connect_cb reconnect;
-	void *reconnect_data;
-	int reconnect_timeout_ms;	/* how long a request waits */
-	int attempts;
-	int64_t down_since;
-	unsigned replays, lost;	/* requests of the outage: sent again,
-				 * failed with it */
-	int offline;		/* down for reconnect_timeout: fail at once
-				 * (guarded by lock) */
-	long long expire_timer;
-	struct recon_job *job;	/* an attempt running on its thread */
-
-	/* I/O thread only. */
-	uint64_t next_seq;
-	uint64_t replies;	/* replies handled (I/O thread): see after */
-	int reopening;		/* files being reopened after a reconnect */
-	GQueue held;		/* requests waiting for them, in order */
-	/* Liveness (I/O thread). */
-	int probe_ms;		/* a request unanswered this long, with the
-				 * link silent as long: probe */
-	int dead_ms;		/* waited this long with the link silent:
-				 * dead */
-	int alive_ms;		/* ServerAliveInterval: probe an idle link */
-	int64_t probe_sent;	/* last keepalive sent, 0 none */
-	void (*link_cb)(void *data, int usable);
-	void *link_data;
-	int usable;		/* as last reported to link_cb */
-	int64_t mono0, boot0;	/* clocks at the last tick: suspend */
-	int nl_fd;		/* rtnetlink: local addresses changing */
-
-	uint32_t exts;
-	uint32_t server_version;	/* the last VERSION's number */
-	GString *ext_names;
-	size_t max_read, max_write;
-	/* Counters: the I/O thread adds, any thread reads (__atomic). */
-	struct sftp_stats stats;
-	int64_t min_rtt_us;	/* the quickest metadata answer of this
-				 * link (0: none yet): the path's round trip
-				 * without queueing */
-	int64_t meta_us;	/* when the last path request was submitted
-				 * while file data was in flight */
-	int bulk_pending;	/* READs and WRITEs not answered (atomic) */
-	int in_flight;		/* requests submitted, not answered (atomic) */
-
-	/* -o max_conns: the first connection (the one fs.c holds) lists
-	 * them all, itself first; set before the I/O threads start. */
-	struct sftp_conn *primary;	/* NULL: this is the first */
-	struct sftp_conn **all;
-	unsigned nall;
-	unsigned rr;		/* round robin of new files (atomic) */
-};
+#include "sftp_int.h"
 
 /* Smoothed reply time of metadata requests (not READ/WRITE, whose time
  * includes the transfer), in 1/8 ms as TCP's srtt: new = 7/8 old + 1/8. */
@@ -198,231 +32,7 @@ static void stats_rtt(struct sftp_conn *c, int64_t ms)
 	__atomic_store_n(&c->stats.rtt_ms8, s8, __ATOMIC_RELAXED);
 }
 
-#define STATS_ADD(c, field, n) \
-	__atomic_fetch_add(&(c)->stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
-
-/* ---- files ---- */
-
-/* Files open for writing, by path: a path request naming one (a stat, a
- * truncate, a chmod) goes on that file's lane, after its writes, since
- * another lane's server process could overtake them. Lock order:
- * writers_lock, then a file's lock. */
-static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
-static gint files_alive;	/* struct sftp_file: open handles (atomic) */
-static GHashTable *writers;	/* path (ours) -> GPtrArray of files */
-
-static void writers_add(struct sftp_file *f, const char *path)
-{
-	GPtrArray *a;
-
-	pthread_mutex_lock(&writers_lock);
-	if (!writers)
-		writers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-			(GDestroyNotify)g_ptr_array_unref);
-	a = g_hash_table_lookup(writers, path);
-	if (!a) {
-		a = g_ptr_array_new();
-		g_hash_table_insert(writers, g_strdup(path), a);
-	}
-	g_ptr_array_add(a, f);
-	pthread_mutex_unlock(&writers_lock);
-}
-
-static void writers_del(struct sftp_file *f, const char *path)
-{
-	GPtrArray *a;
-
-	pthread_mutex_lock(&writers_lock);
-	a = writers ? g_hash_table_lookup(writers, path) : NULL;
-	if (a && g_ptr_array_remove(a, f) && !a->len)
-		g_hash_table_remove(writers, path);
-	pthread_mutex_unlock(&writers_lock);
-}
-
-/* A file open for writing under path: where its handle lives. */
-static int writers_find(const char *path, struct sftp_conn **c,
-			uint8_t *lane)
-{
-	struct sftp_file *f;
-	GPtrArray *a;
-	int found = 0;
-
-	pthread_mutex_lock(&writers_lock);
-	a = writers ? g_hash_table_lookup(writers, path) : NULL;
-	/* The oldest: with two writers of one path (on two connections at
-	 * worst) a path request follows the first one's writes. */
-	f = a && a->len ? a->pdata[0] : NULL;
-	if (f) {
-		pthread_mutex_lock(&f->lock);
-		if (f->conn) {
-			*c = f->conn;
-			*lane = f->lane;
-			found = 1;
-		}
-		pthread_mutex_unlock(&f->lock);
-	}
-	pthread_mutex_unlock(&writers_lock);
-	return found;
-}
-
-/* A file without a handle yet (gen 0: no connection's). */
-static struct sftp_file *file_alloc(const char *path, uint32_t pflags)
-{
-	struct sftp_file *f = g_new0(struct sftp_file, 1);
-
-	g_atomic_int_inc(&files_alive);
-	f->refs = 1;
-	pthread_mutex_init(&f->lock, NULL);
-	f->path = g_strdup(path);
-	f->pflags = pflags & ~(SSH_FXF_CREAT | SSH_FXF_EXCL | SSH_FXF_TRUNC);
-	g_queue_init(&f->parked);
-	if (path && (pflags & SSH_FXF_WRITE)) {
-		f->writer = 1;
-		writers_add(f, path);
-	}
-	return f;
-}
-
-struct sftp_file *sftp_file_new(const struct sftp_reply *r, const char *path,
-				uint32_t pflags)
-{
-	struct sftp_file *f = file_alloc(path, pflags);
-
-	f->gen = r->gen;
-	f->len = (uint32_t)MIN(r->handle_len, SFTP_MAX_HANDLE);
-	memcpy(f->data, r->handle, f->len);
-	pthread_mutex_lock(&f->lock);
-	f->conn = r->conn;
-	f->lane = (uint8_t)r->lane;
-	pthread_mutex_unlock(&f->lock);
-	return f;
-}
-
-struct sftp_file *sftp_file_lazy(const char *path, uint32_t pflags)
-{
-	struct sftp_file *f = file_alloc(path, pflags);
-
-	f->lazy = 1;
-	return f;
-}
-
-int sftp_file_is_open(struct sftp_file *f)
-{
-	int open;
-
-	pthread_mutex_lock(&f->lock);
-	open = f->gen != 0;
-	pthread_mutex_unlock(&f->lock);
-	return open;
-}
-
-struct sftp_file *sftp_file_ref(struct sftp_file *f)
-{
-	g_atomic_int_inc(&f->refs);
-	return f;
-}
-
-void sftp_file_unref(struct sftp_file *f)
-{
-	if (!f || !g_atomic_int_dec_and_test(&f->refs))
-		return;
-	if (f->writer && f->path)
-		writers_del(f, f->path);
-	g_free(f->path);
-	pthread_mutex_destroy(&f->lock);
-	g_free(f);
-	g_atomic_int_add(&files_alive, -1);
-}
-
-void sftp_file_set_path(struct sftp_file *f, const char *path)
-{
-	char *old;
-
-	pthread_mutex_lock(&f->lock);
-	old = f->path;
-	if (old) {
-		f->path = g_strdup(path);
-		f->gone = !path;
-	}
-	pthread_mutex_unlock(&f->lock);
-	if (old && f->writer) {
-		writers_del(f, old);
-		if (path)
-			writers_add(f, path);
-	}
-	g_free(old);
-}
-
-/* Which connection of c's (-o max_conns) takes the next file. */
-static struct sftp_conn *pick_conn(struct sftp_conn *c)
-{
-	unsigned n, start;
-
-	if (c->primary)
-		c = c->primary;
-	n = c->nall;
-	if (n < 2)
-		return c;
-	/* From the second: the first carries the path requests, which then
-	 * do not queue behind the data of the first file opened. One that
-	 * is down is passed over while another is up. */
-	start = __atomic_fetch_add(&c->rr, 1, __ATOMIC_RELAXED) + 1;
-	for (unsigned i = 0; i < n; i++) {
-		struct sftp_conn *k = c->all[(start + i) % n];
-
-		if (sftp_conn_alive(k))
-			return k;
-	}
-	return c->all[start % n];
-}
-
-/* Give f a place if it has none yet (a lazy file): a connection of c's,
- * the bulk lane. Returns that connection. */
-static struct sftp_conn *bind_file(struct sftp_conn *c, struct sftp_file *f)
-{
-	struct sftp_conn *to;
-
-	struct sftp_conn *w = NULL;
-	uint8_t lane = LANE_BULK;
-	char *path = NULL;
-
-	pthread_mutex_lock(&f->lock);
-	if (!f->conn && f->path && !f->writer)
-		path = g_strdup(f->path);
-	pthread_mutex_unlock(&f->lock);
-	/* After the writes of a file open for writing under that path (the
-	 * writers table is locked before a file). */
-	if (path && !writers_find(path, &w, &lane))
-		w = NULL;
-	g_free(path);
-	pthread_mutex_lock(&f->lock);
-	if (!f->conn) {
-		f->conn = w ? w : pick_conn(c);
-		f->lane = w ? lane : LANE_BULK;
-	}
-	to = f->conn;
-	pthread_mutex_unlock(&f->lock);
-	return to;
-}
-
-void sftp_file_colocate(struct sftp_conn *c, struct sftp_file *f,
-			struct sftp_file *with)
-{
-	struct sftp_conn *to = bind_file(c, with);
-	uint8_t lane;
-
-	pthread_mutex_lock(&with->lock);
-	lane = with->lane;
-	pthread_mutex_unlock(&with->lock);
-	pthread_mutex_lock(&f->lock);
-	if (!f->conn) {
-		f->conn = to;
-		f->lane = lane;
-	}
-	pthread_mutex_unlock(&f->lock);
-}
-
-static void req_free(struct sftp_req *q)
+void sftp_req_free(struct sftp_req *q)
 {
 	if (q->bulk)
 		__atomic_fetch_sub(&q->bulk->bulk_pending, 1, __ATOMIC_RELAXED);
@@ -434,38 +44,60 @@ static void req_free(struct sftp_req *q)
 	g_free(q);
 }
 
-static void req_fail(struct sftp_req *q, int err)
+void sftp_req_fail(struct sftp_req *q, int err)
 {
 	struct sftp_reply r = { .err = err };
 
 	q->cb(&r, q->data);
-	req_free(q);
+	sftp_req_free(q);
 }
 
 /* Failed by the loss of its connection: r.lost tells the caller. */
-static void req_lost(struct sftp_req *q)
+void sftp_req_lost(struct sftp_req *q)
 {
 	struct sftp_reply r = { .err = -EIO, .lost = 1 };
 
 	q->cb(&r, q->data);
-	req_free(q);
+	sftp_req_free(q);
 }
 
 /* For rfs status: since when the link is what it is. Under c->lock. */
-static void state_changed(struct sftp_conn *c)
+void sftp_state_changed(struct sftp_conn *c)
 {
 	c->state_since = g_get_real_time() / G_USEC_PER_SEC;
 }
 
-static void set_state(struct sftp_conn *c, int state)
+static const char *state_name(int state)
+{
+	static const char *const names[] = {
+		[CONN_INIT] = "init", [CONN_UP] = "up", [CONN_DOWN] = "down",
+		[CONN_CLOSED] = "closed",
+	};
+
+	return state >= 0 && state < (int)G_N_ELEMENTS(names) ?
+	       names[state] : "?";
+}
+
+/* Every change of c->state comes here. CONN_INIT (start-up, or a
+ * reconnect's) keeps state_since: for rfs status the link is still
+ * reconnecting since it went down. */
+void sftp_set_state_locked(struct sftp_conn *c, int state)
+{
+	log_debug("conn %p: state %s -> %s", (void *)c, state_name(c->state),
+		  state_name(state));
+	c->state = state;
+	if (state != CONN_INIT)
+		sftp_state_changed(c);
+}
+
+void sftp_set_state(struct sftp_conn *c, int state)
 {
 	pthread_mutex_lock(&c->lock);
-	c->state = state;
-	state_changed(c);
+	sftp_set_state_locked(c, state);
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int get_state(struct sftp_conn *c)
+int sftp_get_state(struct sftp_conn *c)
 {
 	int st;
 
@@ -478,7 +110,7 @@ static int get_state(struct sftp_conn *c)
 /* Free the sessions. Impolitely (the link is dead or the peer hostile),
  * shutdown() first, so libssh2's goodbye writes fail at once instead of
  * blocking; politely (unmount), say goodbye with a short timeout. */
-static void drop_session(struct sftp_conn *c, int polite)
+void sftp_drop_session(struct sftp_conn *c, int polite)
 {
 	if (c->sock >= 0) {
 		loop_del_fd(c->loop, c->sock);
@@ -502,133 +134,17 @@ static void drop_session(struct sftp_conn *c, int polite)
 	}
 }
 
-static void fail_queue(GQueue *q, int err)
+void sftp_fail_queue(GQueue *q, int err)
 {
 	struct sftp_req *r;
 
 	while ((r = g_queue_pop_head(q)))
-		req_fail(r, err);
+		sftp_req_fail(r, err);
 }
 
-/* Tell link_cb when the link turns unusable (down, or a probe is
- * unanswered) or usable again. With max_conns, the first connection's:
- * it carries the metadata that cached entries stand in for; a file on
- * another one waits for its own connection. I/O thread. */
-static void report_link(struct sftp_conn *c, int usable)
-{
-	if (usable == c->usable)
-		return;
-	c->usable = usable;
-	if (!c->primary && c->link_cb)
-		c->link_cb(c->link_data, usable);
-}
+/* ---- requests into the window (builders: sftp_req.c) ---- */
 
-static long on_reconnect(struct loop *l, long long id, void *data);
-static long on_expire(struct loop *l, long long id, void *data);
-static void recon_check(struct sftp_conn *c);
-
-/* Can q be sent again on a new connection, its outcome unknown? Path
- * requests can (the callback learns r->replayed and judges an ENOENT
- * or EEXIST that the first attempt may have caused); so can requests on
- * a file that is reopened after the reconnect: reads, stats, writes at an
- * explicit offset. Not: our own start-up requests, handles that die with
- * their connection, appends (the data could land twice), copy-data. */
-#define REPLAY_MAX 3	/* losses a request in flight may see */
-
-static int replayable(const struct sftp_req *q)
-{
-	/* in flight at every one of several losses: it may be what breaks
-	 * the link (a server that chokes on it), so it fails with EIO */
-	if (q->internal || q->no_replay || q->losses >= REPLAY_MAX)
-		return 0;
-	if (q->file && !q->file->path)
-		return 0;
-	return 1;
-}
-
-static gint by_seq(gconstpointer a, gconstpointer b)
-{
-	const struct sftp_req *x = *(struct sftp_req *const *)a;
-	const struct sftp_req *y = *(struct sftp_req *const *)b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* The connection is lost (or we drop it). With a reconnect to come,
- * requests in flight that can be sent again go back to the head of the
- * queue in the order they were sent, followed by those held for a reopen
- * and those not sent yet; they wait up to reconnect_timeout. The rest
- * fail with EIO: their outcome is unknown. Without a reconnect everything
- * fails now. */
-static void conn_fail(struct sftp_conn *c, const char *why)
-{
-	GQueue failed = G_QUEUE_INIT, again = G_QUEUE_INIT, lost = G_QUEUE_INIT;
-	GPtrArray *sent;
-	GHashTableIter it;
-	gpointer v;
-	int64_t now = loop_now_ms();
-	int st = get_state(c);
-
-	if (st == CONN_DOWN || st == CONN_CLOSED)
-		return;
-	log_err("connection lost: %s", why);
-	sent = g_ptr_array_new();
-	for (int i = 0; i < NLANES; i++) {
-		GHashTable *pending = c->lanes[i].pending;
-
-		g_hash_table_iter_init(&it, pending);
-		while (g_hash_table_iter_next(&it, NULL, &v))
-			g_ptr_array_add(sent, v);
-		g_hash_table_steal_all(pending);
-	}
-	g_ptr_array_sort(sent, by_seq);
-	pthread_mutex_lock(&c->lock);
-	c->state = c->reconnect ? CONN_DOWN : CONN_CLOSED;
-	state_changed(c);
-	st = c->state;
-	for (guint i = 0; i < sent->len; i++) {
-		struct sftp_req *q = sent->pdata[i];
-
-		q->losses++;
-		if (st == CONN_DOWN && replayable(q)) {
-			c->replays++;
-			q->replayed = 1;
-			q->sent_ms = now;	/* waits from now on */
-			/* An EXCL OPEN goes again as it was: if the name
-			 * exists now, nobody can say who made it (fs.c,
-			 * unknown_create). */
-			g_queue_push_tail(&again, q);
-		} else {
-			c->lost++;
-			g_queue_push_tail(&lost, q);
-		}
-	}
-	while ((v = g_queue_pop_head(&c->held)))
-		g_queue_push_tail(st == CONN_DOWN ? &again : &failed, v);
-	while ((v = g_queue_pop_head(&c->incoming)))
-		g_queue_push_tail(st == CONN_DOWN ? &again : &failed, v);
-	c->incoming = again;
-	c->reopening = 0;
-	pthread_mutex_unlock(&c->lock);
-	g_ptr_array_free(sent, TRUE);
-	drop_session(c, 0);
-	report_link(c, 0);
-	while ((v = g_queue_pop_head(&lost)))
-		req_lost(v);
-	if (st == CONN_DOWN) {
-		if (!c->down_since)
-			c->down_since = now;
-		loop_add_timer(c->loop, 0, on_reconnect, c);
-		if (!c->expire_timer)
-			c->expire_timer = loop_add_timer(c->loop, 250,
-							 on_expire, c);
-	}
-	fail_queue(&failed, -EIO);
-}
-
-/* ---- building requests ---- */
-
-static struct sftp_req *req_new(uint8_t type, uint8_t want, size_t hint)
+struct sftp_req *sftp_req_new(uint8_t type, uint8_t want, size_t hint)
 {
 	struct sftp_req *q = g_new0(struct sftp_req, 1);
 
@@ -642,28 +158,29 @@ static struct sftp_req *req_new(uint8_t type, uint8_t want, size_t hint)
 	return q;
 }
 
-static void ignore_reply(struct sftp_reply *r, void *data)
+void sftp_ignore_reply(struct sftp_reply *r, void *data)
 {
 	(void)r; (void)data;
 }
 
 /* Queue q, and if then is not NULL, then right behind it on the same
  * lane: both are queued, or both fail. */
-static void submit2(struct sftp_conn *c, struct sftp_req *q,
-		    sftp_done_cb cb, struct sftp_req *then,
-		    sftp_done_cb then_cb, void *data)
+void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
+		  sftp_done_cb cb, struct sftp_req *then,
+		  sftp_done_cb then_cb, void *data)
 {
 	struct sftp_req *qs[2] = { q, then };
 	sftp_done_cb cbs[2] = { cb, then_cb };
+	int n = then ? 2 : 1;	/* q is never NULL */
 	int64_t now;
 
-	for (int i = 0; i < 2 && qs[i]; i++) {
-		qs[i]->cb = cbs[i] ? cbs[i] : ignore_reply;
+	for (int i = 0; i < n; i++) {
+		qs[i]->cb = cbs[i] ? cbs[i] : sftp_ignore_reply;
 		qs[i]->data = data;
 		buf_set_u32(&qs[i]->pkt, 0, (uint32_t)(qs[i]->pkt.len - 4));
 	}
 	if (q->file)		/* its handle's connection; route() the lane */
-		c = bind_file(c, q->file);
+		c = sftp_file_bind(c, q->file);
 	if (q->type == SSH_FXP_READ || q->type == SSH_FXP_WRITE) {
 		q->bulk = c;
 		__atomic_fetch_add(&c->bulk_pending, 1, __ATOMIC_RELAXED);
@@ -674,15 +191,15 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	if (then)
 		then->lane = q->lane;
-	for (int i = 0; i < 2 && qs[i]; i++)
+	for (int i = 0; i < n; i++)
 		qs[i]->owner = c;
-	__atomic_fetch_add(&c->in_flight, then ? 2 : 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->in_flight, n, __ATOMIC_RELAXED);
 	/* Queued even when the link is gone for good or past
-	 * reconnect_timeout: pump() fails them on the I/O thread, never on
-	 * the caller's (it may hold a lock its callback takes). */
+	 * reconnect_timeout: sftp_pump() fails them on the I/O thread, never
+	 * on the caller's (it may hold a lock its callback takes). */
 	pthread_mutex_lock(&c->lock);
 	now = loop_now_ms();
-	for (int i = 0; i < 2 && qs[i]; i++) {
+	for (int i = 0; i < n; i++) {
 		qs[i]->sent_ms = now;
 		g_queue_push_tail(&c->incoming, qs[i]);
 	}
@@ -690,290 +207,10 @@ static void submit2(struct sftp_conn *c, struct sftp_req *q,
 	loop_wake(c->loop);
 }
 
-static void submit(struct sftp_conn *c, struct sftp_req *q,
-		   sftp_done_cb cb, void *data)
+void sftp_submit(struct sftp_conn *c, struct sftp_req *q,
+		 sftp_done_cb cb, void *data)
 {
-	submit2(c, q, cb, NULL, NULL, data);
-}
-
-/* An LSTAT of path to send right behind another request, or NULL. */
-static struct sftp_req *lstat_if(sftp_done_cb stat_cb, const char *path)
-{
-	struct sftp_req *q;
-
-	if (!stat_cb)
-		return NULL;
-	q = req_new(SSH_FXP_LSTAT, SSH_FXP_ATTRS, strlen(path));
-	buf_put_cstring(&q->pkt, path);
-	return q;
-}
-
-static uint8_t want_for(uint8_t type)
-{
-	switch (type) {
-	case SSH_FXP_OPEN: case SSH_FXP_OPENDIR: return SSH_FXP_HANDLE;
-	case SSH_FXP_READ: return SSH_FXP_DATA;
-	case SSH_FXP_READDIR: case SSH_FXP_REALPATH: case SSH_FXP_READLINK:
-		return SSH_FXP_NAME;
-	case SSH_FXP_STAT: case SSH_FXP_LSTAT: case SSH_FXP_FSTAT:
-		return SSH_FXP_ATTRS;
-	default: return 0;
-	}
-}
-
-/* A path request: on the metadata lane, unless a file open for writing
- * has that path: then after its writes, on its lane. */
-static void submit_path(struct sftp_conn *c, struct sftp_req *q,
-			const char *path, sftp_done_cb cb,
-			sftp_done_cb stat_cb, void *data)
-{
-	struct sftp_conn *w;
-	uint8_t lane;
-
-	if (writers_find(path, &w, &lane)) {
-		c = w;
-		q->lane = lane;
-	}
-	submit2(c, q, cb, lstat_if(stat_cb, path), stat_cb, data);
-}
-
-void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
-	       sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = req_new(type, want_for(type), strlen(path));
-
-	buf_put_cstring(&q->pkt, path);
-	submit_path(c, q, path, cb, NULL, data);
-}
-
-/* The file's current handle; take_incoming() puts a newer one in its
- * place if the file is reopened before q is sent. */
-static void put_handle(struct sftp_req *q, struct sftp_file *f)
-{
-	q->file = sftp_file_ref(f);
-	pthread_mutex_lock(&f->lock);
-	q->hoff = q->pkt.len + 4;
-	q->hlen = f->len;
-	q->hgen = f->gen;
-	buf_put_string(&q->pkt, f->data, f->len);
-	pthread_mutex_unlock(&f->lock);
-}
-
-void sftp_handle(struct sftp_conn *c, uint8_t type,
-		 struct sftp_file *h, sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = req_new(type, want_for(type), h->len);
-
-	put_handle(q, h);
-	submit(c, q, cb, data);
-}
-
-/* An OPEN, placed: where a file open for writing under that path is
- * (its writes come first), else on the bulk lane of the next connection.
- * Returns the connection. */
-static struct sftp_conn *open_new(struct sftp_conn *c, const char *path,
-				  uint32_t pflags, const struct sftp_attrs *a,
-				  struct sftp_req **qp)
-{
-	struct sftp_req *q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE,
-				     strlen(path) + 40);
-	struct sftp_attrs none = { 0 };
-	struct sftp_conn *w;
-
-	buf_put_cstring(&q->pkt, path);
-	buf_put_u32(&q->pkt, pflags);
-	buf_put_attrs(&q->pkt, a ? a : &none);
-	*qp = q;
-	if (writers_find(path, &w, &q->lane))
-		return w;
-	q->lane = LANE_BULK;
-	return pick_conn(c);
-}
-
-void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
-	       const struct sftp_attrs *a, sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q;
-
-	c = open_new(c, path, pflags, a, &q);
-	submit(c, q, cb, data);
-}
-
-void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
-		     const struct sftp_attrs *a, sftp_done_cb open_cb,
-		     sftp_done_cb stat_cb, void *data)
-{
-	struct sftp_req *q;
-
-	c = open_new(c, path, pflags, a, &q);
-	submit2(c, q, open_cb, lstat_if(stat_cb, path), stat_cb, data);
-}
-
-void sftp_read_into(struct sftp_conn *c, struct sftp_file *h,
-		    uint64_t off, uint32_t len, void *dest,
-		    sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = req_new(SSH_FXP_READ, SSH_FXP_DATA, h->len + 16);
-
-	put_handle(q, h);
-	buf_put_u64(&q->pkt, off);
-	buf_put_u32(&q->pkt, len);
-	q->max_data = len;
-	q->dest = dest;
-	submit(c, q, cb, data);
-}
-
-void sftp_read(struct sftp_conn *c, struct sftp_file *h,
-	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data)
-{
-	sftp_read_into(c, h, off, len, NULL, cb, data);
-}
-
-void sftp_write(struct sftp_conn *c, struct sftp_file *h,
-		uint64_t off, const void *buf, size_t len,
-		sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = req_new(SSH_FXP_WRITE, 0, h->len + len + 16);
-
-	put_handle(q, h);
-	buf_put_u64(&q->pkt, off);
-	buf_put_string(&q->pkt, buf, len);
-	q->no_replay = (h->pflags & SSH_FXF_APPEND) != 0;
-	submit(c, q, cb, data);
-}
-
-void sftp_mkdir(struct sftp_conn *c, const char *path,
-		const struct sftp_attrs *a, sftp_done_cb cb,
-		sftp_done_cb stat_cb, void *data)
-{
-	struct sftp_req *q = req_new(SSH_FXP_MKDIR, 0, strlen(path) + 40);
-
-	buf_put_cstring(&q->pkt, path);
-	buf_put_attrs(&q->pkt, a);
-	submit_path(c, q, path, cb, stat_cb, data);
-}
-
-static struct sftp_req *ext_new(const char *name, uint8_t want, size_t hint)
-{
-	struct sftp_req *q = req_new(SSH_FXP_EXTENDED, want,
-				     strlen(name) + hint);
-
-	buf_put_cstring(&q->pkt, name);
-	return q;
-}
-
-void sftp_setstat(struct sftp_conn *c, const char *path,
-		  const struct sftp_attrs *a, int nofollow,
-		  sftp_done_cb cb, sftp_done_cb stat_cb, void *data)
-{
-	struct sftp_req *q;
-
-	if (nofollow)
-		q = ext_new("lsetstat@openssh.com", 0, strlen(path) + 40);
-	else
-		q = req_new(SSH_FXP_SETSTAT, 0, strlen(path) + 40);
-	buf_put_cstring(&q->pkt, path);
-	buf_put_attrs(&q->pkt, a);
-	submit_path(c, q, path, cb, stat_cb, data);
-}
-
-void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
-		   const struct sftp_attrs *a, sftp_done_cb cb,
-		   sftp_done_cb stat_cb, void *data)
-{
-	struct sftp_req *q = req_new(SSH_FXP_FSETSTAT, 0, h->len + 40);
-	struct sftp_req *st = NULL;
-
-	put_handle(q, h);
-	buf_put_attrs(&q->pkt, a);
-	if (stat_cb) {
-		st = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, h->len);
-		put_handle(st, h);
-	}
-	submit2(c, q, cb, st, stat_cb, data);
-}
-
-static void two_paths(struct sftp_conn *c, struct sftp_req *q,
-		      const char *a, const char *b, sftp_done_cb cb,
-		      void *data)
-{
-	buf_put_cstring(&q->pkt, a);
-	buf_put_cstring(&q->pkt, b);
-	submit(c, q, cb, data);
-}
-
-void sftp_rename(struct sftp_conn *c, const char *oldpath,
-		 const char *newpath, int posix, sftp_done_cb cb, void *data)
-{
-	size_t n = strlen(oldpath) + strlen(newpath) + 8;
-
-	two_paths(c, posix ? ext_new("posix-rename@openssh.com", 0, n)
-			   : req_new(SSH_FXP_RENAME, 0, n),
-		  oldpath, newpath, cb, data);
-}
-
-/* OpenSSH's server takes SYMLINK's two paths in the opposite order to the
- * draft (target first); its client and every other follows it. */
-void sftp_symlink(struct sftp_conn *c, const char *target,
-		  const char *linkpath, sftp_done_cb cb,
-		  sftp_done_cb stat_cb, void *data)
-{
-	struct sftp_req *q = req_new(SSH_FXP_SYMLINK, 0,
-				     strlen(target) + strlen(linkpath) + 8);
-
-	buf_put_cstring(&q->pkt, target);
-	buf_put_cstring(&q->pkt, linkpath);
-	submit_path(c, q, linkpath, cb, stat_cb, data);
-}
-
-void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
-		   const char *newpath, sftp_done_cb cb, void *data)
-{
-	two_paths(c, ext_new("hardlink@openssh.com", 0,
-			     strlen(oldpath) + strlen(newpath) + 8),
-		  oldpath, newpath, cb, data);
-}
-
-void sftp_statvfs(struct sftp_conn *c, const char *path,
-		  sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = ext_new("statvfs@openssh.com",
-				     SSH_FXP_EXTENDED_REPLY, strlen(path) + 4);
-
-	buf_put_cstring(&q->pkt, path);
-	submit(c, q, cb, data);
-}
-
-void sftp_fsync(struct sftp_conn *c, struct sftp_file *h,
-		sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = ext_new("fsync@openssh.com", 0, h->len + 4);
-
-	put_handle(q, h);
-	submit(c, q, cb, data);
-}
-
-/* Two handles: sent only if both are of the current connection (never
- * reopened for it), and never sent again. */
-void sftp_copy_data(struct sftp_conn *c, struct sftp_file *src,
-		    uint64_t src_off, uint64_t len,
-		    struct sftp_file *dst, uint64_t dst_off,
-		    sftp_done_cb cb, void *data)
-{
-	struct sftp_req *q = ext_new("copy-data", 0, 2 * SFTP_MAX_HANDLE + 32);
-
-	put_handle(q, src);
-	buf_put_u64(&q->pkt, src_off);
-	buf_put_u64(&q->pkt, len);
-	q->file2 = sftp_file_ref(dst);
-	pthread_mutex_lock(&dst->lock);
-	if (dst->gen != q->hgen)
-		q->hgen = 0;	/* one of them is stale: fail */
-	buf_put_string(&q->pkt, dst->data, dst->len);
-	pthread_mutex_unlock(&dst->lock);
-	buf_put_u64(&q->pkt, dst_off);
-	q->no_replay = 1;
-	submit(c, q, cb, data);
+	sftp_submit2(c, q, cb, NULL, NULL, data);
 }
 
 /* ---- decoding replies: sftp_wire.c ---- */
@@ -997,12 +234,38 @@ static void note_extensions(struct sftp_conn *c, struct lane *L,
 	g_string_free(names, TRUE);
 }
 
-/* One whole packet (without its length) from lane i. 0, or -EPROTO to
- * drop the connection. */
 static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
 		    uint32_t id, uint8_t type, struct sftp_reply *r,
 		    size_t len);
 
+/* The lane's first packet must be VERSION, the answer to its INIT (id
+ * 0). 0, or -EPROTO to drop the connection. */
+static int dispatch_version(struct sftp_conn *c, struct lane *L,
+			    uint8_t type, struct bufr *r)
+{
+	struct sftp_req *q;
+	struct sftp_reply rep = { 0 };
+	int rc;
+
+	if (type != SSH_FXP_VERSION)
+		return -EPROTO;
+	q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(0));
+	note_extensions(c, L, r, &rc);
+	if (rc == -EPROTO)
+		log_err("protocol error: malformed VERSION");
+	if (q) {
+		g_hash_table_remove(L->pending, GUINT_TO_POINTER(0));
+		rep.err = rc;
+		rep.type = type;
+		rep.gen = c->gen;
+		q->cb(&rep, q->data);
+		sftp_req_free(q);
+	}
+	return rc == -EPROTONOSUPPORT ? 0 : rc;
+}
+
+/* One whole packet (without its length) from lane i. 0, or -EPROTO to
+ * drop the connection. */
 static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 		    size_t len)
 {
@@ -1019,23 +282,8 @@ static int dispatch(struct sftp_conn *c, int i, const unsigned char *p,
 	bufr_init(&r, p, len);
 	if (buf_get_u8(&r, &type))
 		return -EPROTO;
-	if (!L->version) {
-		if (type != SSH_FXP_VERSION)
-			return -EPROTO;
-		q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(0));
-		note_extensions(c, L, &r, &rc);
-		if (rc == -EPROTO)
-			log_err("protocol error: malformed VERSION");
-		if (q) {
-			g_hash_table_remove(L->pending, GUINT_TO_POINTER(0));
-			rep.err = rc;
-			rep.type = type;
-			rep.gen = c->gen;
-			q->cb(&rep, q->data);
-			req_free(q);
-		}
-		return rc == -EPROTONOSUPPORT ? 0 : rc;
-	}
+	if (!L->version)
+		return dispatch_version(c, L, type, &r);
 	if (buf_get_u32(&r, &id))
 		return -EPROTO;
 	q = g_hash_table_lookup(L->pending, GUINT_TO_POINTER(id));
@@ -1105,13 +353,13 @@ static void deliver(struct sftp_conn *c, int i, struct sftp_req *q,
 	q->cb(r, q->data);
 	if (r->names)
 		sftp_wire_free_names(r->names, r->count);
-	req_free(q);
+	sftp_req_free(q);
 }
 
 /* ---- the I/O engine (I/O thread) ---- */
 
 /* Onto q->lane's output queue, with an id. */
-static void send_req(struct sftp_conn *c, struct sftp_req *q)
+void sftp_send_req(struct sftp_conn *c, struct sftp_req *q)
 {
 	struct lane *L = &c->lanes[q->lane];
 
@@ -1133,263 +381,37 @@ static void send_req(struct sftp_conn *c, struct sftp_req *q)
 	g_queue_push_tail(&L->outq, q);
 }
 
-/* ---- reopening files after a reconnect (I/O thread) ----
- *
- * The first request on a file whose handle is of an older connection
- * starts a reopen: OPEN the same path with the same flags, then FSTAT the
- * new handle to check it is still the same file. Until every reopen has
- * finished, that request and all after it are held, so requests keep the
- * order they were submitted in (a flush after writes, a stat after a
- * truncate). */
-
-struct reopen {
-	struct sftp_conn *c;
-	struct sftp_file *f;	/* a ref */
-	uint32_t gen;		/* the connection it runs on */
-	int first;		/* a lazy file's first open: no check, and
-				 * only its own requests wait */
-	uint32_t len;		/* the new handle */
-	unsigned char data[SFTP_MAX_HANDLE];
-};
-
-static void send_internal(struct sftp_conn *c, struct sftp_req *q,
-			  uint8_t lane, sftp_done_cb cb, void *data)
-{
-	q->internal = 1;
-	q->lane = lane;
-	q->cb = cb;
-	q->data = data;
-	buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
-	send_req(c, q);
-}
-
-/* Requests that waited (in order) go to the front of the queue again. */
-static void requeue_front(struct sftp_conn *c, GQueue *waited)
-{
-	struct sftp_req *q;
-
-	pthread_mutex_lock(&c->lock);
-	while ((q = g_queue_pop_tail(waited)))
-		g_queue_push_head(&c->incoming, q);
-	pthread_mutex_unlock(&c->lock);
-	loop_wake(c->loop);
-}
-
-/* Done with one file: it has its new handle, or f->stale is set. */
-static void reopen_end(struct reopen *ro, int err)
-{
-	struct sftp_conn *c = ro->c;
-	struct sftp_file *f = ro->f;
-	char *path;
-
-	pthread_mutex_lock(&f->lock);
-	path = g_strdup(f->path);
-	if (!err) {
-		f->gen = ro->gen;
-		f->len = ro->len;
-		memcpy(f->data, ro->data, ro->len);
-	}
-	pthread_mutex_unlock(&f->lock);
-	f->reopening = 0;
-	if (err) {
-		f->stale = err;
-		log_err("%s: cannot reopen after the reconnect (%s): its "
-			"requests fail with %s", path,
-			err == -ESTALE ? "removed or replaced meanwhile"
-				       : g_strerror(-err),
-			err == -ESTALE ? "ESTALE" : "that error");
-	} else {
-		log_info("%s: reopened after the reconnect", path);
-	}
-	g_free(path);
-	if (--c->reopening == 0)
-		requeue_front(c, &c->held);
-	sftp_file_unref(f);
-	g_free(ro);
-}
-
-/* The connection broke again while reopening: the file is reopened on
- * the next one (conn_fail() has put the held requests back). */
-/* A lazy file's parked requests go back to the queue (they are sent,
- * or fail, with everything else), or fail with err. */
-static void unpark(struct sftp_conn *c, struct sftp_file *f, int err)
-{
-	struct sftp_req *q;
-
-	if (!err) {
-		requeue_front(c, &f->parked);
-		return;
-	}
-	while ((q = g_queue_pop_head(&f->parked)))
-		req_fail(q, err);
-}
-
-static int reopen_lost(struct reopen *ro)
-{
-	if (ro->gen == ro->c->gen && get_state(ro->c) == CONN_UP)
-		return 0;
-	ro->f->reopening = 0;
-	if (ro->first)		/* tried again on the next connection */
-		unpark(ro->c, ro->f, get_state(ro->c) == CONN_CLOSED ? -EIO : 0);
-	sftp_file_unref(ro->f);
-	g_free(ro);
-	return 1;
-}
-
-/* The first open of a lazy file answered. */
-static void lazy_opened(struct reopen *ro, struct sftp_reply *r)
-{
-	struct sftp_file *f = ro->f;
-	int err = r->err == -ENOENT ? -ESTALE : r->err;
-
-	f->reopening = 0;
-	if (!err) {
-		pthread_mutex_lock(&f->lock);
-		f->gen = ro->gen;
-		f->len = (uint32_t)r->handle_len;
-		memcpy(f->data, r->handle, r->handle_len);
-		pthread_mutex_unlock(&f->lock);
-		f->lazy = 0;
-	} else {
-		f->stale = err;
-	}
-	unpark(ro->c, f, err);
-	sftp_file_unref(f);
-	g_free(ro);
-}
-
-static void reopen_stat(struct sftp_reply *r, void *data)
-{
-	struct reopen *ro = data;
-	struct sftp_file *f = ro->f;
-	const struct sftp_attrs *a = &r->attrs, *was = &f->seen;
-	int same;
-
-	if (reopen_lost(ro))
-		return;
-	same = !r->err &&
-	       (!(a->flags & SFTP_ATTR_PERMISSIONS) || S_ISREG(a->perm)) &&
-	       (!(a->flags & SFTP_ATTR_UIDGID) ||
-		!(was->flags & SFTP_ATTR_UIDGID) ||
-		(a->uid == was->uid && a->gid == was->gid));
-	if (same) {
-		f->seen = *a;
-		reopen_end(ro, 0);
-		return;
-	}
-	/* Not ours any more: close the new handle, keep the file stale. */
-	{
-		struct sftp_req *q = req_new(SSH_FXP_CLOSE, 0, ro->len);
-
-		buf_put_string(&q->pkt, ro->data, ro->len);
-		send_internal(ro->c, q, f->lane, ignore_reply, NULL);
-	}
-	reopen_end(ro, -ESTALE);
-}
-
-static void reopen_open(struct sftp_reply *r, void *data)
-{
-	struct reopen *ro = data;
-	struct sftp_req *q;
-
-	if (reopen_lost(ro))
-		return;
-	if (ro->first)
-		return lazy_opened(ro, r);
-	if (r->err) {
-		reopen_end(ro, r->err == -ENOENT ? -ESTALE : r->err);
-		return;
-	}
-	ro->len = (uint32_t)r->handle_len;
-	memcpy(ro->data, r->handle, r->handle_len);
-	q = req_new(SSH_FXP_FSTAT, SSH_FXP_ATTRS, ro->len);
-	buf_put_string(&q->pkt, ro->data, ro->len);
-	send_internal(ro->c, q, ro->f->lane, reopen_stat, ro);
-}
-
-static void reopen_start(struct sftp_conn *c, struct sftp_file *f)
-{
-	struct reopen *ro = g_new0(struct reopen, 1);
-	struct sftp_req *q;
-	struct sftp_attrs none = { 0 };
-
-	ro->c = c;
-	ro->f = sftp_file_ref(f);
-	ro->gen = c->gen;
-	ro->first = f->lazy;
-	f->reopening = 1;
-	if (!ro->first)
-		c->reopening++;
-	pthread_mutex_lock(&f->lock);
-	/* This connection may have fewer lanes than the last one. */
-	f->lane = (uint8_t)MIN(f->lane, c->nlanes - 1);
-	q = req_new(SSH_FXP_OPEN, SSH_FXP_HANDLE, strlen(f->path) + 16);
-	buf_put_cstring(&q->pkt, f->path);
-	pthread_mutex_unlock(&f->lock);
-	buf_put_u32(&q->pkt, f->pflags);
-	buf_put_attrs(&q->pkt, &none);
-	send_internal(c, q, f->lane, reopen_open, ro);
-}
-
-#define HANDLE_LOST (-0x10000)	/* not an errno: died with its connection */
-
-/* Is f's handle one of this connection? 1 yes, 0 not yet (a reopen is
- * under way), HANDLE_LOST, or -errno. */
-static int file_ready(struct sftp_conn *c, struct sftp_file *f)
-{
-	uint32_t gen;
-	int reopenable, gone;
-
-	if (f->stale)
-		return f->stale;
-	pthread_mutex_lock(&f->lock);
-	gen = f->gen;
-	reopenable = f->path != NULL;
-	gone = f->gone;
-	pthread_mutex_unlock(&f->lock);
-	if (gen == c->gen)
-		return 1;
-	if (gone)
-		return -ESTALE;
-	if (!reopenable)
-		return HANDLE_LOST;
-	if (!f->reopening)
-		reopen_start(c, f);
-	return 0;
-}
-
-/* Put the file's current handle into q's packet, if it changed. */
-static void patch_handle(struct sftp_req *q)
-{
-	struct sftp_file *f = q->file;
-
-	pthread_mutex_lock(&f->lock);
-	if (q->hgen != f->gen) {
-		if (q->hlen == f->len) {
-			memcpy(q->pkt.data + q->hoff, f->data, f->len);
-		} else {	/* another length: rebuild the packet */
-			struct buf b;
-			size_t tail = q->hoff + q->hlen;
-
-			buf_init(&b, q->pkt.len + f->len);
-			buf_put_raw(&b, q->pkt.data, q->hoff - 4);
-			buf_put_string(&b, f->data, f->len);
-			buf_put_raw(&b, q->pkt.data + tail, q->pkt.len - tail);
-			buf_free(&q->pkt);
-			q->pkt = b;
-			buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
-			q->hlen = f->len;
-		}
-		q->hgen = f->gen;
-	}
-	pthread_mutex_unlock(&f->lock);
-}
-
+#define ROUTE_HOLD 0		/* wait until the reopens are done */
+#define ROUTE_SEND 1
 #define ROUTE_PARK 2		/* a lazy file's: wait for its OPEN */
 #define ROUTE_DONE 3		/* CLOSE of a file never opened: done */
 
-/* Where q goes now: 1 send, 0 hold, ROUTE_PARK, ROUTE_DONE, HANDLE_LOST
- * or -errno. */
+/* A request on a file never opened yet: the file is opened first, and
+ * its requests wait (parked) for that OPEN. */
+static int route_lazy(struct sftp_conn *c, struct sftp_req *q)
+{
+	struct sftp_file *f = q->file;
+
+	if (f->stale)
+		return f->stale;
+	if (q->type == SSH_FXP_CLOSE && !f->reopening)
+		return ROUTE_DONE;
+	if (!f->reopening)
+		sftp_file_reopen(c, f);
+	return ROUTE_PARK;
+}
+
+/* copy-data: both handles current, and of one server process. */
+static int route_copy(struct sftp_conn *c, struct sftp_req *q)
+{
+	if (q->file2->conn != c || q->file2->lane != q->file->lane)
+		return -EXDEV;	/* two server processes */
+	if (q->hgen != c->gen || q->file->stale || q->file2->stale)
+		return HANDLE_LOST;
+	return ROUTE_SEND;
+}
+
+/* Where q goes now: ROUTE_*, HANDLE_LOST or -errno. */
 static int route(struct sftp_conn *c, struct sftp_req *q)
 {
 	int rc;
@@ -1397,33 +419,21 @@ static int route(struct sftp_conn *c, struct sftp_req *q)
 	/* A handle's lane is its file's (which a reopen may change). */
 	q->lane = (uint8_t)MIN(q->file ? q->file->lane : q->lane,
 			       c->nlanes - 1);
-	if (q->file && q->file->lazy && !q->file2) {
-		struct sftp_file *f = q->file;
-
-		if (f->stale)
-			return f->stale;
-		if (q->type == SSH_FXP_CLOSE && !f->reopening)
-			return ROUTE_DONE;
-		if (!f->reopening)
-			reopen_start(c, f);
-		return ROUTE_PARK;
-	}
-	if (!q->file)
-		return c->reopening ? 0 : 1;
-	if (q->file2) {		/* copy-data: both handles current */
-		if (q->file2->conn != c || q->file2->lane != q->file->lane)
-			return -EXDEV;	/* two server processes */
-		if (q->hgen != c->gen || q->file->stale || q->file2->stale)
-			return HANDLE_LOST;
-		return c->reopening ? 0 : 1;
-	}
-	rc = file_ready(c, q->file);
-	if (rc < 0)
+	if (!q->file)				/* a path request */
+		rc = ROUTE_SEND;
+	else if (q->file2)			/* copy-data */
+		rc = route_copy(c, q);
+	else if (q->file->lazy)			/* never opened yet */
+		return route_lazy(c, q);
+	else					/* its handle current? */
+		rc = sftp_file_ready(c, q->file);
+	if (rc != ROUTE_SEND)
 		return rc;
-	if (rc == 0 || c->reopening)
-		return 0;
-	patch_handle(q);
-	return 1;
+	if (c->reopening)	/* files being reopened: all else waits */
+		return ROUTE_HOLD;
+	if (q->file && !q->file2)
+		sftp_file_patch_handle(q);
+	return ROUTE_SEND;
 }
 
 /* Move newly submitted requests to the output queue, giving them ids;
@@ -1445,15 +455,15 @@ static void take_incoming(struct sftp_conn *c)
 		if (rc == ROUTE_PARK)
 			g_queue_push_tail(&q->file->parked, q);
 		else if (rc == ROUTE_DONE)
-			req_fail(q, 0);
-		else if (rc > 0)
-			send_req(c, q);
-		else if (rc == 0)
+			sftp_req_fail(q, 0);
+		else if (rc == ROUTE_SEND)
+			sftp_send_req(c, q);
+		else if (rc == ROUTE_HOLD)
 			g_queue_push_tail(&c->held, q);
 		else if (rc == HANDLE_LOST)
-			req_lost(q);
+			sftp_req_lost(q);
 		else
-			req_fail(q, rc);
+			sftp_req_fail(q, rc);
 	}
 }
 
@@ -1462,7 +472,7 @@ static void take_incoming(struct sftp_conn *c)
 #define DIRECT_OUT (32 * 1024)
 
 /* Write as much of lane i's queue as libssh2 takes. 0, or -1 after
- * conn_fail(). */
+ * recon_conn_fail(). */
 static int do_write(struct sftp_conn *c, int i)
 {
 	struct lane *L = &c->lanes[i];
@@ -1502,7 +512,7 @@ static int do_write(struct sftp_conn *c, int i)
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
-			conn_fail(c, xport_error(c->session));
+			recon_conn_fail(c, xport_error(c->session));
 			return -1;
 		}
 		if (L->cur && (L->cur_off += (size_t)n) == L->cur->pkt.len)
@@ -1555,8 +565,49 @@ static void end_direct(struct sftp_conn *c, int i)
 	deliver(c, i, q, q->id, SSH_FXP_DATA, &rep, L->direct_len + 9);
 }
 
+/* Dispatch the whole packets in lane i's input, keep the rest (or start
+ * reading a DATA reply's data straight into its destination). 0, or -1
+ * after recon_conn_fail() or when a callback dropped the session s0. */
+static int parse_in(struct sftp_conn *c, int i, LIBSSH2_SESSION *s0)
+{
+	struct lane *L = &c->lanes[i];
+	size_t off = 0;
+
+	while (L->in.len - off >= 4) {
+		uint32_t plen = buf_peek_u32(L->in.data + off);
+
+		if (plen == 0 || plen > SFTP_MAX_PACKET) {
+			log_err("protocol error: packet length %u", plen);
+			recon_conn_fail(c, "protocol error from server");
+			return -1;
+		}
+		if (L->in.len - off - 4 < plen) {
+			if (start_direct(c, i, L->in.data + off + 4,
+					 L->in.len - off - 4, plen))
+				off = L->in.len;
+			else if (L->in.len - off >= DATA_HEADER)
+				L->peek = 0;
+			break;
+		}
+		if (dispatch(c, i, L->in.data + off + 4, plen)) {
+			recon_conn_fail(c, "protocol error from server");
+			return -1;
+		}
+		/* A callback may have dropped the connection (and emptied
+		 * L->in): stop parsing what is gone. */
+		if (c->session != s0)
+			return -1;
+		off += 4 + (size_t)plen;
+	}
+	if (off) {
+		memmove(L->in.data, L->in.data + off, L->in.len - off);
+		L->in.len -= off;
+	}
+	return 0;
+}
+
 /* Read lane i until EAGAIN, dispatching whole packets. 0 (1 if any
- * bytes came), or -1 after conn_fail(). */
+ * bytes came), or -1 after recon_conn_fail(). */
 static int do_read(struct sftp_conn *c, int i)
 {
 	struct lane *L = &c->lanes[i];
@@ -1565,7 +616,6 @@ static int do_read(struct sftp_conn *c, int i)
 
 	for (;;) {
 		ssize_t n;
-		size_t off = 0;
 		char junk[4096];
 		int direct = L->direct != NULL;
 
@@ -1586,12 +636,13 @@ static int do_read(struct sftp_conn *c, int i)
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (n < 0) {
-			conn_fail(c, xport_error(c->session));
+			recon_conn_fail(c, xport_error(c->session));
 			return -1;
 		}
 		if (n == 0) {
 			if (libssh2_channel_eof(L->channel)) {
-				conn_fail(c, "the server closed the SFTP channel");
+				recon_conn_fail(c, "the server closed the "
+						"SFTP channel");
 				return -1;
 			}
 			break;
@@ -1612,36 +663,8 @@ static int do_read(struct sftp_conn *c, int i)
 			continue;
 		}
 		L->in.len += (size_t)n;
-		while (L->in.len - off >= 4) {
-			uint32_t plen = buf_peek_u32(L->in.data + off);
-
-			if (plen == 0 || plen > SFTP_MAX_PACKET) {
-				log_err("protocol error: packet length %u", plen);
-				conn_fail(c, "protocol error from server");
-				return -1;
-			}
-			if (L->in.len - off - 4 < plen) {
-				if (start_direct(c, i, L->in.data + off + 4,
-						 L->in.len - off - 4, plen))
-					off = L->in.len;
-				else if (L->in.len - off >= DATA_HEADER)
-					L->peek = 0;
-				break;
-			}
-			if (dispatch(c, i, L->in.data + off + 4, plen)) {
-				conn_fail(c, "protocol error from server");
-				return -1;
-			}
-			/* A callback may have dropped the connection (and
-			 * emptied L->in): stop parsing what is gone. */
-			if (c->session != s0)
-				return -1;
-			off += 4 + (size_t)plen;
-		}
-		if (off) {
-			memmove(L->in.data, L->in.data + off, L->in.len - off);
-			L->in.len -= off;
-		}
+		if (parse_in(c, i, s0))
+			return -1;
 	}
 	return got;
 }
@@ -1660,7 +683,7 @@ static void update_poll(struct sftp_conn *c)
 
 /* Write and read until neither makes progress; decrypted data can sit
  * inside libssh2 while the socket is quiet, so always drain reads. */
-static void pump(struct sftp_conn *c)
+void sftp_pump(struct sftp_conn *c)
 {
 	if (c->job)
 		recon_check(c);
@@ -1675,7 +698,7 @@ static void pump(struct sftp_conn *c)
 			while ((q = g_queue_pop_head(&c->incoming)))
 				g_queue_push_tail(&failed, q);
 		pthread_mutex_unlock(&c->lock);
-		fail_queue(&failed, -EIO);
+		sftp_fail_queue(&failed, -EIO);
 		return;
 	}
 	take_incoming(c);
@@ -1700,194 +723,25 @@ static void pump(struct sftp_conn *c)
 static void on_sock(struct loop *l, int fd, int events, void *data)
 {
 	(void)l; (void)fd; (void)events;
-	pump(data);
+	sftp_pump(data);
 }
 
 static void before_sleep(struct loop *l, void *data)
 {
 	(void)l;
-	pump(data);
+	sftp_pump(data);
 }
 
-static int64_t boottime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t oldest_pending(struct sftp_conn *c)
-{
-	GHashTableIter it;
-	gpointer v;
-	int64_t oldest = 0;
-
-	for (int i = 0; i < c->nlanes; i++) {
-		g_hash_table_iter_init(&it, c->lanes[i].pending);
-		while (g_hash_table_iter_next(&it, NULL, &v)) {
-			struct sftp_req *q = v;
-
-			if (!oldest || q->sent_ms < oldest)
-				oldest = q->sent_ms;
-		}
-	}
-	return oldest;
-}
-
-/* Every 500 ms: is the link alive? Bytes of any kind arriving on the
- * socket say so (SSH keepalive replies come from sshd itself, even while
- * sftp-server is busy with a long request). A request unanswered for
- * probe_ms on a link silent as long sends a keepalive; waiting dead_ms
- * with nothing at all arriving drops the connection (and reconnects). A
- * suspend (boot time jumping ahead of monotonic time) probes at once. */
-/* An SSH keepalive wanting a reply: any answer proves the link alive;
- * on_watch() drops it if none comes within dead_ms. */
-static void probe_now(struct sftp_conn *c)
-{
-	int next;
-
-	libssh2_keepalive_send(c->session, &next);
-	c->probe_sent = loop_now_ms();
-	report_link(c, 0);	/* suspect until an answer */
-	pump(c);		/* send it now */
-}
-
-static long on_watch(struct loop *l, long long id, void *data)
+/* The loop's wake callback, set once in sftp_conn_new before the loop
+ * ever runs (loop.h: never while it runs): stop when stop_thread() asks.
+ * Not loop_stop() from the other thread: loop_run() clears an earlier
+ * stop, so a thread that has not reached it yet would miss that one. */
+static void on_wake(struct loop *l, void *data)
 {
 	struct sftp_conn *c = data;
-	int64_t now = loop_now_ms(), boot = boottime_ms();
-	int64_t rx, oldest, waiting = 0;
-	int resumed;
 
-	(void)l; (void)id;
-	resumed = (boot - c->boot0) - (now - c->mono0) > 2000;
-	c->mono0 = now;
-	c->boot0 = boot;
-	if (!c->session || get_state(c) == CONN_DOWN)
-		return 500;
-	rx = xport_last_rx(&c->x);
-	report_link(c, !(c->probe_sent > rx));
-	oldest = oldest_pending(c);
-	if (oldest)
-		waiting = oldest;
-	if (c->probe_sent > rx)
-		waiting = waiting ? MIN(waiting, c->probe_sent) : c->probe_sent;
-	if (waiting && now - MAX(rx, waiting) >= c->dead_ms) {
-		char why[96];
-
-		snprintf(why, sizeof(why), "no answer from the server for "
-			 "%lld s", (long long)(now - MAX(rx, waiting)) / 1000);
-		conn_fail(c, why);
-		return 500;
-	}
-	if ((resumed || (oldest && now - oldest >= c->probe_ms &&
-			 now - rx >= c->probe_ms) ||
-	     (c->alive_ms && now - rx >= c->alive_ms)) &&
-	    now - c->probe_sent >= 1000) {
-		if (resumed)
-			log_info("clock jump (suspend?): probing the link");
-		probe_now(c);
-	}
-	return 500;
-}
-
-/* Is the address an RTM_DELADDR message names the local end of our
- * socket? Then the connection cannot survive. */
-static int addr_is_ours(struct sftp_conn *c, struct nlmsghdr *nh)
-{
-	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl = sizeof(ss);
-	unsigned int len = (unsigned int)IFA_PAYLOAD(nh);
-
-	if (c->sock < 0 || getsockname(c->sock, (struct sockaddr *)&ss, &sl) ||
-	    ss.ss_family != ifa->ifa_family)
-		return 0;
-	for (struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len);
-	     a = RTA_NEXT(a, len)) {
-		const void *mine;
-		size_t n;
-
-		if (a->rta_type != IFA_LOCAL && a->rta_type != IFA_ADDRESS)
-			continue;
-		if (ss.ss_family == AF_INET) {
-			mine = &((struct sockaddr_in *)&ss)->sin_addr;
-			n = 4;
-		} else {
-			mine = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-			n = 16;
-		}
-		if (RTA_PAYLOAD(a) == n && !memcmp(RTA_DATA(a), mine, n))
-			return 1;
-	}
-	return 0;
-}
-
-/* The machine's addresses changed (another network, a VPN, DHCP): probe
- * the link at once instead of waiting for a request to time out; if the
- * connection's own local address went away, drop it now. */
-static void on_netlink(struct loop *l, int fd, int events, void *data)
-{
-	struct sftp_conn *c = data;
-	char buf[8192];
-	int changed = 0, ours = 0;
-	ssize_t n;
-
-	(void)l; (void)events;
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		unsigned int len = (unsigned int)n;
-
-		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-		     NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-			if (nh->nlmsg_type != RTM_NEWADDR &&
-			    nh->nlmsg_type != RTM_DELADDR)
-				continue;
-			changed = 1;
-			if (nh->nlmsg_type == RTM_DELADDR && addr_is_ours(c, nh))
-				ours = 1;
-		}
-	}
-	if (!changed || !c->session || get_state(c) != CONN_UP)
-		return;
-	if (ours) {
-		conn_fail(c, "the connection's local address went away");
-		return;
-	}
-	log_info("local addresses changed: probing the link");
-	probe_now(c);
-}
-
-static int netlink_open(void)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			NETLINK_ROUTE);
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-void sftp_conn_set_link_cb(struct sftp_conn *c,
-			   void (*cb)(void *data, int usable), void *data)
-{
-	c->link_cb = cb;
-	c->link_data = data;
-}
-
-void sftp_conn_set_liveness(struct sftp_conn *c, int probe_ms, int dead_ms,
-			    int alive_ms)
-{
-	for (unsigned i = 1; i < c->nall; i++)
-		sftp_conn_set_liveness(c->all[i], probe_ms, dead_ms, alive_ms);
-	c->probe_ms = probe_ms;
-	c->dead_ms = dead_ms;
-	c->alive_ms = alive_ms;
-	xport_set_user_timeout(&c->x, dead_ms);
+	if (__atomic_load_n(&c->stopping, __ATOMIC_SEQ_CST))
+		loop_stop(l);
 }
 
 /* ---- set-up ---- */
@@ -1953,7 +807,7 @@ static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
 /* Open the lanes' channels into ch[]: how many (1 or NLANES), or 0 with
  * *err. A server that allows one channel per session (MaxSessions 1)
  * gets one lane for everything. */
-static int open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES],
+int sftp_open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES],
 		      GError **err)
 {
 	GError *e = NULL;
@@ -1992,7 +846,7 @@ static void lane_init_done(struct sftp_reply *r, void *data)
 /* Make c->x (with its n sftp channels ch) the connection: non-blocking,
  * polled, and an INIT queued on each lane; init_cb when all answered.
  * I/O thread, or before it exists. */
-static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
+void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 		    sftp_done_cb init_cb, void *data)
 {
 	c->session = c->x.session;
@@ -2011,7 +865,7 @@ static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE, on_sock, c);
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
-	c->state = CONN_INIT;
+	sftp_set_state_locked(c, CONN_INIT);
 	pthread_mutex_unlock(&c->lock);
 	__atomic_store_n(&c->min_rtt_us, 0, __ATOMIC_RELAXED);	/* a new path */
 	c->init_cb = init_cb;
@@ -2019,228 +873,15 @@ static void install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	c->init_left = n;
 	c->init_err = 0;
 	for (int i = 0; i < n; i++) {
-		struct sftp_req *q = req_new(SSH_FXP_INIT, 0, 8);
+		struct sftp_req *q = sftp_req_new(SSH_FXP_INIT, 0, 8);
 
 		buf_put_u32(&q->pkt, 3);
 		buf_set_u32(&q->pkt, 0, (uint32_t)(q->pkt.len - 4));
 		q->cb = lane_init_done;
 		q->data = c;
 		q->lane = (uint8_t)i;
-		send_req(c, q);
+		sftp_send_req(c, q);
 	}
-}
-
-/* ---- reconnect (I/O thread) ---- */
-
-static long backoff_ms(int attempt)
-{
-	long ms = 250L << MIN(attempt, 7);	/* 250 ms .. 32 s */
-
-	ms = MIN(ms, 30000L);
-	return ms / 2 + g_random_int_range(0, (gint32)(ms / 2) + 1);
-}
-
-static void reinit_done(struct sftp_reply *r, void *data)
-{
-	struct sftp_conn *c = data;
-
-	if (r->err) {
-		conn_fail(c, "SFTP start-up failed after reconnect");
-		return;
-	}
-	pthread_mutex_lock(&c->lock);
-	c->state = CONN_UP;
-	c->offline = 0;
-	state_changed(c);
-	pthread_mutex_unlock(&c->lock);
-	STATS_ADD(c, reconnects, 1);
-	log_err("reconnected after %lld ms (%d attempt%s); %u request%s in "
-		"flight sent again, %u failed", (long long)(loop_now_ms() -
-		c->down_since), c->attempts + 1, c->attempts ? "s" : "",
-		c->replays, c->replays == 1 ? "" : "s", c->lost);
-	c->replays = c->lost = 0;
-	c->attempts = 0;
-	c->down_since = 0;
-	report_link(c, 1);
-}
-
-/* A reconnect attempt runs on a thread of its own: TCP connect, DNS,
- * handshake and authentication block, and the I/O thread must go on
- * expiring waiting requests and answering unmount meanwhile. The job is
- * shared: the conn may be freed while the attempt is still blocked. */
-struct recon_job {
-	pthread_mutex_t lock;	/* guards everything below */
-	int refs;		/* the conn's and the thread's */
-	struct sftp_conn *c;	/* NULL once the conn is gone */
-	sftp_connect_cb connect;
-	void *connect_data;
-	int done, ok;
-	struct xport x;
-	LIBSSH2_CHANNEL *ch[NLANES];
-	int nch;
-	char *why;
-};
-
-static void job_unref(struct recon_job *j)
-{
-	int last;
-
-	pthread_mutex_lock(&j->lock);
-	last = --j->refs == 0;
-	pthread_mutex_unlock(&j->lock);
-	if (!last)
-		return;
-	for (int i = 0; i < j->nch; i++)
-		libssh2_channel_free(j->ch[i]);
-	xport_close(&j->x);	/* unless installed (then zeroed) */
-	g_free(j->why);
-	pthread_mutex_destroy(&j->lock);
-	g_free(j);
-}
-
-/* Attempts whose thread still runs (they outlive their conn). */
-static int jobs_running;
-
-int sftp_jobs_wait(int ms)
-{
-	int64_t end = g_get_monotonic_time() + (int64_t)ms * 1000;
-
-	while (g_atomic_int_get(&jobs_running) &&
-	       g_get_monotonic_time() < end)
-		g_usleep(10000);
-	return g_atomic_int_get(&jobs_running);
-}
-
-static void *recon_thread(void *data)
-{
-	struct recon_job *j = data;
-	GError *e = NULL;
-	char *why = NULL;
-	struct xport x;
-	LIBSSH2_CHANNEL *ch[NLANES];
-	int n = 0, ok = j->connect(j->connect_data, &x, &why) == 0;
-
-	if (ok && !(n = open_lanes(&x, ch, &e))) {
-		why = g_strdup(e->message);
-		g_clear_error(&e);
-		xport_close(&x);
-		ok = 0;
-	}
-	pthread_mutex_lock(&j->lock);
-	j->done = 1;
-	j->ok = ok;
-	if (ok) {
-		j->x = x;
-		memcpy(j->ch, ch, sizeof(ch));
-		j->nch = n;
-	}
-	j->why = why;
-	if (j->c)
-		loop_wake(j->c->loop);
-	pthread_mutex_unlock(&j->lock);
-	job_unref(j);
-	g_atomic_int_add(&jobs_running, -1);
-	return NULL;
-}
-
-static long on_reconnect(struct loop *l, long long id, void *data)
-{
-	struct sftp_conn *c = data;
-	struct recon_job *j;
-	pthread_t t;
-
-	(void)l; (void)id;
-	if (get_state(c) != CONN_DOWN || c->job)
-		return LOOP_TIMER_STOP;
-	j = g_new0(struct recon_job, 1);
-	pthread_mutex_init(&j->lock, NULL);
-	j->refs = 2;
-	j->c = c;
-	j->connect = c->reconnect;
-	j->connect_data = c->reconnect_data;
-	j->x.sock = -1;
-	c->job = j;
-	g_atomic_int_inc(&jobs_running);
-	if (pthread_create(&t, NULL, recon_thread, j)) {
-		g_atomic_int_add(&jobs_running, -1);
-		c->job = NULL;
-		j->refs = 1;
-		job_unref(j);
-		return backoff_ms(++c->attempts);
-	}
-	pthread_detach(t);
-	return LOOP_TIMER_STOP;
-}
-
-/* A finished attempt: install the new connection or try again later. */
-static void recon_check(struct sftp_conn *c)
-{
-	struct recon_job *j = c->job;
-	int done;
-
-	pthread_mutex_lock(&j->lock);
-	done = j->done;
-	pthread_mutex_unlock(&j->lock);
-	if (!done)
-		return;
-	c->job = NULL;
-	if (j->ok && get_state(c) == CONN_DOWN) {
-		c->x = j->x;
-		memset(&j->x, 0, sizeof(j->x));
-		j->x.sock = -1;
-		install(c, j->ch, j->nch, reinit_done, c);
-		j->nch = 0;
-	} else {
-		log_err("reconnect failed: %s",
-			 j->why ? j->why : "unknown error");
-		loop_add_timer(c->loop, backoff_ms(++c->attempts),
-			       on_reconnect, c);
-	}
-	job_unref(j);
-}
-
-/* While the link is down: once it has been down for reconnect_timeout,
- * fail what waits, and from then on fail new requests at once, until it
- * is back. A request thus waits at most reconnect_timeout after the loss
- * was detected (and a retry by the kernel does not wait again). */
-static long on_expire(struct loop *l, long long id, void *data)
-{
-	struct sftp_conn *c = data;
-	GQueue failed = G_QUEUE_INIT;
-	int over = loop_now_ms() - c->down_since >= c->reconnect_timeout_ms;
-	int up;
-
-	(void)l; (void)id;
-	pthread_mutex_lock(&c->lock);
-	up = c->state == CONN_UP;
-	if (!up && over) {
-		if (!c->offline) {
-			log_err("link down for %d s: operations fail with EIO "
-				"until it is back",
-				c->reconnect_timeout_ms / 1000);
-			state_changed(c);
-		}
-		c->offline = 1;
-		failed = c->incoming;
-		g_queue_init(&c->incoming);
-	}
-	pthread_mutex_unlock(&c->lock);
-	fail_queue(&failed, -EIO);
-	if (up) {
-		c->expire_timer = 0;
-		return LOOP_TIMER_STOP;
-	}
-	return 250;
-}
-
-void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
-			     void *data, int timeout_ms)
-{
-	for (unsigned i = 1; i < c->nall; i++)
-		sftp_conn_set_reconnect(c->all[i], cb, data, timeout_ms);
-	c->reconnect = cb;
-	c->reconnect_data = data;
-	c->reconnect_timeout_ms = timeout_ms;
 }
 
 struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
@@ -2272,20 +913,14 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
 	c->usable = 1;
-	c->probe_ms = 5000;
-	c->dead_ms = 15000;
-	c->mono0 = loop_now_ms();
-	c->boot0 = boottime_ms();
 	loop_set_before_sleep(c->loop, before_sleep, c);
-	loop_add_timer(c->loop, 500, on_watch, c);
-	c->nl_fd = netlink_open();	/* best effort: probes come anyway */
-	if (c->nl_fd >= 0)
-		loop_add_fd(c->loop, c->nl_fd, LOOP_READ, on_netlink, c);
+	loop_set_wake_cb(c->loop, on_wake, c);
+	recon_watch_start(c);
 
-	n = open_lanes(&c->x, ch, err);
+	n = sftp_open_lanes(&c->x, ch, err);
 	if (!n)
 		goto fail;
-	install(c, ch, n, init_done, &init);
+	sftp_install(c, ch, n, init_done, &init);
 	rc = sftp_conn_wait(c, timeout_ms);
 	if (init == -EPROTONOSUPPORT) {
 		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error: the server "
@@ -2299,11 +934,13 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 			      rc == -ETIMEDOUT ? " (timed out)" : "");
 		goto fail;
 	}
-	set_state(c, CONN_UP);
+	sftp_set_state(c, CONN_UP);
 	if (c->exts & SFTP_EXT_LIMITS) {
-		q = ext_new("limits@openssh.com", SSH_FXP_EXTENDED_REPLY, 0);
-		submit(c, q, limits_done, c);
-		if (sftp_conn_wait(c, timeout_ms) || get_state(c) != CONN_UP) {
+		q = sftp_req_ext("limits@openssh.com",
+				 SSH_FXP_EXTENDED_REPLY, 0);
+		sftp_submit(c, q, limits_done, c);
+		if (sftp_conn_wait(c, timeout_ms) ||
+		    sftp_get_state(c) != CONN_UP) {
 			rfs_set_error(err, RFS_EXIT_PROTO, "protocol error "
 				      "from server (limits@openssh.com)");
 			goto fail;
@@ -2330,7 +967,7 @@ static void wait_check(struct loop *l, void *data)
 {
 	struct sftp_conn *c = data;
 
-	pump(c);
+	sftp_pump(c);
 	for (int i = 0; i < NLANES; i++)
 		if (g_hash_table_size(c->lanes[i].pending))
 			return;
@@ -2371,22 +1008,16 @@ size_t sftp_conn_max_read(const struct sftp_conn *c) { return c->max_read; }
 size_t sftp_conn_max_write(const struct sftp_conn *c) { return c->max_write; }
 int sftp_conn_alive(const struct sftp_conn *c)
 {
-	int st = get_state((struct sftp_conn *)c);
+	int st = sftp_get_state((struct sftp_conn *)c);
 
 	return st == CONN_UP || st == CONN_INIT;
-}
-
-static void stop_cb(struct loop *l, void *data)
-{
-	(void)data;
-	loop_stop(l);
 }
 
 static void stop_thread(struct sftp_conn *c)
 {
 	if (!c->thread_started)
 		return;
-	loop_set_wake_cb(c->loop, stop_cb, NULL);
+	__atomic_store_n(&c->stopping, 1, __ATOMIC_SEQ_CST);
 	loop_wake(c->loop);
 	pthread_join(c->thread, NULL);
 	c->thread_started = 0;
@@ -2415,15 +1046,9 @@ void sftp_conn_free(struct sftp_conn *c)
 		g_free(all);
 	}
 	stop_thread(c);
-	if (c->job) {		/* still blocked: let it clean up alone */
-		pthread_mutex_lock(&c->job->lock);
-		c->job->c = NULL;
-		pthread_mutex_unlock(&c->job->lock);
-		job_unref(c->job);
-		c->job = NULL;
-	}
+	recon_abandon(c);
 	pthread_mutex_lock(&c->lock);
-	c->state = CONN_CLOSED;
+	sftp_set_state_locked(c, CONN_CLOSED);
 	while ((v = g_queue_pop_head(&c->held)))
 		g_queue_push_tail(&failed, v);
 	while ((v = g_queue_pop_head(&c->incoming)))
@@ -2435,7 +1060,7 @@ void sftp_conn_free(struct sftp_conn *c)
 			g_queue_push_tail(&failed, v);
 		g_hash_table_steal_all(c->lanes[i].pending);
 	}
-	fail_queue(&failed, -EIO);
+	sftp_fail_queue(&failed, -EIO);
 	/* Their callbacks may queue more (a listing's CLOSE): fail those. */
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
@@ -2444,13 +1069,10 @@ void sftp_conn_free(struct sftp_conn *c)
 		pthread_mutex_unlock(&c->lock);
 		if (g_queue_is_empty(&failed))
 			break;
-		fail_queue(&failed, -EIO);
+		sftp_fail_queue(&failed, -EIO);
 	}
-	drop_session(c, 1);
-	if (c->nl_fd >= 0) {
-		loop_del_fd(c->loop, c->nl_fd);
-		close(c->nl_fd);
-	}
+	sftp_drop_session(c, 1);
+	recon_watch_stop(c);
 	for (int i = 0; i < NLANES; i++) {
 		g_hash_table_destroy(c->lanes[i].pending);
 		buf_free(&c->lanes[i].out);
@@ -2497,39 +1119,8 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 		  c->state == CONN_UP ? SFTP_LINK_UP : SFTP_LINK_RECONNECTING;
 	s->link_since = c->state_since;
 	pthread_mutex_unlock(lock);
-	s->open_handles = (unsigned)g_atomic_int_get(&files_alive);
+	s->open_handles = sftp_file_count();
 	s->rtt_ms8 = LOAD(c, rtt_ms8);
 	s->conns = MAX(c->nall, 1u);
 	s->channels = (unsigned)c->nlanes;
-}
-
-/* Open n more connections like c (-o max_conns): cb makes each, as a
- * reconnect does. Before sftp_conn_start(), after the setters. */
-int sftp_conn_add(struct sftp_conn *c, unsigned n, sftp_connect_cb cb,
-		  void *data, int timeout_ms, GError **err)
-{
-	c->all = g_new0(struct sftp_conn *, n + 1);
-	c->all[0] = c;
-	c->nall = 1;
-	for (unsigned i = 0; i < n; i++) {
-		struct xport x;
-		char *why = NULL;
-		struct sftp_conn *k;
-
-		if (cb(data, &x, &why)) {
-			rfs_set_error(err, RFS_EXIT_CONNECT, "connection %u of "
-				      "%u (max_conns): %s", i + 2, n + 1, why);
-			g_free(why);
-			return -1;
-		}
-		k = sftp_conn_new(&x, timeout_ms, err);
-		if (!k)
-			return -1;
-		k->primary = c;
-		sftp_conn_set_reconnect(k, c->reconnect, c->reconnect_data,
-					c->reconnect_timeout_ms);
-		sftp_conn_set_liveness(k, c->probe_ms, c->dead_ms, c->alive_ms);
-		c->all[c->nall++] = k;
-	}
-	return 0;
 }

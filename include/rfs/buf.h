@@ -11,20 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* SFTP v3 ATTRS flags. */
-#define SFTP_ATTR_SIZE		0x00000001u
-#define SFTP_ATTR_UIDGID	0x00000002u
-#define SFTP_ATTR_PERMISSIONS	0x00000004u
-#define SFTP_ATTR_ACMODTIME	0x00000008u
-#define SFTP_ATTR_EXTENDED	0x80000000u
-
-struct sftp_attrs {
-	uint32_t flags;		/* SFTP_ATTR_* present */
-	uint64_t size;
-	uint32_t uid, gid;
-	uint32_t perm;		/* st_mode bits, type included */
-	uint32_t atime, mtime;	/* seconds */
-};
+/* SFTP ATTRS (rfs/sftp_attrs.h): buf_get_attrs/buf_put_attrs code them. */
+struct sftp_attrs;
 
 struct bufr {			/* reader: a window over memory */
 	const unsigned char *p;

@@ -23,7 +23,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "rfs/buf.h"
+#include "rfs/sftp_attrs.h"
 
 struct cache_opts {
 	int attr_ms, dir_ms, link_ms, neg_ms;	/* 0: do not cache */

@@ -25,6 +25,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/sftp_attrs.h"
 
 /* Packet types (draft-ietf-secsh-filexfer-02). */
 enum {
@@ -186,9 +187,6 @@ void sftp_conn_set_reconnect(struct sftp_conn *c, sftp_connect_cb cb,
 int sftp_conn_add(struct sftp_conn *c, unsigned n, sftp_connect_cb cb,
 		  void *data, int timeout_ms, GError **err);
 
-/* Map an SSH_FX_* status to -errno. */
-int sftp_status_errno(uint32_t status);
-
 /* A file from the HANDLE reply r of an OPEN/OPENDIR. path (copied): where
  * to reopen it after a reconnect with pflags, or NULL for never. The
  * caller holds the one reference. */
@@ -272,9 +270,6 @@ void sftp_copy_data(struct sftp_conn *c, struct sftp_file *src,
 		    uint64_t src_off, uint64_t len,
 		    struct sftp_file *dst, uint64_t dst_off,
 		    sftp_done_cb cb, void *data);
-
-/* Decode a statvfs@openssh.com reply body. 0 or -EPROTO. */
-int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st);
 
 /* Counters since the mount, for rfs's statistics. */
 struct sftp_stats {

@@ -28,6 +28,12 @@ int sftp_wire_decode(const struct sftp_wire_req *q, uint8_t type,
 		     const char **why);
 void sftp_wire_free_names(struct sftp_name *n, uint32_t count);
 
+/* Map an SSH_FX_* status to -errno: the one table (STYLE.md, Errors). */
+int sftp_status_errno(uint32_t status);
+
+/* Decode a statvfs@openssh.com reply body. 0 or -EPROTO (st zeroed). */
+int sftp_parse_statvfs(struct bufr *r, struct sftp_statvfs *st);
+
 /* VERSION's body: 0, -EPROTONOSUPPORT (below 3) or -EPROTO; *version is
  * what the server said (0 if not even that came). Each
  * extension's name is appended to names (space-separated) and the known

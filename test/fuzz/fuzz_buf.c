@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/sftp_attrs.h"
 #include "fuzz_common.h"
 
 struct win {			/* the body, to check pointers against */

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "rfs/buf.h"
+#include "rfs/sftp_attrs.h"
 #include "rfs/bpool.h"
 
 static void test_roundtrip(void)
