@@ -26,7 +26,6 @@ struct recon {
 	const char *config_file;
 	struct xport_pins *pins;	/* each hop's key at mount time, and
 					 * password (reconnect_password) */
-	int64_t attempts;
 };
 
 struct recon *recon_new(const struct conf *conf, const char *config_file,
@@ -64,7 +63,6 @@ int recon_connect(void *data, struct xport *x, char **why)
 				.pins = r->pins };
 	GError *e = NULL;
 
-	r->attempts++;
 	log_info("reconnecting to %s port %d", r->conf->hostname,
 		 r->conf->port);
 	o.config_file = r->config_file;

@@ -851,7 +851,8 @@ void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 {
 	c->session = c->x.session;
 	c->sock = c->x.sock;
-	c->nlanes = n;
+	/* atomic: sftp_conn_stats() reads it on another thread */
+	__atomic_store_n(&c->nlanes, n, __ATOMIC_RELAXED);
 	for (int i = 0; i < n; i++)
 		c->lanes[i].channel = ch[i];
 	xport_set_blocking(&c->x, 0);
@@ -1122,5 +1123,5 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 	s->open_handles = sftp_file_count();
 	s->rtt_ms8 = LOAD(c, rtt_ms8);
 	s->conns = MAX(c->nall, 1u);
-	s->channels = (unsigned)c->nlanes;
+	s->channels = (unsigned)__atomic_load_n(&c->nlanes, __ATOMIC_RELAXED);
 }
