@@ -282,12 +282,26 @@ int node_is_hidden(struct rfs *fs, const char *name)
 	return yes;
 }
 
+struct unhide {
+	struct rfs *fs;
+	char *name;
+};
+
+/* The name stays hidden until the server has removed it: a listing
+ * fetched meanwhile must not show it (fs_free comes after the
+ * connection's last callback). */
 static void unhide_done(struct sftp_reply *r, void *data)
 {
-	(void)data;
+	struct unhide *u = data;
+
 	if (r->err)
 		log_warn("cannot remove a hidden unlinked file: %s",
 			 g_strerror(-r->err));
+	pthread_mutex_lock(&u->fs->lock);
+	g_hash_table_remove(u->fs->hidden, u->name);
+	pthread_mutex_unlock(&u->fs->lock);
+	g_free(u->name);
+	g_free(u);
 }
 
 /* After the last close of a file unlinked while open: remove its hidden
@@ -295,9 +309,11 @@ static void unhide_done(struct sftp_reply *r, void *data)
 void node_remove_hidden_locked(struct rfs *fs, struct node *n)
 {
 	char *path = node_path(fs, n);
+	struct unhide *u = g_new0(struct unhide, 1);
 
-	g_hash_table_remove(fs->hidden, n->name);
-	sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, NULL);
+	u->fs = fs;
+	u->name = g_strdup(n->name);
+	sftp_path(fs->conn, SSH_FXP_REMOVE, path, unhide_done, u);
 	g_free(path);
 }
 
