@@ -6,7 +6,7 @@ pkgs="build-essential meson ninja-build pkg-config cmake dpkg-dev
 libfuse3-dev fuse3 libglib2.0-dev libssl-dev zlib1g-dev
 openssh-client openssh-server openssh-sftp-server python3 python3-pytest
 sshfs procps psmisc util-linux passwd attr man-db clang libclang-rt-dev llvm
-fio git valgrind cppcheck clang-tidy vim sqlite3 rsync"
+fio git valgrind cppcheck clang-tidy vim sqlite3 rsync sudo"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

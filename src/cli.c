@@ -77,6 +77,10 @@ struct cli {
 	const char *ns;			/* mount.rfs -N: mount namespace */
 	struct fs_opts fso;
 	GPtrArray *ssh_opts;		/* "Keyword=value", in order */
+	int transport;			/* -o transport=: XPORT_T_* */
+	char *ssh_command, *sftp_server;	/* -o ssh_command=... */
+	int directport;			/* -o directport=, 0 unset */
+	int passive;			/* -o passive (sshfs's slave) */
 	GString *fuse_opts;		/* for fuse_session_new */
 };
 
@@ -97,7 +101,8 @@ static const char *const rfs_flags[] = { "password_stdin",
 	"reconnect_password", "nocto", "noxattr", "xattr",
 	"transform_symlinks", "follow_symlinks", "debug", "reconnect",
 	"delay_connect", "kernel_cache", "auto_cache", "nonempty",
-	"no_default_permissions", "trust_suid_dev", NULL };
+	"no_default_permissions", "trust_suid_dev", "passive", "slave",
+	NULL };
 
 static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
 	G_GNUC_NORETURN;
@@ -183,6 +188,15 @@ static const char help_text[] =
 "  max_conns=N            spread open files over N SSH connections (1..16;\n"
 "                         default 1), each its own crypto stream and thread\n"
 "  loglevel=L             error, warn (default), info or debug (= -d's log)\n"
+"  transport=libssh2|ssh  rfs's own SSH session (default), or OpenSSH's ssh\n"
+"                         -s HOST sftp as a child (certificates, GSSAPI,\n"
+"                         FIDO, ControlMaster: whatever ssh does)\n"
+"  ssh_command=CMD        transport=ssh with CMD instead of \"ssh\"\n"
+"  sftp_server=CMD        run CMD on the server instead of the sftp\n"
+"                         subsystem (e.g. \"sudo -n /usr/lib/openssh/sftp-server\")\n"
+"  directport=PORT        plain TCP to an sftp-server on PORT: no SSH, no\n"
+"                         encryption (loopback, a VM's network)\n"
+"  passive                SFTP on stdin/stdout (sshfs's passive, slave)\n"
 "  trust_suid_dev         allow suid or dev together with allow_other\n"
 "  no_default_permissions with allow_other: let the server alone decide\n"
 "                         access (default: allow_other adds\n"
@@ -371,6 +385,8 @@ static const struct word w_nomap[] = { { "ignore", 0 }, { "error", 1 },
 	{ NULL, 0 } };
 static const struct word w_no[] = { { "yes", 0 }, { "no", 1 },
 	{ NULL, 0 } };
+static const struct word w_transport[] = {
+	{ "libssh2", XPORT_T_LIBSSH2 }, { "ssh", XPORT_T_SSH }, { NULL, 0 } };
 static const struct word w_loglevel[] = { { "error", LOG_LVL_ERR },
 	{ "warn", LOG_LVL_WARN }, { "info", LOG_LVL_INFO },
 	{ "debug", LOG_LVL_DEBUG }, { NULL, 0 } };
@@ -428,15 +444,6 @@ static void opt_dir_cache(struct cli *c, const char *name, const char *val)
 		c->cache_s[2] = 0;	/* = cache_dir_timeout=0 */
 }
 
-static void opt_unsupported(struct cli *c, const char *name,
-			    const char *val)
-{
-	(void)c; (void)val;
-	usage_error("option '%s' is not supported yet: rfs speaks SSH "
-		    "itself (use ssh_config keywords, -F or -o Key=value)",
-		    name);
-}
-
 static void opt_symlinks(struct cli *c, const char *name, const char *val)
 {
 	(void)name;
@@ -457,8 +464,12 @@ static const struct opt rfs_opts[] = {
 	FLAG("follow_symlinks", fso.follow_symlinks, 1),
 	FN("debug", opt_debug, 0),
 	FN("dir_cache", opt_dir_cache, 1),
-	FN("ssh_command", opt_unsupported, 1),
-	FN("sftp_server", opt_unsupported, 1),
+	WORD("transport", transport, w_transport, "libssh2 or ssh"),
+	STR("ssh_command", ssh_command),
+	STR("sftp_server", sftp_server),
+	INT("directport", directport, 10, 1, 65535, NULL),
+	FLAG("passive", passive, 1),
+	FLAG("slave", passive, 1),	/* sshfs's old name */
 	INT("uid", fso.uid, 10, 0, INT_MAX, NULL),
 	INT("gid", fso.gid, 10, 0, INT_MAX, NULL),
 	INT("umask", fso.umask, 8, 0, 0777, NULL),
@@ -1092,6 +1103,39 @@ static int dump_config(struct conf *cf)
 /* Log in, open SFTP, set reconnection and liveness up, open the other
  * max_conns connections. Exits on failure. Returns the connection, and
  * in *rcp its link manager (recon_free() after sftp_conn_free()). */
+/* -o transport=, ssh_command=, sftp_server=, directport=, passive into
+ * xo: one way to the server, or a usage error. */
+static void set_transport(const struct cli *c, struct xport_opts *xo)
+{
+	static GPtrArray *opts;
+
+	if (c->passive + (c->directport > 0) +
+	    (c->transport == XPORT_T_SSH || c->ssh_command != NULL) > 1)
+		usage_error("passive, directport and transport=ssh (or "
+			    "ssh_command) are different ways to the server: "
+			    "choose one");
+	xo->transport = c->passive ? XPORT_T_PASSIVE :
+			c->directport ? XPORT_T_DIRECT :
+			c->transport == XPORT_T_SSH || c->ssh_command ?
+			XPORT_T_SSH : XPORT_T_LIBSSH2;
+	xo->ssh_command = c->ssh_command;
+	xo->sftp_server = c->sftp_server;
+	xo->directport = c->directport;
+	xo->passive_in = xo->passive_out = -1;
+	if (c->passive) {	/* copies that outlive daemonizing */
+		xo->passive_in = fcntl(0, F_DUPFD_CLOEXEC, 3);
+		xo->passive_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	}
+	/* transport=ssh: what the mount was given goes to ssh as -o */
+	opts = g_ptr_array_new();
+	if (c->user)
+		g_ptr_array_add(opts, g_strconcat("User=", c->user, NULL));
+	for (guint i = 0; i < c->ssh_opts->len; i++)
+		g_ptr_array_add(opts, g_strdup(c->ssh_opts->pdata[i]));
+	g_ptr_array_add(opts, NULL);
+	xo->ssh_opts = (char *const *)opts->pdata;
+}
+
 static struct sftp_conn *connect_server(const struct cli *c,
 					struct conf *cf, struct recon **rcp)
 {
@@ -1107,6 +1151,7 @@ static struct sftp_conn *connect_server(const struct cli *c,
 		fprintf(stderr, "rfs: cannot initialise libssh2\n");
 		exit(RFS_EXIT_CONNECT);
 	}
+	set_transport(c, &xo);
 	xo.password_stdin = c->password_stdin;
 	pins = xport_pins_new();
 	xo.pins = pins;		/* each hop's host key and password */
@@ -1122,9 +1167,11 @@ static struct sftp_conn *connect_server(const struct cli *c,
 		die(e);		/* the conn freed the session */
 	/* The password (if one logged in) serves max_conns' connections;
 	 * it is kept after the mount only with reconnect_password. */
-	rc_ = recon_new(cf, c->config_file, pins);
-	sftp_conn_set_reconnect(sc, recon_connect, rc_,
-				c->reconnect_timeout * 1000);
+	rc_ = recon_new(cf, &xo, pins);
+	/* passive: the stream on stdin and stdout cannot be had again */
+	if (xo.transport != XPORT_T_PASSIVE)
+		sftp_conn_set_reconnect(sc, recon_connect, rc_,
+					c->reconnect_timeout * 1000);
 	set_liveness(c, cf, sc);
 	if (c->max_conns > 1 &&
 	    sftp_conn_add(sc, (unsigned)c->max_conns - 1, recon_connect, rc_,

@@ -23,18 +23,25 @@
 
 struct recon {
 	const struct conf *conf;
-	const char *config_file;
+	struct xport_opts o;	/* the mount's transport and -F; no prompts */
 	struct xport_pins *pins;	/* each hop's key at mount time, and
 					 * password (reconnect_password) */
 };
 
-struct recon *recon_new(const struct conf *conf, const char *config_file,
+struct recon *recon_new(const struct conf *conf,
+			const struct xport_opts *mount,
 			struct xport_pins *pins)
 {
 	struct recon *r = g_new0(struct recon, 1);
 
 	r->conf = conf;
-	r->config_file = config_file;
+	r->o.transport = mount->transport;
+	r->o.ssh_command = mount->ssh_command;
+	r->o.sftp_server = mount->sftp_server;
+	r->o.directport = mount->directport;
+	r->o.ssh_opts = mount->ssh_opts;
+	r->o.passive_in = r->o.passive_out = -1;	/* gone with the first */
+	r->o.config_file = mount->config_file;
 	r->pins = pins;
 	pins->use = 1;
 	return r;
@@ -59,13 +66,12 @@ int recon_connect(void *data, struct xport *x, char **why)
 	/* No terminal after daemonizing: never prompt, never ask about a
 	 * host key; a key that changed since mount time is refused, on
 	 * every hop. */
-	struct xport_opts o = { .password_stdin = 0, .interactive = 0,
-				.pins = r->pins };
+	struct xport_opts o = r->o;
 	GError *e = NULL;
 
+	o.pins = r->pins;
 	log_info("reconnecting to %s port %d", r->conf->hostname,
 		 r->conf->port);
-	o.config_file = r->config_file;
 	if (xport_connect(r->conf, &o, x, &e)) {
 		*why = g_strdup(e->message);
 		g_error_free(e);
@@ -251,7 +257,18 @@ static void probe_now(struct sftp_conn *c)
 {
 	int next;
 
-	libssh2_keepalive_send(c->session, &next);
+	if (c->session) {
+		libssh2_keepalive_send(c->session, &next);
+	} else {
+		/* No SSH session of ours (a transport of fds): a cheap SFTP
+		 * request instead; its answer is bytes arriving too. */
+		struct sftp_req *q = sftp_req_new(SSH_FXP_REALPATH,
+						  SSH_FXP_NAME, 8);
+
+		buf_put_cstring(&q->pkt, ".");
+		q->internal = 1;
+		sftp_submit(c, q, sftp_ignore_reply, NULL);
+	}
 	c->probe_sent = loop_now_ms();
 	report_link(c, 0);	/* suspect until an answer */
 	sftp_pump(c);		/* send it now */
@@ -268,7 +285,7 @@ static long recon_on_watch(struct loop *l, long long id, void *data)
 	resumed = (boot - c->boot0) - (now - c->mono0) > 2000;
 	c->mono0 = now;
 	c->boot0 = boot;
-	if (!c->session || sftp_get_state(c) == CONN_DOWN)
+	if (!c->linked || sftp_get_state(c) == CONN_DOWN)
 		return 500;
 	rx = xport_last_rx(&c->x);
 	report_link(c, !(c->probe_sent > rx));
@@ -352,7 +369,7 @@ static void recon_on_netlink(struct loop *l, int fd, int events, void *data)
 				ours = 1;
 		}
 	}
-	if (!changed || !c->session || sftp_get_state(c) != CONN_UP)
+	if (!changed || !c->linked || sftp_get_state(c) != CONN_UP)
 		return;
 	if (ours) {
 		recon_conn_fail(c, "the connection's local address went away");
@@ -463,7 +480,7 @@ struct recon_job {
 	void *connect_data;
 	int done, ok;
 	struct xport x;
-	LIBSSH2_CHANNEL *ch[NLANES];
+	struct chan ch[NLANES];
 	int nch;
 	char *why;
 };
@@ -478,7 +495,7 @@ static void job_unref(struct recon_job *j)
 	if (!last)
 		return;
 	for (int i = 0; i < j->nch; i++)
-		libssh2_channel_free(j->ch[i]);
+		chan_close(&j->ch[i]);
 	xport_close(&j->x);	/* unless installed (then zeroed) */
 	g_free(j->why);
 	pthread_mutex_destroy(&j->lock);
@@ -516,7 +533,7 @@ static void *recon_thread(void *data)
 	GError *e = NULL;
 	char *why = NULL;
 	struct xport x;
-	LIBSSH2_CHANNEL *ch[NLANES];
+	struct chan ch[NLANES];
 	int n = 0, ok = j->connect(j->connect_data, &x, &why) == 0;
 
 	if (ok && !(n = sftp_open_lanes(&x, ch, &e))) {
@@ -557,7 +574,7 @@ static long on_reconnect(struct loop *l, long long id, void *data)
 	j->c = c;
 	j->connect = c->reconnect;
 	j->connect_data = c->reconnect_data;
-	j->x.sock = -1;
+	xport_init(&j->x);
 	c->job = j;
 	g_atomic_int_inc(&jobs_running);
 	if (pthread_create(&t, NULL, recon_thread, j)) {
@@ -585,8 +602,7 @@ void recon_check(struct sftp_conn *c)
 	c->job = NULL;
 	if (j->ok && sftp_get_state(c) == CONN_DOWN) {
 		c->x = j->x;
-		memset(&j->x, 0, sizeof(j->x));
-		j->x.sock = -1;
+		xport_init(&j->x);
 		sftp_install(c, j->ch, j->nch, reinit_done, c);
 		j->nch = 0;
 	} else {

@@ -107,6 +107,39 @@ int sftp_get_state(struct sftp_conn *c)
 	return st;
 }
 
+static void note_start(struct sftp_conn *c, int i);
+
+/* An SSH channel's stderr (extended data) must not fill its window. Until
+ * the lane's VERSION its head is kept: it may say why the server's
+ * process did not start (note_start). */
+static void drain_stderr(struct sftp_conn *c, struct lane *L)
+{
+	char junk[512];
+	ssize_t n;
+
+	if (!L->ch.ssh)
+		return;
+	if (L->version || c->start_stderr.len >= sizeof(junk)) {
+		chan_drain_stderr(&L->ch);
+		return;
+	}
+	while ((n = libssh2_channel_read_stderr(L->ch.ssh, junk,
+						sizeof(junk))) > 0)
+		if (c->start_stderr.len < sizeof(junk))
+			buf_put_raw(&c->start_stderr, junk,
+				    MIN((size_t)n, sizeof(junk) -
+					c->start_stderr.len));
+}
+
+/* Why a lane's read or write failed with n (< 0), for the log. */
+static const char *link_error(struct sftp_conn *c, ssize_t n)
+{
+	if (c->session)
+		return xport_error(c->session);
+	return n == -EPIPE ? "the other end closed the SFTP stream"
+			   : g_strerror((int)-n);
+}
+
 /* Free the sessions. Impolitely (the link is dead or the peer hostile),
  * shutdown() first, so libssh2's goodbye writes fail at once instead of
  * blocking; politely (unmount), say goodbye with a short timeout. */
@@ -117,13 +150,24 @@ void sftp_drop_session(struct sftp_conn *c, int polite)
 		if (!polite)
 			shutdown(c->sock, SHUT_RDWR);
 	}
-	xport_close(&c->x);	/* frees the channels too */
+	for (int i = 0; i < NLANES; i++) {
+		struct chan *ch = &c->lanes[i].ch;
+
+		if (ch->ssh)		/* the session frees it */
+			*ch = (struct chan)CHAN_NONE;
+		if (ch->rfd >= 0 && c->linked)
+			loop_del_fd(c->loop, ch->rfd);
+		if (ch->wfd >= 0 && ch->wfd != ch->rfd && c->linked)
+			loop_del_fd(c->loop, ch->wfd);
+		chan_close(ch);
+	}
+	xport_close(&c->x);	/* frees the SSH channels too */
 	c->session = NULL;
+	c->linked = 0;
 	c->sock = -1;
 	for (int i = 0; i < NLANES; i++) {
 		struct lane *L = &c->lanes[i];
 
-		L->channel = NULL;
 		L->version = 0;
 		g_queue_clear(&L->outq);
 		L->out.len = L->out_off = 0;
@@ -508,11 +552,12 @@ static int do_write(struct sftp_conn *c, int i)
 		}
 		if (!left)
 			return 0;
-		n = libssh2_channel_write(L->channel, (const char *)p, left);
-		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
+		n = chan_write(&L->ch, p, left);
+		if (n == -EAGAIN || n == 0)
 			return 0;
 		if (n < 0) {
-			recon_conn_fail(c, xport_error(c->session));
+			note_start(c, i);
+			recon_conn_fail(c, link_error(c, n));
 			return -1;
 		}
 		if (L->cur && (L->cur_off += (size_t)n) == L->cur->pkt.len)
@@ -568,7 +613,7 @@ static void end_direct(struct sftp_conn *c, int i)
 /* Dispatch the whole packets in lane i's input, keep the rest (or start
  * reading a DATA reply's data straight into its destination). 0, or -1
  * after recon_conn_fail() or when a callback dropped the session s0. */
-static int parse_in(struct sftp_conn *c, int i, LIBSSH2_SESSION *s0)
+static int parse_in(struct sftp_conn *c, int i, uint32_t g0)
 {
 	struct lane *L = &c->lanes[i];
 	size_t off = 0;
@@ -595,7 +640,7 @@ static int parse_in(struct sftp_conn *c, int i, LIBSSH2_SESSION *s0)
 		}
 		/* A callback may have dropped the connection (and emptied
 		 * L->in): stop parsing what is gone. */
-		if (c->session != s0)
+		if (!c->linked || c->gen != g0)
 			return -1;
 		off += 4 + (size_t)plen;
 	}
@@ -606,23 +651,67 @@ static int parse_in(struct sftp_conn *c, int i, LIBSSH2_SESSION *s0)
 	return 0;
 }
 
+/* Lane i ended before its VERSION: keep why, before the session goes.
+ * The server's process may have said it on stderr (sudo wanting a
+ * password, a command not found); or our ssh child ended (its own
+ * message went to rfs's stderr), whose status we wait for a moment. */
+static void note_start(struct sftp_conn *c, int i)
+{
+	struct chan *ch = &c->lanes[i].ch;
+	char buf[512], why[96];
+	const char *gone = NULL;
+	ssize_t n = 0;
+
+	if (c->lanes[i].version || c->start_err)
+		return;
+	if (ch->ssh) {
+		drain_stderr(c, &c->lanes[i]);
+		n = (ssize_t)MIN(c->start_stderr.len, sizeof(buf) - 1);
+		memcpy(buf, c->start_stderr.data, (size_t)n);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (*buf) {
+			char *safe = util_safe_text(buf, FALSE);
+
+			c->start_err = c->x.sftp_server ?
+				g_strdup_printf("sftp_server '%s' did not "
+						"start: %s", c->x.sftp_server,
+						safe) :
+				g_strdup_printf("protocol error from server "
+						"during SFTP start-up; the "
+						"server said: %s", safe);
+			g_free(safe);
+		}
+		return;
+	}
+	for (int k = 0; k < 50 && c->x.proxy_pid > 0 && !gone; k++) {
+		gone = xport_child_gone(&c->x, why, sizeof(why));
+		if (!gone)
+			g_usleep(10 * 1000);
+	}
+	if (gone) {
+		c->start_err = g_strdup_printf("transport=ssh: %s", gone);
+		c->start_child = 1;
+	}
+}
+
 /* Read lane i until EAGAIN, dispatching whole packets. 0 (1 if any
  * bytes came), or -1 after recon_conn_fail(). */
 static int do_read(struct sftp_conn *c, int i)
 {
 	struct lane *L = &c->lanes[i];
-	LIBSSH2_SESSION *s0 = c->session;
+	uint32_t g0 = c->gen;
 	int got = 0;
 
+	drain_stderr(c, L);	/* pending, it holds back the channel's EOF */
 	for (;;) {
 		ssize_t n;
-		char junk[4096];
 		int direct = L->direct != NULL;
 
 		if (direct) {
-			n = libssh2_channel_read(L->channel,
-					(char *)L->direct->dest + L->direct_got,
-					L->direct_len - L->direct_got);
+			n = chan_read(&L->ch,
+				      (char *)L->direct->dest + L->direct_got,
+				      L->direct_len - L->direct_got);
 		} else {
 			size_t want;
 
@@ -630,43 +719,67 @@ static int do_read(struct sftp_conn *c, int i)
 			want = L->in.cap - L->in.len;
 			if (L->peek && L->in.len < DATA_HEADER)
 				want = DATA_HEADER - L->in.len;
-			n = libssh2_channel_read(L->channel,
-					(char *)L->in.data + L->in.len, want);
+			n = chan_read(&L->ch, L->in.data + L->in.len, want);
 		}
-		if (n == LIBSSH2_ERROR_EAGAIN)
+		if (n == -EAGAIN)
 			break;
-		if (n < 0) {
-			recon_conn_fail(c, xport_error(c->session));
+		if (n <= 0) {
+			note_start(c, i);
+			recon_conn_fail(c, n == 0 ? "the server closed the "
+					"SFTP channel" : link_error(c, n));
 			return -1;
-		}
-		if (n == 0) {
-			if (libssh2_channel_eof(L->channel)) {
-				recon_conn_fail(c, "the server closed the "
-						"SFTP channel");
-				return -1;
-			}
-			break;
 		}
 		got = 1;
 		STATS_ADD(c, bytes_in, n);
-		/* The server's stderr must not fill the channel window. */
-		while (libssh2_channel_read_stderr(L->channel, junk,
-						   sizeof(junk)) > 0)
-			;
+		drain_stderr(c, L);
 		if (direct) {
 			L->direct_got += (size_t)n;
 			if (L->direct_got == L->direct_len) {
 				end_direct(c, i);
-				if (c->session != s0)
+				if (!c->linked || c->gen != g0)
 					return -1;
 			}
 			continue;
 		}
 		L->in.len += (size_t)n;
-		if (parse_in(c, i, s0))
+		if (parse_in(c, i, g0))
 			return -1;
 	}
 	return got;
+}
+
+/* Output waiting on lane L. */
+static int lane_pending(struct lane *L)
+{
+	return L->cur || L->out.len > L->out_off ||
+	       !g_queue_is_empty(&L->outq);
+}
+
+static void on_sock(struct loop *l, int fd, int events, void *data);
+
+/* A transport of fds: each lane's read end always, its write end while
+ * output waits. add: register them (sftp_install). */
+static void poll_lanes(struct sftp_conn *c, int add)
+{
+	for (int i = 0; i < c->nlanes; i++) {
+		struct chan *ch = &c->lanes[i].ch;
+		int w = lane_pending(&c->lanes[i]) ? LOOP_WRITE : 0;
+
+		if (ch->rfd < 0)
+			continue;
+		if (add) {
+			loop_add_fd(c->loop, ch->rfd, LOOP_READ |
+				    (ch->wfd == ch->rfd ? LOOP_WRITE : 0),
+				    on_sock, c);
+			if (ch->wfd != ch->rfd)
+				loop_add_fd(c->loop, ch->wfd, LOOP_WRITE,
+					    on_sock, c);
+		} else if (ch->wfd == ch->rfd) {
+			loop_mod_fd(c->loop, ch->rfd, LOOP_READ | w);
+		} else {
+			loop_mod_fd(c->loop, ch->wfd, w);
+		}
+	}
 }
 
 static void update_poll(struct sftp_conn *c)
@@ -674,6 +787,10 @@ static void update_poll(struct sftp_conn *c)
 	int dir = xport_block_directions(&c->x);
 	int ev = LOOP_READ;
 
+	if (!c->session) {
+		poll_lanes(c, 0);
+		return;
+	}
 	/* Queued output alone is no reason to poll for writing: when the
 	 * channel window is full libssh2 waits for the peer (inbound). */
 	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
@@ -687,7 +804,7 @@ void sftp_pump(struct sftp_conn *c)
 {
 	if (c->job)
 		recon_check(c);
-	if (!c->session) {		/* down: fail what must fail */
+	if (!c->linked) {		/* down: fail what must fail */
 		GQueue failed = G_QUEUE_INIT;
 		struct sftp_req *q;
 
@@ -795,9 +912,16 @@ static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
 			      "channel: %s", xport_error(x->session));
 		return NULL;
 	}
-	if (libssh2_channel_subsystem(ch, "sftp")) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "the server refused the "
-			      "sftp subsystem: %s", xport_error(x->session));
+	if (x->sftp_server ? libssh2_channel_exec(ch, x->sftp_server)
+			   : libssh2_channel_subsystem(ch, "sftp")) {
+		if (x->sftp_server)
+			rfs_set_error(err, RFS_EXIT_PROTO, "the server refused "
+				      "to run '%s' (sftp_server): %s",
+				      x->sftp_server, xport_error(x->session));
+		else
+			rfs_set_error(err, RFS_EXIT_PROTO, "the server refused "
+				      "the sftp subsystem: %s",
+				      xport_error(x->session));
 		libssh2_channel_free(ch);
 		return NULL;
 	}
@@ -807,16 +931,22 @@ static LIBSSH2_CHANNEL *open_channel(struct xport *x, GError **err)
 /* Open the lanes' channels into ch[]: how many (1 or NLANES), or 0 with
  * *err. A server that allows one channel per session (MaxSessions 1)
  * gets one lane for everything. */
-int sftp_open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES],
-		      GError **err)
+int sftp_open_lanes(struct xport *x, struct chan ch[NLANES], GError **err)
 {
 	GError *e = NULL;
 	int n = 0;
 
-	if (!(ch[n++] = open_channel(x, err)))
+	for (int i = 0; i < NLANES; i++)
+		ch[i] = (struct chan)CHAN_NONE;
+	if (!x->session) {	/* a transport of fds: its one stream */
+		ch[n++] = x->pipe;
+		x->pipe = (struct chan)CHAN_NONE;
+		return n;
+	}
+	if (!(ch[n++].ssh = open_channel(x, err)))
 		return 0;
 	while (n < NLANES) {
-		if (!(ch[n] = open_channel(x, &e))) {
+		if (!(ch[n].ssh = open_channel(x, &e))) {
 			log_info("one SFTP channel only (%s): metadata and "
 				 "file data share it", e->message);
 			g_clear_error(&e);
@@ -846,24 +976,34 @@ static void lane_init_done(struct sftp_reply *r, void *data)
 /* Make c->x (with its n sftp channels ch) the connection: non-blocking,
  * polled, and an INIT queued on each lane; init_cb when all answered.
  * I/O thread, or before it exists. */
-void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
-		    sftp_done_cb init_cb, void *data)
+void sftp_install(struct sftp_conn *c, struct chan ch[NLANES], int n,
+		  sftp_done_cb init_cb, void *data)
 {
 	c->session = c->x.session;
-	c->sock = c->x.sock;
+	c->sock = c->session ? c->x.sock : -1;
+	c->linked = 1;
 	/* atomic: sftp_conn_stats() reads it on another thread */
 	__atomic_store_n(&c->nlanes, n, __ATOMIC_RELAXED);
-	for (int i = 0; i < n; i++)
-		c->lanes[i].channel = ch[i];
-	xport_set_blocking(&c->x, 0);
-	/* want_reply: the answer is what proves the link alive. Keepalives
-	 * go out only while we wait for an answer, or every
-	 * ServerAliveInterval: libssh2 keeps the replies, a few bytes each. */
-	libssh2_keepalive_config(c->session, 1, 1);
+	for (int i = 0; i < n; i++) {
+		c->lanes[i].ch = ch[i];
+		if (!ch[i].ssh)
+			c->lanes[i].ch.last_rx = c->x.last_rx;
+	}
 	c->probe_sent = 0;
-	if (c->dead_ms)
-		xport_set_user_timeout(&c->x, c->dead_ms);
-	loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE, on_sock, c);
+	if (c->session) {
+		xport_set_blocking(&c->x, 0);
+		/* want_reply: the answer is what proves the link alive.
+		 * Keepalives go out only while we wait for an answer, or
+		 * every ServerAliveInterval: libssh2 keeps the replies, a
+		 * few bytes each. */
+		libssh2_keepalive_config(c->session, 1, 1);
+		if (c->dead_ms)
+			xport_set_user_timeout(&c->x, c->dead_ms);
+		loop_add_fd(c->loop, c->sock, LOOP_READ | LOOP_WRITE,
+			    on_sock, c);
+	} else {
+		poll_lanes(c, 1);
+	}
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
 	sftp_set_state_locked(c, CONN_INIT);
@@ -885,17 +1025,29 @@ void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
 	}
 }
 
+/* The SFTP start failed: say why as well as we can tell (note_start). */
+static void start_failure(struct sftp_conn *c, int rc, GError **err)
+{
+	if (c->start_err)
+		rfs_set_error(err, c->start_child ? RFS_EXIT_CONNECT
+						  : RFS_EXIT_PROTO,
+			      "%s", c->start_err);
+	else
+		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server "
+			      "during SFTP start-up%s",
+			      rc == -ETIMEDOUT ? " (timed out)" : "");
+}
+
 struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 				GError **err)
 {
 	struct sftp_conn *c = g_new0(struct sftp_conn, 1);
-	LIBSSH2_CHANNEL *ch[NLANES];
+	struct chan ch[NLANES];
 	struct sftp_req *q;
 	int init = 0, rc, n;
 
 	c->x = *x;		/* ours now */
-	memset(x, 0, sizeof(*x));
-	x->sock = -1;
+	xport_init(x);
 	c->sock = -1;
 	c->nl_fd = -1;
 	c->loop = loop_new();
@@ -911,6 +1063,7 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 		buf_init(&L->in, 64 * 1024);
 	}
 	c->nlanes = 1;
+	buf_init(&c->start_stderr, 512);
 	c->ext_names = g_string_new(NULL);
 	c->max_read = c->max_write = SFTP_DEFAULT_IO;
 	c->usable = 1;
@@ -930,9 +1083,7 @@ struct sftp_conn *sftp_conn_new(struct xport *x, int timeout_ms,
 		goto fail;
 	}
 	if (rc || init != 1) {
-		rfs_set_error(err, RFS_EXIT_PROTO, "protocol error from server "
-			      "during SFTP start-up%s",
-			      rc == -ETIMEDOUT ? " (timed out)" : "");
+		start_failure(c, rc, err);
 		goto fail;
 	}
 	sftp_set_state(c, CONN_UP);
@@ -1079,7 +1230,9 @@ void sftp_conn_free(struct sftp_conn *c)
 		buf_free(&c->lanes[i].out);
 		buf_free(&c->lanes[i].in);
 	}
+	buf_free(&c->start_stderr);
 	g_string_free(c->ext_names, TRUE);
+	g_free(c->start_err);
 	loop_free(c->loop);
 	pthread_mutex_destroy(&c->lock);
 	g_free(c);

@@ -12,6 +12,7 @@
 #include <libssh2.h>
 
 #include "rfs/buf.h"
+#include "rfs/chan.h"
 #include "rfs/loop.h"
 #include "rfs/sftp.h"
 #include "rfs/xport.h"
@@ -85,10 +86,10 @@ enum conn_state {
 #define NLANES 2
 
 struct lane {
-	LIBSSH2_CHANNEL *channel;
+	struct chan ch;		/* its byte stream (chan.h) */
 	GHashTable *pending;	/* id -> struct sftp_req * */
 	GQueue outq;		/* requests with an id, not fully written */
-	struct buf out;		/* bytes for libssh2_channel_write */
+	struct buf out;		/* bytes for chan_write */
 	size_t out_off;
 	struct sftp_req *cur;	/* a big packet being written from its own
 				 * memory (not copied into out) */
@@ -105,14 +106,23 @@ struct lane {
 };
 
 struct sftp_conn {
-	struct xport x;		/* the sessions (with jump hosts) and socket */
-	LIBSSH2_SESSION *session;	/* = x.session, NULL while down */
+	struct xport x;		/* the sessions (with jump hosts) and socket,
+				 * or a transport of fds (chan.h) */
+	LIBSSH2_SESSION *session;	/* = x.session: NULL while down, and
+				 * with a transport of fds */
+	int linked;		/* a link is installed (gen tells which) */
+	char *start_err;	/* why the first start failed, if known */
+	struct buf start_stderr;	/* the head of the server's stderr
+					 * before VERSION */
+	int start_child;	/* ... and it is our ssh child's exit */
 	struct lane lanes[NLANES];
 	int nlanes;		/* open on this session: 1 or 2 */
 	int init_left, init_err;	/* INITs not answered yet */
 	sftp_done_cb init_cb;	/* when all are */
 	void *init_data;
-	int sock;		/* = x.sock */
+	int sock;		/* = x.sock, polled for the SSH session; -1
+				 * with a transport of fds (each lane's are
+				 * polled) */
 	struct loop *loop;
 	pthread_t thread;
 	int thread_started;
@@ -206,9 +216,12 @@ void sftp_submit(struct sftp_conn *c, struct sftp_req *q, sftp_done_cb cb,
 		 void *data);
 void sftp_send_req(struct sftp_conn *c, struct sftp_req *q);
 void sftp_pump(struct sftp_conn *c);
-int sftp_open_lanes(struct xport *x, LIBSSH2_CHANNEL *ch[NLANES], GError **err);
-void sftp_install(struct sftp_conn *c, LIBSSH2_CHANNEL *ch[NLANES], int n,
-	     sftp_done_cb init_cb, void *data);
+/* Open the lanes' streams of x into ch[] (an SSH session: one sftp
+ * channel each, 1 or NLANES; a transport of fds: its stream): how many,
+ * or 0 with *err. */
+int sftp_open_lanes(struct xport *x, struct chan ch[NLANES], GError **err);
+void sftp_install(struct sftp_conn *c, struct chan ch[NLANES], int n,
+		  sftp_done_cb init_cb, void *data);
 
 /* sftp_req.c */
 /* An EXTENDED request named name, wanting want besides STATUS. */

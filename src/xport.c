@@ -75,7 +75,7 @@ static void tune_socket(int fd)
 }
 
 /* Resolve and connect, trying every address. Returns the socket or -1. */
-static int tcp_connect(const struct conf *c, GError **err)
+int xport_tcp_connect(const struct conf *c, int port_nr, GError **err)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_ADDRCONFIG };
@@ -86,7 +86,7 @@ static int tcp_connect(const struct conf *c, GError **err)
 	hints.ai_family = c->address_family == CONF_AF_INET ? AF_INET :
 			  c->address_family == CONF_AF_INET6 ? AF_INET6 :
 			  AF_UNSPEC;
-	snprintf(port, sizeof(port), "%d", c->port);
+	snprintf(port, sizeof(port), "%d", port_nr);
 	rc = getaddrinfo(c->hostname, port, &hints, &res);
 	if (rc) {
 		rfs_set_error(err, RFS_EXIT_CONNECT,
@@ -114,7 +114,7 @@ static int tcp_connect(const struct conf *c, GError **err)
 	if (fd < 0) {
 		rfs_set_error(err, RFS_EXIT_CONNECT,
 			      "cannot connect to %s port %d: %s", c->hostname,
-			      c->port, g_strerror(-last));
+			      port_nr, g_strerror(-last));
 		return -1;
 	}
 	tune_socket(fd);
@@ -662,38 +662,20 @@ static char *proxy_expand(const char *cmd, const struct conf *c,
 static int proxy_connect(const struct conf *c, struct xport *x, GError **err)
 {
 	char *cmd = proxy_expand(c->proxy_command, c, err), *sh;
-	int sp[2];
-	pid_t pid;
+	int fd;
 
 	if (!cmd)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
-		rfs_set_error(err, RFS_EXIT_CONNECT, "socketpair: %s",
-			      g_strerror(errno));
-		g_free(cmd);
-		return -1;
-	}
 	sh = g_strconcat("exec ", cmd, NULL);
 	log_debug("ProxyCommand: %s", cmd);
-	pid = fork();
-	if (pid == 0) {
-		/* Only async-signal-safe calls: the I/O thread may exist. */
-		if (dup2(sp[1], 0) < 0 || dup2(sp[1], 1) < 0)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", sh, (char *)NULL);
-		_exit(127);
+	{
+		char *argv[] = { "/bin/sh", "-c", sh, NULL };
+
+		fd = xport_spawn(argv, x, err);
 	}
-	close(sp[1]);
 	g_free(sh);
 	g_free(cmd);
-	if (pid < 0) {
-		rfs_set_error(err, RFS_EXIT_CONNECT, "fork: %s",
-			      g_strerror(errno));
-		close(sp[0]);
-		return -1;
-	}
-	x->proxy_pid = pid;
-	return sp[0];
+	return fd;
 }
 
 /* ---- sessions tunnelled through a jump host ---- */
@@ -1043,12 +1025,15 @@ static int hop_setup(LIBSSH2_SESSION *s, int fd, const struct conf *hc,
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err)
 {
-	GPtrArray *chain = g_ptr_array_new();
+	GPtrArray *chain;
 	struct xport_hop *hop = NULL;
 	int rc = -1;
 
-	memset(x, 0, sizeof(*x));
-	x->sock = -1;
+	if (o->transport != XPORT_T_LIBSSH2)
+		return xport_cmd_connect(c, o, x, err);
+	chain = g_ptr_array_new();
+	xport_init(x);
+	x->sftp_server = g_strdup(o->sftp_server);
 	x->last_rx = g_new0(int64_t, 1);
 	*x->last_rx = loop_now_ms();
 	if (build_chain(c, o, chain, 0, err))
@@ -1061,7 +1046,7 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 		if (!hop) {
 			fd = x->sock = hc->proxy_command && !hc->proxy_jump ?
 				       proxy_connect(hc, x, err) :
-				       tcp_connect(hc, err);
+				       xport_tcp_connect(hc, hc->port, err);
 			if (fd < 0)
 				goto fail_hop;
 			s = libssh2_session_init_ex(NULL, NULL, NULL,
@@ -1188,9 +1173,18 @@ void xport_close(struct xport *x)
 		close(x->sock);
 		x->sock = -1;
 	}
+	chan_close(&x->pipe);	/* before its child is stopped: EOF */
+	g_clear_pointer(&x->sftp_server, g_free);
 	if (x->proxy_pid > 0) {
 		stop_proxy(x->proxy_pid);
 		x->proxy_pid = 0;
 	}
 	g_clear_pointer(&x->last_rx, g_free);
+}
+
+void xport_init(struct xport *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->sock = -1;
+	x->pipe = (struct chan)CHAN_NONE;
 }

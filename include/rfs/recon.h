@@ -16,12 +16,16 @@
 
 struct recon;
 
-/* conf and config_file (-F, or NULL) must outlive the recon; pins
- * (taken) are what each hop showed at mount time and the passwords that
- * logged in there: a reconnect to a hop showing another host key is
- * refused, and a hop's password answers only that hop. */
+/* conf, and what mount's strings point to, must outlive the recon; its
+ * transport settings and -F are what a reconnect uses (never prompting;
+ * passive's stream cannot be opened again). pins (taken) are what each
+ * hop showed at mount time and the passwords that logged in there: a
+ * reconnect to a hop showing another host key is refused, and a hop's
+ * password answers only that hop. */
 struct xport_pins;
-struct recon *recon_new(const struct conf *conf, const char *config_file,
+struct xport_opts;
+struct recon *recon_new(const struct conf *conf,
+			const struct xport_opts *mount,
 			struct xport_pins *pins);
 /* Drop the passwords (the mount's extra connections are made). */
 void recon_forget_password(struct recon *r);

@@ -10,9 +10,27 @@
 #include <glib.h>
 #include <libssh2.h>
 
+#include "rfs/chan.h"
 #include "rfs/conf.h"
 
+/* How the SFTP stream is reached (-o transport= and friends). */
+enum {
+	XPORT_T_LIBSSH2,	/* rfs's own SSH session (the default) */
+	XPORT_T_SSH,		/* OpenSSH's ssh as a child (xport_cmd.c) */
+	XPORT_T_DIRECT,		/* TCP to an sftp-server: directport= */
+	XPORT_T_PASSIVE,	/* rfs's stdin and stdout: passive */
+};
+
 struct xport_opts {
+	int transport;		/* XPORT_T_* */
+	const char *ssh_command;	/* transport=ssh: instead of "ssh" */
+	const char *sftp_server;	/* a command run instead of the sftp
+					 * subsystem (exec), or NULL */
+	int directport;		/* XPORT_T_DIRECT: the port */
+	int passive_in, passive_out;	/* XPORT_T_PASSIVE: the fds (copies
+					 * kept from before daemonizing) */
+	char *const *ssh_opts;	/* transport=ssh: the mount's -o
+				 * "Keyword=value"s, NULL-terminated */
 	int password_stdin;	/* read the password from stdin (once) */
 	int interactive;	/* prompts allowed: at mount time, not on a
 				 * reconnect (BatchMode=yes forbids them
@@ -61,7 +79,11 @@ struct xport {
 	int sock;		/* the TCP socket (to the first hop, if any) */
 	GPtrArray *hops;	/* struct xport_hop *, outermost first; NULL
 				 * when connected directly */
-	int proxy_pid;		/* ProxyCommand's process, 0 if none */
+	int proxy_pid;		/* ProxyCommand's process (or transport=ssh's
+				 * ssh), 0 if none */
+	struct chan pipe;	/* a transport of fds (no session): its SFTP
+				 * stream, until sftp_open_lanes() takes it */
+	char *sftp_server;	/* exec this instead of the sftp subsystem */
 	int64_t *last_rx;	/* ms (monotonic) of the last bytes read from
 				 * sock: any SSH traffic, keepalive replies
 				 * included; read with xport_last_rx() */
@@ -91,7 +113,23 @@ void xport_set_user_timeout(struct xport *x, int ms);
 void xport_set_blocking(struct xport *x, int blocking);
 /* LIBSSH2_SESSION_BLOCK_* of the whole chain, for polling x->sock. */
 int xport_block_directions(struct xport *x);
-/* Disconnect and free; safe on a zeroed or closed xport. After
+/* xport_cmd.c: connect a transport of fds (o->transport is not
+ * XPORT_T_LIBSSH2; xport_connect() calls it). 0 or -1 with *err. */
+int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,
+		      struct xport *x, GError **err);
+/* Run argv with a socketpair as its stdin and stdout (its stderr is
+ * rfs's); x->proxy_pid is the child. Our end, or -1 with *err. */
+int xport_spawn(char *const argv[], struct xport *x, GError **err);
+/* A transport's child (ssh) has exited: why, in buf; else NULL. */
+const char *xport_child_gone(struct xport *x, char *buf, size_t len);
+/* Resolve c->hostname and connect to port (c's AddressFamily,
+ * BindAddress, ConnectTimeout). The socket (blocking), or -1 with *err. */
+int xport_tcp_connect(const struct conf *c, int port, GError **err);
+
+/* An empty xport (nothing open): what xport_close() leaves. */
+void xport_init(struct xport *x);
+
+/* Disconnect and free; safe on an xport_init()ed or closed one. After
  * shutdown(x->sock) it never waits on the network. */
 void xport_close(struct xport *x);
 

@@ -735,12 +735,14 @@ class Mount:
 
 
 def start_mount(argv, mnt, env=None, timeout=15, input=None, user=None,
-                pass_fds=(), preexec_fn=None, stdio=None):
+                pass_fds=(), preexec_fn=None, stdio=None, stdin=None,
+                stdout=None):
     """Start a foreground rfs, wait until mnt is a mountpoint; Mount.
 
     If rfs exits first, raise with its stderr. user: run rfs as that user
     (the mountpoint is then only reachable by that user, so readiness is
-    read from /proc/self/mountinfo).
+    read from /proc/self/mountinfo). stdin, stdout: rfs's (passive mode's
+    SFTP stream); its stderr is still kept.
     """
     errfile = tempfile.NamedTemporaryFile(prefix='rfs-stderr-')
     if user is not None:
@@ -750,6 +752,8 @@ def start_mount(argv, mnt, env=None, timeout=15, input=None, user=None,
     kw = {}
     if stdio is not None:
         kw.update(stdin=stdio, stdout=stdio, stderr=stdio)
+    elif stdin is not None:
+        kw.update(stdin=stdin, stdout=stdout, stderr=errfile)
     else:
         kw.update(stdin=subprocess.PIPE if input is not None
                   else subprocess.DEVNULL, stdout=errfile, stderr=errfile)
