@@ -1114,6 +1114,9 @@ static void set_transport(const struct cli *c, struct xport_opts *xo)
 		usage_error("passive, directport and transport=ssh (or "
 			    "ssh_command) are different ways to the server: "
 			    "choose one");
+	if (c->passive && c->max_conns > 1)
+		usage_error("passive has one stream (standard input and "
+			    "output): max_conns must be 1");
 	xo->transport = c->passive ? XPORT_T_PASSIVE :
 			c->directport ? XPORT_T_DIRECT :
 			c->transport == XPORT_T_SSH || c->ssh_command ?

@@ -982,6 +982,7 @@ void sftp_install(struct sftp_conn *c, struct chan ch[NLANES], int n,
 	c->session = c->x.session;
 	c->sock = c->session ? c->x.sock : -1;
 	c->linked = 1;
+	c->transport = c->x.kind;
 	/* atomic: sftp_conn_stats() reads it on another thread */
 	__atomic_store_n(&c->nlanes, n, __ATOMIC_RELAXED);
 	for (int i = 0; i < n; i++) {
@@ -1277,4 +1278,5 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 	s->rtt_ms8 = LOAD(c, rtt_ms8);
 	s->conns = MAX(c->nall, 1u);
 	s->channels = (unsigned)__atomic_load_n(&c->nlanes, __ATOMIC_RELAXED);
+	s->transport = c->transport ? c->transport : "none";
 }

@@ -111,6 +111,7 @@ struct sftp_conn {
 	LIBSSH2_SESSION *session;	/* = x.session: NULL while down, and
 				 * with a transport of fds */
 	int linked;		/* a link is installed (gen tells which) */
+	const char *transport;	/* x.kind of the first link (static) */
 	char *start_err;	/* why the first start failed, if known */
 	struct buf start_stderr;	/* the head of the server's stderr
 					 * before VERSION */

@@ -21,7 +21,8 @@ char *stats_text(struct rfs *fs)
 	return g_strdup_printf("requests=%llu bytes_out=%llu bytes_in=%llu "
 		"cache_hits=%llu cache_misses=%llu cache_hit_rate=%.1f%% "
 		"reconnects=%llu bad_replies=%llu rtt_ms=%.1f conns=%u "
-		"channels=%u files_ahead=%llu files_ahead_used=%llu",
+		"channels=%u transport=%s files_ahead=%llu "
+		"files_ahead_used=%llu",
 		(unsigned long long)s.requests,
 		(unsigned long long)s.bytes_out,
 		(unsigned long long)s.bytes_in,
@@ -30,8 +31,20 @@ char *stats_text(struct rfs *fs)
 			      : 0.0,
 		(unsigned long long)s.reconnects,
 		(unsigned long long)s.bad_replies, (double)s.rtt_ms8 / 8,
-		s.conns, s.channels, (unsigned long long)fetched,
+		s.conns, s.channels, s.transport, (unsigned long long)fetched,
 		(unsigned long long)used);
+}
+
+/* What carries SFTP, for rfs status. */
+static const char *transport_text(const char *kind)
+{
+	if (!strcmp(kind, "ssh"))
+		return "OpenSSH's ssh (transport=ssh)";
+	if (!strcmp(kind, "directport"))
+		return "plain TCP (directport, not encrypted)";
+	if (!strcmp(kind, "passive"))
+		return "standard input and output (passive)";
+	return "SSH";
 }
 
 /* "3 h 2 min", "5 min 3 s", "12 s". */
@@ -85,8 +98,9 @@ char *stats_report(struct rfs *fs, const struct stats_about *a)
 
 	fs_stats(fs, &s, &hits, &misses);
 	g_string_append_printf(o, "mountpoint: %s\nremote: %s\n"
-		"transport: SFTP over SSH, %u connection%s, %u channel%s\n"
-		"state: %s since ", a->mountpoint, a->remote, s.conns,
+		"transport: SFTP over %s, %u connection%s, %u channel%s\n"
+		"state: %s since ", a->mountpoint, a->remote,
+		transport_text(s.transport), s.conns,
 		s.conns == 1 ? "" : "s", s.channels, s.channels == 1 ? "" : "s",
 		links[CLAMP(s.link, 0, 2)]);
 	add_time(o, s.link_since);

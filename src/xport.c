@@ -1034,6 +1034,7 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 	chain = g_ptr_array_new();
 	xport_init(x);
 	x->sftp_server = g_strdup(o->sftp_server);
+	x->kind = "libssh2";
 	x->last_rx = g_new0(int64_t, 1);
 	*x->last_rx = loop_now_ms();
 	if (build_chain(c, o, chain, 0, err))

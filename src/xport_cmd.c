@@ -178,12 +178,15 @@ int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,
 	*x->last_rx = loop_now_ms();
 	switch (o->transport) {
 	case XPORT_T_SSH:
+		x->kind = "ssh";
 		fd = ssh_connect(c, o, x, err);
 		break;
 	case XPORT_T_DIRECT:
+		x->kind = "directport";
 		fd = direct_connect(c, o, err);
 		break;
 	default:
+		x->kind = "passive";
 		fd = passive_connect(o, x, err);
 		break;
 	}
@@ -196,6 +199,7 @@ int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,
 		x->pipe.wfd = fd;
 	fcntl(x->pipe.rfd, F_SETFL, fcntl(x->pipe.rfd, F_GETFL) | O_NONBLOCK);
 	fcntl(x->pipe.wfd, F_SETFL, fcntl(x->pipe.wfd, F_GETFL) | O_NONBLOCK);
+	log_debug("transport %s: SFTP stream open", x->kind);
 	return 0;
 }
 

@@ -282,6 +282,8 @@ struct sftp_stats {
 				 * 0: none yet */
 	unsigned conns;		/* SSH connections (max_conns) */
 	unsigned channels;	/* SFTP channels on the first */
+	const char *transport;	/* how the first is carried: "libssh2",
+				 * "ssh", "directport", "passive" */
 	unsigned in_flight;	/* requests submitted, not yet answered */
 	unsigned open_handles;	/* files and directories open */
 	int link;		/* SFTP_LINK_*, of the first connection */

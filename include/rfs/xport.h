@@ -84,6 +84,9 @@ struct xport {
 	struct chan pipe;	/* a transport of fds (no session): its SFTP
 				 * stream, until sftp_open_lanes() takes it */
 	char *sftp_server;	/* exec this instead of the sftp subsystem */
+	const char *kind;	/* the transport, as rfs -d and the stats
+				 * name it: "libssh2", "ssh", "directport",
+				 * "passive" */
 	int64_t *last_rx;	/* ms (monotonic) of the last bytes read from
 				 * sock: any SSH traffic, keepalive replies
 				 * included; read with xport_last_rx() */

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness import (read_file, read_pub, rfs_stats, start_mount, stop_pid,
+from harness import (read_file, read_pub, rfs_bin, rfs_stats, start_mount, stop_pid,
                      wait_for, write_file, TempUser, EXIT_CONNECT,
                      EXIT_PROTOCOL, PYTHON)
 
@@ -169,3 +169,16 @@ def test_passive(rfs, remote):
         m.unmount()
     finally:
         stop_pid(srv)
+
+
+def test_transport_shown(rfs, remote):
+    """The stats line and rfs status name the transport."""
+    m = rfs.mount(extra_o=['transport=ssh', 'xattr'])
+    assert rfs_stats(m.mnt)['transport'] == 'ssh'
+    out = subprocess.run([rfs_bin(), 'status', m.mnt], text=True,
+                         stdout=subprocess.PIPE, check=True).stdout
+    assert "transport: SFTP over OpenSSH's ssh (transport=ssh)" in out, out
+    m.unmount()
+    m = rfs.mount(extra_o=['xattr'])
+    assert rfs_stats(m.mnt)['transport'] == 'libssh2'
+    m.unmount()
