@@ -511,10 +511,30 @@ static int try_key_file(struct auth *a, const char *file, gboolean given)
 	return ok;
 }
 
+/* An OpenSSH certificate that libssh2 cannot offer (CertificateFile, or
+ * KEY-cert.pub beside a key): the final error says where it works. */
+static void note_certificates(struct auth *a)
+{
+	const GPtrArray *cf = conf_raw(a->c, "certificatefile");
+	int found = cf && cf->len > 0;
+
+	for (guint i = 0; !found && i < a->c->identity_files->len; i++) {
+		char *cert = g_strconcat(a->c->identity_files->pdata[i],
+					 "-cert.pub", NULL);
+
+		found = access(cert, R_OK) == 0;
+		g_free(cert);
+	}
+	if (found)
+		note(a, "OpenSSH certificates are not used with rfs's own "
+		     "SSH session: -o transport=ssh uses them");
+}
+
 static int try_publickey(struct auth *a)
 {
 	gboolean given = a->c->identity_files->len > 0;
 
+	note_certificates(a);
 	if (try_agent(a))
 		return 1;
 	for (guint i = 0; i < a->c->identity_files->len; i++)

@@ -1165,6 +1165,8 @@ static struct sftp_conn *connect_server(const struct cli *c,
 	g_free(status);
 	if (xport_connect(cf, &xo, &x, &e))
 		die(e);
+	if (!strcmp(x.kind, "mux"))	/* reconnects: the master only */
+		xo.transport = XPORT_T_MUX;
 	sc = sftp_conn_new(&x, STARTUP_TIMEOUT_MS, &e);
 	if (!sc)
 		die(e);		/* the conn freed the session */

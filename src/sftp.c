@@ -1,5 +1,6 @@
 /* sftp: SFTP v3 client with a request window over a libssh2 channel. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -938,9 +939,23 @@ int sftp_open_lanes(struct xport *x, struct chan ch[NLANES], GError **err)
 
 	for (int i = 0; i < NLANES; i++)
 		ch[i] = (struct chan)CHAN_NONE;
-	if (!x->session) {	/* a transport of fds: its one stream */
+	if (!x->session) {	/* a transport of fds: its stream */
 		ch[n++] = x->pipe;
 		x->pipe = (struct chan)CHAN_NONE;
+		/* a ControlMaster gives a session more for file data */
+		while (x->mux_path && n < NLANES) {
+			int fd = xport_mux_session(x, &e);
+
+			if (fd < 0) {
+				log_info("one SFTP session only (%s): metadata "
+					 "and file data share it", e->message);
+				g_clear_error(&e);
+				break;
+			}
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+			ch[n].rfd = ch[n].wfd = fd;
+			n++;
+		}
 		return n;
 	}
 	if (!(ch[n++].ssh = open_channel(x, err)))

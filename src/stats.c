@@ -38,6 +38,8 @@ char *stats_text(struct rfs *fs)
 /* What carries SFTP, for rfs status. */
 static const char *transport_text(const char *kind)
 {
+	if (!strcmp(kind, "mux"))
+		return "an OpenSSH ControlMaster's sessions (ControlPath)";
 	if (!strcmp(kind, "ssh"))
 		return "OpenSSH's ssh (transport=ssh)";
 	if (!strcmp(kind, "directport"))

@@ -19,6 +19,7 @@
 #include "rfs/khosts.h"
 #include "rfs/loop.h"
 #include "rfs/log.h"
+#include "rfs/mux.h"
 #include "rfs/util.h"
 
 static int connect_timeout_ms(const struct conf *c)
@@ -1022,6 +1023,72 @@ static int hop_setup(LIBSSH2_SESSION *s, int fd, const struct conf *hc,
 	return rc;
 }
 
+/* The ControlPath rfs may use: set, not "none", and ControlMaster not
+ * "no" (rfs then always connects on its own). NULL otherwise. */
+static const char *control_path(const struct conf *c)
+{
+	const GPtrArray *p = conf_raw(c, "controlpath");
+	const GPtrArray *m = conf_raw(c, "controlmaster");
+	const char *path = p && p->len ? p->pdata[0] : NULL;
+
+	if (!path || !g_ascii_strcasecmp(path, "none") ||
+	    (m && m->len && !g_ascii_strcasecmp(m->pdata[0], "no")))
+		return NULL;
+	return path;
+}
+
+int xport_mux_session(struct xport *x, GError **err)
+{
+	int fd, ctl;
+
+	if (x->nmux == (int)G_N_ELEMENTS(x->mux_ctl)) {
+		rfs_set_error(err, RFS_EXIT_CONNECT, "too many sessions");
+		return -1;
+	}
+	if (mux_session(x->mux_path, x->sftp_server ? x->sftp_server : "sftp",
+			!x->sftp_server, CONF_CONNECT_TIMEOUT * 1000, &fd, &ctl,
+			err))
+		return -1;
+	x->mux_ctl[x->nmux++] = ctl;
+	return fd;
+}
+
+/* A session of the ControlMaster at c's ControlPath: 0 (x is a "mux"
+ * transport), 1 when no master answers there, -1 with *err when one
+ * answered and failed. */
+static int mux_connect(const struct conf *c, const struct xport_opts *o,
+		       struct xport *x, GError **err)
+{
+	const char *path = control_path(c);
+	GError *e = NULL;
+	int fd;
+
+	if (!path) {
+		rfs_set_error(err, RFS_EXIT_CONNECT, "no ControlPath (the "
+			      "mount used a ControlMaster)");
+		return 1;
+	}
+	xport_init(x);
+	x->kind = "mux";
+	x->mux_path = g_strdup(path);
+	x->sftp_server = g_strdup(o->sftp_server);
+	x->last_rx = g_new0(int64_t, 1);
+	*x->last_rx = loop_now_ms();
+	fd = xport_mux_session(x, &e);
+	if (fd < 0) {
+		int none = g_str_has_prefix(e->message, "no ControlMaster");
+
+		g_propagate_error(err, e);
+		xport_close(x);
+		return none ? 1 : -1;
+	}
+	x->pipe.rfd = x->pipe.wfd = fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	log_debug("transport mux: a session of the ControlMaster at %s",
+		  path);
+	return 0;
+}
+
 int xport_connect(const struct conf *c, const struct xport_opts *o,
 		  struct xport *x, GError **err)
 {
@@ -1029,8 +1096,23 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 	struct xport_hop *hop = NULL;
 	int rc = -1;
 
+	if (o->transport == XPORT_T_MUX)
+		return mux_connect(c, o, x, err) ? -1 : 0;
 	if (o->transport != XPORT_T_LIBSSH2)
 		return xport_cmd_connect(c, o, x, err);
+	if (control_path(c)) {
+		GError *e = NULL;
+
+		rc = mux_connect(c, o, x, &e);
+		if (rc <= 0) {
+			if (rc)
+				g_propagate_error(err, e);
+			return rc;
+		}
+		log_debug("%s; connecting on our own", e->message);
+		g_error_free(e);
+		rc = -1;
+	}
 	chain = g_ptr_array_new();
 	xport_init(x);
 	x->sftp_server = g_strdup(o->sftp_server);
@@ -1175,6 +1257,10 @@ void xport_close(struct xport *x)
 		x->sock = -1;
 	}
 	chan_close(&x->pipe);	/* before its child is stopped: EOF */
+	for (int i = 0; i < x->nmux; i++)
+		close(x->mux_ctl[i]);	/* the master ends those sessions */
+	x->nmux = 0;
+	g_clear_pointer(&x->mux_path, g_free);
 	g_clear_pointer(&x->sftp_server, g_free);
 	if (x->proxy_pid > 0) {
 		stop_proxy(x->proxy_pid);

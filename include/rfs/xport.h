@@ -19,6 +19,8 @@ enum {
 	XPORT_T_SSH,		/* OpenSSH's ssh as a child (xport_cmd.c) */
 	XPORT_T_DIRECT,		/* TCP to an sftp-server: directport= */
 	XPORT_T_PASSIVE,	/* rfs's stdin and stdout: passive */
+	XPORT_T_MUX,		/* only a ControlMaster's sessions: the
+				 * reconnects of a mount that used one */
 };
 
 struct xport_opts {
@@ -85,8 +87,12 @@ struct xport {
 				 * stream, until sftp_open_lanes() takes it */
 	char *sftp_server;	/* exec this instead of the sftp subsystem */
 	const char *kind;	/* the transport, as rfs -d and the stats
-				 * name it: "libssh2", "ssh", "directport",
-				 * "passive" */
+				 * name it: "libssh2", "mux", "ssh",
+				 * "directport", "passive" */
+	char *mux_path;		/* "mux": the master's ControlPath */
+	int mux_ctl[4];		/* its control connections, one a session
+				 * (closing one ends its session) */
+	int nmux;
 	int64_t *last_rx;	/* ms (monotonic) of the last bytes read from
 				 * sock: any SSH traffic, keepalive replies
 				 * included; read with xport_last_rx() */
@@ -116,6 +122,10 @@ void xport_set_user_timeout(struct xport *x, int ms);
 void xport_set_blocking(struct xport *x, int blocking);
 /* LIBSSH2_SESSION_BLOCK_* of the whole chain, for polling x->sock. */
 int xport_block_directions(struct xport *x);
+/* A ControlMaster session more for x (a "mux" transport): the SFTP
+ * stream's fd, or -1 with *err. */
+int xport_mux_session(struct xport *x, GError **err);
+
 /* xport_cmd.c: connect a transport of fds (o->transport is not
  * XPORT_T_LIBSSH2; xport_connect() calls it). 0 or -1 with *err. */
 int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,

@@ -618,3 +618,30 @@ def test_passwords_bound_to_their_hop(pj, hops, remote):
         shutil.rmtree(backing, ignore_errors=True)
         for u in users.values():
             u.remove()
+
+
+def test_mount_through_a_master_on_a_jump_chain(pj, hops, remote):
+    """A ControlMaster whose connection goes through a jump host (ssh -M
+    with the config's ProxyJump): rfs, given the same config (with
+    ControlPath), mounts through the master's sessions and logs in
+    nowhere itself, neither on the jump host nor on the destination
+    (issue 17)."""
+    sock = os.path.join(pj.tmp, 'cm.sock')
+    cfg = pj.one_jump()
+    with open(cfg) as f:
+        text = f.read()
+    write_file(cfg, text.replace('Host inner\n', 'Host inner\n'
+                                 '    ControlPath %s\n' % sock))
+    rc, _, err = ssh_run(['/usr/bin/ssh', '-F', cfg, '-M', '-fN', '-o',
+                          'ControlPersist=yes', 'inner'])
+    assert rc == 0, err
+    counts = {n: read_file(s.log).count(b'Accepted publickey')
+              for n, s in hops.items()}
+    try:
+        m = pj.mount()
+        assert_mount_works(m, remote)
+        assert {n: read_file(s.log).count(b'Accepted publickey')
+                for n, s in hops.items()} == counts
+        m.unmount()
+    finally:
+        ssh_run(['/usr/bin/ssh', '-F', cfg, '-O', 'exit', 'inner'])

@@ -3,14 +3,17 @@
 sftp-server (directport=) and rfs's stdin/stdout (passive)."""
 
 import os
+import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
-from harness import (read_file, read_pub, rfs_bin, rfs_stats, start_mount, stop_pid,
-                     wait_for, write_file, TempUser, EXIT_CONNECT,
-                     EXIT_PROTOCOL, PYTHON)
+from harness import (keygen, read_file, read_pub, rfs_bin, rfs_stats, run,
+                     start_mount, stop_pid, wait_for, write_file, Sshd,
+                     TempUser, EXIT_AUTH, EXIT_CONNECT, EXIT_PROTOCOL,
+                     PYTHON, SSH_KEYGEN)
 
 
 def test_transport_ssh(rfs, remote):
@@ -182,3 +185,93 @@ def test_transport_shown(rfs, remote):
     m = rfs.mount(extra_o=['xattr'])
     assert rfs_stats(m.mnt)['transport'] == 'libssh2'
     m.unmount()
+
+
+def start_master(sshd, sock, key):
+    """An OpenSSH ControlMaster for the test sshd, backgrounded (-f) once
+    authenticated with key; its PID."""
+    base = ['/usr/bin/ssh', '-F', '/dev/null', '-S', sock, '-p',
+            str(sshd.port), '-o', 'UserKnownHostsFile=' + sshd.known_hosts,
+            '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes']
+    subprocess.run(base + ['-M', '-fN', '-o', 'ControlPersist=yes', '-i',
+                           key, '-o', 'IdentitiesOnly=yes',
+                           'root@127.0.0.1'], check=True, timeout=20,
+                   stdin=subprocess.DEVNULL)
+    r = subprocess.run(base + ['-O', 'check', 'root@127.0.0.1'], text=True,
+                       stderr=subprocess.PIPE, timeout=10)
+    return int(r.stderr.split('pid=')[1].split(')')[0])
+
+
+def accepted(sshd):
+    with open(sshd.log, errors='replace') as f:
+        return f.read().count('Accepted publickey')
+
+
+def stop_master(pid):
+    """SIGTERM by PID, and wait until it is gone (not our child)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    assert wait_for(lambda: not os.path.exists('/proc/%d' % pid), 10)
+
+
+def test_control_master(rfs, sshd, remote, tmp_path):
+    """A ControlMaster authenticated with a key that is then removed: rfs
+    mounts through the master's socket with no key at all (sshd accepts
+    no login for rfs), and after the master dies it waits for a new one,
+    and goes on with the open file."""
+    sock = str(tmp_path / 'cm.sock')
+    key = str(tmp_path / 'id')
+    shutil.copy(sshd.keys.user_ed25519, key)
+    os.chmod(key, 0o600)
+    write_file(remote / 'f', b'0123456789' * 1000)
+    pid = start_master(sshd, sock, key)
+    try:
+        os.unlink(key)
+        logins = accepted(sshd)
+        m = rfs.mount(identity=None, extra_o=['ControlPath=' + sock,
+                                              'xattr'])
+        st = rfs_stats(m.mnt)
+        assert st['transport'] == 'mux' and st['channels'] == 2, st
+        assert accepted(sshd) == logins, 'rfs logged in on its own'
+        with open(m.path('f'), 'rb') as f:
+            assert f.read(10) == b'0123456789'
+            stop_master(pid)
+            time.sleep(1)          # rfs finds no master, and waits
+            shutil.copy(sshd.keys.user_ed25519, key)
+            os.chmod(key, 0o600)
+            pid = start_master(sshd, sock, key)
+            assert wait_for(lambda: rfs_stats(m.mnt)['reconnects'] == 1,
+                            20), m.stderr()
+            f.seek(5000)
+            assert f.read(10) == b'0123456789'
+        write_file(m.path('g'), b'via the master\n')
+        assert read_file(remote / 'g') == b'via the master\n'
+        assert accepted(sshd) == logins + 1     # the second master only
+        m.unmount()
+    finally:
+        stop_master(pid)
+
+
+def test_user_certificate(rfs, keys, remote, tmp_path):
+    """An OpenSSH user certificate (a test CA the sshd trusts, the key
+    itself in no authorized_keys): transport=ssh mounts with it; rfs's own
+    session cannot, and its error names transport=ssh as the way."""
+    ca = keygen(tmp_path / 'ca')
+    key = keygen(tmp_path / 'ukey')
+    run([SSH_KEYGEN, '-q', '-s', ca, '-I', 'rfs-test', '-n', 'root',
+         key + '.pub'])
+    assert os.path.exists(key + '-cert.pub')
+    s = Sshd(keys, extra_config=['TrustedUserCAKeys %s.pub' % ca]).start()
+    try:
+        rfs.use(s)
+        write_file(rfs.remote / 'f', b'by certificate\n')
+        res = rfs.run(identity=key)
+        assert res.rc == EXIT_AUTH, res
+        assert 'transport=ssh' in res.stderr, res
+        m = rfs.mount(identity=key, extra_o=['transport=ssh'])
+        assert read_file(m.path('f')) == b'by certificate\n'
+        m.unmount()
+    finally:
+        s.cleanup()
