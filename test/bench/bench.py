@@ -116,6 +116,14 @@ METRICS = [
     ('cp', 's', False, 'cp {cp_mib} MiB file inside the mount'),
     ('stat_busy', 'ms', False, 'stat of a new name during a big read'),
     ('par4read', 'MB/s', True, '4 files of {par_mib} MiB at once, max_conns=4'),
+    # Other transports (rfs(1) TRANSPORTS): rfs -o transport=ssh (sshfs
+    # as always), and both through one OpenSSH ControlMaster.
+    ('seqread_ssh', 'MB/s', True, '  sequential read, rfs transport=ssh'),
+    ('lsR_cold_ssh', 's', False, '  ls -lR cold, rfs transport=ssh'),
+    ('untar_ssh', 's', False, '  untar, rfs transport=ssh'),
+    ('seqread_mux', 'MB/s', True, '  sequential read, both via a ControlMaster'),
+    ('lsR_cold_mux', 's', False, '  ls -lR cold, both via a ControlMaster'),
+    ('untar_mux', 's', False, '  untar, both via a ControlMaster'),
 ]
 METRIC = {m[0]: m for m in METRICS}
 FSES = ('rfs', 'sshfs')
@@ -773,10 +781,10 @@ def parse_dd_bytes(stderr):
     raise Failed('no byte count in dd output: %r' % stderr[-300:])
 
 
-def w_seqread(b, fs, p, dl, rep):
+def w_seqread(b, fs, p, dl, rep, opts=()):
     d = b.dataset('seq', p)
     res = {}
-    with Mount(b, fs) as m:
+    with Mount(b, fs, opts=opts) as m:
         for metric in ('seqread', 'seqread_warm'):
             cpu = cpu_ticks(m.proc.pid)
             t, r = timed(['dd', 'if=' + m.path(d['name']), 'of=/dev/null',
@@ -849,10 +857,10 @@ def rm_server(path):
             pass
 
 
-def w_tree(b, fs, p, dl, rep):
+def w_tree(b, fs, p, dl, rep, opts=()):
     d = b.dataset('tree', p)
     res = {}
-    with Mount(b, fs) as m:
+    with Mount(b, fs, opts=opts) as m:
         top = m.path(d['name'])
         for metric in ('lsR_cold', 'lsR_warm'):
             t, r = timed(['ls', '-lR', top], dl)
@@ -866,6 +874,8 @@ def w_tree(b, fs, p, dl, rep):
                              'server has %d, %d' % (metric, n, size,
                                                     d['files'], d['bytes']))
             res[metric] = t
+    if opts:
+        return res
     with Mount(b, fs) as m:
         top = m.path(d['name'])
         for metric in ('find_cold', 'find_warm'):
@@ -878,13 +888,13 @@ def w_tree(b, fs, p, dl, rep):
     return res
 
 
-def w_untar(b, fs, p, dl, rep):
+def w_untar(b, fs, p, dl, rep, opts=()):
     d = b.dataset('untar', p)
-    name = 'untar-%s-%d-%d' % (fs, p['untar_files'], rep)
+    name = 'untar-%s-%d-%d-%d' % (fs, p['untar_files'], rep, b.nmounts)
     server = os.path.join(b.remote, name)
     os.mkdir(server)
     try:
-        with Mount(b, fs) as m:
+        with Mount(b, fs, opts=opts) as m:
             t, r = timed([TAR, '-xf', d['tar'], '-C', m.path(name)], dl)
             bad = []
             for rel, sha in d['files'].items():
@@ -1193,6 +1203,53 @@ def raw_write(b, p, dl):
             'cpu_write': cpu / (d['size'] / GIB)}
 
 
+class Master:
+    """An OpenSSH ControlMaster to the bench's server (through the delay
+    proxy, with the bench's key and cipher), stopped with -O exit."""
+
+    def __init__(self, b):
+        self.b = b
+        self.sock = os.path.join(b.scratch, 'cm-%d.sock' % b.nmounts)
+        self.base = ['ssh', '-F', '/dev/null', '-S', self.sock, '-p',
+                     str(b.port), '-o', 'UserKnownHostsFile=' + b.kh,
+                     '-o', 'GlobalKnownHostsFile=/dev/null', '-o',
+                     'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes']
+        if b.cipher:
+            self.base += ['-o', 'Ciphers=' + b.cipher]
+
+    def __enter__(self):
+        r = subprocess.run(self.base + [
+            '-M', '-fN', '-o', 'ControlPersist=yes', '-i', self.b.key,
+            '-o', 'IdentitiesOnly=yes', 'root@127.0.0.1'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, timeout=30, env=self.b.env)
+        if r.returncode:
+            raise Failed('ControlMaster did not start: %s' % r.stderr[-300:])
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(self.base + ['-O', 'exit', 'root@127.0.0.1'],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+
+
+def via_transport(fn, kind, keep):
+    """A workload through another transport: rfs -o transport=ssh (kind
+    'ssh'; sshfs as always), or both file systems through one
+    ControlMaster (kind 'mux'). keep: the metrics reported, renamed
+    with _kind."""
+    def w(b, fs, p, dl, rep):
+        if kind == 'ssh':
+            res = fn(b, fs, p, dl, rep,
+                     opts=['transport=ssh'] if fs == 'rfs' else [])
+        else:
+            with Master(b) as cm:
+                res = fn(b, fs, p, dl, rep,
+                         opts=['ControlPath=' + cm.sock])
+        return {'%s_%s' % (k, kind): res[k] for k in keep}
+    return w
+
+
 WORKLOADS = [
     # name, function, metrics, raw function
     ('seqread', w_seqread, ('seqread', 'seqread_warm', 'cpu_read'),
@@ -1213,6 +1270,18 @@ WORKLOADS = [
     ('cp', w_cp, ('cp',), None),
     ('statload', w_statload, ('stat_busy',), None),
     ('par4read', w_par4read, ('par4read',), None),
+    ('seqread_ssh', via_transport(w_seqread, 'ssh', ('seqread',)),
+     ('seqread_ssh',), None),
+    ('tree_ssh', via_transport(w_tree, 'ssh', ('lsR_cold',)),
+     ('lsR_cold_ssh',), None),
+    ('untar_ssh', via_transport(w_untar, 'ssh', ('untar',)),
+     ('untar_ssh',), None),
+    ('seqread_mux', via_transport(w_seqread, 'mux', ('seqread',)),
+     ('seqread_mux',), None),
+    ('tree_mux', via_transport(w_tree, 'mux', ('lsR_cold',)),
+     ('lsR_cold_mux',), None),
+    ('untar_mux', via_transport(w_untar, 'mux', ('untar',)),
+     ('untar_mux',), None),
 ]
 
 
@@ -1251,7 +1320,10 @@ def run_rtt(b, args, rtt):
                        'grep': 'src', 'gitdef_w': 'gitdef',
                        'smallcat_w': 'small', 'grep_w': 'src', 'cp': 'cp', 'statload': 'tree',
                        'seqfind': 'tree',
-                       'par4read': 'par'}[wname], p)
+                       'par4read': 'par', 'seqread_ssh': 'seq',
+                       'tree_ssh': 'tree', 'untar_ssh': 'untar',
+                       'seqread_mux': 'seq', 'tree_mux': 'tree',
+                       'untar_mux': 'untar'}[wname], p)
         except (Failed, OSError) as e:
             log('%s: preparing the data failed: %s' % (wname, e))
             for m in metrics:

@@ -275,3 +275,16 @@ def test_user_certificate(rfs, keys, remote, tmp_path):
         m.unmount()
     finally:
         s.cleanup()
+
+
+def test_transport_ssh_with_max_conns(rfs, remote):
+    """max_conns=2 over transport=ssh: two ssh children, files spread over
+    them, both working."""
+    m = rfs.mount(extra_o=['transport=ssh', 'max_conns=2', 'xattr'])
+    assert len(child_pids(m.pid)) == 2, child_pids(m.pid)
+    assert rfs_stats(m.mnt)['conns'] == 2
+    for i in range(4):
+        write_file(m.path('f%d' % i), b'file %d\n' % i)
+    for i in range(4):
+        assert read_file(remote / ('f%d' % i)) == b'file %d\n' % i
+    m.unmount()
