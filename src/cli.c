@@ -467,7 +467,7 @@ static const struct opt rfs_opts[] = {
 	WORD("transport", transport, w_transport, "libssh2 or ssh"),
 	STR("ssh_command", ssh_command),
 	STR("sftp_server", sftp_server),
-	INT("directport", directport, 10, 1, 65535, NULL),
+	INT("directport", directport, 10, 1, 65535, "1 to 65535"),
 	FLAG("passive", passive, 1),
 	FLAG("slave", passive, 1),	/* sshfs's old name */
 	INT("uid", fso.uid, 10, 0, INT_MAX, NULL),

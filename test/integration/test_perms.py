@@ -174,9 +174,9 @@ def test_idmap_file(rfs, login, tmp_path):
     ('idmap=maybe', "bad value for option 'idmap': 'maybe'"),
     ('nomap=sometimes', "bad value for option 'nomap'"),
     ('dir_cache=maybe', "bad value for option 'dir_cache'"),
-    ('ssh_command=ssh', "option 'ssh_command' is not supported yet"),
-    ('sftp_server=/usr/lib/openssh/sftp-server',
-     "option 'sftp_server' is not supported yet"),
+    ('transport=telnet', "bad value for option 'transport'"),
+    ('passive,directport=2222', 'different ways to the server'),
+    ('directport=0', "option 'directport'"),
 ])
 def test_bad_sshfs_options(rfs, opts, message):
     r = rfs.run(extra_o=[opts])
