@@ -250,6 +250,8 @@ static void setattr_done(struct sftp_reply *r, void *data)
 	cache_invalidate(op->fs->cache, op->path);
 	ahead_forget(op->fs, op->path, 0);
 	op->err = r->err;
+	if (!r->err)
+		node_changed(op->node);
 	/* SFTP has one "permission denied": chown, chmod and setting times
 	 * other than "now" by someone else are EPERM (cp -a ignores that
 	 * for a chown, as for a local one), the rest EACCES. */
@@ -334,6 +336,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		int at = to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW);
 		int mt = to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
 
+		/* SFTP v3 carries times as unsigned 32-bit seconds: say
+		 * so rather than store another time. */
+		if (((to_set & FUSE_SET_ATTR_ATIME) &&
+		     (attr->st_atime < 0 || attr->st_atime > UINT32_MAX)) ||
+		    ((to_set & FUSE_SET_ATTR_MTIME) &&
+		     (attr->st_mtime < 0 || attr->st_mtime > UINT32_MAX)))
+			return op_reply_err(op, EOVERFLOW);
 		op->a.flags |= SFTP_ATTR_ACMODTIME;
 		op->a.atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now :
 			      (uint32_t)attr->st_atime;
@@ -422,6 +431,16 @@ static void note_created(struct op *op)
 
 	cache_created(fs->cache, op->path2, &op->a);
 	ahead_forget(fs, op->path2, 0);
+	node_entries_changed(fs, op->parent);
+	if (S_ISDIR(op->a.perm)) {	/* "." and its entry in the parent */
+		struct node *n;
+
+		pthread_mutex_lock(&fs->lock);
+		n = node_find_or_add(fs, op->parent, op->name);
+		n->nlink = 2;
+		node_subdirs_locked(op->parent, 1);
+		pthread_mutex_unlock(&fs->lock);
+	}
 	if (op->to_set && S_ISDIR(op->a.perm) && fs->o.cache.dir_ms) {
 		GArray *empty = dir_dents_new();
 
@@ -634,6 +653,12 @@ static void remove_done(struct sftp_reply *r, void *data)
 		cache_invalidate(op->fs->cache, op->path2);
 	ahead_forget(op->fs, op->path2, op->flags == SSH_FXP_RMDIR);
 	node_forget_name(op->fs, op->parent, op->name);
+	node_entries_changed(op->fs, op->parent);
+	if (op->flags == SSH_FXP_RMDIR) {
+		pthread_mutex_lock(&op->fs->lock);
+		node_subdirs_locked(op->parent, -1);
+		pthread_mutex_unlock(&op->fs->lock);
+	}
 	op_reply_err(op, 0);
 }
 
@@ -651,6 +676,8 @@ static void hide_done(struct sftp_reply *r, void *data)
 	ahead_forget(fs, op->path, 0);
 	node_hide(fs, op->node, op->name2);
 	op->name2 = NULL;
+	node_changed(op->node);		/* its link count went to 0 */
+	node_entries_changed(fs, op->parent);
 	op_reply_err(op, 0);
 }
 
@@ -761,6 +788,9 @@ static void rename_finish(struct op *op)
 	cache_invalidate_tree(fs->cache, op->path);
 	ahead_forget(fs, op->path, 1);
 	node_move(fs, op->parent, op->name, op->newparent, op->name2);
+	node_entries_changed(fs, op->parent);
+	if (op->newparent != op->parent)
+		node_entries_changed(fs, op->newparent);
 	op_reply_err(op, 0);
 }
 
@@ -814,7 +844,13 @@ static void link_stat(struct sftp_reply *r, void *data)
 	op->node->nlink = nlink;
 	n = node_find_or_add(fs, op->parent, op->name);
 	n->nlink = nlink;
+	/* The source is another inode (rfs numbers them by path): the
+	 * kernel is told to ask for its link count and ctime again. */
+	ahead_notify_push_locked(fs, NULL, op->node->ino, NULL);
 	pthread_mutex_unlock(&fs->lock);
+	node_changed(op->node);		/* one link more: ctime moves */
+	node_changed(n);
+	node_entries_changed(fs, op->parent);
 	reply_entry(op, op->parent, op->name, &r->attrs);
 	op_free(op);
 }

@@ -423,10 +423,12 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	      size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct file *f = (struct file *)(uintptr_t)fi->fh;
+
 	(void)ino;
 	space_changed(fs_ctx(req));
-	stream_write(((struct file *)(uintptr_t)fi->fh)->st, req, buf, size,
-		     (uint64_t)off);
+	node_changed(f->node);
+	stream_write(f->st, req, buf, size, (uint64_t)off);
 }
 
 /* close(2): every write answered, with the first error if any. */
@@ -519,6 +521,7 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	(void)r;
 	cache_created(fs->cache, op->path2, &op->a);
 	ahead_forget(fs, op->path2, 0);
+	node_entries_changed(fs, op->parent);
 	n = node_entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
 	f = file_new_locked(fs, n, op->file, op->fi.flags);

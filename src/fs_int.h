@@ -34,6 +34,9 @@ struct node {
 	uint32_t mode;		/* last known st_mode */
 	uint64_t dir_hash;	/* of the listing the kernel last got */
 	unsigned lookup_misses;	/* lookups in it the cache could not answer */
+	int64_t ctime_ours;	/* s: the last change this mount made to it
+				 * (atomic): SFTP v3 has no ctime */
+	int64_t ctime_shown;	/* the latest ctime shown: never goes back */
 	int data_known;		/* the kernel's page cache of the file holds
 				 * the content of this size and mtime */
 	uint64_t data_size;
@@ -146,10 +149,20 @@ char *node_hidden_name(void);
 int node_is_hidden(struct rfs *fs, const char *name);
 void node_remove_hidden_locked(struct rfs *fs, struct node *n);
 void node_hide(struct rfs *fs, struct node *n, char *hidden);
+/* This mount changed n (attributes, data, names, links): its ctime
+ * moves to now. Any thread, no lock. */
+void node_changed(struct node *n);
+/* An entry of directory n was made, removed or renamed through the
+ * mount: its cached attributes (mtime) go, its ctime moves. */
+void node_entries_changed(struct rfs *fs, struct node *n);
+/* mkdir (+1) or rmdir (-1) below n: its link count, when known. Under
+ * fs->lock. */
+void node_subdirs_locked(struct node *n, int delta);
 void node_move(struct rfs *fs, struct node *parent, const char *name,
 	       struct node *newparent, const char *newname);
 
 /* fs_op.c: ops, replies, shown attributes, stale answers, probes */
+int path_too_long(const char *path);
 void op_interruptible(struct op *op);
 struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		  const char *name);

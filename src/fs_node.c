@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fs_int.h"
 #include "rfs/log.h"
@@ -191,6 +192,51 @@ static void open_paths_changed_locked(struct rfs *fs)
 }
 
 /* Record attrs on n (under lock) and fill a stat for it. */
+void node_changed(struct node *n)
+{
+	if (n)
+		__atomic_store_n(&n->ctime_ours, (int64_t)time(NULL),
+				 __ATOMIC_RELAXED);
+}
+
+void node_entries_changed(struct rfs *fs, struct node *n)
+{
+	char *path;
+
+	if (!n)
+		return;
+	node_changed(n);
+	pthread_mutex_lock(&fs->lock);
+	path = node_path(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+	cache_forget_attr(fs->cache, path);
+	g_free(path);
+}
+
+void node_subdirs_locked(struct node *n, int delta)
+{
+	if (n && n->nlink && (delta > 0 || n->nlink > 2))
+		n->nlink = (uint32_t)((int)n->nlink + delta);
+}
+
+/* st as n shows it (fs->lock held): the node's link count (0 once an
+ * open file is unlinked), and a ctime of our own: the later of the
+ * server's mtime and the last change this mount made, never going back
+ * for the life of the mount. */
+static void node_show_locked(struct node *n, struct stat *st)
+{
+	int64_t c = MAX((int64_t)st->st_ctime,
+			__atomic_load_n(&n->ctime_ours, __ATOMIC_RELAXED));
+
+	c = MAX(c, n->ctime_shown);
+	n->ctime_shown = c;
+	st->st_ctime = (time_t)c;
+	st->st_ctim.tv_nsec = 0;
+	if (n->hidden)
+		st->st_nlink = 0;
+	st->st_ino = n->ino;
+}
+
 void node_stat(struct rfs *fs, struct node *n,
 	       const struct sftp_attrs *a, struct stat *st)
 {
@@ -202,7 +248,9 @@ void node_stat(struct rfs *fs, struct node *n,
 	nlink = n->nlink;
 	pthread_mutex_unlock(&fs->lock);
 	to_stat(fs, a, nlink, st);
-	st->st_ino = n->ino;
+	pthread_mutex_lock(&fs->lock);
+	node_show_locked(n, st);
+	pthread_mutex_unlock(&fs->lock);
 }
 
 /* The node for parent/name with one more kernel reference, and its entry
@@ -223,7 +271,10 @@ struct node *node_entry_ref(struct rfs *fs, struct node *parent,
 	pthread_mutex_unlock(&fs->lock);
 	memset(e, 0, sizeof(*e));
 	to_stat(fs, a, nlink, &e->attr);
-	e->attr.st_ino = e->ino = n->ino;
+	pthread_mutex_lock(&fs->lock);
+	node_show_locked(n, &e->attr);
+	pthread_mutex_unlock(&fs->lock);
+	e->ino = n->ino;
 	e->attr_timeout = e->entry_timeout = fs->o.attr_timeout;
 	return n;
 }
@@ -348,12 +399,19 @@ void node_move(struct rfs *fs, struct node *parent, const char *name,
 	pthread_mutex_lock(&fs->lock);
 	victim = g_hash_table_lookup(fs->names, nkey);
 	if (victim) {
+		if (S_ISDIR(victim->mode))
+			node_subdirs_locked(newparent, -1);
 		node_detach(fs, victim);
 		for (GSList *l = victim->files; l; l = l->next)
 			file_set_path(l->data, NULL);	/* replaced */
 	}
 	n = g_hash_table_lookup(fs->names, okey);
 	if (n) {
+		if (S_ISDIR(n->mode) && newparent != n->parent) {
+			node_subdirs_locked(n->parent, -1);
+			node_subdirs_locked(newparent, 1);
+		}
+		node_changed(n);	/* rename moves ctime, as ext4 does */
 		node_detach(fs, n);
 		newparent->refs++;
 		n->parent->refs--;

@@ -3,6 +3,7 @@
  * answers and the probe that tells SSH_FX_FAILURE's real errno.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,14 @@
 void op_interruptible(struct op *op)
 {
 	fuse_req_interrupt_func(op->r.req, fsreq_interrupted, &op->r);
+}
+
+/* A server path the server cannot take (sftp-server answers such a one
+ * with BAD_MESSAGE): the mount's base and the path below it make it
+ * longer than the kernel's own limit would let through locally. */
+int path_too_long(const char *path)
+{
+	return path && strlen(path) >= PATH_MAX;
 }
 
 struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
@@ -42,6 +51,8 @@ struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	op->name = g_strdup(name);
 	if ((ino && !op->node) || (parent && !op->parent))
 		fuse_reply_err(req, ESTALE);	/* op->r.req stays NULL */
+	else if (path_too_long(op->path) || path_too_long(op->path2))
+		fuse_reply_err(req, ENAMETOOLONG);	/* the same */
 	else
 		fsreq_init(&op->r, req, 0);
 	return op;

@@ -366,6 +366,103 @@ def c_ctime(b, o):
     o['ctime_is_recent'] = abs(os.stat(j(b, 'f')).st_ctime - time.time()) < 60
 
 
+def recent(t):
+    return abs(t - time.time()) < 60
+
+
+def aged(path):
+    """Set path's times to 2001, so that a ctime or mtime that moves
+    shows as recent."""
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+
+
+@check('ctime moves on chown, link, rename, truncate, write, unlink of '
+       'another name; never goes back')
+def c_ctime_changes(b, o):
+    for n in ('own', 'lnk', 'ren', 'trunc', 'wr', 'other'):
+        write(j(b, n), b'data')
+        aged(j(b, n))
+    os.link(j(b, 'other'), j(b, 'other2'))
+    before = {n: os.stat(j(b, n)).st_ctime
+              for n in ('own', 'lnk', 'ren', 'trunc', 'wr', 'other')}
+    time.sleep(1.1)             # ctimes have whole seconds on rfs
+    os.chown(j(b, 'own'), 1234, 1234)
+    os.link(j(b, 'lnk'), j(b, 'lnk2'))
+    os.rename(j(b, 'ren'), j(b, 'ren2'))
+    os.truncate(j(b, 'trunc'), 1)
+    with open(j(b, 'wr'), 'r+b') as f:
+        f.write(b'D')
+    os.unlink(j(b, 'other2'))
+    for k, n, was in (('chown', 'own', 'own'), ('link', 'lnk', 'lnk'),
+                      ('rename', 'ren2', 'ren'),
+                      ('truncate', 'trunc', 'trunc'), ('write', 'wr', 'wr'),
+                      ('unlink_other', 'other', 'other')):
+        o[k] = os.stat(j(b, n)).st_ctime > before[was]
+    st = os.stat(j(b, 'own'))
+    os.utime(j(b, 'own'), (1_000_000_000, 1_000_000_000))
+    o['not_back'] = os.stat(j(b, 'own')).st_ctime >= st.st_ctime
+
+
+@check('a directory\'s mtime after entries are made, linked, renamed and '
+       'removed in it')
+def c_parent_mtime(b, o):
+    os.mkdir(j(b, 'd'))
+    os.mkdir(j(b, 'e'))
+    write(j(b, 'd', 'x'), b'x')
+    os.mkdir(j(b, 'd', 'sub'))
+    steps = (('create', lambda: write(j(b, 'd', 'new'), b'n')),
+             ('mkdir', lambda: os.mkdir(j(b, 'd', 'dir2'))),
+             ('link', lambda: os.link(j(b, 'd', 'x'), j(b, 'd', 'y'))),
+             ('symlink', lambda: os.symlink('x', j(b, 'd', 'l'))),
+             ('rename', lambda: os.rename(j(b, 'd', 'y'), j(b, 'd', 'z'))),
+             ('rename_out', lambda: os.rename(j(b, 'd', 'z'),
+                                              j(b, 'e', 'z'))),
+             ('unlink', lambda: os.unlink(j(b, 'd', 'new'))),
+             ('rmdir', lambda: os.rmdir(j(b, 'd', 'sub'))))
+    for k, fn in steps:
+        os.stat(j(b, 'd'))          # cached, if anything caches it
+        aged(j(b, 'd'))
+        os.stat(j(b, 'd'))
+        fn()
+        o[k] = recent(os.stat(j(b, 'd')).st_mtime)
+
+
+@check('directory link counts: made here, after mkdir, rmdir and rename '
+       'of subdirectories')
+def c_dir_nlink(b, o):
+    os.mkdir(j(b, 'd'))
+    os.mkdir(j(b, 'e'))
+    o['new'] = os.stat(j(b, 'd')).st_nlink
+    os.mkdir(j(b, 'd', 's1'))
+    os.mkdir(j(b, 'd', 's2'))
+    o['two_subdirs'] = os.stat(j(b, 'd')).st_nlink
+    os.rmdir(j(b, 'd', 's1'))
+    o['rmdir'] = os.stat(j(b, 'd')).st_nlink
+    os.rename(j(b, 'd', 's2'), j(b, 'e', 's2'))
+    o['moved_from'] = os.stat(j(b, 'd')).st_nlink
+    o['moved_to'] = os.stat(j(b, 'e')).st_nlink
+
+
+@check('an open file unlinked: fstat shows nlink 0, data still readable')
+def c_unlinked_open(b, o):
+    write(j(b, 'f'), b'still here')
+    fd = os.open(j(b, 'f'), os.O_RDWR)
+    try:
+        os.unlink(j(b, 'f'))
+        o['nlink'] = os.fstat(fd).st_nlink
+        o['data'] = os.pread(fd, 100, 0).decode()
+    finally:
+        os.close(fd)
+
+
+@check('times beyond 2106 (SFTP v3: unsigned 32-bit seconds)')
+def c_time_range(b, o):
+    write(j(b, 'f'), b'x')
+    aged(j(b, 'f'))
+    o['utime_2200'] = ev(os.utime, j(b, 'f'), (7_258_118_400, 7_258_118_400))
+    o['mtime_after'] = os.stat(j(b, 'f')).st_mtime_ns
+
+
 @check('chown and utimens of a symlink itself (lsetstat)')
 def c_symlink_attrs(b, o):
     write(j(b, 'f'), b'x')
