@@ -455,6 +455,24 @@ def c_unlinked_open(b, o):
         os.close(fd)
 
 
+@check('a path longer than PATH_MAX, made one directory at a time')
+def c_long_path(b, o):
+    fd = os.open(b, os.O_RDONLY | os.O_DIRECTORY)
+    res = 'ok'
+    try:
+        for _ in range(20):             # 20 x 250 bytes: past 4096
+            r = ev(os.mkdir, 'd' * 250, dir_fd=fd)
+            if r != 'ok':
+                res = r
+                break
+            nfd = os.open('d' * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+    finally:
+        os.close(fd)
+    o['deep_mkdir'] = res
+
+
 @check('times beyond 2106 (SFTP v3: unsigned 32-bit seconds)')
 def c_time_range(b, o):
     write(j(b, 'f'), b'x')

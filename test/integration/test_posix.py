@@ -17,6 +17,8 @@ from harness import PYTHON, TempUser, as_user, run
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SFTP_TIMES = 'SFTP v3 carries times in whole seconds'
+LONG_PATH = ('every SFTP request names the whole path on the server, '
+             'which takes no more than PATH_MAX: ENAMETOOLONG past it')
 TIME_RANGE = ('SFTP v3 carries times as unsigned 32-bit seconds: a time '
               'past 2106 (or before 1970) is EOVERFLOW, the file unchanged')
 NO_BLOCKS = ('SFTP v3 has no block count: rfs shows the size rounded up '
@@ -46,6 +48,7 @@ ALLOWED = {
     ('subsecond', 'atime_ns'): SFTP_TIMES,
     ('subsecond', 'mtime_ns'): SFTP_TIMES,
     ('ctime_changes', 'unlink_other'): LINK_INODES,
+    ('long_path', 'deep_mkdir'): LONG_PATH,
     ('time_range', 'utime_2200'): TIME_RANGE,
     ('time_range', 'mtime_after'): TIME_RANGE,
     ('sparse', 'sparse'): NO_BLOCKS,
