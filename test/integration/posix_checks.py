@@ -473,6 +473,40 @@ def c_long_path(b, o):
     o['deep_mkdir'] = res
 
 
+@check('mmap: a shared writable mapping reaches the file; a private one '
+       'does not')
+def c_mmap(b, o):
+    import mmap
+    write(j(b, 'f'), b'0123456789' * 1000)
+    with open(j(b, 'f'), 'r+b') as f:
+        m = mmap.mmap(f.fileno(), 10000, mmap.MAP_SHARED)
+        m[0:5] = b'SHARE'
+        m.flush()
+        m.close()
+        p = mmap.mmap(f.fileno(), 10000, mmap.MAP_PRIVATE)
+        p[5:10] = b'PRIVT'
+        p.close()
+    o['after'] = read(j(b, 'f'))[:12].decode()
+
+
+@check('flock and fcntl locks between two descriptors of this machine')
+def c_locks(b, o):
+    import fcntl
+    write(j(b, 'f'), b'x')
+    a = os.open(j(b, 'f'), os.O_RDWR)
+    c = os.open(j(b, 'f'), os.O_RDWR)
+    try:
+        fcntl.flock(a, fcntl.LOCK_EX)
+        o['flock_busy'] = ev(fcntl.flock, c, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(a, fcntl.LOCK_UN)
+        o['flock_free'] = ev(fcntl.flock, c, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(a, fcntl.LOCK_EX)
+        o['lockf_own'] = ev(fcntl.lockf, c, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(a)
+        os.close(c)
+
+
 @check('times beyond 2106 (SFTP v3: unsigned 32-bit seconds)')
 def c_time_range(b, o):
     write(j(b, 'f'), b'x')
