@@ -465,27 +465,49 @@ int mode_fixable(mode_t want, const struct sftp_attrs *got)
 	return (got->perm & 07777 & ~want) == 0 && (removed & ~07022u) == 0;
 }
 
+static void created_owned_last(struct sftp_reply *r, void *data)
+{
+	op_owned(r, data);
+	created_fixed(r, data);
+}
+
 static void created_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
+	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS }, own;
+	int nofollow = (op->fs->exts & SFTP_EXT_LSETSTAT) != 0;
+	int fixmode, owned;
 
 	if (r->err)
 		return op_reply_err(op, r->err);
 	op->a = r->attrs;
-	if (mode_fixable(op->mode, &r->attrs)) {
+	fixmode = mode_fixable(op->mode, &r->attrs);
+	if (fixmode) {
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
-		note_created(op);
-		/* Not through a symlink someone put there meanwhile. */
-		sftp_setstat(op->fs->conn, op->path2, &fix,
-			     (op->fs->exts & SFTP_EXT_LSETSTAT) != 0,
-			     created_fixed, NULL, op);
-		return;
+	}
+	owned = op_creator_ids(op, &op->a, &own);
+	if (owned && (op->a.perm & 06000) && !S_ISLNK(op->a.perm)) {
+		fixmode = 1;	/* chown clears setuid and setgid */
+		fix.perm = op->a.perm & 07777;
 	}
 	note_created(op);
-	reply_entry(op, op->parent, op->name, &op->a);
-	op_free(op);
+	if (!fixmode && !owned) {
+		reply_entry(op, op->parent, op->name, &op->a);
+		return op_free(op);
+	}
+	/* Both at once, in order on one channel: one round trip. Not
+	 * through a symlink someone put there meanwhile (lsetstat). */
+	if (owned) {
+		op->own_uid = own.uid;
+		op->own_gid = own.gid;
+		sftp_setstat(op->fs->conn, op->path2, &own, nofollow,
+			     fixmode ? op_owned : created_owned_last,
+			     NULL, op);
+	}
+	if (fixmode)
+		sftp_setstat(op->fs->conn, op->path2, &fix, nofollow,
+			     created_fixed, NULL, op);
 }
 
 static void exists_probe(struct op *op, int rc, struct sftp_attrs *a)

@@ -459,6 +459,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 /* ---- create ---- */
 
 static void create_fixed(struct sftp_reply *r, void *data);
+static void create_owned_last(struct sftp_reply *r, void *data);
 
 static void create_probe(struct op *op, int rc, struct sftp_attrs *a);
 static void create_open(struct sftp_reply *r, void *data);
@@ -467,7 +468,8 @@ static void create_open(struct sftp_reply *r, void *data);
 static void create_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS };
+	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS }, own;
+	int fixmode, owned;
 
 	if (op->err == -EEXIST && !op->file) {
 		/* The name was there (a stale negative entry, another
@@ -499,15 +501,34 @@ static void create_stat(struct sftp_reply *r, void *data)
 	} else {
 		op->a = r->attrs;
 	}
-	if (!r->err && !op->existed && mode_fixable(op->mode, &op->a)) {
+	fixmode = !r->err && !op->existed && mode_fixable(op->mode, &op->a);
+	if (fixmode) {
 		/* The server's umask cut the mode: set the exact one. */
 		fix.perm = op->mode & 07777;
 		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
+	}
+	owned = !r->err && !op->existed && op_creator_ids(op, &op->a, &own);
+	if (owned && (op->a.perm & 06000)) {
+		fixmode = 1;	/* chown clears setuid and setgid */
+		fix.perm = op->a.perm & 07777;
+	}
+	if (owned) {	/* on the handle: both in one round trip */
+		op->own_uid = own.uid;
+		op->own_gid = own.gid;
+		sftp_fsetstat(op->fs->conn, op->file, &own,
+			      fixmode ? op_owned : create_owned_last, NULL, op);
+	}
+	if (fixmode)
 		sftp_fsetstat(op->fs->conn, op->file, &fix,
 			      create_fixed, NULL, op);
-		return;
-	}
-	create_fixed(NULL, op);
+	if (!owned && !fixmode)
+		create_fixed(NULL, op);
+}
+
+static void create_owned_last(struct sftp_reply *r, void *data)
+{
+	op_owned(r, data);
+	create_fixed(r, data);
 }
 
 static void create_fixed(struct sftp_reply *r, void *data)

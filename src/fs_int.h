@@ -107,6 +107,7 @@ struct op {
 	struct fuse_file_info fi;
 	int flags, to_set, err;
 	int existed;		/* create: the name was there already */
+	uint32_t own_uid, own_gid;	/* create: the caller's, to own it */
 	mode_t mode;
 	void (*probe_done)(struct op *op, int rc, struct sftp_attrs *a);
 	int stale_kind;		/* 1 getattr, 2 lookup: stale is its answer
@@ -163,6 +164,11 @@ void node_move(struct rfs *fs, struct node *parent, const char *name,
 
 /* fs_op.c: ops, replies, shown attributes, stale answers, probes */
 int path_too_long(const char *path);
+int op_creator_ids(struct op *op, const struct sftp_attrs *made,
+		   struct sftp_attrs *own);
+/* The chown of op_creator_ids answered: on success op->a shows the new
+ * owner (op->own_uid, own_gid); no reply (the next step's). */
+void op_owned(struct sftp_reply *r, void *data);
 void op_interruptible(struct op *op);
 struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		  const char *name);

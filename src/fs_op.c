@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fs_int.h"
+#include "rfs/log.h"
 
 /* ---- ops: allocation, attributes, replies ---- */
 
@@ -23,6 +24,45 @@ void op_interruptible(struct op *op)
 int path_too_long(const char *path)
 {
 	return path && strlen(path) >= PATH_MAX;
+}
+
+/* Who is to own what op just made (made: its attributes): on a root
+ * login shared with allow_other, a non-root caller, as a local file
+ * system would make it theirs: own gets the caller's uid (the server's
+ * id, idmap) and gid (the one made got when its directory is setgid).
+ * 1 if a chown is due. */
+int op_creator_ids(struct op *op, const struct sftp_attrs *made,
+		   struct sftp_attrs *own)
+{
+	const struct idmap *m = &op->fs->o.idmap;
+	const struct fuse_ctx *ctx = op->r.req ? fuse_req_ctx(op->r.req)
+					       : NULL;
+	int setgid_dir;
+
+	if (!op->fs->o.owner_callers || !m->have_login ||
+	    m->login[IDMAP_UID] != 0 || !ctx || ctx->uid == 0 ||
+	    !(made->flags & SFTP_ATTR_UIDGID) || !op->parent)
+		return 0;
+	pthread_mutex_lock(&op->fs->lock);
+	setgid_dir = (op->parent->mode & S_ISGID) != 0;
+	pthread_mutex_unlock(&op->fs->lock);
+	memset(own, 0, sizeof(*own));
+	own->flags = SFTP_ATTR_UIDGID;
+	own->uid = idmap_remote(m, IDMAP_UID, ctx->uid);
+	own->gid = setgid_dir ? made->gid
+			      : idmap_remote(m, IDMAP_GID, ctx->gid);
+	return own->uid != made->uid || own->gid != made->gid;
+}
+
+void op_owned(struct sftp_reply *r, void *data)
+{
+	struct op *op = data;
+
+	if (r->err)
+		log_warn("%s: cannot make it its creator's: %s", op->path2,
+			 g_strerror(-r->err));
+	else
+		op->a.uid = op->own_uid, op->a.gid = op->own_gid;
 }
 
 struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,

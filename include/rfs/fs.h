@@ -28,6 +28,8 @@ struct fs_opts {
 	double neg_timeout;	/* s: kernel negative entries */
 	struct cache_opts cache;	/* rfs's own metadata cache */
 	int max_write;		/* bytes per FUSE write */
+	int owner_callers;	/* allow_other: on a root login, what a
+				 * caller creates is made the caller's */
 	int max_listing;	/* entries a listing may have, or EIO (a
 				 * server that never ends one); 0:
 				 * FS_MAX_LISTING */

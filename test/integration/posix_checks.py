@@ -843,6 +843,17 @@ def c_nonroot_owner(b, o):
     o['group_is_caller'] = st.st_gid == os.getgid()
     # Then its own file is its own: it may chmod it.
     o['chmod_new'] = ev(os.chmod, j(mine, 'new'), 0o600)
+    # mkdir, symlink, mknod, and a setgid file (chown clears the bit:
+    # the mode must be set again after it)
+    os.mkdir(j(mine, 'dir'))
+    os.symlink('new', j(mine, 'link'))
+    os.mknod(j(mine, 'node'), 0o640 | stat.S_IFREG)
+    fd = os.open(j(mine, 'sg'), os.O_CREAT | os.O_WRONLY, 0o2750)
+    os.close(fd)
+    o['others'] = [(os.lstat(j(mine, n)).st_uid == os.getuid(),
+                    os.lstat(j(mine, n)).st_gid == os.getgid())
+                   for n in ('dir', 'link', 'node', 'sg')]
+    o['setgid_kept'] = oct(os.stat(j(mine, 'sg')).st_mode & 0o7777)
 
 
 if __name__ == '__main__':

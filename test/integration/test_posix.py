@@ -40,9 +40,6 @@ LINK_INODES = ('SFTP v3 has no inode numbers: rfs numbers inodes by path, so '
                'attributes cached for attr_timeout (the kernel) and '
                'cache_timeout (rfs); a change through one name shows '
                'through the other after those timeouts')
-ONE_LOGIN = ('every file is made by the SSH login (root here): a file that '
-             'a non-root caller creates belongs to the login user')
-
 # (check, key) -> why rfs's result cannot equal the local one.
 ALLOWED = {
     ('subsecond', 'atime_ns'): SFTP_TIMES,
@@ -69,9 +66,6 @@ ALLOWED = {
     ('xattr', 'set'): NO_XATTR,
     ('xattr', 'get'): NO_XATTR,
     ('xattr', 'list'): NO_XATTR,
-    ('nonroot_owner', 'owner_is_caller'): ONE_LOGIN,
-    ('nonroot_owner', 'group_is_caller'): ONE_LOGIN,
-    ('nonroot_owner', 'chmod_new'): ONE_LOGIN,
 }
 
 
