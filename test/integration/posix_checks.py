@@ -455,22 +455,27 @@ def c_unlinked_open(b, o):
         os.close(fd)
 
 
-@check('a path longer than PATH_MAX, made one directory at a time')
-def c_long_path(b, o):
-    fd = os.open(b, os.O_RDONLY | os.O_DIRECTORY)
-    res = 'ok'
+def mkdir_deep(base, depth=20, name='d' * 250):
+    """Directories made one in the other through dir fds (no path of the
+    caller's is long): 'ok', or the errno name of the first that failed.
+    20 x 250 bytes: past PATH_MAX."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for _ in range(20):             # 20 x 250 bytes: past 4096
-            r = ev(os.mkdir, 'd' * 250, dir_fd=fd)
+        for _ in range(depth):
+            r = ev(os.mkdir, name, dir_fd=fd)
             if r != 'ok':
-                res = r
-                break
-            nfd = os.open('d' * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                return r
+            nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd = nfd
     finally:
         os.close(fd)
-    o['deep_mkdir'] = res
+    return 'ok'
+
+
+@check('a path longer than PATH_MAX, made one directory at a time')
+def c_long_path(b, o):
+    o['deep_mkdir'] = mkdir_deep(b)
 
 
 @check('mmap: a shared writable mapping reaches the file; a private one '
