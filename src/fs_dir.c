@@ -464,8 +464,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			if (e->nlink)
 				n->nlink = e->nlink;
 			n->mode = e->a.perm;
-			ep.attr.st_ino = ep.ino = n->ino;
 			ep.attr.st_nlink = n->nlink ? n->nlink : 1;
+			node_show_locked(n, &ep.attr);	/* ctime */
+			ep.ino = n->ino;
 			ep.attr_timeout = ep.entry_timeout = fs->o.attr_timeout;
 		} else {
 			char *p = node_child_path(fs, dn, e->name);

@@ -150,6 +150,9 @@ char *node_hidden_name(void);
 int node_is_hidden(struct rfs *fs, const char *name);
 void node_remove_hidden_locked(struct rfs *fs, struct node *n);
 void node_hide(struct rfs *fs, struct node *n, char *hidden);
+/* st as n shows it, fs->lock held: its inode number, a ctime of our own
+ * (never going back), nlink 0 once unlinked while open. */
+void node_show_locked(struct node *n, struct stat *st);
 /* This mount changed n (attributes, data, names, links): its ctime
  * moves to now. Any thread, no lock. */
 void node_changed(struct node *n);

@@ -223,7 +223,7 @@ void node_subdirs_locked(struct node *n, int delta)
  * open file is unlinked), and a ctime of our own: the later of the
  * server's mtime and the last change this mount made, never going back
  * for the life of the mount. */
-static void node_show_locked(struct node *n, struct stat *st)
+void node_show_locked(struct node *n, struct stat *st)
 {
 	int64_t c = MAX((int64_t)st->st_ctime,
 			__atomic_load_n(&n->ctime_ours, __ATOMIC_RELAXED));

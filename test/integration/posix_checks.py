@@ -401,6 +401,11 @@ def c_ctime_changes(b, o):
     st = os.stat(j(b, 'own'))
     os.utime(j(b, 'own'), (1_000_000_000, 1_000_000_000))
     o['not_back'] = os.stat(j(b, 'own')).st_ctime >= st.st_ctime
+    # a listing (readdirplus: attributes too) does not take it back
+    st = os.stat(j(b, 'own'))
+    for e in os.scandir(b):
+        e.stat(follow_symlinks=False)
+    o['not_back_listing'] = os.stat(j(b, 'own')).st_ctime >= st.st_ctime
 
 
 @check('a directory\'s mtime after entries are made, linked, renamed and '
