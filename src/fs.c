@@ -866,9 +866,6 @@ static void link_stat(struct sftp_reply *r, void *data)
 	op->node->nlink = nlink;
 	n = node_find_or_add(fs, op->parent, op->name);
 	n->nlink = nlink;
-	/* The source is another inode (rfs numbers them by path): the
-	 * kernel is told to ask for its link count and ctime again. */
-	ahead_notify_push_locked(fs, NULL, op->node->ino, NULL);
 	pthread_mutex_unlock(&fs->lock);
 	node_changed(op->node);		/* one link more: ctime moves */
 	node_changed(n);

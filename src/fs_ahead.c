@@ -516,14 +516,13 @@ void walk_note(struct op *op)
 }
 
 /* What the notify thread (fs->store_pool) does: store data fetched
- * ahead into the page cache (open_store), make the kernel forget its
- * entry for parent/name, or an inode's attributes. Never on the I/O
- * thread: a notify waits for the directory's lock, which a syscall may
- * hold while it waits for the I/O thread. */
+ * ahead into the page cache (open_store), or make the kernel forget its
+ * entry for parent/name. Never on the I/O thread: a notify waits for the
+ * directory's lock, which a syscall may hold while it waits for the I/O
+ * thread. */
 struct notify_job {
 	struct op *store;	/* open_store() it, or NULL */
-	fuse_ino_t parent;	/* else: inval_entry of parent/name, or with
-				 * no name, the attributes of inode parent */
+	fuse_ino_t parent;	/* else: inval_entry of parent/name */
 	char *name;
 };
 
@@ -536,8 +535,6 @@ void ahead_notify_run(gpointer data, gpointer user)
 
 	if (j->store)
 		open_store(j->store, NULL);
-	else if (!j->name)
-		fuse_lowlevel_notify_inval_inode(fs->se, j->parent, -1, 0);
 	else
 		fuse_lowlevel_notify_inval_entry(fs->se, j->parent, j->name,
 						 strlen(j->name));

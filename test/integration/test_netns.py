@@ -77,7 +77,9 @@ def test_link_down_during_read(rfs, ns_sshd, netns_pair, outcome):
     right bytes; with a shorter one it fails with EIO within dead_after +
     reconnect_timeout. Either way nothing hangs."""
     rfs.use(ns_sshd)
-    data = os.urandom(48 << 20)
+    # large enough that the read is surely still going when the link goes
+    # down (48 MiB once finished within the 0.3 s, in CI)
+    data = os.urandom(128 << 20)
     (rfs.remote / 'big').write_bytes(data)
     rt = 30 if outcome == 'completes' else 2
     argv = in_netns(netns_pair['client'], rfs.argv(
@@ -91,7 +93,7 @@ def test_link_down_during_read(rfs, ns_sshd, netns_pair, outcome):
     t = threading.Thread(target=lambda: res.update(
         r=cat_sha(m.path('big'), 90)))
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.1)
     link(netns_pair, 'down')
     time.sleep(6)
     link(netns_pair, 'up')

@@ -45,6 +45,7 @@ ALLOWED = {
     ('subsecond', 'atime_ns'): SFTP_TIMES,
     ('subsecond', 'mtime_ns'): SFTP_TIMES,
     ('ctime_changes', 'unlink_other'): LINK_INODES,
+    ('ctime_changes', 'link'): LINK_INODES,
     ('long_path', 'deep_mkdir'): LONG_PATH,
     ('time_range', 'utime_2200'): TIME_RANGE,
     ('time_range', 'mtime_after'): TIME_RANGE,
