@@ -376,21 +376,25 @@ static void readlink_reply(struct op *op, const char *target)
 static void readlink_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
+	const char *target;
 
 	if (r->err)
 		return op_reply_err(op, r->err);
-	/* No local filesystem holds such a link; a program given one
-	 * might take "" for the current directory. */
-	if (!*r->names[0].name || strlen(r->names[0].name) >= PATH_MAX) {
-		log_err("readlink %s: the server gave a target %s: %s",
-			op->path, *r->names[0].name ? "longer than PATH_MAX" :
-			"that is empty", *r->names[0].name ? "ENAMETOOLONG" :
-			"EIO");
-		return op_reply_err(op, *r->names[0].name ? -ENAMETOOLONG :
-				    -EIO);
+	/* No local filesystem holds such a link; a program given an empty
+	 * one might take it for the current directory. */
+	target = r->names[0].name;
+	if (!*target) {
+		log_err("readlink %s: the server gave a target that is empty: "
+			"EIO", op->path);
+		return op_reply_err(op, -EIO);
 	}
-	cache_put_link(op->fs->cache, op->path, r->names[0].name);
-	readlink_reply(op, r->names[0].name);
+	if (path_too_long(target)) {
+		log_err("readlink %s: the server gave a target longer than "
+			"PATH_MAX: ENAMETOOLONG", op->path);
+		return op_reply_err(op, -ENAMETOOLONG);
+	}
+	cache_put_link(op->fs->cache, op->path, target);
+	readlink_reply(op, target);
 	op_free(op);
 }
 
@@ -474,38 +478,27 @@ static void created_owned_last(struct sftp_reply *r, void *data)
 static void created_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS }, own;
+	struct sftp_attrs fix, own;
 	int nofollow = (op->fs->exts & SFTP_EXT_LSETSTAT) != 0;
-	int fixmode, owned;
+	int todo;
 
 	if (r->err)
 		return op_reply_err(op, r->err);
 	op->a = r->attrs;
-	fixmode = mode_fixable(op->mode, &r->attrs);
-	if (fixmode) {
-		fix.perm = op->mode & 07777;
-		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
-	}
-	owned = op_creator_ids(op, &op->a, &own);
-	if (owned && (op->a.perm & 06000) && !S_ISLNK(op->a.perm)) {
-		fixmode = 1;	/* chown clears setuid and setgid */
-		fix.perm = op->a.perm & 07777;
-	}
+	todo = op_after_create(op, &fix, &own);
 	note_created(op);
-	if (!fixmode && !owned) {
+	if (!todo) {
 		reply_entry(op, op->parent, op->name, &op->a);
 		return op_free(op);
 	}
 	/* Both at once, in order on one channel: one round trip. Not
 	 * through a symlink someone put there meanwhile (lsetstat). */
-	if (owned) {
-		op->own_uid = own.uid;
-		op->own_gid = own.gid;
+	if (todo & CREATE_FIX_OWNER)
 		sftp_setstat(op->fs->conn, op->path2, &own, nofollow,
-			     fixmode ? op_owned : created_owned_last,
+			     todo & CREATE_FIX_MODE ? op_owned
+						    : created_owned_last,
 			     NULL, op);
-	}
-	if (fixmode)
+	if (todo & CREATE_FIX_MODE)
 		sftp_setstat(op->fs->conn, op->path2, &fix, nofollow,
 			     created_fixed, NULL, op);
 }
@@ -603,20 +596,36 @@ static void mknod_close(struct sftp_reply *r, void *data)
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, created_stat, op);
 }
 
+/* The answer to an exclusive create of op->path2 (what: "mknod",
+ * "link"): 1 when it failed and op is answered (or a probe says why),
+ * else 0 with the new name's cached state forgotten. */
+static int excl_create_failed(struct op *op, struct sftp_reply *r,
+			      const char *what)
+{
+	if (is_failure(r) && r->replayed) {
+		op_reply_err(op, unknown_create(op, what));
+		return 1;
+	}
+	if (is_failure(r)) {
+		op->err = EIO;
+		probe(op, op->path2, exists_probe);
+		return 1;
+	}
+	if (r->err) {
+		op_reply_err(op, r->err);
+		return 1;
+	}
+	cache_invalidate(op->fs->cache, op->path2);
+	ahead_forget(op->fs, op->path2, 0);
+	return 0;
+}
+
 static void mknod_open(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (is_failure(r) && r->replayed)
-		return op_reply_err(op, unknown_create(op, "mknod"));
-	if (is_failure(r)) {
-		op->err = EIO;
-		return probe(op, op->path2, exists_probe);
-	}
-	if (r->err)
-		return op_reply_err(op, r->err);
-	cache_invalidate(op->fs->cache, op->path2);
-	ahead_forget(op->fs, op->path2, 0);
+	if (excl_create_failed(op, r, "mknod"))
+		return;
 	op->file = sftp_file_new(r, NULL, 0);
 	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, op->file, mknod_close, op);
 }
@@ -878,16 +887,8 @@ static void link_done(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 
-	if (is_failure(r) && r->replayed)
-		return op_reply_err(op, unknown_create(op, "link"));
-	if (is_failure(r)) {
-		op->err = EIO;
-		return probe(op, op->path2, exists_probe);
-	}
-	if (r->err)
-		return op_reply_err(op, r->err);
-	cache_invalidate(op->fs->cache, op->path2);
-	ahead_forget(op->fs, op->path2, 0);
+	if (excl_create_failed(op, r, "link"))
+		return;
 	cache_invalidate(op->fs->cache, op->path);	/* its nlink */
 	ahead_forget(op->fs, op->path, 0);
 	sftp_path(op->fs->conn, SSH_FXP_LSTAT, op->path2, link_stat, op);

@@ -468,8 +468,8 @@ static void create_open(struct sftp_reply *r, void *data);
 static void create_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
-	struct sftp_attrs fix = { .flags = SFTP_ATTR_PERMISSIONS }, own;
-	int fixmode, owned;
+	struct sftp_attrs fix, own;
+	int todo;
 
 	if (op->err == -EEXIST && !op->file) {
 		/* The name was there (a stale negative entry, another
@@ -501,27 +501,17 @@ static void create_stat(struct sftp_reply *r, void *data)
 	} else {
 		op->a = r->attrs;
 	}
-	fixmode = !r->err && !op->existed && mode_fixable(op->mode, &op->a);
-	if (fixmode) {
-		/* The server's umask cut the mode: set the exact one. */
-		fix.perm = op->mode & 07777;
-		op->a.perm = (op->a.perm & ~07777u) | fix.perm;
-	}
-	owned = !r->err && !op->existed && op_creator_ids(op, &op->a, &own);
-	if (owned && (op->a.perm & 06000)) {
-		fixmode = 1;	/* chown clears setuid and setgid */
-		fix.perm = op->a.perm & 07777;
-	}
-	if (owned) {	/* on the handle: both in one round trip */
-		op->own_uid = own.uid;
-		op->own_gid = own.gid;
+	todo = !r->err && !op->existed ? op_after_create(op, &fix, &own) : 0;
+	/* on the handle, both in one round trip */
+	if (todo & CREATE_FIX_OWNER)
 		sftp_fsetstat(op->fs->conn, op->file, &own,
-			      fixmode ? op_owned : create_owned_last, NULL, op);
-	}
-	if (fixmode)
+			      todo & CREATE_FIX_MODE ? op_owned
+						     : create_owned_last,
+			      NULL, op);
+	if (todo & CREATE_FIX_MODE)
 		sftp_fsetstat(op->fs->conn, op->file, &fix,
 			      create_fixed, NULL, op);
-	if (!owned && !fixmode)
+	if (!todo)
 		create_fixed(NULL, op);
 }
 

@@ -167,8 +167,15 @@ void node_move(struct rfs *fs, struct node *parent, const char *name,
 
 /* fs_op.c: ops, replies, shown attributes, stale answers, probes */
 int path_too_long(const char *path);
-int op_creator_ids(struct op *op, const struct sftp_attrs *made,
-		   struct sftp_attrs *own);
+/* What to set on what op just made (op->a: its attributes, a new entry,
+ * not a name that was there): *fix, the exact mode, when the server's
+ * umask cut it (mode_fixable) or a chown is to clear setuid/setgid bits;
+ * *own, the caller as owner on a root login shared with allow_other
+ * (then op->own_uid/own_gid too). op->a shows the mode to come. Returns
+ * CREATE_FIX_* bits, 0 when nothing is to be set. */
+enum { CREATE_FIX_MODE = 1, CREATE_FIX_OWNER = 2 };
+int op_after_create(struct op *op, struct sftp_attrs *fix,
+		    struct sftp_attrs *own);
 /* The chown of op_creator_ids answered: on success op->a shows the new
  * owner (op->own_uid, own_gid); no reply (the next step's). */
 void op_owned(struct sftp_reply *r, void *data);

@@ -18,9 +18,10 @@ void op_interruptible(struct op *op)
 	fuse_req_interrupt_func(op->r.req, fsreq_interrupted, &op->r);
 }
 
-/* A server path the server cannot take (sftp-server answers such a one
- * with BAD_MESSAGE): the mount's base and the path below it make it
- * longer than the kernel's own limit would let through locally. */
+/* A path of PATH_MAX bytes or more: as a server path the server cannot
+ * take it (sftp-server answers BAD_MESSAGE; the mount's base and the path
+ * below it can pass what the kernel lets through locally), nor the
+ * kernel as a symlink target. */
 int path_too_long(const char *path)
 {
 	return path && strlen(path) >= PATH_MAX;
@@ -31,8 +32,8 @@ int path_too_long(const char *path)
  * system would make it theirs: own gets the caller's uid (the server's
  * id, idmap) and gid (the one made got when its directory is setgid).
  * 1 if a chown is due. */
-int op_creator_ids(struct op *op, const struct sftp_attrs *made,
-		   struct sftp_attrs *own)
+static int op_creator_ids(struct op *op, const struct sftp_attrs *made,
+			  struct sftp_attrs *own)
 {
 	const struct idmap *m = &op->fs->o.idmap;
 	const struct fuse_ctx *ctx = op->r.req ? fuse_req_ctx(op->r.req)
@@ -52,6 +53,32 @@ int op_creator_ids(struct op *op, const struct sftp_attrs *made,
 	own->gid = setgid_dir ? made->gid
 			      : idmap_remote(m, IDMAP_GID, ctx->gid);
 	return own->uid != made->uid || own->gid != made->gid;
+}
+
+int op_after_create(struct op *op, struct sftp_attrs *fix,
+		    struct sftp_attrs *own)
+{
+	int todo = 0;
+
+	memset(fix, 0, sizeof(*fix));
+	fix->flags = SFTP_ATTR_PERMISSIONS;
+	if (mode_fixable(op->mode, &op->a)) {
+		/* the server's umask cut the mode: the exact one */
+		fix->perm = op->mode & 07777;
+		op->a.perm = (op->a.perm & ~07777u) | fix->perm;
+		todo |= CREATE_FIX_MODE;
+	}
+	if (op_creator_ids(op, &op->a, own)) {
+		op->own_uid = own->uid;
+		op->own_gid = own->gid;
+		todo |= CREATE_FIX_OWNER;
+		if ((op->a.perm & 06000) && !S_ISLNK(op->a.perm)) {
+			/* chown clears setuid and setgid: the mode again */
+			fix->perm = op->a.perm & 07777;
+			todo |= CREATE_FIX_MODE;
+		}
+	}
+	return todo;
 }
 
 void op_owned(struct sftp_reply *r, void *data)

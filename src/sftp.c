@@ -1,6 +1,5 @@
 /* sftp: SFTP v3 client with a request window over a libssh2 channel. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -652,10 +651,13 @@ static int parse_in(struct sftp_conn *c, int i, uint32_t g0)
 	return 0;
 }
 
-/* Lane i ended before its VERSION: keep why, before the session goes.
- * The server's process may have said it on stderr (sudo wanting a
+/* Lane i ended before its VERSION at the connection's first start (the
+ * mount's, gen 1): keep why for start_failure(), before the session
+ * goes. The server's process may have said it on stderr (sudo wanting a
  * password, a command not found); or our ssh child ended (its own
- * message went to rfs's stderr), whose status we wait for a moment. */
+ * message went to rfs's stderr), whose status we wait for a moment. A
+ * reconnect's start is not waited on: that is the I/O thread, and its
+ * failure is logged and tried again anyway. */
 static void note_start(struct sftp_conn *c, int i)
 {
 	struct chan *ch = &c->lanes[i].ch;
@@ -663,7 +665,7 @@ static void note_start(struct sftp_conn *c, int i)
 	const char *gone = NULL;
 	ssize_t n = 0;
 
-	if (c->lanes[i].version || c->start_err)
+	if (c->lanes[i].version || c->start_err || c->gen > 1)
 		return;
 	if (ch->ssh) {
 		drain_stderr(c, &c->lanes[i]);
@@ -944,15 +946,14 @@ int sftp_open_lanes(struct xport *x, struct chan ch[NLANES], GError **err)
 		x->pipe = (struct chan)CHAN_NONE;
 		/* a ControlMaster gives a session more for file data */
 		while (x->mux_path && n < NLANES) {
-			int fd = xport_mux_session(x, &e);
+			int fd;
 
-			if (fd < 0) {
+			if (xport_mux_session(x, &fd, &e)) {
 				log_info("one SFTP session only (%s): metadata "
 					 "and file data share it", e->message);
 				g_clear_error(&e);
 				break;
 			}
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 			ch[n].rfd = ch[n].wfd = fd;
 			n++;
 		}

@@ -1037,20 +1037,31 @@ static const char *control_path(const struct conf *c)
 	return path;
 }
 
-int xport_mux_session(struct xport *x, GError **err)
+int xport_mux_session(struct xport *x, int *fd, GError **err)
 {
-	int fd, ctl;
+	int ctl, rc;
 
 	if (x->nmux == (int)G_N_ELEMENTS(x->mux_ctl)) {
 		rfs_set_error(err, RFS_EXIT_CONNECT, "too many sessions");
 		return -1;
 	}
-	if (mux_session(x->mux_path, x->sftp_server ? x->sftp_server : "sftp",
-			!x->sftp_server, CONF_CONNECT_TIMEOUT * 1000, &fd, &ctl,
-			err))
-		return -1;
+	rc = mux_session(x->mux_path, x->sftp_server ? x->sftp_server
+						    : "sftp",
+			 !x->sftp_server, CONF_CONNECT_TIMEOUT * 1000, fd, &ctl,
+			 err);
+	if (rc)
+		return rc;
 	x->mux_ctl[x->nmux++] = ctl;
-	return fd;
+	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+void xport_start(struct xport *x, const char *kind)
+{
+	xport_init(x);
+	x->kind = kind;
+	x->last_rx = g_new0(int64_t, 1);
+	*x->last_rx = loop_now_ms();
 }
 
 /* A session of the ControlMaster at c's ControlPath: 0 (x is a "mux"
@@ -1060,30 +1071,22 @@ static int mux_connect(const struct conf *c, const struct xport_opts *o,
 		       struct xport *x, GError **err)
 {
 	const char *path = control_path(c);
-	GError *e = NULL;
-	int fd;
+	int fd, rc;
 
 	if (!path) {
 		rfs_set_error(err, RFS_EXIT_CONNECT, "no ControlPath (the "
 			      "mount used a ControlMaster)");
 		return 1;
 	}
-	xport_init(x);
-	x->kind = "mux";
+	xport_start(x, "mux");
 	x->mux_path = g_strdup(path);
 	x->sftp_server = g_strdup(o->sftp_server);
-	x->last_rx = g_new0(int64_t, 1);
-	*x->last_rx = loop_now_ms();
-	fd = xport_mux_session(x, &e);
-	if (fd < 0) {
-		int none = g_str_has_prefix(e->message, "no ControlMaster");
-
-		g_propagate_error(err, e);
+	rc = xport_mux_session(x, &fd, err);
+	if (rc) {
 		xport_close(x);
-		return none ? 1 : -1;
+		return rc;
 	}
 	x->pipe.rfd = x->pipe.wfd = fd;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	log_debug("transport mux: a session of the ControlMaster at %s",
 		  path);
 	return 0;
@@ -1114,11 +1117,8 @@ int xport_connect(const struct conf *c, const struct xport_opts *o,
 		rc = -1;
 	}
 	chain = g_ptr_array_new();
-	xport_init(x);
+	xport_start(x, "libssh2");
 	x->sftp_server = g_strdup(o->sftp_server);
-	x->kind = "libssh2";
-	x->last_rx = g_new0(int64_t, 1);
-	*x->last_rx = loop_now_ms();
 	if (build_chain(c, o, chain, 0, err))
 		goto out;
 	for (guint i = 0; i < chain->len; i++) {

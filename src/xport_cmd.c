@@ -21,7 +21,6 @@
 #include <glib.h>
 
 #include "rfs/xport.h"
-#include "rfs/loop.h"
 #include "rfs/log.h"
 #include "rfs/util.h"
 
@@ -173,20 +172,17 @@ int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,
 {
 	int fd;
 
-	xport_init(x);
-	x->last_rx = g_new0(int64_t, 1);
-	*x->last_rx = loop_now_ms();
 	switch (o->transport) {
 	case XPORT_T_SSH:
-		x->kind = "ssh";
+		xport_start(x, "ssh");
 		fd = ssh_connect(c, o, x, err);
 		break;
 	case XPORT_T_DIRECT:
-		x->kind = "directport";
+		xport_start(x, "directport");
 		fd = direct_connect(c, o, err);
 		break;
 	default:
-		x->kind = "passive";
+		xport_start(x, "passive");
 		fd = passive_connect(o, x, err);
 		break;
 	}

@@ -122,9 +122,13 @@ void xport_set_user_timeout(struct xport *x, int ms);
 void xport_set_blocking(struct xport *x, int blocking);
 /* LIBSSH2_SESSION_BLOCK_* of the whole chain, for polling x->sock. */
 int xport_block_directions(struct xport *x);
-/* A ControlMaster session more for x (a "mux" transport): the SFTP
- * stream's fd, or -1 with *err. */
-int xport_mux_session(struct xport *x, GError **err);
+/* A ControlMaster session more for x (a "mux" transport): 0 with *fd
+ * its SFTP stream (non-blocking); 1 when no master answers, -1 when one
+ * answered and failed (mux_session()'s), with *err. */
+int xport_mux_session(struct xport *x, int *fd, GError **err);
+/* An empty xport of that kind (a static name), its liveness clock
+ * started: the first step of every connect. */
+void xport_start(struct xport *x, const char *kind);
 
 /* xport_cmd.c: connect a transport of fds (o->transport is not
  * XPORT_T_LIBSSH2; xport_connect() calls it). 0 or -1 with *err. */
