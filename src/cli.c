@@ -197,6 +197,8 @@ static const char help_text[] =
 "  directport=PORT        plain TCP to an sftp-server on PORT: no SSH, no\n"
 "                         encryption (loopback, a VM's network)\n"
 "  passive                SFTP on stdin/stdout (sshfs's passive, slave)\n"
+"  special_files=exec|no  make fifos, sockets and device nodes with a command\n"
+"                         on the server (default exec, when the login may)\n"
 "  trust_suid_dev         allow suid or dev together with allow_other\n"
 "  no_default_permissions with allow_other: let the server alone decide\n"
 "                         access (default: allow_other adds\n"
@@ -385,6 +387,8 @@ static const struct word w_nomap[] = { { "ignore", 0 }, { "error", 1 },
 	{ NULL, 0 } };
 static const struct word w_no[] = { { "yes", 0 }, { "no", 1 },
 	{ NULL, 0 } };
+static const struct word w_special[] = { { "exec", 0 }, { "no", 1 },
+	{ NULL, 0 } };
 static const struct word w_transport[] = {
 	{ "libssh2", XPORT_T_LIBSSH2 }, { "ssh", XPORT_T_SSH }, { NULL, 0 } };
 static const struct word w_loglevel[] = { { "error", LOG_LVL_ERR },
@@ -490,6 +494,7 @@ static const struct opt rfs_opts[] = {
 	FLAG("reconnect_password", reconnect_password, 1),
 	FLAG("nonempty", nonempty, 1),	/* sshfs's: mount over files */
 	FLAG("nocto", fso.nocto, 1),
+	WORD("special_files", fso.no_special, w_special, "exec or no"),
 	FLAG("noxattr", fso.noxattr, 1),
 	FLAG("xattr", fso.noxattr, 0),
 	FN("symlinks", opt_symlinks, 1),

@@ -475,7 +475,7 @@ static void created_owned_last(struct sftp_reply *r, void *data)
 	created_fixed(r, data);
 }
 
-static void created_stat(struct sftp_reply *r, void *data)
+void created_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 	struct sftp_attrs fix, own;
@@ -630,22 +630,21 @@ static void mknod_open(struct sftp_reply *r, void *data)
 	sftp_handle(op->fs->conn, SSH_FXP_CLOSE, op->file, mknod_close, op);
 }
 
-/* SFTP can create regular files only: no fifos, sockets or devices. */
+/* SFTP creates regular files only: fifos, sockets and devices are made
+ * by a command on the server (fs_special.c). */
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
-	struct op *op;
+	struct op *op = op_new(req, 0, parent, name);
 	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
 
-	(void)rdev;
-	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	op = op_new(req, 0, parent, name);
 	if (!op->r.req)
 		return op_free(op);
 	space_changed(op->fs);
+	if (strlen(name) > NAME_MAX_SFTP)
+		return op_reply_err(op, ENAMETOOLONG);
+	if (!S_ISREG(mode))
+		return special_mknod(op, mode, rdev);
 	op->mode = mode;
 	a.perm = mode & 07777;
 	sftp_open(op->fs->conn, op->path2, SSH_FXF_WRITE | SSH_FXF_CREAT |

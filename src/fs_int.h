@@ -63,6 +63,7 @@ struct rfs {
 	struct node *root;
 	int opens;		/* open files, all nodes */
 	int offline;		/* the link is down or suspect (atomic) */
+	int special_warned;	/* said why mknod is EPERM (atomic) */
 	GSList *stale_waiters;	/* struct op *: stats with an expired cache
 				 * entry to answer if the link fails */
 	pthread_mutex_t stale_lock;	/* guards stale_waiters; held while
@@ -258,6 +259,12 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 void revalidate_ws(struct rfs *fs);
 int mode_fixable(mode_t want, const struct sftp_attrs *got);
 int unknown_create(struct op *op, const char *what);
+/* The LSTAT after op made op->path2 answered: owner and mode fixed
+ * (op_after_create), the entry replied. */
+void created_stat(struct sftp_reply *r, void *data);
+
+/* fs_special.c: mknod of a fifo, socket or device (op from op_new) */
+void special_mknod(struct op *op, mode_t mode, dev_t rdev);
 void space_changed(struct rfs *fs);
 
 #endif

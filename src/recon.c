@@ -204,6 +204,7 @@ void recon_conn_fail(struct sftp_conn *c, const char *why)
 	c->reopening = 0;
 	pthread_mutex_unlock(&c->lock);
 	g_ptr_array_free(sent, TRUE);
+	sftp_exec_abort(c);	/* never run twice: lost */
 	sftp_drop_session(c, 0);
 	report_link(c, 0);
 	while ((v = g_queue_pop_head(&lost)))
@@ -231,7 +232,7 @@ static int64_t oldest_pending(struct sftp_conn *c)
 {
 	GHashTableIter it;
 	gpointer v;
-	int64_t oldest = 0;
+	int64_t oldest = sftp_exec_oldest(c);
 
 	for (int i = 0; i < c->nlanes; i++) {
 		g_hash_table_iter_init(&it, c->lanes[i].pending);

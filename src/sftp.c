@@ -494,7 +494,13 @@ static void take_incoming(struct sftp_conn *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	while ((q = g_queue_pop_head(&batch))) {
-		int rc = route(c, q);
+		int rc;
+
+		if (q->type == SFTP_REQ_EXEC) {
+			sftp_exec_take(c, q);
+			continue;
+		}
+		rc = route(c, q);
 
 		if (rc == ROUTE_PARK)
 			g_queue_push_tail(&q->file->parked, q);
@@ -836,6 +842,13 @@ void sftp_pump(struct sftp_conn *c)
 				return;
 			more |= r;
 		}
+		if (!g_queue_is_empty(&c->execs)) {
+			int r = sftp_exec_run(c);
+
+			if (r < 0)
+				return;
+			more |= r;
+		}
 	}
 	update_poll(c);
 }
@@ -1007,6 +1020,7 @@ void sftp_install(struct sftp_conn *c, struct chan ch[NLANES], int n,
 			c->lanes[i].ch.last_rx = c->x.last_rx;
 	}
 	c->probe_sent = 0;
+	c->exec_works = 0;	/* a new link: not known yet */
 	if (c->session) {
 		xport_set_blocking(&c->x, 0);
 		/* want_reply: the answer is what proves the link alive.
@@ -1223,6 +1237,7 @@ void sftp_conn_free(struct sftp_conn *c)
 	while ((v = g_queue_pop_head(&c->incoming)))
 		g_queue_push_tail(&failed, v);
 	pthread_mutex_unlock(&c->lock);
+	sftp_exec_abort(c);
 	for (int i = 0; i < NLANES; i++) {
 		g_hash_table_iter_init(&it, c->lanes[i].pending);
 		while (g_hash_table_iter_next(&it, NULL, &v))
@@ -1250,6 +1265,7 @@ void sftp_conn_free(struct sftp_conn *c)
 	buf_free(&c->start_stderr);
 	g_string_free(c->ext_names, TRUE);
 	g_free(c->start_err);
+	g_free(c->exec_why);
 	loop_free(c->loop);
 	pthread_mutex_destroy(&c->lock);
 	g_free(c);
@@ -1282,6 +1298,7 @@ void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s)
 		s->bytes_in += LOAD(k, bytes_in);
 		s->reconnects += LOAD(k, reconnects);
 		s->bad_replies += LOAD(k, bad_replies);
+		s->execs += LOAD(k, execs);
 		s->in_flight += (unsigned)__atomic_load_n(&k->in_flight,
 							  __ATOMIC_RELAXED);
 	}

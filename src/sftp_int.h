@@ -168,6 +168,11 @@ struct sftp_conn {
 	int64_t mono0, boot0;	/* clocks at the last tick: suspend */
 	int nl_fd;		/* rtnetlink: local addresses changing */
 
+	/* Commands run on the server (sftp_exec.c; I/O thread only). */
+	GQueue execs;		/* struct exec_job *, taken, in order */
+	int exec_works;		/* on this link: 1 yes, -1 no, 0 not known */
+	char *exec_why;		/* why not */
+
 	uint32_t exts;
 	uint32_t server_version;	/* the last VERSION's number */
 	GString *ext_names;
@@ -236,6 +241,18 @@ struct sftp_conn *sftp_file_bind(struct sftp_conn *c, struct sftp_file *f);
 void sftp_file_reopen(struct sftp_conn *c, struct sftp_file *f);
 int sftp_file_ready(struct sftp_conn *c, struct sftp_file *f);
 void sftp_file_patch_handle(struct sftp_req *q);
+
+/* sftp_exec.c */
+#define SFTP_REQ_EXEC 0		/* q->type of a command (not a packet) */
+/* Start the command q (taken from incoming, the link up). */
+void sftp_exec_take(struct sftp_conn *c, struct sftp_req *q);
+/* Step the commands: 1 when any moved, 0 when all wait for the socket,
+ * -1 after recon_conn_fail(). */
+int sftp_exec_run(struct sftp_conn *c);
+/* The link is gone: the commands taken fail with r->lost. */
+void sftp_exec_abort(struct sftp_conn *c);
+/* When the oldest command was taken (ms, 0: none): the watchdog's. */
+int64_t sftp_exec_oldest(struct sftp_conn *c);
 
 /* recon.c */
 struct sftp_conn *recon_pick_conn(struct sftp_conn *c);

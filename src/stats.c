@@ -1,5 +1,6 @@
 /* stats: counters as text, the user.rfs.stats xattr, SIGUSR1. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -20,7 +21,8 @@ char *stats_text(struct rfs *fs)
 	fs_ahead_stats(fs, &fetched, &used);
 	return g_strdup_printf("requests=%llu bytes_out=%llu bytes_in=%llu "
 		"cache_hits=%llu cache_misses=%llu cache_hit_rate=%.1f%% "
-		"reconnects=%llu bad_replies=%llu rtt_ms=%.1f conns=%u "
+		"reconnects=%llu bad_replies=%llu execs=%llu rtt_ms=%.1f "
+		"conns=%u "
 		"channels=%u transport=%s files_ahead=%llu "
 		"files_ahead_used=%llu",
 		(unsigned long long)s.requests,
@@ -30,7 +32,8 @@ char *stats_text(struct rfs *fs)
 		hits + misses ? 100.0 * (double)hits / (double)(hits + misses)
 			      : 0.0,
 		(unsigned long long)s.reconnects,
-		(unsigned long long)s.bad_replies, (double)s.rtt_ms8 / 8,
+		(unsigned long long)s.bad_replies,
+		(unsigned long long)s.execs, (double)s.rtt_ms8 / 8,
 		s.conns, s.channels, s.transport, (unsigned long long)fetched,
 		(unsigned long long)used);
 }
@@ -220,19 +223,26 @@ struct stats_signal {
  * also goes to a file, replaced whole (rename), "TIME LINE". */
 static void snapshot(const char *file, const char *line)
 {
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+	struct timespec ts[2] = { { .tv_sec = (time_t)now },
+				  { .tv_sec = (time_t)now } };
 	GString *o;
 	GError *e = NULL;
 
 	if (!file)
 		return;
 	o = g_string_new(NULL);
-	add_time(o, g_get_real_time() / G_USEC_PER_SEC);
+	add_time(o, now);
 	g_string_append_printf(o, " %s\n", line);
 	if (!g_file_set_contents_full(file, o->str, (gssize)o->len,
 				      G_FILE_SET_CONTENTS_CONSISTENT, 0600,
 				      &e)) {
 		log_warn("stats snapshot: %s", e->message);
 		g_error_free(e);
+	} else {
+		/* rfs status shows its mtime: the time written inside, even
+		 * when the write ended in the next second */
+		utimensat(AT_FDCWD, file, ts, 0);
 	}
 	g_string_free(o, TRUE);
 }

@@ -30,6 +30,8 @@ struct fs_opts {
 	int max_write;		/* bytes per FUSE write */
 	int owner_callers;	/* allow_other: on a root login, what a
 				 * caller creates is made the caller's */
+	int no_special;		/* special_files=no: mknod of a fifo, socket
+				 * or device is EPERM without asking */
 	int max_listing;	/* entries a listing may have, or EIO (a
 				 * server that never ends one); 0:
 				 * FS_MAX_LISTING */

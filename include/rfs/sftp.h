@@ -278,6 +278,7 @@ struct sftp_stats {
 	uint64_t bytes_in;	/* bytes read from it */
 	uint64_t reconnects;	/* successful reconnects */
 	uint64_t bad_replies;	/* malformed answers, each failed with EIO */
+	uint64_t execs;		/* commands run on the server (sftp_exec) */
 	uint64_t rtt_ms8;	/* smoothed metadata reply time, 1/8 ms;
 				 * 0: none yet */
 	unsigned conns;		/* SSH connections (max_conns) */
@@ -301,6 +302,21 @@ int64_t sftp_conn_min_rtt_us(const struct sftp_conn *c);
  * while READs or WRITEs were in flight there, monotonic microseconds (0:
  * never). Any thread. */
 int64_t sftp_conn_last_meta_us(const struct sftp_conn *c);
+
+/* Run the shell command cmd on the server, beside SFTP: an exec channel
+ * of c's own SSH session (never another login), its stdin closed at
+ * once. cb (I/O thread) gets r->err 0 once it ran: r->status its exit
+ * status (-1: killed by a signal), r->data/data_len its output, r->msg
+ * its stderr (each cut at 16 KiB); or -EOPNOTSUPP with r->msg saying
+ * why commands cannot run on this link (a transport without an SSH
+ * session of ours, channels or exec refused, or a ForceCommand that ran
+ * something else: then every command of the link fails so without
+ * trying again); or -EIO with r->lost when the link broke while it ran
+ * (it is never run twice: whether it ran is unknown). Waits like any
+ * request while the link is down. Commands run one channel open at a
+ * time, in order. Any thread. */
+void sftp_exec(struct sftp_conn *c, const char *cmd, sftp_done_cb cb,
+	       void *data);
 
 /* A snapshot of c's counters. Any thread. */
 void sftp_conn_stats(const struct sftp_conn *c, struct sftp_stats *s);

@@ -19,6 +19,7 @@ import ctypes
 import errno
 import json
 import os
+import socket
 import stat
 import sys
 import threading
@@ -714,7 +715,7 @@ def c_name_too_long(b, o):
 
 # ---- undecided corners -------------------------------------------------------
 
-@check('mknod: regular files yes; fifos, sockets, devices')
+@check('mknod: regular files, fifos, sockets, devices; modes; names taken')
 def c_mknod(b, o):
     o['regular'] = ev(os.mknod, j(b, 'r'), stat.S_IFREG | 0o600)
     o['regular_mode'] = mode_of(j(b, 'r'))
@@ -723,7 +724,42 @@ def c_mknod(b, o):
     o['socket'] = ev(os.mknod, j(b, 's'), stat.S_IFSOCK | 0o600)
     o['chardev'] = ev(os.mknod, j(b, 'c'), stat.S_IFCHR | 0o600,
                       os.makedev(1, 3))
+    o['blockdev'] = ev(os.mknod, j(b, 'k'), stat.S_IFBLK | 0o640,
+                       os.makedev(7, 0))
+    o['modes'] = [mode_of(j(b, n)) for n in 'psck']
+    old = os.umask(0)
+    try:
+        o['fifo_sticky'] = ev(os.mkfifo, j(b, 'sticky'), 0o1751)
+    finally:
+        os.umask(old)
+    o['fifo_sticky_mode'] = mode_of(j(b, 'sticky'))
+    o['fifo_exists'] = ev(os.mkfifo, j(b, 'p'))
+    o['socket_exists'] = ev(os.mknod, j(b, 'p'), stat.S_IFSOCK | 0o600)
+    o['chardev_exists'] = ev(os.mknod, j(b, 'r'), stat.S_IFCHR | 0o600,
+                             os.makedev(1, 3))
+    o['fifo_no_dir'] = ev(os.mkfifo, j(b, 'none', 'p'))
+    srv = socket.socket(socket.AF_UNIX)
+    try:
+        o['bind'] = ev(srv.bind, j(b, 'bound'))
+        o['bound_type'] = stat.S_ISSOCK(os.lstat(j(b, 'bound')).st_mode)
+    finally:
+        srv.close()
     o['listing'] = sorted(os.listdir(b))
+
+
+# Names a shell would take apart, run, or read as options.
+SHELL_NAMES = ["it's", '$(touch PWNED)', '`touch PWNED`', 'x; touch PWNED',
+               'two words', 'new\nline', '-rf', 'back\\slash\\\'', '*',
+               '$HOME']
+
+
+@check('fifos and sockets with names a shell would take apart or run')
+def c_special_names(b, o):
+    for n in SHELL_NAMES:
+        o['fifo ' + n] = ev(os.mkfifo, j(b, 'p' + n))
+        o['socket ' + n] = ev(os.mknod, j(b, 's' + n), stat.S_IFSOCK | 0o600)
+    o['types'] = sorted((n, stat.S_IFMT(os.lstat(j(b, n)).st_mode))
+                        for n in os.listdir(b))
 
 
 @check('fallocate(2) and posix_fallocate(3)')
@@ -858,11 +894,12 @@ def c_nonroot_owner(b, o):
     os.mkdir(j(mine, 'dir'))
     os.symlink('new', j(mine, 'link'))
     os.mknod(j(mine, 'node'), 0o640 | stat.S_IFREG)
+    os.mkfifo(j(mine, 'fifo'), 0o640)
     fd = os.open(j(mine, 'sg'), os.O_CREAT | os.O_WRONLY, 0o2750)
     os.close(fd)
     o['others'] = [(os.lstat(j(mine, n)).st_uid == os.getuid(),
                     os.lstat(j(mine, n)).st_gid == os.getgid())
-                   for n in ('dir', 'link', 'node', 'sg')]
+                   for n in ('dir', 'link', 'node', 'fifo', 'sg')]
     o['setgid_kept'] = oct(os.stat(j(mine, 'sg')).st_mode & 0o7777)
 
 

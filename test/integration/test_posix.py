@@ -30,7 +30,6 @@ NO_HOLES = ('SFTP cannot ask where holes are: without an lseek op the kernel '
 NO_FALLOCATE = ('SFTP has no fallocate: EOPNOTSUPP, and posix_fallocate(3) '
                 'falls back to writing zeros')
 NO_TMPFILE = 'SFTP cannot create an unnamed file: O_TMPFILE is EOPNOTSUPP'
-NO_SPECIAL = 'SFTP v3 can create regular files, directories and links only'
 NO_XATTR = 'SFTP v3 has no extended attributes'
 NO_LCHMOD = ('Linux has no lchmod; glibc emulates fchmodat(AT_SYMLINK_'
              'NOFOLLOW) through /proc/self/fd, which FUSE cannot serve '
@@ -60,10 +59,6 @@ ALLOWED = {
     ('fallocate', 'fallocate'): NO_FALLOCATE,
     ('fallocate', 'punch_hole'): NO_FALLOCATE,
     ('tmpfile', 'tmpfile'): NO_TMPFILE,
-    ('mknod', 'fifo'): NO_SPECIAL,
-    ('mknod', 'socket'): NO_SPECIAL,
-    ('mknod', 'chardev'): NO_SPECIAL,
-    ('mknod', 'listing'): NO_SPECIAL,
     ('xattr', 'set'): NO_XATTR,
     ('xattr', 'get'): NO_XATTR,
     ('xattr', 'list'): NO_XATTR,

@@ -1,0 +1,282 @@
+/* sftp_exec: a command run on the server beside SFTP, in an exec channel
+ * of the connection's own SSH session (see sftp_exec() in rfs/sftp.h).
+ *
+ * A job is a struct sftp_req of type SFTP_REQ_EXEC: it waits in the
+ * connection's incoming queue like any request (while the link is down,
+ * until reconnect_timeout), then the I/O thread takes it (sftp_exec_take)
+ * and steps its channel through open, exec, EOF, reading, close and free
+ * (sftp_exec_run), each step a non-blocking libssh2 call that may say
+ * EAGAIN: the job then waits for the session socket like the lanes.
+ * A job is never run twice: one in flight when the link breaks fails
+ * with r->lost (sftp_exec_abort).
+ *
+ * The command runs behind "echo MARKER;" in the login's shell: output
+ * that does not begin with the marker means the server ran something
+ * else (a ForceCommand such as internal-sftp), and exec is then taken
+ * as unavailable for the rest of that link (c->exec_works).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "sftp_int.h"
+#include "rfs/log.h"
+
+#define MARKER "rfs-exec-1"
+#define OUT_MAX (16 * 1024)	/* output kept; the rest is read, dropped */
+
+enum { EX_OPEN, EX_EXEC, EX_EOF, EX_READ, EX_CLOSE, EX_WAIT, EX_FREE };
+
+struct exec_job {
+	struct sftp_req *q;	/* the request: its callback, its count */
+	LIBSSH2_CHANNEL *ch;
+	int step;
+	GString *out, *err;
+	int status;		/* exit status, -1 killed by a signal */
+	int64_t since_ms;	/* taken (the watchdog's "oldest") */
+	const char *why;	/* a failure before the command ran */
+};
+
+static const char *cmd_of(struct sftp_req *q)
+{
+	return (const char *)q->pkt.data + 9;	/* behind length, type, id */
+}
+
+static void job_free(struct exec_job *j)
+{
+	g_string_free(j->out, TRUE);
+	g_string_free(j->err, TRUE);
+	g_free(j);
+}
+
+/* Answer q: err 0 (the command ran: status, out, err), or -errno with
+ * why as r->msg. */
+static void answer(struct sftp_conn *c, struct sftp_req *q, int err,
+		   int status, const char *out, size_t out_len,
+		   const char *msg)
+{
+	struct sftp_reply r = { .err = err, .msg = msg, .gen = c->gen,
+				.conn = c, .status = (uint32_t)status };
+
+	r.data = (const unsigned char *)out;
+	r.data_len = out_len;
+	q->cb(&r, q->data);
+	sftp_req_free(q);
+}
+
+void sftp_exec_take(struct sftp_conn *c, struct sftp_req *q)
+{
+	struct exec_job *j;
+
+	if (!c->session)
+		return answer(c, q, -EOPNOTSUPP, 0, NULL, 0, "this transport "
+			      "(transport=ssh, a ControlMaster, passive, "
+			      "directport) has no SSH session of rfs's own "
+			      "to run commands on");
+	if (c->exec_works < 0)
+		return answer(c, q, -EOPNOTSUPP, 0, NULL, 0, c->exec_why);
+	j = g_new0(struct exec_job, 1);
+	j->q = q;
+	j->out = g_string_new(NULL);
+	j->err = g_string_new(NULL);
+	j->since_ms = loop_now_ms();
+	STATS_ADD(c, execs, 1);
+	log_debug("exec: %s", cmd_of(q));
+	g_queue_push_tail(&c->execs, j);
+}
+
+/* Exec does not work on this link: say why once, and answer every
+ * command of the link so from now on. */
+static void exec_unavailable(struct sftp_conn *c, const char *why)
+{
+	if (c->exec_works >= 0)
+		log_info("commands on the server are not available on this "
+			 "link: %s", why);
+	c->exec_works = -1;
+	g_free(c->exec_why);
+	c->exec_why = g_strdup(why);
+}
+
+static void job_done(struct sftp_conn *c, struct exec_job *j)
+{
+	const char *out = j->out->str;
+	size_t len = j->out->len;
+
+	if (j->why)
+		return answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, j->why);
+	if (!g_str_has_prefix(out, MARKER "\n")) {
+		exec_unavailable(c, "the server ran another command than the "
+				 "one asked for (a ForceCommand, such as "
+				 "internal-sftp)");
+		return answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, c->exec_why);
+	}
+	c->exec_works = 1;
+	out += strlen(MARKER "\n");
+	len -= strlen(MARKER "\n");
+	log_debug("exec: status %d%s%s", j->status, j->err->len ? ": " : "",
+		  j->err->str);
+	answer(c, j->q, 0, j->status, out, len, j->err->str);
+}
+
+/* Read what the channel has, stdout and stderr: 1 when the channel is
+ * at its end, 0 to wait, -1 on a session error. */
+static int job_read(struct exec_job *j)
+{
+	char tmp[4096];
+	ssize_t n;
+
+	for (int got = 1; got;) {	/* until nothing is left */
+		got = 0;
+		for (int e = 0; e < 2; e++) {
+			GString *s = e ? j->err : j->out;
+
+			while ((n = libssh2_channel_read_ex(j->ch, e, tmp,
+							sizeof(tmp))) > 0) {
+				got = 1;
+				if (s->len < OUT_MAX)
+					g_string_append_len(s, tmp,
+						MIN((size_t)n,
+						    OUT_MAX - s->len));
+			}
+			if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+				return -1;
+		}
+	}
+	return libssh2_channel_eof(j->ch) ? 1 : 0;
+}
+
+/* One step of j: 1 when it moved (call again), 0 when it waits for the
+ * socket, -1 after the session failed (the link is dropped). */
+static int job_step(struct sftp_conn *c, struct exec_job *j)
+{
+	LIBSSH2_SESSION *s = c->session;
+	int rc = 0;
+	char *sig = NULL;
+
+	switch (j->step) {
+	case EX_OPEN:
+		j->ch = libssh2_channel_open_ex(s, "session",
+				sizeof("session") - 1, 64 * 1024,
+				LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+		if (j->ch)
+			break;
+		if (libssh2_session_last_errno(s) == LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		/* MaxSessions reached, or channels refused: not this link */
+		exec_unavailable(c, "the server refused another channel");
+		j->why = c->exec_why;
+		j->step = EX_FREE;
+		return 1;
+	case EX_EXEC: {
+		char *cmd = g_strconcat("echo " MARKER "; ", cmd_of(j->q),
+					NULL);
+
+		rc = libssh2_channel_exec(j->ch, cmd);
+		g_free(cmd);
+		if (rc && rc != LIBSSH2_ERROR_EAGAIN) {
+			exec_unavailable(c, "the server refused to run a "
+					 "command");
+			j->why = c->exec_why;
+			j->step = EX_CLOSE;
+			return 1;
+		}
+		break;
+	}
+	case EX_EOF:
+		rc = libssh2_channel_send_eof(j->ch);
+		break;
+	case EX_READ:
+		rc = job_read(j);
+		if (rc == 0)
+			return 0;
+		rc = rc < 0 ? -1 : 0;
+		break;
+	case EX_CLOSE:
+		rc = libssh2_channel_close(j->ch);
+		break;
+	case EX_WAIT:
+		rc = libssh2_channel_wait_closed(j->ch);
+		if (rc)
+			break;
+		j->status = libssh2_channel_get_exit_status(j->ch);
+		if (libssh2_channel_get_exit_signal(j->ch, &sig, NULL, NULL,
+						    NULL, NULL, NULL) == 0 &&
+		    sig) {
+			g_string_append_printf(j->err, "%skilled by signal "
+					       "%s", j->err->len ? "; " : "",
+					       sig);
+			j->status = -1;
+		}
+		libssh2_free(s, sig);
+		break;
+	case EX_FREE:
+		if (j->ch)
+			rc = libssh2_channel_free(j->ch);
+		break;
+	}
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		return 0;
+	if (rc < 0) {
+		recon_conn_fail(c, xport_error(s));
+		return -1;
+	}
+	j->step++;
+	return 1;
+}
+
+int sftp_exec_run(struct sftp_conn *c)
+{
+	int moved = 0, opening = 0;
+
+	for (GList *l = c->execs.head; l;) {
+		struct exec_job *j = l->data;
+		GList *next = l->next;
+		int rc = 0;
+
+		/* libssh2 opens one channel at a time per session: the
+		 * others wait for their turn */
+		if (j->step == EX_OPEN && opening++) {
+			l = next;
+			continue;
+		}
+		while (j->step <= EX_FREE && (rc = job_step(c, j)) > 0)
+			moved = 1;
+		if (rc < 0)
+			return -1;	/* sftp_exec_abort() had them all */
+		if (j->step > EX_FREE) {
+			g_queue_delete_link(&c->execs, l);
+			job_done(c, j);
+			job_free(j);
+			moved = 1;
+		}
+		l = next;
+	}
+	return moved;
+}
+
+void sftp_exec_abort(struct sftp_conn *c)
+{
+	struct exec_job *j;
+
+	while ((j = g_queue_pop_head(&c->execs))) {
+		/* its channel goes with the session */
+		sftp_req_lost(j->q);
+		job_free(j);
+	}
+}
+
+int64_t sftp_exec_oldest(struct sftp_conn *c)
+{
+	struct exec_job *j = g_queue_peek_head(&c->execs);
+
+	return j ? j->since_ms : 0;
+}
+
+void sftp_exec(struct sftp_conn *c, const char *cmd, sftp_done_cb cb,
+	       void *data)
+{
+	struct sftp_req *q = sftp_req_new(SFTP_REQ_EXEC, 0, strlen(cmd) + 1);
+
+	buf_put_raw(&q->pkt, cmd, strlen(cmd) + 1);
+	q->no_replay = 1;
+	sftp_submit(c, q, cb, data);
+}
