@@ -204,3 +204,21 @@ def test_non_root_login_device_is_eperm(rfs, sshd, user):
         assert stat.S_ISFIFO(st.st_mode) and st.st_uid == user.uid
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.timeout_s(90)
+def test_command_cut_by_a_lost_link(rfs, proxied):
+    """A command whose answer a broken link took is never run again:
+    EIO, said why; the next one, on the new link, works."""
+    from test_reconnect import run_blocked
+    proxy, kh = proxied
+    m = rfs.mount(port=proxy.port, known_hosts=kh,
+                  extra_o=['reconnect_timeout=20,dead_after=10'])
+    assert not os.path.lexists(m.path('p'))     # the LOOKUP first
+    res, err = run_blocked(lambda: os.mkfifo(m.path('p')), proxy)
+    assert err is not None and err.errno == errno.EIO, (res, err)
+    assert 'whether it did cannot be told' in m.stderr()
+    os.mkfifo(m.path('q'), 0o600)
+    assert stat.S_ISFIFO(os.lstat(rfs.remote / 'q').st_mode)
+    assert 'reconnected after' in m.stderr()
+    m.unmount()     # while the proxy is still there
