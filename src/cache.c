@@ -601,10 +601,11 @@ void cache_forget_attr(struct cache *c, const char *path)
 	pthread_mutex_lock(&c->lock);
 	p = parent_listing(c, path, &name);
 	e = get(c, path, 0);
-	if (!p || !e) {
-		invalidate_locked(c, path);
-	} else {
+	if (p)
 		p->dir_names_only = 1;
+	if (e) {
+		/* its own listing, link target stay: only attributes go */
+		e->neg_until = 0;
 		e->attr_until = ATTR_ASK;
 	}
 	pthread_mutex_unlock(&c->lock);

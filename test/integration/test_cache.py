@@ -262,3 +262,28 @@ def test_small_file_in_two_round_trips(mount, remote):
         assert f.read() == b'A' * 3000
     reqs = sftp_requests(m.stderr()[before:])
     assert [t for t, _, _ in reqs if t != 4] == [7], reqs
+
+
+def test_creates_keep_the_directory_listings(rfs):
+    """Creating entries drops the directories' cached attributes (their
+    mtime moved), never their listings: untar into a directory the mount
+    made asks for no listing, and each name it creates needs no lookup
+    (issue 18's parent invalidation once dropped the listings at every
+    create: an OPENDIR and LSTATs again and again)."""
+    m = rfs.mount(extra_args=['-d'])
+    os.listdir(m.mnt)
+    before = len(m.stderr())
+    os.mkdir(m.path('d'))
+    for i in range(10):
+        p = m.path('d', 'f%d' % i)
+        assert not os.path.exists(p)        # as tar and cp look first
+        with open(p, 'xb') as f:
+            f.write(b'x')
+    os.mkdir(m.path('d', 'sub'))
+    types = [t for t, _, _ in sftp_requests(m.stderr()[before:])]
+    assert types.count(11) == 0, types          # OPENDIR
+    # the creates' own LSTATs (2 mkdirs, 10 opens) and at most one
+    # lookup (of d): none for the names in d
+    assert types.count(7) <= 13, types
+    assert sorted(os.listdir(m.path('d'))) == sorted(
+        ['f%d' % i for i in range(10)] + ['sub'])
