@@ -118,7 +118,7 @@ def main():
                     ('local', 'rfs', 'sshfs')]
             mark = [cell(v) if i == 0 or v == vals[0] else
                     '**%s**' % cell(v) for i, v in enumerate(vals)]
-            print('| %s | %s | %s |' % (name, k, ' | '.join(mark)))
+            print('| %s | %s | %s |' % (name, cell(k), ' | '.join(mark)))
 
 
 if __name__ == '__main__':
