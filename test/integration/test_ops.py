@@ -429,6 +429,42 @@ def test_link(rfs, remote):
     assert_errno(errno.EEXIST, os.link, m.path('orig'), m.path('hard'))
 
 
+
+def test_link_then_unlink_open_name(rfs, remote):
+    """A link made through the mount is the source's inode. The name a
+    file is open by, unlinked while another name made through the mount
+    is left, is removed on the server as it is (no hidden name): the data
+    stays readable and writable through the descriptor and the other
+    name."""
+    write_file(remote / 'orig', b'hard link data')
+    m = rfs.mount()
+    os.link(m.path('orig'), m.path('hard'))
+    ino = os.stat(m.path('orig')).st_ino
+    assert os.stat(m.path('hard')).st_ino == ino
+    fd = os.open(m.path('orig'), os.O_RDWR)
+    try:
+        os.unlink(m.path('orig'))
+        assert os.listdir(remote) == ['hard']
+        assert os.listdir(m.mnt) == ['hard']
+        assert os.pread(fd, 100, 0) == b'hard link data'
+        assert read_file(m.path('hard')) == b'hard link data'
+        assert os.pwrite(fd, b'HARD', 0) == 4
+        os.fsync(fd)
+        assert read_file(remote / 'hard') == b'HARD link data'
+        assert read_file(m.path('hard')) == b'HARD link data'
+        st = os.fstat(fd)
+        assert (st.st_ino, st.st_nlink) == (ino, 1)
+        os.fchmod(fd, 0o600)
+        assert stat.S_IMODE(os.stat(m.path('hard')).st_mode) == 0o600
+    finally:
+        os.close(fd)
+    assert os.listdir(remote) == ['hard']
+    assert os.listdir(m.mnt) == ['hard']
+    assert stat.S_IMODE(os.stat(remote / 'hard').st_mode) == 0o600
+    st = os.stat(m.path('hard'))
+    assert (st.st_ino, st.st_nlink) == (ino, 1)
+
+
 # -- chmod / chown / utimens ---------------------------------------------------
 
 def test_chmod(rfs, remote):
