@@ -113,6 +113,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct op *op;
 	struct sftp_attrs a;
 	uint32_t nlink;
+	char *apath;
+	int rc;
 
 	if (strlen(name) > NAME_MAX_SFTP) {
 		fuse_reply_err(req, ENAMETOOLONG);
@@ -126,14 +128,23 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
-	switch (cache_get_attr(op->fs->cache, op->path2, &a, &nlink)) {
-	case 1:
+	/* Another name of a node (a hard link made through the mount): the
+	 * node's attributes are cached under its own path, which every
+	 * change made through the mount forgets; what is cached under this
+	 * name may be older. Its "missing" is not this name's. */
+	apath = node_attr_path(op->fs, op->parent, op->name);
+	rc = cache_get_attr(op->fs->cache, apath ? apath : op->path2, &a,
+			    &nlink);
+	if (rc == 1 || (rc == -ENOENT && !apath)) {
+		g_free(apath);
+		if (rc == -ENOENT)
+			return reply_negative(op);
 		reply_entry(op, op->parent, op->name, &a);
 		return op_free(op);
-	case -ENOENT:
-		return reply_negative(op);
 	}
-	if (stale_wait(op, op->path2, 2))
+	rc = stale_wait(op, apath ? apath : op->path2, 2);
+	g_free(apath);
+	if (rc)
 		return;
 	dir_lookup_miss(op);
 	cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ASKING);

@@ -456,6 +456,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		}
 		if (i >= 2)
 			had = node_named_locked(fs, dn, e->name);
+		/* Another name of a node (a hard link made through the
+		 * mount): the listing's attributes of it may be older than a
+		 * change made through the node's own name, which forgot only
+		 * that name's cached state. Its number only: the kernel asks
+		 * a lookup for the rest (node_attr_path). */
+		if (had && node_is_alias_locked(had, dn, e->name))
+			shown = 0;
 
 		if (i < 2) {
 			ep.attr.st_ino = i == 0 ? dn->ino :

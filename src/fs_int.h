@@ -136,8 +136,8 @@ struct dir;
 
 /* fs_node.c: the node table, lookup counts, hidden names, hard links.
  * node_unref, node_stat, node_entry_ref, node_forget_name, node_is_hidden,
- * node_hide and node_move take fs->lock; the others want it held
- * (node_hidden_name, node_free_aliases: no lock). */
+ * node_hide, node_move and node_attr_path take fs->lock; the others want
+ * it held (node_hidden_name, node_free_aliases: no lock). */
 char *node_path(struct rfs *fs, struct node *n);
 char *node_child_path(struct rfs *fs, struct node *parent, const char *name);
 char *node_key(struct node *parent, const char *name);
@@ -160,6 +160,9 @@ void node_forget_name(struct rfs *fs, struct node *parent, const char *name);
 /* The node named parent/name, or NULL. */
 struct node *node_named_locked(struct rfs *fs, struct node *parent,
 			       const char *name);
+/* Is parent/name one of n's other names (not the one node_path uses)? */
+int node_is_alias_locked(struct node *n, struct node *parent,
+			 const char *name);
 /* parent/name, just made a hard link of n on the server, is another name
  * of n; n's link count grows. 0, or -1 if n takes no other name (the
  * root, a directory, hidden or detached: the caller gives the name a node
@@ -169,6 +172,10 @@ int node_link_locked(struct rfs *fs, struct node *n, struct node *parent,
 /* n's link count changed: what the caches hold under each of its names
  * (listings show link counts) goes. */
 void node_names_changed_locked(struct rfs *fs, struct node *n);
+/* Where a lookup of parent/name finds its cached attributes: when it is
+ * another name of a node, that node's path (g_free), which every change
+ * made through the mount forgets; else NULL: its own path. */
+char *node_attr_path(struct rfs *fs, struct node *parent, const char *name);
 /* Free n's other names at unmount (no cache, no parents to free). */
 void node_free_aliases(struct node *n);
 char *node_hidden_name(void);

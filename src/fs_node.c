@@ -192,6 +192,12 @@ struct node *node_named_locked(struct rfs *fs, struct node *parent,
 	return n;
 }
 
+int node_is_alias_locked(struct node *n, struct node *parent,
+			 const char *name)
+{
+	return alias_find(n, parent, name) != NULL;
+}
+
 /* Take the name parent/name (one of its names) off n (fs->lock held):
  * an alias goes; its first name is taken over by an alias when it has
  * one (open files are reopened by that name after a reconnect), else
@@ -283,6 +289,19 @@ void node_names_changed_locked(struct rfs *fs, struct node *n)
 		cache_invalidate(fs->cache, path);
 		g_free(path);
 	}
+}
+
+char *node_attr_path(struct rfs *fs, struct node *parent, const char *name)
+{
+	struct node *n;
+	char *path = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_named_locked(fs, parent, name);
+	if (n && alias_find(n, parent, name))
+		path = node_path(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+	return path;
 }
 
 void node_free_aliases(struct node *n)

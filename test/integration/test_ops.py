@@ -465,6 +465,24 @@ def test_link_then_unlink_open_name(rfs, remote):
     assert (st.st_ino, st.st_nlink) == (ino, 1)
 
 
+def test_link_other_name_looked_up_after_change(rfs, remote):
+    """The kernel looks a name up again once its entry expires: rfs then
+    answers a hard link's other name with the attributes the change made
+    through the first name left, not with the ones a listing cached under
+    the other name before the change."""
+    write_file(remote / 'a', b'x', 0o644)
+    (remote / 'd').mkdir()
+    m = rfs.mount(extra_o=['cache_timeout=4'])
+    os.link(m.path('a'), m.path('d', 'b'))      # d/b's entry: 4 s
+    time.sleep(2.5)
+    assert os.listdir(m.path('d')) == ['b']     # cached until 6.5 s
+    os.chmod(m.path('a'), 0o600)
+    time.sleep(2.3)                             # the entry expired
+    assert stat.S_IMODE(os.stat(m.path('d', 'b')).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(m.path('a')).st_mode) == 0o600
+    assert os.stat(m.path('d', 'b')).st_ino == os.stat(m.path('a')).st_ino
+
+
 # -- chmod / chown / utimens ---------------------------------------------------
 
 def test_chmod(rfs, remote):
