@@ -100,6 +100,7 @@ static void lookup_done(struct sftp_reply *r, void *data)
 	cache_put_reply(op->fs->cache, op->path2, r->err, &r->attrs);
 	if (r->err == -ENOENT) {
 		cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ADD);
+		node_name_gone(op->fs, op->parent, op->name);
 		return reply_negative(op);
 	}
 	if (r->err)

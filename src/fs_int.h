@@ -136,8 +136,9 @@ struct dir;
 
 /* fs_node.c: the node table, lookup counts, hidden names, hard links.
  * node_unref, node_stat, node_entry_ref, node_forget_name, node_is_hidden,
- * node_hide, node_move and node_attr_path take fs->lock; the others want
- * it held (node_hidden_name, node_free_aliases: no lock). */
+ * node_hide, node_move, node_attr_path, node_name_gone and node_path_gone
+ * take fs->lock; the others want it held (node_hidden_name,
+ * node_free_aliases: no lock). */
 char *node_path(struct rfs *fs, struct node *n);
 char *node_child_path(struct rfs *fs, struct node *parent, const char *name);
 char *node_key(struct node *parent, const char *name);
@@ -176,6 +177,14 @@ void node_names_changed_locked(struct rfs *fs, struct node *n);
  * another name of a node, that node's path (g_free), which every change
  * made through the mount forgets; else NULL: its own path. */
 char *node_attr_path(struct rfs *fs, struct node *parent, const char *name);
+/* The server says parent/name does not exist (someone else removed it):
+ * a name of a node with other names is taken off it, so that requests
+ * about the node go by a name that exists. */
+void node_name_gone(struct rfs *fs, struct node *parent, const char *name);
+/* A request by path about n found nothing there: when path is n's own
+ * (someone else removed or renamed that name on the server) and n has
+ * another name, n goes by that one from now on. */
+void node_path_gone(struct rfs *fs, struct node *n, const char *path);
 /* Free n's other names at unmount (no cache, no parents to free). */
 void node_free_aliases(struct node *n);
 char *node_hidden_name(void);

@@ -304,6 +304,38 @@ char *node_attr_path(struct rfs *fs, struct node *parent, const char *name)
 	return path;
 }
 
+void node_name_gone(struct rfs *fs, struct node *parent, const char *name)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_named_locked(fs, parent, name);
+	if (n && n->aliases && node_drop_name_locked(fs, n, parent, name))
+		node_names_changed_locked(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void node_path_gone(struct rfs *fs, struct node *n, const char *path)
+{
+	char *own;
+
+	pthread_mutex_lock(&fs->lock);
+	if (n->aliases && n->key) {
+		own = node_path(fs, n);
+		if (!strcmp(own, path)) {
+			char *name = g_strdup(n->name);	/* freed on the way */
+
+			node_drop_name_locked(fs, n, n->parent, name);
+			g_free(name);
+			log_warn("%s: gone from the server; its hard link %s "
+				 "stands for it", path, n->name);
+			node_names_changed_locked(fs, n);
+		}
+		g_free(own);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void node_free_aliases(struct node *n)
 {
 	for (GSList *l = n->aliases; l; l = l->next) {

@@ -483,6 +483,29 @@ def test_link_other_name_looked_up_after_change(rfs, remote):
     assert os.stat(m.path('d', 'b')).st_ino == os.stat(m.path('a')).st_ino
 
 
+
+def test_link_first_name_removed_on_server(rfs, remote):
+    """Requests about a file linked through the mount go by its first
+    name. Removed on the server by someone else, that name fails one
+    request (ENOENT); the other name stands for the file from then on."""
+    write_file(remote / 'a', b'data')
+    m = rfs.mount(extra_o=['cache_timeout=1'])
+    os.link(m.path('a'), m.path('b'))
+    os.unlink(remote / 'a')                     # behind the mount's back
+    time.sleep(1.5)                             # the kernel's entries expire
+
+    def readable():
+        try:
+            return read_file(m.path('b')) == b'data'
+        except FileNotFoundError:
+            return False
+    assert readable() or readable()
+    assert 'stands for it' in m.stderr()
+    assert os.stat(m.path('b')).st_nlink == 1
+    assert not os.path.exists(m.path('a'))
+    assert os.listdir(m.mnt) == ['b']
+
+
 # -- chmod / chown / utimens ---------------------------------------------------
 
 def test_chmod(rfs, remote):
