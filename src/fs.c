@@ -100,6 +100,7 @@ static void lookup_done(struct sftp_reply *r, void *data)
 	cache_put_reply(op->fs->cache, op->path2, r->err, &r->attrs);
 	if (r->err == -ENOENT) {
 		cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ADD);
+		node_name_gone(op->fs, op->parent, op->name);
 		return reply_negative(op);
 	}
 	if (r->err)
@@ -113,6 +114,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct op *op;
 	struct sftp_attrs a;
 	uint32_t nlink;
+	char *apath;
+	int rc;
 
 	if (strlen(name) > NAME_MAX_SFTP) {
 		fuse_reply_err(req, ENAMETOOLONG);
@@ -126,14 +129,23 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!op->r.req)
 		return op_free(op);
 	op_interruptible(op);
-	switch (cache_get_attr(op->fs->cache, op->path2, &a, &nlink)) {
-	case 1:
+	/* Another name of a node (a hard link made through the mount): the
+	 * node's attributes are cached under its own path, which every
+	 * change made through the mount forgets; what is cached under this
+	 * name may be older. Its "missing" is not this name's. */
+	apath = node_attr_path(op->fs, op->parent, op->name);
+	rc = cache_get_attr(op->fs->cache, apath ? apath : op->path2, &a,
+			    &nlink);
+	if (rc == 1 || (rc == -ENOENT && !apath)) {
+		g_free(apath);
+		if (rc == -ENOENT)
+			return reply_negative(op);
 		reply_entry(op, op->parent, op->name, &a);
 		return op_free(op);
-	case -ENOENT:
-		return reply_negative(op);
 	}
-	if (stale_wait(op, op->path2, 2))
+	rc = stale_wait(op, apath ? apath : op->path2, 2);
+	g_free(apath);
+	if (rc)
 		return;
 	dir_lookup_miss(op);
 	cache_ws_use(op->fs->cache, op->path2, CACHE_WS_ASKING);
@@ -716,24 +728,24 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct op *op = op_new(req, 0, parent, name);
 	struct rfs *fs = op->fs;
 	struct node *n;
-	char *key;
 
 	if (!op->r.req)
 		return op_free(op);
 	space_changed(op->fs);
 	g_assert(op->parent);	/* op_new: a live parent, or answered */
 	op->flags = SSH_FXP_REMOVE;
-	key = node_key(op->parent, name);
 	pthread_mutex_lock(&fs->lock);
-	n = g_hash_table_lookup(fs->names, key);
-	if (n && n->opens > 0) {
+	n = node_named_locked(fs, op->parent, name);
+	/* Still open, and no other name made through the mount keeps the
+	 * data reachable (with one, a plain REMOVE: open files are reopened
+	 * by that name after a reconnect, node_forget_name). */
+	if (n && n->opens > 0 && !n->aliases) {
 		op->node = n;
 		n->refs++;
 		op->name2 = node_hidden_name();
 		op->path = node_child_path(fs, op->parent, op->name2);
 	}
 	pthread_mutex_unlock(&fs->lock);
-	g_free(key);
 	if (op->node) {
 		/* Still open: keep the data reachable until last close. */
 		sftp_rename(fs->conn, op->path2, op->path, 0, hide_done,
@@ -864,16 +876,21 @@ static void link_stat(struct sftp_reply *r, void *data)
 {
 	struct op *op = data;
 	struct rfs *fs = op->fs;
-	uint32_t nlink;
-	struct node *n;
+	struct node *n = NULL;
 
 	if (r->err)
 		return op_reply_err(op, r->err);
 	pthread_mutex_lock(&fs->lock);
-	nlink = (op->node->nlink ? op->node->nlink : 1) + 1;
-	op->node->nlink = nlink;
-	n = node_find_or_add(fs, op->parent, op->name);
-	n->nlink = nlink;
+	/* The new name is the source's node: one inode with two names, so
+	 * a change through one shows through the other at once. */
+	if (node_link_locked(fs, op->node, op->parent, op->name) < 0) {
+		uint32_t nlink = (op->node->nlink ? op->node->nlink : 1) + 1;
+
+		op->node->nlink = nlink;
+		n = node_find_or_add(fs, op->parent, op->name);
+		n->nlink = nlink;
+	}
+	node_names_changed_locked(fs, op->node);	/* link counts */
 	pthread_mutex_unlock(&fs->lock);
 	node_changed(op->node);		/* one link more: ctime moves */
 	node_changed(n);
@@ -1226,6 +1243,8 @@ void fs_free(struct rfs *fs)
 	g_hash_table_iter_init(&it, fs->inodes);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct node *n = v;
+
+		node_free_aliases(n);
 		g_free(n->name);
 		g_free(n->key);
 		g_free(n);

@@ -445,7 +445,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	for (size_t i = (size_t)off; dn && i < d->ents->len; i++) {
 		struct cache_dent *e = &g_array_index(d->ents, struct cache_dent, i);
 		struct fuse_entry_param ep = { 0 };
-		struct node *n = NULL;
+		struct node *n = NULL, *had = NULL;
 		size_t len;
 
 		int shown = to_stat(fs, &e->a, e->nlink, &ep.attr) == 0;
@@ -454,6 +454,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			shown = 0;	/* its target's type: lookup says */
 			ep.attr.st_mode = 0;
 		}
+		if (i >= 2)
+			had = node_named_locked(fs, dn, e->name);
+		/* Another name of a node (a hard link made through the
+		 * mount): the listing's attributes of it may be older than a
+		 * change made through the node's own name, which forgot only
+		 * that name's cached state. Its number only: the kernel asks
+		 * a lookup for the rest (node_attr_path). */
+		if (had && node_is_alias_locked(had, dn, e->name))
+			shown = 0;
 
 		if (i < 2) {
 			ep.attr.st_ino = i == 0 ? dn->ino :
@@ -468,6 +477,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			node_show_locked(n, &ep.attr);	/* ctime */
 			ep.ino = n->ino;
 			ep.attr_timeout = ep.entry_timeout = fs->o.attr_timeout;
+		} else if (had) {	/* its inode's number (ls -i) */
+			ep.attr.st_ino = had->ino;
 		} else {
 			char *p = node_child_path(fs, dn, e->name);
 

@@ -19,12 +19,22 @@
 
 #define NAME_MAX_SFTP 255
 
+/* Another name of a node: a hard link made through the mount. */
+struct node_alias {
+	struct node *parent;	/* holds a ref */
+	char *name;
+	char *key;		/* in fs->names, pointing at the node */
+};
+
 struct node {
 	fuse_ino_t ino;
 	struct node *parent;	/* NULL for the root */
 	GSList *files;		/* struct file *, open on this node */
 	char *name;		/* NULL for the root */
 	char *key;		/* key in fs->names, NULL once detached */
+	GSList *aliases;	/* struct node_alias *: its other names
+				 * (never a directory's); parent, name and
+				 * key above are the one node_path() uses */
 	uint64_t nlookup;	/* kernel references */
 	int refs;		/* ops in flight + children */
 	int opens;		/* open file handles */
@@ -125,10 +135,11 @@ static inline struct rfs *fs_ctx(fuse_req_t req)
 
 struct dir;
 
-/* fs_node.c: the node table, lookup counts, hidden names. node_unref,
- * node_stat, node_entry_ref, node_forget_name, node_is_hidden, node_hide
- * and node_move take fs->lock; the others want it held (node_hidden_name:
- * no lock). */
+/* fs_node.c: the node table, lookup counts, hidden names, hard links.
+ * node_unref, node_stat, node_entry_ref, node_forget_name, node_is_hidden,
+ * node_hide, node_move, node_attr_path, node_name_gone and node_path_gone
+ * take fs->lock; the others want it held (node_hidden_name,
+ * node_free_aliases: no lock). */
 char *node_path(struct rfs *fs, struct node *n);
 char *node_child_path(struct rfs *fs, struct node *parent, const char *name);
 char *node_key(struct node *parent, const char *name);
@@ -147,6 +158,36 @@ struct node *node_entry_ref(struct rfs *fs, struct node *parent,
 			    struct fuse_entry_param *e);
 void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup);
 void node_forget_name(struct rfs *fs, struct node *parent, const char *name);
+/* Hard links made through the mount: one node, several names. */
+/* The node named parent/name, or NULL. */
+struct node *node_named_locked(struct rfs *fs, struct node *parent,
+			       const char *name);
+/* Is parent/name one of n's other names (not the one node_path uses)? */
+int node_is_alias_locked(struct node *n, struct node *parent,
+			 const char *name);
+/* parent/name, just made a hard link of n on the server, is another name
+ * of n; n's link count grows. 0, or -1 if n takes no other name (the
+ * root, a directory, hidden or detached: the caller gives the name a node
+ * of its own). */
+int node_link_locked(struct rfs *fs, struct node *n, struct node *parent,
+		     const char *name);
+/* n's link count changed: what the caches hold under each of its names
+ * (listings show link counts) goes. */
+void node_names_changed_locked(struct rfs *fs, struct node *n);
+/* Where a lookup of parent/name finds its cached attributes: when it is
+ * another name of a node, that node's path (g_free), which every change
+ * made through the mount forgets; else NULL: its own path. */
+char *node_attr_path(struct rfs *fs, struct node *parent, const char *name);
+/* The server says parent/name does not exist (someone else removed it):
+ * a name of a node with other names is taken off it, so that requests
+ * about the node go by a name that exists. */
+void node_name_gone(struct rfs *fs, struct node *parent, const char *name);
+/* A request by path about n found nothing there: when path is n's own
+ * (someone else removed or renamed that name on the server) and n has
+ * another name, n goes by that one from now on. */
+void node_path_gone(struct rfs *fs, struct node *n, const char *path);
+/* Free n's other names at unmount (no cache, no parents to free). */
+void node_free_aliases(struct node *n);
 char *node_hidden_name(void);
 int node_is_hidden(struct rfs *fs, const char *name);
 void node_remove_hidden_locked(struct rfs *fs, struct node *n);

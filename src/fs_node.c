@@ -99,15 +99,80 @@ static void node_detach(struct rfs *fs, struct node *n)
 	}
 }
 
+/* ---- other names: hard links made through the mount ----
+ *
+ * A link() through the mount gives the new name the source's node: one
+ * inode, as the kernel must see it for the link count, mode, owner and
+ * ctime of every name to follow a change made through any of them. The
+ * node's first name (parent, name, key) is the one node_path() uses for
+ * every request about it; the others are aliases, each a key in
+ * fs->names pointing at the node. Names the mount did not link itself
+ * (links made on the server, seen only by listing) keep their own nodes:
+ * SFTP v3 cannot tell that two names are one file. Nor does the mount
+ * remember aliases past the node's life: once the kernel forgets the
+ * inode, its names are looked up anew, each with a node of its own.
+ */
+
+static void open_paths_changed_locked(struct rfs *fs);
+
+/* What the caches hold under a name that stops being an alias: the
+ * node's changes forgot only its own path's (fs->lock held). */
+static void alias_forget_cached_locked(struct rfs *fs, struct node *parent,
+				       const char *name)
+{
+	char *path = node_child_path(fs, parent, name);
+
+	cache_invalidate(fs->cache, path);
+	ahead_forget_locked(fs, path, 0);
+	g_free(path);
+}
+
+/* Free alias al of n: off fs->names, its cached state gone, its parent's
+ * reference dropped (that parent freed if nothing else holds it). */
+static void alias_free_locked(struct rfs *fs, struct node *n,
+			      struct node_alias *al)
+{
+	struct node *p = al->parent;
+
+	if (g_hash_table_lookup(fs->names, al->key) == n)
+		g_hash_table_remove(fs->names, al->key);
+	alias_forget_cached_locked(fs, p, al->name);
+	g_free(al->name);
+	g_free(al->key);
+	g_free(al);
+	p->refs--;
+	node_maybe_free(fs, p);
+}
+
+static GSList *alias_find(struct node *n, struct node *parent,
+			  const char *name)
+{
+	for (GSList *l = n->aliases; l; l = l->next) {
+		struct node_alias *al = l->data;
+
+		if (al->parent == parent && !strcmp(al->name, name))
+			return l;
+	}
+	return NULL;
+}
+
 void node_maybe_free(struct rfs *fs, struct node *n)
 {
 	while (n && n != fs->root && n->nlookup == 0 && n->refs == 0 &&
 	       n->opens == 0) {
 		struct node *p = n->parent;
 		uint64_t ino = n->ino;
+		GSList *aliases = n->aliases;
 
 		node_detach(fs, n);
 		g_hash_table_remove(fs->inodes, &ino);
+		/* Its other names go with it; their parents too if nothing
+		 * else holds them (directories: no aliases of their own, so
+		 * this goes one level deep). p keeps n's reference until
+		 * after: never freed here. */
+		for (GSList *l = aliases; l; l = l->next)
+			alias_free_locked(fs, n, l->data);
+		g_slist_free(aliases);
 		g_free(n->name);
 		g_free(n);
 		if (!p)
@@ -115,6 +180,173 @@ void node_maybe_free(struct rfs *fs, struct node *n)
 		p->refs--;
 		n = p;
 	}
+}
+
+struct node *node_named_locked(struct rfs *fs, struct node *parent,
+			       const char *name)
+{
+	char *key = node_key(parent, name);
+	struct node *n = g_hash_table_lookup(fs->names, key);
+
+	g_free(key);
+	return n;
+}
+
+int node_is_alias_locked(struct node *n, struct node *parent,
+			 const char *name)
+{
+	return alias_find(n, parent, name) != NULL;
+}
+
+/* Take the name parent/name (one of its names) off n (fs->lock held):
+ * an alias goes; its first name is taken over by an alias when it has
+ * one (open files are reopened by that name after a reconnect), else
+ * detached. Its link count drops. 1 if n has a name left, 0 if not. */
+static int node_drop_name_locked(struct rfs *fs, struct node *n,
+				 struct node *parent, const char *name)
+{
+	GSList *l = alias_find(n, parent, name);
+	struct node_alias *al;
+	struct node *old;
+
+	if (n->nlink > 1)
+		n->nlink--;
+	if (l) {
+		al = l->data;
+		n->aliases = g_slist_delete_link(n->aliases, l);
+		alias_free_locked(fs, n, al);
+		return 1;
+	}
+	node_detach(fs, n);
+	if (!n->aliases)
+		return 0;
+	al = n->aliases->data;
+	n->aliases = g_slist_delete_link(n->aliases, n->aliases);
+	old = n->parent;
+	n->parent = al->parent;		/* with its reference */
+	g_free(n->name);
+	n->name = al->name;
+	n->key = al->key;		/* in fs->names already */
+	g_free(al);
+	/* Its own path's cached state is as old as the alias's was. */
+	alias_forget_cached_locked(fs, n->parent, n->name);
+	open_paths_changed_locked(fs);
+	old->refs--;
+	node_maybe_free(fs, old);	/* the caller holds a ref: a no-op */
+	return 1;
+}
+
+/* parent/name names another file on the server now (a rename or link
+ * replaced it, or someone else removed it): off the node that had it. An
+ * open file that lost its last name is not reopened by name. */
+static void node_name_replaced_locked(struct rfs *fs, struct node *victim,
+				      struct node *parent, const char *name)
+{
+	if (node_drop_name_locked(fs, victim, parent, name))
+		return;
+	for (GSList *l = victim->files; l; l = l->next)
+		file_set_path(l->data, NULL);	/* replaced */
+}
+
+int node_link_locked(struct rfs *fs, struct node *n, struct node *parent,
+		     const char *name)
+{
+	struct node_alias *al;
+	struct node *old;
+	char *key;
+
+	if (n == fs->root || !n->key || n->hidden || S_ISDIR(n->mode))
+		return -1;
+	key = node_key(parent, name);
+	old = g_hash_table_lookup(fs->names, key);
+	if (old == n) {		/* known already */
+		g_free(key);
+		return 0;
+	}
+	if (old)		/* a node of a name gone from the server */
+		node_name_replaced_locked(fs, old, parent, name);
+	al = g_new0(struct node_alias, 1);
+	al->parent = parent;
+	parent->refs++;
+	al->name = g_strdup(name);
+	al->key = key;
+	g_hash_table_insert(fs->names, al->key, n);
+	n->aliases = g_slist_append(n->aliases, al);
+	n->nlink = (n->nlink ? n->nlink : 1) + 1;
+	return 0;
+}
+
+void node_names_changed_locked(struct rfs *fs, struct node *n)
+{
+	char *path = node_path(fs, n);
+
+	cache_invalidate(fs->cache, path);
+	g_free(path);
+	for (GSList *l = n->aliases; l; l = l->next) {
+		struct node_alias *al = l->data;
+
+		path = node_child_path(fs, al->parent, al->name);
+		cache_invalidate(fs->cache, path);
+		g_free(path);
+	}
+}
+
+char *node_attr_path(struct rfs *fs, struct node *parent, const char *name)
+{
+	struct node *n;
+	char *path = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_named_locked(fs, parent, name);
+	if (n && alias_find(n, parent, name))
+		path = node_path(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+	return path;
+}
+
+void node_name_gone(struct rfs *fs, struct node *parent, const char *name)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_named_locked(fs, parent, name);
+	if (n && n->aliases && node_drop_name_locked(fs, n, parent, name))
+		node_names_changed_locked(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void node_path_gone(struct rfs *fs, struct node *n, const char *path)
+{
+	char *own;
+
+	pthread_mutex_lock(&fs->lock);
+	if (n->aliases && n->key) {
+		own = node_path(fs, n);
+		if (!strcmp(own, path)) {
+			char *name = g_strdup(n->name);	/* freed on the way */
+
+			node_drop_name_locked(fs, n, n->parent, name);
+			g_free(name);
+			log_warn("%s: gone from the server; its hard link %s "
+				 "stands for it", path, n->name);
+			node_names_changed_locked(fs, n);
+		}
+		g_free(own);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void node_free_aliases(struct node *n)
+{
+	for (GSList *l = n->aliases; l; l = l->next) {
+		struct node_alias *al = l->data;
+
+		g_free(al->name);
+		g_free(al->key);
+		g_free(al);
+	}
+	g_slist_free(n->aliases);
+	n->aliases = NULL;
 }
 
 struct node *node_find_or_add(struct rfs *fs, struct node *parent,
@@ -289,21 +521,19 @@ void node_forget(struct rfs *fs, fuse_ino_t ino, uint64_t nlookup)
 	node_maybe_free(fs, n);
 }
 
-/* Detach parent/name from the table after it was removed on the server. */
+/* Take parent/name off the table after it was removed on the server. A
+ * node with other names keeps them: one link less, its ctime moves. */
 void node_forget_name(struct rfs *fs, struct node *parent, const char *name)
 {
-	char *key = node_key(parent, name);
 	struct node *n;
 
 	pthread_mutex_lock(&fs->lock);
-	n = g_hash_table_lookup(fs->names, key);
-	if (n) {
-		node_detach(fs, n);
-		if (n->nlink > 1)
-			n->nlink--;
+	n = node_named_locked(fs, parent, name);
+	if (n && node_drop_name_locked(fs, n, parent, name)) {
+		node_changed(n);
+		node_names_changed_locked(fs, n);
 	}
 	pthread_mutex_unlock(&fs->lock);
-	g_free(key);
 }
 
 /* The name a file unlinked while open is kept under until its last
@@ -385,28 +615,48 @@ void node_hide(struct rfs *fs, struct node *n, char *hidden)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* parent/name was renamed to newparent/newname on the server: the node
- * moves there, a node that was at the new name is off the table (its
- * open files are not reopened by name). The caller holds a reference to
- * both parents. */
+/* parent/name was renamed to newparent/newname on the server: that name
+ * of the node moves there, a node that was at the new name loses that
+ * name (with no other name left, its open files are not reopened by
+ * name). Two names of one node: nothing moves, as rename(2) does nothing
+ * then. The caller holds a reference to both parents. */
 void node_move(struct rfs *fs, struct node *parent, const char *name,
 	       struct node *newparent, const char *newname)
 {
 	char *okey = node_key(parent, name);
 	char *nkey = node_key(newparent, newname);
 	struct node *n, *victim;
+	GSList *al;
 
 	pthread_mutex_lock(&fs->lock);
 	victim = g_hash_table_lookup(fs->names, nkey);
+	n = g_hash_table_lookup(fs->names, okey);
+	if (n && victim == n) {
+		pthread_mutex_unlock(&fs->lock);
+		g_free(okey);
+		g_free(nkey);
+		return;
+	}
 	if (victim) {
 		if (S_ISDIR(victim->mode))
 			node_subdirs_locked(newparent, -1);
-		node_detach(fs, victim);
-		for (GSList *l = victim->files; l; l = l->next)
-			file_set_path(l->data, NULL);	/* replaced */
+		node_name_replaced_locked(fs, victim, newparent, newname);
 	}
-	n = g_hash_table_lookup(fs->names, okey);
-	if (n) {
+	if (n && (al = alias_find(n, parent, name))) {
+		struct node_alias *a = al->data;
+
+		node_changed(n);
+		g_hash_table_remove(fs->names, a->key);
+		g_free(a->key);
+		newparent->refs++;
+		a->parent->refs--;	/* the caller's ref keeps it */
+		a->parent = newparent;
+		g_free(a->name);
+		a->name = g_strdup(newname);
+		a->key = nkey;
+		nkey = NULL;
+		g_hash_table_insert(fs->names, a->key, n);
+	} else if (n) {
 		if (S_ISDIR(n->mode) && newparent != n->parent) {
 			node_subdirs_locked(n->parent, -1);
 			node_subdirs_locked(newparent, 1);

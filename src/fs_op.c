@@ -140,6 +140,8 @@ void op_free(struct op *op)
 
 void op_reply_err(struct op *op, int err)
 {
+	if ((err == ENOENT || err == -ENOENT) && op->node && op->path)
+		node_path_gone(op->fs, op->node, op->path);
 	if (fsreq_claim(&op->r))
 		fuse_reply_err(op->r.req, err < 0 ? -err : err);
 	op_free(op);

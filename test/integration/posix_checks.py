@@ -293,6 +293,52 @@ def c_hardlink(b, o):
     o['listing'] = sorted(os.listdir(b))
 
 
+@check('hard links: one inode; a change through one name shows through the '
+       'other at once; rename onto another link; unlink while open')
+def c_hardlink_inode(b, o):
+    write(j(b, 'a'), b'one')
+    os.mkdir(j(b, 'd'))
+    os.link(j(b, 'a'), j(b, 'd', 'b'))
+    ino = os.stat(j(b, 'a')).st_ino
+    o['same_ino'] = os.stat(j(b, 'd', 'b')).st_ino == ino
+    o['listed_ino'] = [e.inode() == ino for e in os.scandir(j(b, 'd'))]
+    os.chmod(j(b, 'd', 'b'), 0o600)
+    o['chmod_other'] = mode_of(j(b, 'a'))
+    os.chown(j(b, 'a'), 1234, 4321)
+    st = os.stat(j(b, 'd', 'b'))
+    o['chown_other'] = (st.st_uid, st.st_gid)
+    os.utime(j(b, 'a'), (1_000_000_000, 1_100_000_000))
+    o['utime_other'] = os.stat(j(b, 'd', 'b')).st_mtime_ns
+    os.truncate(j(b, 'd', 'b'), 2)
+    o['truncate_other'] = os.stat(j(b, 'a')).st_size
+    with open(j(b, 'd', 'b'), 'ab') as f:
+        f.write(b'xyz')
+    o['write_other'] = (os.stat(j(b, 'a')).st_size, read(j(b, 'a')).decode())
+    o['ctime_same'] = (os.stat(j(b, 'a')).st_ctime ==
+                       os.stat(j(b, 'd', 'b')).st_ctime)
+    # Two names of one file: rename does nothing, both stay.
+    o['rename_onto_link'] = ev(os.rename, j(b, 'a'), j(b, 'd', 'b'))
+    o['both_stay'] = [os.path.exists(j(b, 'a')),
+                      os.path.exists(j(b, 'd', 'b'))]
+    o['nlink'] = [os.stat(j(b, n)).st_nlink for n in ('a', 'd/b')]
+    # The name it is open by goes: the data stays, through the other too.
+    fd = os.open(j(b, 'a'), os.O_RDWR)
+    try:
+        os.unlink(j(b, 'a'))
+        o['listing'] = sorted(os.listdir(b))
+        o['fd_read'] = os.pread(fd, 100, 0).decode()
+        os.pwrite(fd, b'O', 0)
+        os.fsync(fd)
+        o['other_read'] = read(j(b, 'd', 'b')).decode()
+        st = os.fstat(fd)
+        o['fd_nlink'] = st.st_nlink
+        o['fd_same_ino'] = st.st_ino == os.stat(j(b, 'd', 'b')).st_ino
+    finally:
+        os.close(fd)
+    o['after_close'] = (sorted(os.listdir(b)), os.listdir(j(b, 'd')),
+                        os.stat(j(b, 'd', 'b')).st_nlink)
+
+
 def setup_nlink_server(b, user):
     write(j(b, 'a'), b'x')
     os.link(j(b, 'a'), j(b, 'b'))

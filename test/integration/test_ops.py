@@ -429,6 +429,83 @@ def test_link(rfs, remote):
     assert_errno(errno.EEXIST, os.link, m.path('orig'), m.path('hard'))
 
 
+
+def test_link_then_unlink_open_name(rfs, remote):
+    """A link made through the mount is the source's inode. The name a
+    file is open by, unlinked while another name made through the mount
+    is left, is removed on the server as it is (no hidden name): the data
+    stays readable and writable through the descriptor and the other
+    name."""
+    write_file(remote / 'orig', b'hard link data')
+    m = rfs.mount()
+    os.link(m.path('orig'), m.path('hard'))
+    ino = os.stat(m.path('orig')).st_ino
+    assert os.stat(m.path('hard')).st_ino == ino
+    fd = os.open(m.path('orig'), os.O_RDWR)
+    try:
+        os.unlink(m.path('orig'))
+        assert os.listdir(remote) == ['hard']
+        assert os.listdir(m.mnt) == ['hard']
+        assert os.pread(fd, 100, 0) == b'hard link data'
+        assert read_file(m.path('hard')) == b'hard link data'
+        assert os.pwrite(fd, b'HARD', 0) == 4
+        os.fsync(fd)
+        assert read_file(remote / 'hard') == b'HARD link data'
+        assert read_file(m.path('hard')) == b'HARD link data'
+        st = os.fstat(fd)
+        assert (st.st_ino, st.st_nlink) == (ino, 1)
+        os.fchmod(fd, 0o600)
+        assert stat.S_IMODE(os.stat(m.path('hard')).st_mode) == 0o600
+    finally:
+        os.close(fd)
+    assert os.listdir(remote) == ['hard']
+    assert os.listdir(m.mnt) == ['hard']
+    assert stat.S_IMODE(os.stat(remote / 'hard').st_mode) == 0o600
+    st = os.stat(m.path('hard'))
+    assert (st.st_ino, st.st_nlink) == (ino, 1)
+
+
+def test_link_other_name_looked_up_after_change(rfs, remote):
+    """The kernel looks a name up again once its entry expires: rfs then
+    answers a hard link's other name with the attributes the change made
+    through the first name left, not with the ones a listing cached under
+    the other name before the change."""
+    write_file(remote / 'a', b'x', 0o644)
+    (remote / 'd').mkdir()
+    m = rfs.mount(extra_o=['cache_timeout=4'])
+    os.link(m.path('a'), m.path('d', 'b'))      # d/b's entry: 4 s
+    time.sleep(2.5)
+    assert os.listdir(m.path('d')) == ['b']     # cached until 6.5 s
+    os.chmod(m.path('a'), 0o600)
+    time.sleep(2.3)                             # the entry expired
+    assert stat.S_IMODE(os.stat(m.path('d', 'b')).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(m.path('a')).st_mode) == 0o600
+    assert os.stat(m.path('d', 'b')).st_ino == os.stat(m.path('a')).st_ino
+
+
+
+def test_link_first_name_removed_on_server(rfs, remote):
+    """Requests about a file linked through the mount go by its first
+    name. Removed on the server by someone else, that name fails one
+    request (ENOENT); the other name stands for the file from then on."""
+    write_file(remote / 'a', b'data')
+    m = rfs.mount(extra_o=['cache_timeout=1'])
+    os.link(m.path('a'), m.path('b'))
+    os.unlink(remote / 'a')                     # behind the mount's back
+    time.sleep(1.5)                             # the kernel's entries expire
+
+    def readable():
+        try:
+            return read_file(m.path('b')) == b'data'
+        except FileNotFoundError:
+            return False
+    assert readable() or readable()
+    assert 'stands for it' in m.stderr()
+    assert os.stat(m.path('b')).st_nlink == 1
+    assert not os.path.exists(m.path('a'))
+    assert os.listdir(m.mnt) == ['b']
+
+
 # -- chmod / chown / utimens ---------------------------------------------------
 
 def test_chmod(rfs, remote):

@@ -34,25 +34,14 @@ NO_XATTR = 'SFTP v3 has no extended attributes'
 NO_LCHMOD = ('Linux has no lchmod; glibc emulates fchmodat(AT_SYMLINK_'
              'NOFOLLOW) through /proc/self/fd, which FUSE cannot serve '
              'for an O_PATH descriptor of a symlink')
-LINK_INODES = ('SFTP v3 has no inode numbers: rfs numbers inodes by path, so '
-               'two names of one file are two inodes, each with its own '
-               'attributes cached for attr_timeout (the kernel) and '
-               'cache_timeout (rfs); a change through one name shows '
-               'through the other after those timeouts')
 # (check, key) -> why rfs's result cannot equal the local one.
 ALLOWED = {
     ('subsecond', 'atime_ns'): SFTP_TIMES,
     ('subsecond', 'mtime_ns'): SFTP_TIMES,
-    ('ctime_changes', 'unlink_other'): LINK_INODES,
-    ('ctime_changes', 'link'): LINK_INODES,
     ('long_path', 'deep_mkdir'): LONG_PATH,
     ('time_range', 'utime_2200'): TIME_RANGE,
     ('time_range', 'mtime_after'): TIME_RANGE,
     ('sparse', 'sparse'): NO_BLOCKS,
-    ('hardlink', 'nlink_a'): LINK_INODES,
-    ('hardlink', 'nlink_3'): LINK_INODES,
-    ('hardlink', 'shared'): LINK_INODES,
-    ('hardlink', 'after_unlink'): LINK_INODES,
     ('nlink_existing', 'stat_first'): NO_NLINK,
     ('seek_hole', 'data_0'): NO_HOLES,
     ('seek_hole', 'hole_0'): NO_HOLES,
