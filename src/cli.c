@@ -642,6 +642,8 @@ static void finish_perm_opts(struct cli *c)
 			    "'no_default_permissions' contradict each other");
 	if (c->allow_other && !c->default_perms && !c->no_default_perms)
 		add_fuse_opt(c, "default_permissions");
+	c->fso.kernel_perms = c->default_perms ||
+			      (c->allow_other && !c->no_default_perms);
 	c->fso.owner_callers = c->allow_other;
 	/* The server decides a file's setuid bit and what a device node is:
 	 * with both, any local user could run the server's files as root or

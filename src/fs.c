@@ -447,7 +447,7 @@ static void note_created(struct op *op)
 
 	cache_created(fs->cache, op->path2, &op->a);
 	ahead_forget(fs, op->path2, 0);
-	node_entries_changed(fs, op->parent);
+	node_created_in(op);
 	if (S_ISDIR(op->a.perm)) {	/* "." and its entry in the parent */
 		struct node *n;
 
@@ -574,6 +574,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct op *op = op_new(req, 0, parent, name);
 	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
+	struct sftp_also also;
 
 	if (!op->r.req)
 		return op_free(op);
@@ -583,13 +584,14 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op->mode = mode;
 	a.perm = mode & 07777;
 	sftp_mkdir(op->fs->conn, op->path2, &a, create_node_done,
-		   create_node_stat, op);
+		   create_node_stat, op, dir_seen_start(op, &also));
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
 	struct op *op = op_new(req, 0, parent, name);
+	struct sftp_also also;
 
 	if (!op->r.req)
 		return op_free(op);
@@ -597,7 +599,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (strlen(name) > NAME_MAX_SFTP)
 		return op_reply_err(op, ENAMETOOLONG);
 	sftp_symlink(op->fs->conn, link, op->path2, create_node_done,
-		     create_node_stat, op);
+		     create_node_stat, op, dir_seen_start(op, &also));
 }
 
 static void mknod_close(struct sftp_reply *r, void *data)

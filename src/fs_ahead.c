@@ -309,7 +309,7 @@ static void walk_plan(struct rfs *fs, fuse_ino_t dir, const char *dpath,
 		struct ahead *ah = l->data;
 
 		sftp_open_lstat(fs->conn, ah->path, SSH_FXF_READ, NULL,
-				ahead_handle, ahead_stat, ah);
+				ahead_handle, ahead_stat, ah, NULL);
 	}
 	g_slist_free(go);
 	if (onward) {

@@ -402,7 +402,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (cold && op->fs->one_conn && !op->fs->o.follow_symlinks)
 			sftp_open_lstat(op->fs->conn, op->path,
 					pflags_of(fi->flags), NULL,
-					open_cold_handle, open_cold_stat, op);
+					open_cold_handle, open_cold_stat, op,
+					NULL);
 		else
 			sftp_path(op->fs->conn, stat_type(op->fs), op->path,
 				  open_stat, op);
@@ -484,7 +485,7 @@ static void create_stat(struct sftp_reply *r, void *data)
 		op->existed = 1;
 		sftp_open_lstat(op->fs->conn, op->path2,
 				pflags_of(op->fi.flags & ~(O_CREAT | O_EXCL)),
-				NULL, create_open, create_stat, op);
+				NULL, create_open, create_stat, op, NULL);
 		return;
 	}
 	if (op->err == -EIO && !op->file) {
@@ -532,7 +533,10 @@ static void create_fixed(struct sftp_reply *r, void *data)
 	(void)r;
 	cache_created(fs->cache, op->path2, &op->a);
 	ahead_forget(fs, op->path2, 0);
-	node_entries_changed(fs, op->parent);
+	if (op->existed)	/* opened as it was: no entry made */
+		node_entries_changed(fs, op->parent);
+	else
+		node_created_in(op);
 	n = node_entry_ref(fs, op->parent, op->name, &op->a, &e);
 	pthread_mutex_lock(&fs->lock);
 	f = file_new_locked(fs, n, op->file, op->fi.flags);
@@ -585,6 +589,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct op *op = op_new(req, 0, parent, name);
 	struct sftp_attrs a = { .flags = SFTP_ATTR_PERMISSIONS };
+	struct sftp_also also;
 
 	if (!op->r.req)
 		return op_free(op);
@@ -599,7 +604,8 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 * never chmod-ed as if we had made it. */
 	sftp_open_lstat(op->fs->conn, op->path2,
 			pflags_of(fi->flags | O_CREAT) | SSH_FXF_EXCL,
-			&a, create_open, create_stat, op);
+			&a, create_open, create_stat, op,
+			dir_seen_start(op, &also));
 }
 
 /* ---- copy_file_range ---- */

@@ -47,6 +47,8 @@ struct node {
 	int64_t ctime_ours;	/* s: the last change this mount made to it
 				 * (atomic): SFTP v3 has no ctime */
 	int64_t ctime_shown;	/* the latest ctime shown: never goes back */
+	uint64_t entries_gen;	/* entries made, removed or renamed through
+				 * the mount (node_entries_changed) */
 	int data_known;		/* the kernel's page cache of the file holds
 				 * the content of this size and mtime */
 	uint64_t data_size;
@@ -126,6 +128,7 @@ struct op {
 	struct sftp_attrs stale;
 	int64_t start_ms;	/* statfs: when it was asked */
 	struct ahead *ahead;	/* open: its content, fetched ahead */
+	struct dir_seen *seen;	/* create: the directory's LSTAT behind it */
 };
 
 static inline struct rfs *fs_ctx(fuse_req_t req)
@@ -201,6 +204,17 @@ void node_changed(struct node *n);
 /* An entry of directory n was made, removed or renamed through the
  * mount: its cached attributes (mtime) go, its ctime moves. */
 void node_entries_changed(struct rfs *fs, struct node *n);
+/* op made its entry in op->parent: as node_entries_changed, and the
+ * directory's attributes seen right behind the create (dir_seen_start)
+ * are kept when nothing else changed its entries meanwhile. */
+void node_created_in(struct op *op);
+/* With default_permissions the kernel asks for a directory's attributes
+ * before each create in it, and each create makes them stale: an LSTAT of
+ * the directory right behind the create, in the same round trip, has them
+ * again. Fills *also for the create's request and returns it, or NULL
+ * where the kernel does not ask. */
+const struct sftp_also *dir_seen_start(struct op *op, struct sftp_also *also);
+void dir_seen_unref(struct dir_seen *ds);
 /* mkdir (+1) or rmdir (-1) below n: its link count, when known. Under
  * fs->lock. */
 void node_subdirs_locked(struct node *n, int delta);

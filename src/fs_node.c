@@ -439,10 +439,99 @@ void node_entries_changed(struct rfs *fs, struct node *n)
 		return;
 	node_changed(n);
 	pthread_mutex_lock(&fs->lock);
+	n->entries_gen++;
 	path = node_path(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 	cache_forget_attr(fs->cache, path);
 	g_free(path);
+}
+
+/* A directory's attributes seen by an LSTAT right behind a create in it
+ * (struct sftp_also). Its answer and the create's own note of the entry
+ * come in either order (a create that fixes owner or mode notes it after
+ * one more round trip): the attributes go into the cache when both are
+ * in and the directory's entries changed by that create alone. */
+struct dir_seen {
+	int refs;		/* the op and the LSTAT's callback (fs->lock) */
+	struct rfs *fs;
+	struct node *dir;	/* a reference */
+	char *path;
+	uint64_t gen;		/* dir->entries_gen when sent */
+	int created;		/* the create noted its entry */
+	int have;		/* the LSTAT answered: a */
+	struct sftp_attrs a;
+};
+
+/* Both in, nothing else changed: into the cache (fs->lock held). */
+static void dir_seen_try_locked(struct dir_seen *ds)
+{
+	if (ds->created && ds->have && ds->dir->entries_gen == ds->gen + 1)
+		cache_put_reply(ds->fs->cache, ds->path, 0, &ds->a);
+}
+
+void dir_seen_unref(struct dir_seen *ds)
+{
+	struct rfs *fs;
+
+	if (!ds)
+		return;
+	fs = ds->fs;
+	pthread_mutex_lock(&fs->lock);
+	if (--ds->refs > 0) {
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	ds->dir->refs--;
+	node_maybe_free(fs, ds->dir);
+	pthread_mutex_unlock(&fs->lock);
+	g_free(ds->path);
+	g_free(ds);
+}
+
+static void dir_seen_done(struct sftp_reply *r, void *data)
+{
+	struct dir_seen *ds = data;
+
+	pthread_mutex_lock(&ds->fs->lock);
+	if (!r->err && S_ISDIR(r->attrs.perm)) {
+		ds->a = r->attrs;
+		ds->have = 1;
+		dir_seen_try_locked(ds);
+	}
+	pthread_mutex_unlock(&ds->fs->lock);
+	dir_seen_unref(ds);
+}
+
+const struct sftp_also *dir_seen_start(struct op *op, struct sftp_also *also)
+{
+	struct rfs *fs = op->fs;
+	struct dir_seen *ds;
+
+	if (!fs->o.kernel_perms || !op->parent || op->seen)
+		return NULL;
+	ds = g_new0(struct dir_seen, 1);
+	ds->refs = 2;
+	ds->fs = fs;
+	pthread_mutex_lock(&fs->lock);
+	ds->dir = op->parent;
+	ds->dir->refs++;
+	ds->gen = ds->dir->entries_gen;
+	ds->path = node_path(fs, ds->dir);
+	pthread_mutex_unlock(&fs->lock);
+	op->seen = ds;
+	*also = (struct sftp_also){ ds->path, dir_seen_done, ds };
+	return also;
+}
+
+void node_created_in(struct op *op)
+{
+	node_entries_changed(op->fs, op->parent);
+	if (!op->seen)
+		return;
+	pthread_mutex_lock(&op->fs->lock);
+	op->seen->created = 1;
+	dir_seen_try_locked(op->seen);
+	pthread_mutex_unlock(&op->fs->lock);
 }
 
 void node_subdirs_locked(struct node *n, int delta)
@@ -615,6 +704,27 @@ void node_hide(struct rfs *fs, struct node *n, char *hidden)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* One name of n (its own or an alias's: the fields given) moves to
+ * newparent/newname, keyed nkey (taken). The old parent keeps the
+ * caller's reference, so it cannot be freed here (fs->lock held). */
+static void name_move_locked(struct rfs *fs, struct node *n,
+			     struct node **parent, char **name, char **key,
+			     struct node *newparent, const char *newname,
+			     char *nkey)
+{
+	if (*key) {
+		g_hash_table_remove(fs->names, *key);
+		g_free(*key);
+	}
+	newparent->refs++;
+	(*parent)->refs--;
+	*parent = newparent;
+	g_free(*name);
+	*name = g_strdup(newname);
+	*key = nkey;
+	g_hash_table_insert(fs->names, *key, n);
+}
+
 /* parent/name was renamed to newparent/newname on the server: that name
  * of the node moves there, a node that was at the new name loses that
  * name (with no other name left, its open files are not reopened by
@@ -646,33 +756,18 @@ void node_move(struct rfs *fs, struct node *parent, const char *name,
 		struct node_alias *a = al->data;
 
 		node_changed(n);
-		g_hash_table_remove(fs->names, a->key);
-		g_free(a->key);
-		newparent->refs++;
-		a->parent->refs--;	/* the caller's ref keeps it */
-		a->parent = newparent;
-		g_free(a->name);
-		a->name = g_strdup(newname);
-		a->key = nkey;
+		name_move_locked(fs, n, &a->parent, &a->name, &a->key,
+				 newparent, newname, nkey);
 		nkey = NULL;
-		g_hash_table_insert(fs->names, a->key, n);
 	} else if (n) {
 		if (S_ISDIR(n->mode) && newparent != n->parent) {
 			node_subdirs_locked(n->parent, -1);
 			node_subdirs_locked(newparent, 1);
 		}
 		node_changed(n);	/* rename moves ctime, as ext4 does */
-		node_detach(fs, n);
-		newparent->refs++;
-		n->parent->refs--;
-		/* the old parent keeps the caller's ref, so it cannot be
-		 * freed here */
-		n->parent = newparent;
-		g_free(n->name);
-		n->name = g_strdup(newname);
-		n->key = nkey;
+		name_move_locked(fs, n, &n->parent, &n->name, &n->key,
+				 newparent, newname, nkey);
 		nkey = NULL;
-		g_hash_table_insert(fs->names, n->key, n);
 		open_paths_changed_locked(fs);
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -127,6 +127,7 @@ struct op *op_new(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 
 void op_free(struct op *op)
 {
+	dir_seen_unref(op->seen);
 	node_unref(op->fs, op->node);
 	node_unref(op->fs, op->parent);
 	node_unref(op->fs, op->newparent);

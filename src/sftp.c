@@ -207,20 +207,17 @@ void sftp_ignore_reply(struct sftp_reply *r, void *data)
 	(void)r; (void)data;
 }
 
-/* Queue q, and if then is not NULL, then right behind it on the same
- * lane: both are queued, or both fail. */
-void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
-		  sftp_done_cb cb, struct sftp_req *then,
-		  sftp_done_cb then_cb, void *data)
+/* Queue qs[0..n) (n <= 3), each right behind the one before on the same
+ * lane (the first one's): all are queued, or all fail. */
+void sftp_submit_chain(struct sftp_conn *c, int n, struct sftp_req **qs,
+		       sftp_done_cb *cbs, void **datas)
 {
-	struct sftp_req *qs[2] = { q, then };
-	sftp_done_cb cbs[2] = { cb, then_cb };
-	int n = then ? 2 : 1;	/* q is never NULL */
+	struct sftp_req *q = qs[0];	/* never NULL */
 	int64_t now;
 
 	for (int i = 0; i < n; i++) {
 		qs[i]->cb = cbs[i] ? cbs[i] : sftp_ignore_reply;
-		qs[i]->data = data;
+		qs[i]->data = datas[i];
 		buf_set_u32(&qs[i]->pkt, 0, (uint32_t)(qs[i]->pkt.len - 4));
 	}
 	if (q->file)		/* its handle's connection; route() the lane */
@@ -233,10 +230,10 @@ void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
 		__atomic_store_n(&c->meta_us, g_get_monotonic_time(),
 				 __ATOMIC_RELAXED);
 	}
-	if (then)
-		then->lane = q->lane;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		qs[i]->lane = q->lane;
 		qs[i]->owner = c;
+	}
 	__atomic_fetch_add(&c->in_flight, n, __ATOMIC_RELAXED);
 	/* Queued even when the link is gone for good or past
 	 * reconnect_timeout: sftp_pump() fails them on the I/O thread, never
@@ -249,6 +246,19 @@ void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
 	}
 	pthread_mutex_unlock(&c->lock);
 	loop_wake(c->loop);
+}
+
+/* Queue q, and if then is not NULL, then right behind it on the same
+ * lane: both are queued, or both fail. */
+void sftp_submit2(struct sftp_conn *c, struct sftp_req *q,
+		  sftp_done_cb cb, struct sftp_req *then,
+		  sftp_done_cb then_cb, void *data)
+{
+	struct sftp_req *qs[2] = { q, then };
+	sftp_done_cb cbs[2] = { cb, then_cb };
+	void *datas[2] = { data, data };
+
+	sftp_submit_chain(c, then ? 2 : 1, qs, cbs, datas);
 }
 
 void sftp_submit(struct sftp_conn *c, struct sftp_req *q,

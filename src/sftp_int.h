@@ -220,6 +220,10 @@ void sftp_submit2(struct sftp_conn *c, struct sftp_req *q, sftp_done_cb cb,
 		  struct sftp_req *then, sftp_done_cb then_cb, void *data);
 void sftp_submit(struct sftp_conn *c, struct sftp_req *q, sftp_done_cb cb,
 		 void *data);
+/* qs[0..n), each right behind the one before on qs[0]'s lane, each with
+ * its own callback and data. */
+void sftp_submit_chain(struct sftp_conn *c, int n, struct sftp_req **qs,
+		       sftp_done_cb *cbs, void **datas);
 void sftp_send_req(struct sftp_conn *c, struct sftp_req *q);
 void sftp_pump(struct sftp_conn *c);
 /* Open the lanes' streams of x into ch[] (an SSH session: one sftp

@@ -35,11 +35,37 @@ static uint8_t want_for(uint8_t type)
 	}
 }
 
+/* q (on c), the LSTAT of path for stat_cb if any, and also's LSTAT if
+ * any, each right behind the one before on q's lane. */
+static void submit_with(struct sftp_conn *c, struct sftp_req *q,
+			const char *path, sftp_done_cb cb,
+			sftp_done_cb stat_cb, void *data,
+			const struct sftp_also *also)
+{
+	struct sftp_req *qs[3] = { q };
+	sftp_done_cb cbs[3] = { cb };
+	void *datas[3] = { data };
+	int n = 1;
+
+	if (stat_cb) {
+		qs[n] = lstat_if(stat_cb, path);
+		cbs[n] = stat_cb;
+		datas[n++] = data;
+	}
+	if (also) {
+		qs[n] = lstat_if(also->cb, also->path);
+		cbs[n] = also->cb;
+		datas[n++] = also->data;
+	}
+	sftp_submit_chain(c, n, qs, cbs, datas);
+}
+
 /* A path request: on the metadata lane, unless a file open for writing
  * has that path: then after its writes, on its lane. */
 static void submit_path(struct sftp_conn *c, struct sftp_req *q,
 			const char *path, sftp_done_cb cb,
-			sftp_done_cb stat_cb, void *data)
+			sftp_done_cb stat_cb, void *data,
+			const struct sftp_also *also)
 {
 	struct sftp_conn *w;
 	uint8_t lane;
@@ -48,7 +74,7 @@ static void submit_path(struct sftp_conn *c, struct sftp_req *q,
 		c = w;
 		q->lane = lane;
 	}
-	sftp_submit2(c, q, cb, lstat_if(stat_cb, path), stat_cb, data);
+	submit_with(c, q, path, cb, stat_cb, data, also);
 }
 
 void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
@@ -57,7 +83,7 @@ void sftp_path(struct sftp_conn *c, uint8_t type, const char *path,
 	struct sftp_req *q = sftp_req_new(type, want_for(type), strlen(path));
 
 	buf_put_cstring(&q->pkt, path);
-	submit_path(c, q, path, cb, NULL, data);
+	submit_path(c, q, path, cb, NULL, data, NULL);
 }
 
 /* The file's current handle; take_incoming() puts a newer one in its
@@ -115,12 +141,13 @@ void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 
 void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
 		     const struct sftp_attrs *a, sftp_done_cb open_cb,
-		     sftp_done_cb stat_cb, void *data)
+		     sftp_done_cb stat_cb, void *data,
+		     const struct sftp_also *also)
 {
 	struct sftp_req *q;
 
 	c = open_new(c, path, pflags, a, &q);
-	sftp_submit2(c, q, open_cb, lstat_if(stat_cb, path), stat_cb, data);
+	submit_with(c, q, path, open_cb, stat_cb, data, also);
 }
 
 void sftp_read_into(struct sftp_conn *c, struct sftp_file *h,
@@ -159,13 +186,14 @@ void sftp_write(struct sftp_conn *c, struct sftp_file *h,
 
 void sftp_mkdir(struct sftp_conn *c, const char *path,
 		const struct sftp_attrs *a, sftp_done_cb cb,
-		sftp_done_cb stat_cb, void *data)
+		sftp_done_cb stat_cb, void *data,
+		const struct sftp_also *also)
 {
 	struct sftp_req *q = sftp_req_new(SSH_FXP_MKDIR, 0, strlen(path) + 40);
 
 	buf_put_cstring(&q->pkt, path);
 	buf_put_attrs(&q->pkt, a);
-	submit_path(c, q, path, cb, stat_cb, data);
+	submit_path(c, q, path, cb, stat_cb, data, also);
 }
 
 struct sftp_req *sftp_req_ext(const char *name, uint8_t want, size_t hint)
@@ -189,7 +217,7 @@ void sftp_setstat(struct sftp_conn *c, const char *path,
 		q = sftp_req_new(SSH_FXP_SETSTAT, 0, strlen(path) + 40);
 	buf_put_cstring(&q->pkt, path);
 	buf_put_attrs(&q->pkt, a);
-	submit_path(c, q, path, cb, stat_cb, data);
+	submit_path(c, q, path, cb, stat_cb, data, NULL);
 }
 
 void sftp_fsetstat(struct sftp_conn *c, struct sftp_file *h,
@@ -231,14 +259,15 @@ void sftp_rename(struct sftp_conn *c, const char *oldpath,
  * draft (target first); its client and every other follows it. */
 void sftp_symlink(struct sftp_conn *c, const char *target,
 		  const char *linkpath, sftp_done_cb cb,
-		  sftp_done_cb stat_cb, void *data)
+		  sftp_done_cb stat_cb, void *data,
+		  const struct sftp_also *also)
 {
 	struct sftp_req *q = sftp_req_new(SSH_FXP_SYMLINK, 0,
 				     strlen(target) + strlen(linkpath) + 8);
 
 	buf_put_cstring(&q->pkt, target);
 	buf_put_cstring(&q->pkt, linkpath);
-	submit_path(c, q, linkpath, cb, stat_cb, data);
+	submit_path(c, q, linkpath, cb, stat_cb, data, also);
 }
 
 void sftp_hardlink(struct sftp_conn *c, const char *oldpath,

@@ -30,6 +30,9 @@ struct fs_opts {
 	int max_write;		/* bytes per FUSE write */
 	int owner_callers;	/* allow_other: on a root login, what a
 				 * caller creates is made the caller's */
+	int kernel_perms;	/* default_permissions: the kernel checks
+				 * modes, asking for a directory's attributes
+				 * before each create in it */
 	int no_special;		/* special_files=no: mknod of a fifo, socket
 				 * or device is EPERM without asking */
 	int max_listing;	/* entries a listing may have, or EIO (a

@@ -223,11 +223,21 @@ void sftp_handle(struct sftp_conn *c, uint8_t type,
 						/* FSTAT READDIR CLOSE */
 void sftp_open(struct sftp_conn *c, const char *path, uint32_t pflags,
 	       const struct sftp_attrs *a, sftp_done_cb cb, void *data);
+/* A third request behind a create and its LSTAT, in the same round trip
+ * and on the same channel: an LSTAT of another path (the directory the
+ * create changed), which sees what the create did. cb gets data. */
+struct sftp_also {
+	const char *path;
+	sftp_done_cb cb;
+	void *data;
+};
 /* OPEN, and right behind it on the same channel an LSTAT of the path:
- * one round trip, and the LSTAT sees what the OPEN created. */
+ * one round trip, and the LSTAT sees what the OPEN created. also: see
+ * struct sftp_also, or NULL. */
 void sftp_open_lstat(struct sftp_conn *c, const char *path, uint32_t pflags,
 		     const struct sftp_attrs *a, sftp_done_cb open_cb,
-		     sftp_done_cb stat_cb, void *data);
+		     sftp_done_cb stat_cb, void *data,
+		     const struct sftp_also *also);
 void sftp_read(struct sftp_conn *c, struct sftp_file *h,
 	       uint64_t off, uint32_t len, sftp_done_cb cb, void *data);
 /* Same, the data read straight into dest (len bytes, valid until cb):
@@ -242,7 +252,8 @@ void sftp_write(struct sftp_conn *c, struct sftp_file *h,
  * the same channel: one round trip, and it sees what the request did. */
 void sftp_mkdir(struct sftp_conn *c, const char *path,
 		const struct sftp_attrs *a, sftp_done_cb cb,
-		sftp_done_cb stat_cb, void *data);
+		sftp_done_cb stat_cb, void *data,
+		const struct sftp_also *also);
 void sftp_setstat(struct sftp_conn *c, const char *path,
 		  const struct sftp_attrs *a, int nofollow,
 		  sftp_done_cb cb, sftp_done_cb stat_cb,
@@ -256,7 +267,8 @@ void sftp_rename(struct sftp_conn *c, const char *oldpath,
 		 const char *newpath, int posix, sftp_done_cb cb, void *data);
 void sftp_symlink(struct sftp_conn *c, const char *target,
 		  const char *linkpath, sftp_done_cb cb,
-		  sftp_done_cb stat_cb, void *data);
+		  sftp_done_cb stat_cb, void *data,
+		  const struct sftp_also *also);
 void sftp_hardlink(struct sftp_conn *c, const char *oldpath,
 		   const char *newpath, sftp_done_cb cb, void *data);
 void sftp_statvfs(struct sftp_conn *c, const char *path,
