@@ -124,6 +124,10 @@ METRICS = [
     ('seqread_mux', 'MB/s', True, '  sequential read, both via a ControlMaster'),
     ('lsR_cold_mux', 's', False, '  ls -lR cold, both via a ControlMaster'),
     ('untar_mux', 's', False, '  untar, both via a ControlMaster'),
+    # A shared mount as fstab makes it: the kernel checks permissions
+    # (default_permissions), asking for a directory's attributes before
+    # every create in it.
+    ('untar_shared', 's', False, '  untar, both allow_other,default_permissions'),
 ]
 METRIC = {m[0]: m for m in METRICS}
 FSES = ('rfs', 'sshfs')
@@ -1250,6 +1254,12 @@ def via_transport(fn, kind, keep):
     return w
 
 
+def w_untar_shared(b, fs, p, dl, rep):
+    res = w_untar(b, fs, p, dl, rep,
+                  opts=['allow_other', 'default_permissions'])
+    return {'untar_shared': res['untar']}
+
+
 WORKLOADS = [
     # name, function, metrics, raw function
     ('seqread', w_seqread, ('seqread', 'seqread_warm', 'cpu_read'),
@@ -1282,6 +1292,7 @@ WORKLOADS = [
      ('lsR_cold_mux',), None),
     ('untar_mux', via_transport(w_untar, 'mux', ('untar',)),
      ('untar_mux',), None),
+    ('untar_shared', w_untar_shared, ('untar_shared',), None),
 ]
 
 
@@ -1323,7 +1334,8 @@ def run_rtt(b, args, rtt):
                        'par4read': 'par', 'seqread_ssh': 'seq',
                        'tree_ssh': 'tree', 'untar_ssh': 'untar',
                        'seqread_mux': 'seq', 'tree_mux': 'tree',
-                       'untar_mux': 'untar'}[wname], p)
+                       'untar_mux': 'untar', 'untar_shared': 'untar'}[wname],
+                      p)
         except (Failed, OSError) as e:
             log('%s: preparing the data failed: %s' % (wname, e))
             for m in metrics:
