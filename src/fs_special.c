@@ -1,9 +1,9 @@
 /* fs_special: fifos, sockets and device nodes. SFTP v3 makes none of
  * them: a command on the server does (mkfifo, mknod, a socket bound by
  * perl or python3; rfs/shell.h builds it, every name quoted), in an exec
- * channel of the mount's own SSH session (sftp_exec), then an LSTAT as
- * for any create. Where the login cannot run commands (an SFTP-only
- * login, a transport without a session of ours) or special_files=no:
+ * channel of the mount's own SSH session or an ssh child (sftp_exec),
+ * then an LSTAT as for any create. Where the login cannot run commands
+ * (an SFTP-only login, a transport without SSH) or special_files=no:
  * EPERM, as before.
  */
 #include <errno.h>

@@ -10,13 +10,22 @@
  * A job is never run twice: one in flight when the link breaks fails
  * with r->lost (sftp_exec_abort).
  *
+ * A transport without an SSH session of ours (transport=ssh, a
+ * ControlMaster's sessions) has ssh's words for a command instead
+ * (x.exec_argv): the job is then an ssh child, through the master if
+ * there is one, its output read by the loop (spawn_read).
+ *
  * The command runs behind "echo MARKER;" in the login's shell: output
  * that does not begin with the marker means the server ran something
  * else (a ForceCommand such as internal-sftp), and exec is then taken
  * as unavailable for the rest of that link (c->exec_works).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sftp_int.h"
 #include "rfs/log.h"
@@ -28,7 +37,11 @@ enum { EX_OPEN, EX_EXEC, EX_EOF, EX_READ, EX_CLOSE, EX_WAIT, EX_FREE };
 
 struct exec_job {
 	struct sftp_req *q;	/* the request: its callback, its count */
+	struct sftp_conn *c;
 	LIBSSH2_CHANNEL *ch;
+	int spawned;		/* an ssh child instead of a channel: */
+	GPid pid;		/* it, until reaped */
+	int fd[2];		/* its stdout and stderr, -1 once at EOF */
 	int step;
 	GString *out, *err;
 	int status;		/* exit status, -1 killed by a signal */
@@ -63,22 +76,110 @@ static void answer(struct sftp_conn *c, struct sftp_req *q, int err,
 	sftp_req_free(q);
 }
 
+/* The ssh child's output (I/O thread): at the end of both streams, its
+ * exit status, and the job is done (sftp_exec_run answers it). */
+static void spawn_read(struct loop *l, int fd, int events, void *data)
+{
+	struct exec_job *j = data;
+	int e = fd == j->fd[1];
+	GString *s = e ? j->err : j->out;
+	char tmp[4096];
+	ssize_t n;
+	int st = -1, rc;
+
+	(void)events;
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		if (s->len < OUT_MAX)
+			g_string_append_len(s, tmp, MIN((size_t)n,
+							OUT_MAX - s->len));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	loop_del_fd(l, fd);
+	close(fd);
+	j->fd[e] = -1;
+	if (j->fd[0] >= 0 || j->fd[1] >= 0)
+		return;
+	/* both closed: it is exiting */
+	while ((rc = waitpid(j->pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	j->pid = 0;
+	j->status = rc > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (rc > 0 && WIFSIGNALED(st))
+		g_string_append_printf(j->err, "%skilled by signal %d",
+				       j->err->len ? "; " : "",
+				       WTERMSIG(st));
+	j->step = EX_FREE + 1;
+}
+
+/* Start j as an ssh child: 0, or -1 with why in j->err. */
+static int spawn(struct sftp_conn *c, struct exec_job *j)
+{
+	GPtrArray *argv = g_ptr_array_new();
+	char *cmd = g_strconcat("echo " MARKER "; ", cmd_of(j->q), NULL);
+	GError *e = NULL;
+	int ok;
+
+	for (char **p = c->x.exec_argv; *p; p++)
+		g_ptr_array_add(argv, *p);
+	g_ptr_array_add(argv, cmd);
+	g_ptr_array_add(argv, NULL);
+	ok = g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
+			G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+			G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &j->pid,
+			NULL, &j->fd[0], &j->fd[1], &e);
+	g_ptr_array_free(argv, FALSE);	/* the strings are not ours */
+	g_free(cmd);
+	if (!ok) {
+		g_string_printf(j->err, "cannot run ssh for a command: %s",
+				e->message);
+		g_error_free(e);
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		fcntl(j->fd[i], F_SETFL, fcntl(j->fd[i], F_GETFL) | O_NONBLOCK);
+		fcntl(j->fd[i], F_SETFD, FD_CLOEXEC);
+		loop_add_fd(c->loop, j->fd[i], LOOP_READ, spawn_read, j);
+	}
+	return 0;
+}
+
+/* Stop j's ssh child, if it runs (the job is being abandoned). */
+static void spawn_stop(struct exec_job *j)
+{
+	for (int i = 0; i < 2; i++)
+		if (j->fd[i] >= 0) {
+			loop_del_fd(j->c->loop, j->fd[i]);
+			close(j->fd[i]);
+		}
+	if (j->pid > 0) {
+		kill(j->pid, SIGTERM);
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
 void sftp_exec_take(struct sftp_conn *c, struct sftp_req *q)
 {
 	struct exec_job *j;
 
-	if (!c->session)
+	if (!c->session && !c->x.exec_argv)
 		return answer(c, q, -EOPNOTSUPP, 0, NULL, 0, "this transport "
-			      "(transport=ssh, a ControlMaster, passive, "
-			      "directport) has no SSH session of rfs's own "
-			      "to run commands on");
+			      "(passive, directport) has no SSH session to "
+			      "run commands on");
 	if (c->exec_works < 0)
 		return answer(c, q, -EOPNOTSUPP, 0, NULL, 0, c->exec_why);
 	j = g_new0(struct exec_job, 1);
 	j->q = q;
+	j->c = c;
+	j->fd[0] = j->fd[1] = -1;
 	j->out = g_string_new(NULL);
 	j->err = g_string_new(NULL);
 	j->since_ms = loop_now_ms();
+	j->spawned = !c->session;
+	if (j->spawned && spawn(c, j)) {
+		answer(c, q, -EOPNOTSUPP, 0, NULL, 0, j->err->str);
+		return job_free(j);
+	}
 	STATS_ADD(c, execs, 1);
 	log_debug("exec: %s", cmd_of(q));
 	g_queue_push_tail(&c->execs, j);
@@ -103,6 +204,16 @@ static void job_done(struct sftp_conn *c, struct exec_job *j)
 
 	if (j->why)
 		return answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, j->why);
+	if (!g_str_has_prefix(out, MARKER "\n") && j->spawned &&
+	    j->status == 255) {	/* ssh itself failed: maybe not for good */
+		char *why = g_strdup_printf("ssh could not run a command: %s",
+					    j->err->len ? j->err->str
+							: "status 255");
+
+		g_strchomp(why);
+		answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, why);
+		return g_free(why);
+	}
 	if (!g_str_has_prefix(out, MARKER "\n")) {
 		exec_unavailable(c, "the server ran another command than the "
 				 "one asked for (a ForceCommand, such as "
@@ -232,6 +343,10 @@ int sftp_exec_run(struct sftp_conn *c)
 		GList *next = l->next;
 		int rc = 0;
 
+		if (j->spawned && j->step <= EX_FREE) {	/* ssh: */
+			l = next;	/* spawn_read() moves it */
+			continue;
+		}
 		/* libssh2 opens one channel at a time per session: the
 		 * others wait for their turn */
 		if (j->step == EX_OPEN && opening++) {
@@ -258,7 +373,9 @@ void sftp_exec_abort(struct sftp_conn *c)
 	struct exec_job *j;
 
 	while ((j = g_queue_pop_head(&c->execs))) {
-		/* its channel goes with the session */
+		/* its channel goes with the session; an ssh child is
+		 * stopped */
+		spawn_stop(j);
 		sftp_req_lost(j->q);
 		job_free(j);
 	}

@@ -1087,6 +1087,7 @@ static int mux_connect(const struct conf *c, const struct xport_opts *o,
 		return rc;
 	}
 	x->pipe.rfd = x->pipe.wfd = fd;
+	xport_set_exec(x, c, o);
 	log_debug("transport mux: a session of the ControlMaster at %s",
 		  path);
 	return 0;
@@ -1257,6 +1258,8 @@ void xport_close(struct xport *x)
 		x->sock = -1;
 	}
 	chan_close(&x->pipe);	/* before its child is stopped: EOF */
+	g_strfreev(x->exec_argv);
+	x->exec_argv = NULL;
 	for (int i = 0; i < x->nmux; i++)
 		close(x->mux_ctl[i]);	/* the master ends those sessions */
 	x->nmux = 0;

@@ -53,10 +53,13 @@ int xport_spawn(char *const argv[], struct xport *x, GError **err)
 	return sp[0];
 }
 
-/* ssh's command line for transport=ssh: the user's config decides the
- * rest (rfs passes what the mount was given: -F, -o, the user). */
-static char **ssh_argv(const struct conf *c, const struct xport_opts *o,
-		       GError **err)
+/* ssh's command line, the user's config deciding the rest (rfs passes
+ * what the mount was given: -F, -o, the user), up to the host: for
+ * transport=ssh's SFTP stream (then "-s" before the host), or for
+ * commands (exec: never a prompt, never a new master; through the
+ * master at mux_path if any). */
+static GPtrArray *ssh_words(const struct conf *c, const struct xport_opts *o,
+			    int exec, const char *mux_path, GError **err)
 {
 	GPtrArray *a = g_ptr_array_new();
 	char **cmd = NULL;
@@ -77,21 +80,52 @@ static char **ssh_argv(const struct conf *c, const struct xport_opts *o,
 	g_ptr_array_add(a, g_strdup("-x"));
 	g_ptr_array_add(a, g_strdup("-a"));
 	g_ptr_array_add(a, g_strdup("-oClearAllForwardings=yes"));
-	if (!o->interactive)	/* a reconnect: never a prompt */
+	if (!o->interactive || exec)	/* a reconnect: never a prompt */
 		g_ptr_array_add(a, g_strdup("-oBatchMode=yes"));
+	if (exec)
+		g_ptr_array_add(a, g_strdup("-oControlMaster=no"));
+	if (mux_path) {
+		g_ptr_array_add(a, g_strdup("-S"));
+		g_ptr_array_add(a, g_strdup(mux_path));
+	}
 	if (o->config_file) {
 		g_ptr_array_add(a, g_strdup("-F"));
 		g_ptr_array_add(a, g_strdup(o->config_file));
 	}
 	for (char *const *p = o->ssh_opts; p && *p; p++)
 		g_ptr_array_add(a, g_strconcat("-o", *p, NULL));
-	if (!o->sftp_server)
+	if (!exec && !o->sftp_server)
 		g_ptr_array_add(a, g_strdup("-s"));
 	g_ptr_array_add(a, g_strdup(c->host_arg));
+	return a;
+}
+
+static char **ssh_argv(const struct conf *c, const struct xport_opts *o,
+		       GError **err)
+{
+	GPtrArray *a = ssh_words(c, o, 0, NULL, err);
+
+	if (!a)
+		return NULL;
 	g_ptr_array_add(a, g_strdup(o->sftp_server ? o->sftp_server
 						   : "sftp"));
 	g_ptr_array_add(a, NULL);
 	return (char **)g_ptr_array_free(a, FALSE);
+}
+
+void xport_set_exec(struct xport *x, const struct conf *c,
+		    const struct xport_opts *o)
+{
+	GPtrArray *a;
+
+	if (!util_valid_host(c->host_arg))
+		return;
+	a = ssh_words(c, o, 1, x->mux_path, NULL);
+	if (!a)
+		return;
+	g_ptr_array_add(a, NULL);
+	g_strfreev(x->exec_argv);
+	x->exec_argv = (char **)g_ptr_array_free(a, FALSE);
 }
 
 static int ssh_connect(const struct conf *c, const struct xport_opts *o,
@@ -176,6 +210,7 @@ int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,
 	case XPORT_T_SSH:
 		xport_start(x, "ssh");
 		fd = ssh_connect(c, o, x, err);
+		xport_set_exec(x, c, o);
 		break;
 	case XPORT_T_DIRECT:
 		xport_start(x, "directport");

@@ -316,12 +316,13 @@ int64_t sftp_conn_min_rtt_us(const struct sftp_conn *c);
 int64_t sftp_conn_last_meta_us(const struct sftp_conn *c);
 
 /* Run the shell command cmd on the server, beside SFTP: an exec channel
- * of c's own SSH session (never another login), its stdin closed at
- * once. cb (I/O thread) gets r->err 0 once it ran: r->status its exit
+ * of c's own SSH session (never another login), or with transport=ssh
+ * or a ControlMaster an ssh child (x.exec_argv: batch mode, through the
+ * master if any); its stdin closed at once. cb (I/O thread) gets r->err 0 once it ran: r->status its exit
  * status (-1: killed by a signal), r->data/data_len its output, r->msg
  * its stderr (each cut at 16 KiB); or -EOPNOTSUPP with r->msg saying
- * why commands cannot run on this link (a transport without an SSH
- * session of ours, channels or exec refused, or a ForceCommand that ran
+ * why commands cannot run on this link (a transport without SSH,
+ * channels or exec refused, ssh failing, or a ForceCommand that ran
  * something else: then every command of the link fails so without
  * trying again); or -EIO with r->lost when the link broke while it ran
  * (it is never run twice: whether it ran is unknown). Waits like any

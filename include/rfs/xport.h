@@ -93,6 +93,9 @@ struct xport {
 	int mux_ctl[4];		/* its control connections, one a session
 				 * (closing one ends its session) */
 	int nmux;
+	char **exec_argv;	/* "ssh" or "mux": ssh's words up to the host,
+				 * to run a command beside SFTP (no session
+				 * of ours to open a channel on), or NULL */
 	int64_t *last_rx;	/* ms (monotonic) of the last bytes read from
 				 * sock: any SSH traffic, keepalive replies
 				 * included; read with xport_last_rx() */
@@ -137,6 +140,10 @@ int xport_cmd_connect(const struct conf *c, const struct xport_opts *o,
 /* Run argv with a socketpair as its stdin and stdout (its stderr is
  * rfs's); x->proxy_pid is the child. Our end, or -1 with *err. */
 int xport_spawn(char *const argv[], struct xport *x, GError **err);
+/* x->exec_argv for c: ssh's words for a command (the master's at
+ * x->mux_path, if any), or left NULL when the host cannot be passed. */
+void xport_set_exec(struct xport *x, const struct conf *c,
+		    const struct xport_opts *o);
 /* A transport's child (ssh) has exited: why, in buf; else NULL. */
 const char *xport_child_gone(struct xport *x, char *buf, size_t len);
 /* Resolve c->hostname and connect to port (c's AddressFamily,

@@ -180,11 +180,17 @@ def test_special_files_bad_value(rfs):
     assert "special_files" in r.stderr and 'exec or no' in r.stderr, r.stderr
 
 
-def test_transport_ssh_is_eperm_with_a_reason(rfs, remote):
-    m = rfs.mount(extra_o=['transport=ssh'])
-    assert_errno(errno.EPERM, os.mkfifo, m.path('p'))
-    assert 'no SSH session of rfs' in m.stderr()
-    assert not os.path.lexists(remote / 'p')
+def test_transport_ssh_runs_them_through_ssh(rfs, remote):
+    """transport=ssh has no SSH session of rfs's own: the command runs in
+    an ssh child (BatchMode), names as safe as ever."""
+    m = rfs.mount(extra_o=['transport=ssh', 'xattr'])
+    os.mkfifo(m.path('p'), 0o640)
+    os.mknod(m.path("it's $(x)"), stat.S_IFSOCK | 0o600)
+    assert kinds(remote / 'p') == (stat.S_IFIFO, 0o640)
+    assert kinds(remote / "it's $(x)") == (stat.S_IFSOCK, 0o600)
+    (remote / 'taken').write_bytes(b'')     # behind the mount's back
+    assert_errno(errno.EEXIST, os.mkfifo, m.path('taken'))
+    assert rfs_stats(m.mnt)['execs'] == 2     # EEXIST: the kernel's lookup
 
 
 def test_non_root_login_device_is_eperm(rfs, sshd, user):

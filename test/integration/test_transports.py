@@ -2,9 +2,11 @@
 (transport=ssh), an exec channel (sftp_server=), a plain TCP stream to an
 sftp-server (directport=) and rfs's stdin/stdout (passive)."""
 
+import errno
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
@@ -169,6 +171,11 @@ def test_passive(rfs, remote):
         assert read_file(m.path('f')) == b'passive\n'
         write_file(m.path('g'), b'through pipes\n')
         assert read_file(remote / 'g') == b'through pipes\n'
+        # no SSH at all: no command can make a fifo
+        with pytest.raises(OSError) as e:
+            os.mkfifo(m.path('p'))
+        assert e.value.errno == errno.EPERM
+        assert 'has no SSH session to run commands on' in m.stderr()
         m.unmount()
     finally:
         stop_pid(srv)
@@ -235,6 +242,11 @@ def test_control_master(rfs, sshd, remote, tmp_path):
         st = rfs_stats(m.mnt)
         assert st['transport'] == 'mux' and st['channels'] == 2, st
         assert accepted(sshd) == logins, 'rfs logged in on its own'
+        # a fifo: its command runs through the master too, no login
+        os.mkfifo(m.path('p'), 0o600)
+        assert stat.S_ISFIFO(os.lstat(remote / 'p').st_mode)
+        assert rfs_stats(m.mnt)['execs'] == 1
+        assert accepted(sshd) == logins, 'a command logged in on its own'
         with open(m.path('f'), 'rb') as f:
             assert f.read(10) == b'0123456789'
             stop_master(pid)
