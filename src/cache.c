@@ -599,6 +599,7 @@ void cache_forget_attr(struct cache *c, const char *path)
 	char *name;
 
 	pthread_mutex_lock(&c->lock);
+	fills_dirty(c, path, 0);	/* a listing in flight saw the old */
 	p = parent_listing(c, path, &name);
 	e = get(c, path, 0);
 	if (p)

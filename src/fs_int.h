@@ -47,8 +47,9 @@ struct node {
 	int64_t ctime_ours;	/* s: the last change this mount made to it
 				 * (atomic): SFTP v3 has no ctime */
 	int64_t ctime_shown;	/* the latest ctime shown: never goes back */
-	uint64_t entries_gen;	/* entries made, removed or renamed through
-				 * the mount (node_entries_changed) */
+	uint64_t changes;	/* node_changed() calls: attributes, names,
+				 * entries changed through the mount
+				 * (atomic) */
 	int data_known;		/* the kernel's page cache of the file holds
 				 * the content of this size and mtime */
 	uint64_t data_size;

@@ -426,9 +426,11 @@ static void open_paths_changed_locked(struct rfs *fs)
 /* Record attrs on n (under lock) and fill a stat for it. */
 void node_changed(struct node *n)
 {
-	if (n)
-		__atomic_store_n(&n->ctime_ours, (int64_t)time(NULL),
-				 __ATOMIC_RELAXED);
+	if (!n)
+		return;
+	__atomic_store_n(&n->ctime_ours, (int64_t)time(NULL),
+			 __ATOMIC_RELAXED);
+	__atomic_fetch_add(&n->changes, 1, __ATOMIC_SEQ_CST);
 }
 
 void node_entries_changed(struct rfs *fs, struct node *n)
@@ -439,7 +441,6 @@ void node_entries_changed(struct rfs *fs, struct node *n)
 		return;
 	node_changed(n);
 	pthread_mutex_lock(&fs->lock);
-	n->entries_gen++;
 	path = node_path(fs, n);
 	pthread_mutex_unlock(&fs->lock);
 	cache_forget_attr(fs->cache, path);
@@ -450,13 +451,15 @@ void node_entries_changed(struct rfs *fs, struct node *n)
  * (struct sftp_also). Its answer and the create's own note of the entry
  * come in either order (a create that fixes owner or mode notes it after
  * one more round trip): the attributes go into the cache when both are
- * in and the directory's entries changed by that create alone. */
+ * in, the directory is where it was, and nothing but that create changed
+ * it through the mount meanwhile (a chmod or rename of it, another entry:
+ * its answer may be newer than this one, on another lane). */
 struct dir_seen {
 	int refs;		/* the op and the LSTAT's callback (fs->lock) */
 	struct rfs *fs;
 	struct node *dir;	/* a reference */
 	char *path;
-	uint64_t gen;		/* dir->entries_gen when sent */
+	uint64_t gen;		/* dir->changes when sent */
 	int created;		/* the create noted its entry */
 	int have;		/* the LSTAT answered: a */
 	struct sftp_attrs a;
@@ -465,8 +468,16 @@ struct dir_seen {
 /* Both in, nothing else changed: into the cache (fs->lock held). */
 static void dir_seen_try_locked(struct dir_seen *ds)
 {
-	if (ds->created && ds->have && ds->dir->entries_gen == ds->gen + 1)
+	char *now;
+
+	if (!ds->created || !ds->have ||
+	    __atomic_load_n(&ds->dir->changes, __ATOMIC_SEQ_CST) !=
+	    ds->gen + 1)
+		return;
+	now = node_path(ds->fs, ds->dir);
+	if (!strcmp(now, ds->path))
 		cache_put_reply(ds->fs->cache, ds->path, 0, &ds->a);
+	g_free(now);
 }
 
 void dir_seen_unref(struct dir_seen *ds)
@@ -515,7 +526,7 @@ const struct sftp_also *dir_seen_start(struct op *op, struct sftp_also *also)
 	pthread_mutex_lock(&fs->lock);
 	ds->dir = op->parent;
 	ds->dir->refs++;
-	ds->gen = ds->dir->entries_gen;
+	ds->gen = __atomic_load_n(&ds->dir->changes, __ATOMIC_SEQ_CST);
 	ds->path = node_path(fs, ds->dir);
 	pthread_mutex_unlock(&fs->lock);
 	op->seen = ds;

@@ -141,7 +141,10 @@ void op_free(struct op *op)
 
 void op_reply_err(struct op *op, int err)
 {
-	if ((err == ENOENT || err == -ENOENT) && op->node && op->path)
+	/* an op on a node's own path (not link(), whose ENOENT may be the
+	 * new name's) */
+	if ((err == ENOENT || err == -ENOENT) && op->node && op->path &&
+	    !op->path2)
 		node_path_gone(op->fs, op->node, op->path);
 	if (fsreq_claim(&op->r))
 		fuse_reply_err(op->r.req, err < 0 ? -err : err);

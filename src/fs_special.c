@@ -7,6 +7,7 @@
  * EPERM, as before.
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "fs_int.h"
@@ -41,9 +42,12 @@ static void special_made(struct sftp_reply *r, void *data)
 	if (r->err)
 		return op_reply_err(op, r->err);
 	if (r->status != 0) {
-		err = shell_errno(r->msg);
-		if (!err)	/* no such tool (127), or a message unknown */
-			err = r->status == 127 ? EPERM : EIO;
+		/* the name may be there after all (another client): ask */
+		cache_invalidate(op->fs->cache, op->path2);
+		/* 127: no such tool (env says "No such file or directory") */
+		err = r->status == 127 ? EPERM : shell_errno(r->msg);
+		if (!err)
+			err = EIO;	/* a message rfs does not know */
 		if (err == EIO || err == EPERM)
 			log_warn("mknod %s: %s (status %d): %s", op->path2,
 				 r->msg && *r->msg ? r->msg : "failed",
@@ -63,6 +67,10 @@ void special_mknod(struct op *op, mode_t mode, dev_t rdev)
 
 	if (op->fs->o.no_special)
 		return op_reply_err(op, EPERM);
+	/* bound in its directory: the name must fit a sockaddr_un (perl
+	 * would cut it short) */
+	if (S_ISSOCK(mode) && strlen(op->name) >= SHELL_SOCK_NAME_MAX)
+		return op_reply_err(op, ENAMETOOLONG);
 	cmd = shell_special_cmd(op->path2, mode, rdev);
 	if (!cmd)
 		return op_reply_err(op, EINVAL);	/* as mknod(2) */

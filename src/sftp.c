@@ -844,18 +844,20 @@ void sftp_pump(struct sftp_conn *c)
 	 * while an answer sits inside libssh2. */
 	for (int more = 1; more;) {
 		more = 0;
+		/* commands first: their libssh2 calls read the socket too,
+		 * and what they read for the lanes is read out below */
+		if (!g_queue_is_empty(&c->execs)) {
+			int r = sftp_exec_run(c);
+
+			if (r < 0)
+				return;
+			more |= r;
+		}
 		for (int i = 0; i < c->nlanes; i++) {
 			int r = 0;
 
 			if (do_write(c, i) || (r = do_read(c, i)) < 0 ||
 			    do_write(c, i))
-				return;
-			more |= r;
-		}
-		if (!g_queue_is_empty(&c->execs)) {
-			int r = sftp_exec_run(c);
-
-			if (r < 0)
 				return;
 			more |= r;
 		}

@@ -4,21 +4,25 @@
  * A job is a struct sftp_req of type SFTP_REQ_EXEC: it waits in the
  * connection's incoming queue like any request (while the link is down,
  * until reconnect_timeout), then the I/O thread takes it (sftp_exec_take)
- * and steps its channel through open, exec, EOF, reading, close and free
- * (sftp_exec_run), each step a non-blocking libssh2 call that may say
- * EAGAIN: the job then waits for the session socket like the lanes.
- * A job is never run twice: one in flight when the link breaks fails
- * with r->lost (sftp_exec_abort).
+ * into c->execs. Jobs run one at a time, in order (sftp_exec_run): the
+ * head job's channel is stepped through open, exec, EOF, reading, close
+ * and free, each step a non-blocking libssh2 call that may say EAGAIN:
+ * the job then waits for the session socket like the lanes. One channel
+ * at a time also keeps within the server's MaxSessions. A job is never
+ * run twice: one in flight when the link breaks fails with r->lost
+ * (sftp_exec_abort).
  *
  * A transport without an SSH session of ours (transport=ssh, a
  * ControlMaster's sessions) has ssh's words for a command instead
  * (x.exec_argv): the job is then an ssh child, through the master if
  * there is one, its output read by the loop (spawn_read).
  *
- * The command runs behind "echo MARKER;" in the login's shell: output
- * that does not begin with the marker means the server ran something
- * else (a ForceCommand such as internal-sftp), and exec is then taken
- * as unavailable for the rest of that link (c->exec_works).
+ * No command with a name in it runs before a probe showed, once per
+ * link, that the login's shell reads our quoting as a POSIX shell does:
+ * PROBE prints PROBE_OUT only where it does. Anything else (a ForceCommand
+ * such as internal-sftp, which runs for every command; a login shell
+ * such as cmd.exe, where ' quotes nothing and & separates commands)
+ * makes commands unavailable for the rest of that link (c->exec_works).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +34,9 @@
 #include "sftp_int.h"
 #include "rfs/log.h"
 
-#define MARKER "rfs-exec-1"
+/* ' and \ outside quotes, as shell_quote() writes them */
+#define PROBE "printf '%s\\n' 'rfs'\\''exec'\\\\"
+#define PROBE_OUT "rfs'exec\\\n"
 #define OUT_MAX (16 * 1024)	/* output kept; the rest is read, dropped */
 
 enum { EX_OPEN, EX_EXEC, EX_EOF, EX_READ, EX_CLOSE, EX_WAIT, EX_FREE };
@@ -42,20 +48,27 @@ struct exec_job {
 	int spawned;		/* an ssh child instead of a channel: */
 	GPid pid;		/* it, until reaped */
 	int fd[2];		/* its stdout and stderr, -1 once at EOF */
+	int started;
+	int probe;		/* running PROBE before the command */
 	int step;
 	GString *out, *err;
 	int status;		/* exit status, -1 killed by a signal */
 	int64_t since_ms;	/* taken (the watchdog's "oldest") */
-	const char *why;	/* a failure before the command ran */
+	char *why;		/* a failure before the command ran */
+	int why_lasting;	/* ... that holds for the whole link */
 };
 
-static const char *cmd_of(struct sftp_req *q)
+/* What j runs now: the probe, or its command. */
+static const char *cmd_of(struct exec_job *j)
 {
-	return (const char *)q->pkt.data + 9;	/* behind length, type, id */
+	if (j->probe)
+		return PROBE;
+	return (const char *)j->q->pkt.data + 9;  /* behind length, type, id */
 }
 
 static void job_free(struct exec_job *j)
 {
+	g_free(j->why);
 	g_string_free(j->out, TRUE);
 	g_string_free(j->err, TRUE);
 	g_free(j);
@@ -94,6 +107,7 @@ static void spawn_read(struct loop *l, int fd, int events, void *data)
 							OUT_MAX - s->len));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	/* at its end: the job goes on (sftp_pump runs before sleeping) */
 	loop_del_fd(l, fd);
 	close(fd);
 	j->fd[e] = -1;
@@ -115,23 +129,21 @@ static void spawn_read(struct loop *l, int fd, int events, void *data)
 static int spawn(struct sftp_conn *c, struct exec_job *j)
 {
 	GPtrArray *argv = g_ptr_array_new();
-	char *cmd = g_strconcat("echo " MARKER "; ", cmd_of(j->q), NULL);
 	GError *e = NULL;
 	int ok;
 
 	for (char **p = c->x.exec_argv; *p; p++)
 		g_ptr_array_add(argv, *p);
-	g_ptr_array_add(argv, cmd);
+	g_ptr_array_add(argv, (char *)cmd_of(j));
 	g_ptr_array_add(argv, NULL);
 	ok = g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
 			G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
 			G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &j->pid,
 			NULL, &j->fd[0], &j->fd[1], &e);
 	g_ptr_array_free(argv, FALSE);	/* the strings are not ours */
-	g_free(cmd);
 	if (!ok) {
-		g_string_printf(j->err, "cannot run ssh for a command: %s",
-				e->message);
+		j->why = g_strdup_printf("cannot run ssh for a command: %s",
+					 e->message);
 		g_error_free(e);
 		return -1;
 	}
@@ -166,8 +178,6 @@ void sftp_exec_take(struct sftp_conn *c, struct sftp_req *q)
 		return answer(c, q, -EOPNOTSUPP, 0, NULL, 0, "this transport "
 			      "(passive, directport) has no SSH session to "
 			      "run commands on");
-	if (c->exec_works < 0)
-		return answer(c, q, -EOPNOTSUPP, 0, NULL, 0, c->exec_why);
 	j = g_new0(struct exec_job, 1);
 	j->q = q;
 	j->c = c;
@@ -176,12 +186,7 @@ void sftp_exec_take(struct sftp_conn *c, struct sftp_req *q)
 	j->err = g_string_new(NULL);
 	j->since_ms = loop_now_ms();
 	j->spawned = !c->session;
-	if (j->spawned && spawn(c, j)) {
-		answer(c, q, -EOPNOTSUPP, 0, NULL, 0, j->err->str);
-		return job_free(j);
-	}
-	STATS_ADD(c, execs, 1);
-	log_debug("exec: %s", cmd_of(q));
+	log_debug("exec (queued): %s", cmd_of(j));
 	g_queue_push_tail(&c->execs, j);
 }
 
@@ -197,35 +202,49 @@ static void exec_unavailable(struct sftp_conn *c, const char *why)
 	c->exec_why = g_strdup(why);
 }
 
-static void job_done(struct sftp_conn *c, struct exec_job *j)
+/* j's channel or child is done: 1 when it goes on (the probe passed:
+ * now its command, from the start), else 0 with its request answered. */
+static int job_done(struct sftp_conn *c, struct exec_job *j)
 {
-	const char *out = j->out->str;
-	size_t len = j->out->len;
-
-	if (j->why)
-		return answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, j->why);
-	if (!g_str_has_prefix(out, MARKER "\n") && j->spawned &&
-	    j->status == 255) {	/* ssh itself failed: maybe not for good */
-		char *why = g_strdup_printf("ssh could not run a command: %s",
-					    j->err->len ? j->err->str
-							: "status 255");
-
-		g_strchomp(why);
-		answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, why);
-		return g_free(why);
+	if (j->why) {
+		if (j->why_lasting)
+			exec_unavailable(c, j->why);
+		answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, j->why);
+		return 0;
 	}
-	if (!g_str_has_prefix(out, MARKER "\n")) {
-		exec_unavailable(c, "the server ran another command than the "
-				 "one asked for (a ForceCommand, such as "
-				 "internal-sftp)");
-		return answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, c->exec_why);
+	if (j->probe && strcmp(j->out->str, PROBE_OUT) != 0) {
+		if (j->spawned && j->status == 255) {	/* ssh failed: maybe
+							 * not for good */
+			char *why = g_strdup_printf("ssh could not run a "
+					"command: %s", j->err->len ?
+					j->err->str : "status 255");
+
+			g_strchomp(why);
+			answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, why);
+			g_free(why);
+			return 0;
+		}
+		exec_unavailable(c, "the server did not run a command as a "
+				 "POSIX shell would (a ForceCommand such as "
+				 "internal-sftp, or a login shell that is "
+				 "not sh-like)");
+		answer(c, j->q, -EOPNOTSUPP, 0, NULL, 0, c->exec_why);
+		return 0;
 	}
-	c->exec_works = 1;
-	out += strlen(MARKER "\n");
-	len -= strlen(MARKER "\n");
+	if (j->probe) {
+		c->exec_works = 1;
+		j->probe = 0;
+		j->step = EX_OPEN;
+		j->ch = NULL;
+		j->status = 0;
+		g_string_truncate(j->out, 0);
+		g_string_truncate(j->err, 0);
+		return 1;
+	}
 	log_debug("exec: status %d%s%s", j->status, j->err->len ? ": " : "",
 		  j->err->str);
-	answer(c, j->q, 0, j->status, out, len, j->err->str);
+	answer(c, j->q, 0, j->status, j->out->str, j->out->len, j->err->str);
+	return 0;
 }
 
 /* Read what the channel has, stdout and stderr: 1 when the channel is
@@ -270,28 +289,29 @@ static int job_step(struct sftp_conn *c, struct exec_job *j)
 				LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 		if (j->ch)
 			break;
-		if (libssh2_session_last_errno(s) == LIBSSH2_ERROR_EAGAIN)
+		rc = libssh2_session_last_errno(s);
+		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return 0;
-		/* MaxSessions reached, or channels refused: not this link */
-		exec_unavailable(c, "the server refused another channel");
-		j->why = c->exec_why;
-		j->step = EX_FREE;
+		if (rc != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+			rc = MIN(rc, -1);	/* the link failed: below */
+			break;
+		}
+		/* MaxSessions reached (other clients' sessions too), or
+		 * channels refused: this command fails, the next tries */
+		j->why = g_strdup_printf("the server refused a channel: %s",
+					 xport_error(s));
+		j->step = EX_FREE + 1;
 		return 1;
-	case EX_EXEC: {
-		char *cmd = g_strconcat("echo " MARKER "; ", cmd_of(j->q),
-					NULL);
-
-		rc = libssh2_channel_exec(j->ch, cmd);
-		g_free(cmd);
-		if (rc && rc != LIBSSH2_ERROR_EAGAIN) {
-			exec_unavailable(c, "the server refused to run a "
-					 "command");
-			j->why = c->exec_why;
-			j->step = EX_CLOSE;
+	case EX_EXEC:
+		rc = libssh2_channel_exec(j->ch, cmd_of(j));
+		if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
+			j->why = g_strdup("the server refused to run a "
+					  "command");
+			j->why_lasting = 1;
+			j->step = EX_FREE;	/* free closes it */
 			return 1;
 		}
 		break;
-	}
 	case EX_EOF:
 		rc = libssh2_channel_send_eof(j->ch);
 		break;
@@ -334,36 +354,51 @@ static int job_step(struct sftp_conn *c, struct exec_job *j)
 	return 1;
 }
 
+/* Start the head job j: its probe first while the link has not shown
+ * that commands work. 0, or -1 when it is answered already. */
+static int job_start(struct sftp_conn *c, struct exec_job *j)
+{
+	j->started = 1;
+	if (c->exec_works < 0) {
+		j->why = g_strdup(c->exec_why);
+		return -1;
+	}
+	j->probe = c->exec_works == 0;
+	if (j->spawned && spawn(c, j))
+		return -1;
+	if (j->spawned)
+		j->step = EX_READ;	/* spawn_read() ends it */
+	STATS_ADD(c, execs, 1);
+	log_debug("exec: %s", cmd_of(j));
+	return 0;
+}
+
 int sftp_exec_run(struct sftp_conn *c)
 {
-	int moved = 0, opening = 0;
+	struct exec_job *j;
+	int moved = 0, rc;
 
-	for (GList *l = c->execs.head; l;) {
-		struct exec_job *j = l->data;
-		GList *next = l->next;
-		int rc = 0;
-
-		if (j->spawned && j->step <= EX_FREE) {	/* ssh: */
-			l = next;	/* spawn_read() moves it */
-			continue;
-		}
-		/* libssh2 opens one channel at a time per session: the
-		 * others wait for their turn */
-		if (j->step == EX_OPEN && opening++) {
-			l = next;
-			continue;
-		}
-		while (j->step <= EX_FREE && (rc = job_step(c, j)) > 0)
+	while ((j = g_queue_peek_head(&c->execs))) {
+		if (!j->started && job_start(c, j))
+			j->step = EX_FREE + 1;
+		rc = 0;
+		while (!j->spawned && j->step <= EX_FREE &&
+		       (rc = job_step(c, j)) > 0)
 			moved = 1;
 		if (rc < 0)
 			return -1;	/* sftp_exec_abort() had them all */
-		if (j->step > EX_FREE) {
-			g_queue_delete_link(&c->execs, l);
-			job_done(c, j);
-			job_free(j);
-			moved = 1;
+		if (j->step <= EX_FREE)
+			break;		/* the socket, or the child's pipes */
+		moved = 1;
+		if (job_done(c, j)) {	/* the probe passed: its command */
+			if (j->spawned)
+				j->started = 0;
+			else
+				STATS_ADD(c, execs, 1);
+			continue;
 		}
-		l = next;
+		g_queue_pop_head(&c->execs);
+		job_free(j);
 	}
 	return moved;
 }
@@ -371,14 +406,26 @@ int sftp_exec_run(struct sftp_conn *c)
 void sftp_exec_abort(struct sftp_conn *c)
 {
 	struct exec_job *j;
+	struct sftp_req *q;
+
+	GQueue waiting = G_QUEUE_INIT;
 
 	while ((j = g_queue_pop_head(&c->execs))) {
-		/* its channel goes with the session; an ssh child is
-		 * stopped */
-		spawn_stop(j);
-		sftp_req_lost(j->q);
+		if (!j->started) {	/* never ran: waits for the next link */
+			g_queue_push_tail(&waiting, j->q);
+			j->q = NULL;
+		} else {
+			/* its channel goes with the session; an ssh child
+			 * is stopped */
+			spawn_stop(j);
+			sftp_req_lost(j->q);
+		}
 		job_free(j);
 	}
+	pthread_mutex_lock(&c->lock);
+	while ((q = g_queue_pop_tail(&waiting)))
+		g_queue_push_head(&c->incoming, q);
+	pthread_mutex_unlock(&c->lock);
 }
 
 int64_t sftp_exec_oldest(struct sftp_conn *c)

@@ -118,10 +118,20 @@ int shell_errno(const char *text)
 		{ EIO, "Input/output error" },
 	};
 
+	char *last, *why;
+	int err = 0;
+
 	if (!text)
 		return 0;
-	for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
-		if (strstr(text, known[i].text))
-			return known[i].err;
-	return 0;
+	/* the last line that is not empty, after its last ": " */
+	last = g_strchomp(g_strdup(text));
+	why = strrchr(last, '\n');
+	why = why ? why + 1 : last;
+	if (strstr(why, ": "))
+		why = g_strrstr(why, ": ") + 2;
+	for (size_t i = 0; i < G_N_ELEMENTS(known) && !err; i++)
+		if (strstr(why, known[i].text))
+			err = known[i].err;
+	g_free(last);
+	return err;
 }

@@ -318,16 +318,18 @@ int64_t sftp_conn_last_meta_us(const struct sftp_conn *c);
 /* Run the shell command cmd on the server, beside SFTP: an exec channel
  * of c's own SSH session (never another login), or with transport=ssh
  * or a ControlMaster an ssh child (x.exec_argv: batch mode, through the
- * master if any); its stdin closed at once. cb (I/O thread) gets r->err 0 once it ran: r->status its exit
- * status (-1: killed by a signal), r->data/data_len its output, r->msg
- * its stderr (each cut at 16 KiB); or -EOPNOTSUPP with r->msg saying
- * why commands cannot run on this link (a transport without SSH,
- * channels or exec refused, ssh failing, or a ForceCommand that ran
- * something else: then every command of the link fails so without
- * trying again); or -EIO with r->lost when the link broke while it ran
- * (it is never run twice: whether it ran is unknown). Waits like any
- * request while the link is down. Commands run one channel open at a
- * time, in order. Any thread. */
+ * master if any); its stdin closed at once. cb (I/O thread) gets r->err
+ * 0 once it ran: r->status its exit status (-1: killed by a signal),
+ * r->data/data_len its output, r->msg its stderr (each cut at 16 KiB);
+ * or -EOPNOTSUPP with r->msg saying why it could not run (a transport
+ * without SSH, a channel refused, ssh failing; or, for the rest of the
+ * link, exec refused or a shell that is not POSIX: a ForceCommand); or
+ * -EIO with r->lost when the link broke while it ran (it is never run
+ * twice: whether it ran is unknown). Waits like any request while the
+ * link is down. Commands run one at a time, in order; the first of a
+ * link runs behind a probe that the login's shell reads POSIX quoting
+ * (a command with a name in it never reaches any other shell). Any
+ * thread. */
 void sftp_exec(struct sftp_conn *c, const char *cmd, sftp_done_cb cb,
 	       void *data);
 

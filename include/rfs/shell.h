@@ -15,6 +15,10 @@
  * outside the quotes, escaped (g_free). */
 char *shell_quote(const char *s);
 
+/* A socket's name, bound in its directory, must be shorter than this
+ * (sizeof sun_path, with its NUL). */
+#define SHELL_SOCK_NAME_MAX 108
+
 /* The command that makes the fifo, socket, character or block device at
  * path (absolute) with exactly the permission bits of mode (07777) and,
  * for a device, the number rdev: a new string, or NULL when mode is not
@@ -22,7 +26,8 @@ char *shell_quote(const char *s);
 char *shell_special_cmd(const char *path, mode_t mode, dev_t rdev);
 
 /* The errno a tool's message names by its text in the C locale ("File
- * exists": EEXIST), the first one found; 0 when none is known. A socket
+ * exists": EEXIST), read in its last line after the last ": " (a file
+ * name in the message cannot decide it); 0 when none is known. A socket
  * path in use (EADDRINUSE) is EEXIST, as mknod(2) says for a name taken. */
 int shell_errno(const char *text);
 

@@ -61,8 +61,9 @@ def test_fifo_socket_and_devices(rfs, remote):
     assert kinds(m.path('sock')) == (stat.S_IFSOCK, 0o600)
     assert kinds(m.path('null'))[0] == stat.S_IFCHR
     assert sorted(os.listdir(m.mnt)) == ['fifo', 'loop', 'null', 'sock']
-    # one command each, on the mount's own connection
-    assert rfs_stats(m.mnt)['execs'] == 4
+    # one command each, on the mount's own connection, behind one probe
+    # that the login's shell reads POSIX quoting
+    assert rfs_stats(m.mnt)['execs'] == 1 + 4
     # a name taken: EEXIST, for every kind
     assert_errno(errno.EEXIST, os.mkfifo, m.path('fifo'))
     assert_errno(errno.EEXIST, os.mknod, m.path('sock'),
@@ -73,6 +74,12 @@ def test_fifo_socket_and_devices(rfs, remote):
     assert_errno(errno.ENOENT, os.mkfifo, m.path('none', 'fifo'))
     # a device node on the mount is never the client's device (nodev)
     assert_errno((errno.EACCES, errno.EPERM), open, m.path('null'), 'rb')
+    # a socket is bound in its directory: its name must fit sun_path
+    assert_errno(errno.ENAMETOOLONG, os.mknod, m.path('s' * 108),
+                 stat.S_IFSOCK | 0o600)
+    assert not os.path.lexists(remote / ('s' * 108))
+    os.mknod(m.path('s' * 107), stat.S_IFSOCK | 0o600)
+    assert stat.S_ISSOCK(os.lstat(remote / ('s' * 107)).st_mode)
 
 
 def test_fifo_mode_is_exact(rfs, remote):
@@ -150,7 +157,7 @@ def test_sftp_only_login_is_eperm(keys, rfs, remote):
         assert_errno(errno.EPERM, os.mknod, m.path('s'),
                      stat.S_IFSOCK | 0o600)
         assert not os.path.lexists(s_remote(rfs, 'p'))
-        assert rfs_stats(m.mnt)['execs'] == 1
+        assert rfs_stats(m.mnt)['execs'] == 1     # the probe, once
         err = m.stderr()
         assert err.count('fifos, sockets and device nodes are made by '
                          'a command on the server') == 1, err
@@ -190,7 +197,8 @@ def test_transport_ssh_runs_them_through_ssh(rfs, remote):
     assert kinds(remote / "it's $(x)") == (stat.S_IFSOCK, 0o600)
     (remote / 'taken').write_bytes(b'')     # behind the mount's back
     assert_errno(errno.EEXIST, os.mkfifo, m.path('taken'))
-    assert rfs_stats(m.mnt)['execs'] == 2     # EEXIST: the kernel's lookup
+    # the probe and two (EEXIST came from the kernel's lookup)
+    assert rfs_stats(m.mnt)['execs'] == 1 + 2
 
 
 def test_non_root_login_device_is_eperm(rfs, sshd, user):

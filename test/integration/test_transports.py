@@ -245,7 +245,7 @@ def test_control_master(rfs, sshd, remote, tmp_path):
         # a fifo: its command runs through the master too, no login
         os.mkfifo(m.path('p'), 0o600)
         assert stat.S_ISFIFO(os.lstat(remote / 'p').st_mode)
-        assert rfs_stats(m.mnt)['execs'] == 1
+        assert rfs_stats(m.mnt)['execs'] == 2     # a probe, mkfifo
         assert accepted(sshd) == logins, 'a command logged in on its own'
         with open(m.path('f'), 'rb') as f:
             assert f.read(10) == b'0123456789'

@@ -104,6 +104,18 @@ static void test_errno(void)
 				    "Permission denied"), ==, EACCES);
 	g_assert_cmpint(shell_errno("Read-only file system"), ==, EROFS);
 	g_assert_cmpint(shell_errno("sh: 1: mkfifo: not found"), ==, 0);
+	/* a name in the message cannot decide it */
+	g_assert_cmpint(shell_errno("mkfifo: cannot create fifo '/a/No such "
+				    "file or directory': File exists"), ==,
+			EEXIST);
+	g_assert_cmpint(shell_errno("mkfifo: cannot create fifo '/a/x: File "
+				    "exists': Permission denied\n"), ==,
+			EACCES);
+	/* python's traceback: its last line */
+	g_assert_cmpint(shell_errno("Traceback (most recent call last):\n"
+				    "  File \"<string>\", line 1, in <module>\n"
+				    "OSError: [Errno 98] Address already in "
+				    "use\n"), ==, EEXIST);
 	g_assert_cmpint(shell_errno(""), ==, 0);
 	g_assert_cmpint(shell_errno(NULL), ==, 0);
 }
