@@ -56,7 +56,12 @@ struct exec_job {
 	int64_t since_ms;	/* taken (the watchdog's "oldest") */
 	char *why;		/* a failure before the command ran */
 	int why_lasting;	/* ... that holds for the whole link */
+	int refusals;		/* channel opens the server refused */
+	int64_t retry_at;	/* ms: open again then, not before */
 };
+
+#define REFUSALS_MAX 12	/* about 2 s of asking again (a session the
+			 * server has not let go of yet) */
 
 /* What j runs now: the probe, or its command. */
 static const char *cmd_of(struct exec_job *j)
@@ -274,6 +279,13 @@ static int job_read(struct exec_job *j)
 	return libssh2_channel_eof(j->ch) ? 1 : 0;
 }
 
+/* Only wakes the loop: the pump then steps the job waiting for it. */
+static long retry_timer(struct loop *l, long long id, void *data)
+{
+	(void)l; (void)id; (void)data;
+	return LOOP_TIMER_STOP;
+}
+
 /* One step of j: 1 when it moved (call again), 0 when it waits for the
  * socket, -1 after the session failed (the link is dropped). */
 static int job_step(struct sftp_conn *c, struct exec_job *j)
@@ -296,10 +308,18 @@ static int job_step(struct sftp_conn *c, struct exec_job *j)
 			rc = MIN(rc, -1);	/* the link failed: below */
 			break;
 		}
-		/* MaxSessions reached (other clients' sessions too), or
-		 * channels refused: this command fails, the next tries */
+		/* MaxSessions reached: the last command's session may not
+		 * be let go of yet on the server. Ask again a little later;
+		 * refused all along, the link allows no command. */
+		if (++j->refusals < REFUSALS_MAX) {
+			j->retry_at = loop_now_ms() + 30L * j->refusals;
+			loop_add_timer(c->loop, 30L * j->refusals,
+				       retry_timer, NULL);
+			return 0;
+		}
 		j->why = g_strdup_printf("the server refused a channel: %s",
 					 xport_error(s));
+		j->why_lasting = 1;
 		j->step = EX_FREE + 1;
 		return 1;
 	case EX_EXEC:
@@ -379,6 +399,8 @@ int sftp_exec_run(struct sftp_conn *c)
 	int moved = 0, rc;
 
 	while ((j = g_queue_peek_head(&c->execs))) {
+		if (j->retry_at && loop_now_ms() < j->retry_at)
+			break;
 		if (!j->started && job_start(c, j))
 			j->step = EX_FREE + 1;
 		rc = 0;
