@@ -236,3 +236,41 @@ def test_command_cut_by_a_lost_link(rfs, proxied):
     assert stat.S_ISFIFO(os.lstat(rfs.remote / 'q').st_mode)
     assert 'reconnected after' in m.stderr()
     m.unmount()     # while the proxy is still there
+
+
+def test_many_at_once_within_max_sessions(keys, rfs):
+    """Commands run one at a time: with the server's MaxSessions at 3
+    (the two SFTP channels and one more), 12 mkfifos at once, in 12
+    directories (the kernel serializes creates in one), all work; so do
+    12 one after the other, though sshd lets go of a session slot a
+    moment after its channel closed (a refused channel is asked for
+    again)."""
+    import threading
+    s = Sshd(keys, extra_config=['MaxSessions 3']).start()
+    try:
+        rfs.use(s)
+        m = rfs.mount()
+        errs = []
+
+        def make(i):
+            try:
+                os.mkfifo(m.path('d%d' % i, 'p'), 0o600)
+            except OSError as e:
+                errs.append(e)
+        for i in range(12):
+            os.mkdir(m.path('d%d' % i))
+        ts = [threading.Thread(target=make, args=(i,)) for i in range(12)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        for i in range(12):
+            os.mkfifo(m.path('q%d' % i), 0o600)
+        assert not errs, (errs, m.stderr())
+        for i in range(12):
+            assert stat.S_ISFIFO(os.lstat(
+                s_remote(rfs, 'd%d/p' % i)).st_mode)
+            assert stat.S_ISFIFO(os.lstat(s_remote(rfs, 'q%d' % i)).st_mode)
+    finally:
+        rfs.teardown()
+        s.cleanup()
