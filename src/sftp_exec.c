@@ -48,6 +48,7 @@ struct exec_job {
 	int spawned;		/* an ssh child instead of a channel: */
 	GPid pid;		/* it, until reaped */
 	int fd[2];		/* its stdout and stderr, -1 once at EOF */
+	long long tick;		/* the timer watching it exit, or 0 */
 	int started;
 	int probe;		/* running PROBE before the command */
 	int step;
@@ -73,6 +74,8 @@ static const char *cmd_of(struct exec_job *j)
 
 static void job_free(struct exec_job *j)
 {
+	if (j->tick)
+		loop_del_timer(j->c->loop, j->tick);
 	g_free(j->why);
 	g_string_free(j->out, TRUE);
 	g_string_free(j->err, TRUE);
@@ -94,40 +97,78 @@ static void answer(struct sftp_conn *c, struct sftp_req *q, int err,
 	sftp_req_free(q);
 }
 
-/* The ssh child's output (I/O thread): at the end of both streams, its
- * exit status, and the job is done (sftp_exec_run answers it). */
-static void spawn_read(struct loop *l, int fd, int events, void *data)
+/* Read what fd (the child's stdout or stderr) has; at its end close
+ * it. */
+static void spawn_drain(struct exec_job *j, int e)
 {
-	struct exec_job *j = data;
-	int e = fd == j->fd[1];
 	GString *s = e ? j->err : j->out;
 	char tmp[4096];
 	ssize_t n;
-	int st = -1, rc;
 
-	(void)events;
-	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+	if (j->fd[e] < 0)
+		return;
+	while ((n = read(j->fd[e], tmp, sizeof(tmp))) > 0)
 		if (s->len < OUT_MAX)
 			g_string_append_len(s, tmp, MIN((size_t)n,
 							OUT_MAX - s->len));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	/* at its end: the job goes on (sftp_pump runs before sleeping) */
-	loop_del_fd(l, fd);
-	close(fd);
+	loop_del_fd(j->c->loop, j->fd[e]);
+	close(j->fd[e]);
 	j->fd[e] = -1;
-	if (j->fd[0] >= 0 || j->fd[1] >= 0)
-		return;
-	/* both closed: it is exiting */
-	while ((rc = waitpid(j->pid, &st, 0)) < 0 && errno == EINTR)
+}
+
+/* Has the child exited? Then its status, what its pipes still hold, and
+ * the job is done (sftp_pump, before the loop sleeps, answers it): 1.
+ * A process it left behind may hold a pipe open: its exit decides. */
+static int spawn_reaped(struct exec_job *j)
+{
+	int st = 0;
+	pid_t rc;
+
+	while ((rc = waitpid(j->pid, &st, WNOHANG)) < 0 && errno == EINTR)
 		;
+	if (rc == 0)
+		return 0;
 	j->pid = 0;
+	for (int e = 0; e < 2; e++) {
+		spawn_drain(j, e);
+		if (j->fd[e] >= 0) {	/* held open by another process */
+			loop_del_fd(j->c->loop, j->fd[e]);
+			close(j->fd[e]);
+			j->fd[e] = -1;
+		}
+	}
 	j->status = rc > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	if (rc > 0 && WIFSIGNALED(st))
 		g_string_append_printf(j->err, "%skilled by signal %d",
 				       j->err->len ? "; " : "",
 				       WTERMSIG(st));
 	j->step = EX_FREE + 1;
+	return 1;
+}
+
+static void spawn_read(struct loop *l, int fd, int events, void *data)
+{
+	struct exec_job *j = data;
+
+	(void)l; (void)events;
+	spawn_drain(j, fd == j->fd[1]);
+	if (j->fd[0] < 0 && j->fd[1] < 0)
+		spawn_reaped(j);	/* exiting: now or at the next tick */
+}
+
+static long spawn_tick(struct loop *l, long long id, void *data)
+{
+	struct exec_job *j = data;
+
+	(void)l;
+	if (id != j->tick)	/* an earlier child's: done */
+		return LOOP_TIMER_STOP;
+	if (j->pid > 0 && !spawn_reaped(j))
+		return 50;
+	j->tick = 0;
+	return LOOP_TIMER_STOP;
 }
 
 /* Start j as an ssh child: 0, or -1 with why in j->err. */
@@ -145,7 +186,7 @@ static int spawn(struct sftp_conn *c, struct exec_job *j)
 			G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
 			G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &j->pid,
 			NULL, &j->fd[0], &j->fd[1], &e);
-	g_ptr_array_free(argv, FALSE);	/* the strings are not ours */
+	g_ptr_array_free(argv, TRUE);	/* not the strings: not ours */
 	if (!ok) {
 		j->why = g_strdup_printf("cannot run ssh for a command: %s",
 					 e->message);
@@ -157,6 +198,9 @@ static int spawn(struct sftp_conn *c, struct exec_job *j)
 		fcntl(j->fd[i], F_SETFD, FD_CLOEXEC);
 		loop_add_fd(c->loop, j->fd[i], LOOP_READ, spawn_read, j);
 	}
+	if (j->tick)		/* the probe's */
+		loop_del_timer(c->loop, j->tick);
+	j->tick = loop_add_timer(c->loop, 50, spawn_tick, j);
 	return 0;
 }
 
@@ -168,10 +212,20 @@ static void spawn_stop(struct exec_job *j)
 			loop_del_fd(j->c->loop, j->fd[i]);
 			close(j->fd[i]);
 		}
+	j->fd[0] = j->fd[1] = -1;
 	if (j->pid > 0) {
+		/* an ssh_command= that ignores SIGTERM: SIGKILL after 1 s */
 		kill(j->pid, SIGTERM);
-		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(j->pid, NULL, WNOHANG) != 0)
+				break;
+			if (i == 99) {
+				kill(j->pid, SIGKILL);
+				waitpid(j->pid, NULL, 0);
+			}
+			g_usleep(10000);
+		}
+		j->pid = 0;
 	}
 }
 
@@ -242,6 +296,8 @@ static int job_done(struct sftp_conn *c, struct exec_job *j)
 		j->step = EX_OPEN;
 		j->ch = NULL;
 		j->status = 0;
+		j->refusals = 0;
+		j->retry_at = 0;
 		g_string_truncate(j->out, 0);
 		g_string_truncate(j->err, 0);
 		return 1;
@@ -433,13 +489,15 @@ void sftp_exec_abort(struct sftp_conn *c)
 	GQueue waiting = G_QUEUE_INIT;
 
 	while ((j = g_queue_pop_head(&c->execs))) {
-		if (!j->started) {	/* never ran: waits for the next link */
+		/* its channel goes with the session; an ssh child is
+		 * stopped */
+		spawn_stop(j);
+		if (!j->started || j->probe ||
+		    (!j->spawned && j->step == EX_OPEN)) {
+			/* its command never ran: the next link runs it */
 			g_queue_push_tail(&waiting, j->q);
 			j->q = NULL;
 		} else {
-			/* its channel goes with the session; an ssh child
-			 * is stopped */
-			spawn_stop(j);
 			sftp_req_lost(j->q);
 		}
 		job_free(j);
