@@ -205,6 +205,10 @@ def test_stat_of_file_being_written_is_local(mount, remote):
     try:
         os.write(fd, b'a' * 5000)
         os.fchmod(fd, 0o640)
+        # what those sent in the background is counted when the I/O
+        # thread sends it: all of it is out once fsync has returned (an
+        # ASan build once counted the fchmod's FSETSTAT after `before`)
+        os.fsync(fd)
         before = rfs_stats(m.mnt)['requests']
         for _ in range(5):
             st = os.stat(m.path('f'))
