@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,20 +96,39 @@ static void answer(struct sftp_conn *c, struct sftp_req *q, int err,
 	sftp_req_free(q);
 }
 
-/* Read what fd (the child's stdout or stderr) has; at its end close
- * it. */
-static void spawn_drain(struct exec_job *j, int e)
+/* n bytes of the command's stdout (e 0) or stderr (e 1): kept up to
+ * OUT_MAX, the rest dropped. */
+static void keep_output(struct exec_job *j, int e, const char *buf,
+			size_t n)
 {
 	GString *s = e ? j->err : j->out;
+
+	if (s->len < OUT_MAX)
+		g_string_append_len(s, buf, MIN(n, OUT_MAX - s->len));
+}
+
+/* Close the child's pipes still open (at their end, or abandoned). */
+static void close_pipes(struct exec_job *j)
+{
+	for (int e = 0; e < 2; e++)
+		if (j->fd[e] >= 0) {
+			loop_del_fd(j->c->loop, j->fd[e]);
+			close(j->fd[e]);
+			j->fd[e] = -1;
+		}
+}
+
+/* Read what the child's stdout (e 0) or stderr (e 1) has; at its end
+ * close it. */
+static void spawn_drain(struct exec_job *j, int e)
+{
 	char tmp[4096];
 	ssize_t n;
 
 	if (j->fd[e] < 0)
 		return;
 	while ((n = read(j->fd[e], tmp, sizeof(tmp))) > 0)
-		if (s->len < OUT_MAX)
-			g_string_append_len(s, tmp, MIN((size_t)n,
-							OUT_MAX - s->len));
+		keep_output(j, e, tmp, (size_t)n);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	loop_del_fd(j->c->loop, j->fd[e]);
@@ -131,14 +149,9 @@ static int spawn_reaped(struct exec_job *j)
 	if (rc == 0)
 		return 0;
 	j->pid = 0;
-	for (int e = 0; e < 2; e++) {
-		spawn_drain(j, e);
-		if (j->fd[e] >= 0) {	/* held open by another process */
-			loop_del_fd(j->c->loop, j->fd[e]);
-			close(j->fd[e]);
-			j->fd[e] = -1;
-		}
-	}
+	spawn_drain(j, 0);
+	spawn_drain(j, 1);
+	close_pipes(j);		/* what another process holds open */
 	j->status = rc > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	if (rc > 0 && WIFSIGNALED(st))
 		g_string_append_printf(j->err, "%skilled by signal %d",
@@ -207,24 +220,9 @@ static int spawn(struct sftp_conn *c, struct exec_job *j)
 /* Stop j's ssh child, if it runs (the job is being abandoned). */
 static void spawn_stop(struct exec_job *j)
 {
-	for (int i = 0; i < 2; i++)
-		if (j->fd[i] >= 0) {
-			loop_del_fd(j->c->loop, j->fd[i]);
-			close(j->fd[i]);
-		}
-	j->fd[0] = j->fd[1] = -1;
-	if (j->pid > 0) {
-		/* an ssh_command= that ignores SIGTERM: SIGKILL after 1 s */
-		kill(j->pid, SIGTERM);
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(j->pid, NULL, WNOHANG) != 0)
-				break;
-			if (i == 99) {
-				kill(j->pid, SIGKILL);
-				waitpid(j->pid, NULL, 0);
-			}
-			g_usleep(10000);
-		}
+	close_pipes(j);
+	if (j->pid > 0) {	/* an ssh_command= may ignore SIGTERM */
+		xport_stop_child(j->pid, "ssh for a command");
 		j->pid = 0;
 	}
 }
@@ -318,15 +316,10 @@ static int job_read(struct exec_job *j)
 	for (int got = 1; got;) {	/* until nothing is left */
 		got = 0;
 		for (int e = 0; e < 2; e++) {
-			GString *s = e ? j->err : j->out;
-
 			while ((n = libssh2_channel_read_ex(j->ch, e, tmp,
 							sizeof(tmp))) > 0) {
 				got = 1;
-				if (s->len < OUT_MAX)
-					g_string_append_len(s, tmp,
-						MIN((size_t)n,
-						    OUT_MAX - s->len));
+				keep_output(j, e, tmp, (size_t)n);
 			}
 			if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return -1;

@@ -1211,10 +1211,10 @@ int xport_block_directions(struct xport *x)
 	return dir;
 }
 
-/* Our ProxyCommand, by PID: it should exit on EOF; SIGTERM, and SIGKILL
- * after a second: this runs on the I/O thread (a reconnect) or at
- * unmount, neither of which may wait for a command that ignores both. */
-static void stop_proxy(pid_t pid)
+/* Our child, by PID: SIGTERM, and SIGKILL after a second: this runs on
+ * the I/O thread (a reconnect) or at unmount, neither of which may wait
+ * for a command that ignores it. */
+void xport_stop_child(pid_t pid, const char *what)
 {
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 100; i++) {
@@ -1222,8 +1222,8 @@ static void stop_proxy(pid_t pid)
 			return;	/* reaped, or not ours to reap (ECHILD) */
 		g_usleep(10 * 1000);
 	}
-	log_warn("ProxyCommand (pid %d) still running a second after "
-		 "SIGTERM: SIGKILL", (int)pid);
+	log_warn("%s (pid %d) still running a second after SIGTERM: "
+		 "SIGKILL", what, (int)pid);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 }
@@ -1266,7 +1266,8 @@ void xport_close(struct xport *x)
 	g_clear_pointer(&x->mux_path, g_free);
 	g_clear_pointer(&x->sftp_server, g_free);
 	if (x->proxy_pid > 0) {
-		stop_proxy(x->proxy_pid);
+		/* it should exit on EOF already */
+		xport_stop_child(x->proxy_pid, "ProxyCommand");
 		x->proxy_pid = 0;
 	}
 	g_clear_pointer(&x->last_rx, g_free);

@@ -144,6 +144,9 @@ int xport_spawn(char *const argv[], struct xport *x, GError **err);
  * x->mux_path, if any), or left NULL when the host cannot be passed. */
 void xport_set_exec(struct xport *x, const struct conf *c,
 		    const struct xport_opts *o);
+/* Stop our child pid (what: for the log): SIGTERM, SIGKILL after a
+ * second if it is still there; reaped. */
+void xport_stop_child(pid_t pid, const char *what);
 /* A transport's child (ssh) has exited: why, in buf; else NULL. */
 const char *xport_child_gone(struct xport *x, char *buf, size_t len);
 /* Resolve c->hostname and connect to port (c's AddressFamily,
